@@ -1,0 +1,96 @@
+//! `baton features list|mark`: read the checklist and mark features by hand.
+
+use std::io::Write;
+
+use color_eyre::Result;
+use color_eyre::eyre::eyre;
+
+use crate::project::journal::Record;
+use crate::project::repo::Author;
+use crate::project::{Project, features::FeatureList};
+
+fn load(project: &Project) -> Result<FeatureList> {
+    project.features()?.ok_or_else(|| {
+        eyre!(
+            "{} does not exist yet: the initializer session writes it from {}",
+            project.features_path().display(),
+            project.config().files.spec.display()
+        )
+    })
+}
+
+pub fn list(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
+    let list = load(project)?;
+    if json {
+        let rows: Vec<_> = list
+            .features()
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                serde_json::json!({
+                    "number": i + 1,
+                    "category": f.category(),
+                    "description": f.description(),
+                    "steps": f.steps().collect::<Vec<_>>(),
+                    "passes": f.passes(),
+                })
+            })
+            .collect();
+        return super::print_json(out, &rows);
+    }
+    let width = list.len().to_string().len();
+    let cat_width = list
+        .features()
+        .iter()
+        .map(|f| f.category().chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(16);
+    for (i, f) in list.features().iter().enumerate() {
+        let mark = if f.passes() { "✓" } else { "✗" };
+        let category = super::clip(f.category(), cat_width);
+        writeln!(
+            out,
+            "{:>width$} {mark} {category:<cat_width$}  {}",
+            i + 1,
+            f.description()
+        )?;
+    }
+    writeln!(out, "{}/{} passing", list.passing(), list.len())?;
+    Ok(())
+}
+
+/// Marks feature `number` (from 1) and commits the list in the operator's name.
+pub fn mark(project: &Project, number: usize, passes: bool, out: &mut dyn Write) -> Result<()> {
+    // Everything that can fail is checked before the file is touched.
+    let repo = project.repo()?;
+    let mut list = load(project)?;
+    let feature = list.get_mut(number)?;
+    let word = if passes { "passing" } else { "failing" };
+    if feature.passes() == passes {
+        writeln!(out, "feature {number} is already {word}; nothing changed")?;
+        return Ok(());
+    }
+    feature.set_passes(passes);
+    let description = feature.description().to_owned();
+    list.save()?;
+    let relative = project.config().files.features.as_path();
+    let message = format!(
+        "Mark feature {number} {word}: {}\n\nFeature {number}: {description}\nMarked by hand with baton.\n",
+        super::clip(&description, 60)
+    );
+    let commit = repo.commit_paths(&[relative], &message, Author::Operator)?;
+    project.open_journal()?.append(Record::FeatureMarked {
+        feature: number,
+        passes,
+        commit: Some(commit.to_string()),
+    })?;
+    writeln!(
+        out,
+        "feature {number} marked {word} ({}/{} passing), commit {}",
+        list.passing(),
+        list.len(),
+        &commit.to_string()[..7]
+    )?;
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! `baton init [DIR] [--spec FILE]`: make a directory a baton project. Running it again changes
+//! nothing and says so; it never overwrites a file.
+
+use std::io::Write;
+use std::path::Path;
+
+use color_eyre::Result;
+use color_eyre::eyre::{WrapErr, eyre};
+
+use crate::project::BATON_EXCLUDE;
+use crate::project::config::{Config, commented_defaults, project_config_path};
+use crate::project::fsio::atomic_write;
+use crate::project::repo::Repo;
+
+pub fn run(dir: &Path, spec: Option<&Path>, out: &mut dyn Write) -> Result<()> {
+    // Check everything first, so a refusal leaves the directory as it was.
+    let spec_text = match spec {
+        Some(path) => Some(
+            std::fs::read(path)
+                .wrap_err_with(|| format!("cannot read the spec {}", path.display()))?,
+        ),
+        None => None,
+    };
+    if dir.exists() && !dir.is_dir() {
+        return Err(eyre!("{} exists and is not a directory", dir.display()));
+    }
+    let config_path = project_config_path(dir);
+    // An existing config must be valid: init should not bless a broken project.
+    let spec_name = match std::fs::read_to_string(&config_path) {
+        Ok(text) => Config::parse(&config_path, &text)?.files.spec,
+        Err(_) => Config::default().files.spec,
+    };
+    let spec_target = dir.join(&spec_name);
+    if let (Some(new), Ok(old)) = (&spec_text, std::fs::read(&spec_target))
+        && *new != old
+    {
+        return Err(eyre!(
+            "{} already exists and differs from {}; not overwriting it (edit it, or remove it first)",
+            spec_target.display(),
+            spec.map(Path::display)
+                .map(|d| d.to_string())
+                .unwrap_or_default()
+        ));
+    }
+
+    let mut did = Vec::new();
+    if !dir.exists() {
+        std::fs::create_dir_all(dir)
+            .wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+        did.push(format!("created {}", dir.display()));
+    }
+    let (repo, created) = Repo::open_or_init(dir)?;
+    if created {
+        did.push("initialised a git repository".to_owned());
+    }
+    if !config_path.exists() {
+        std::fs::create_dir_all(dir.join(".baton")).wrap_err("cannot create .baton/")?;
+        atomic_write(&config_path, commented_defaults().as_bytes())
+            .wrap_err_with(|| format!("cannot write {}", config_path.display()))?;
+        did.push(
+            "wrote .baton/config.toml (every setting, commented out, with its default)".to_owned(),
+        );
+    }
+    if let Some(text) = &spec_text
+        && !spec_target.exists()
+    {
+        atomic_write(&spec_target, text)
+            .wrap_err_with(|| format!("cannot write {}", spec_target.display()))?;
+        did.push(format!("copied the spec to {}", spec_name.display()));
+    }
+    if repo.exclude(BATON_EXCLUDE)? {
+        did.push(format!("added {BATON_EXCLUDE} to .git/info/exclude"));
+    }
+
+    if did.is_empty() {
+        writeln!(
+            out,
+            "{} is already a baton project; nothing changed",
+            dir.display()
+        )?;
+        return Ok(());
+    }
+    for line in &did {
+        writeln!(out, "{line}")?;
+    }
+    if !spec_target.exists() {
+        writeln!(
+            out,
+            "next: describe what to build in {}",
+            spec_target.display()
+        )?;
+    }
+    Ok(())
+}

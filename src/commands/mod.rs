@@ -1,0 +1,39 @@
+//! What each command-line command does. Output goes to the writer given, so tests read it.
+
+pub mod features;
+pub mod init;
+pub mod sessions;
+pub mod status;
+
+use std::io::Write;
+
+use color_eyre::Result;
+
+/// Prints `value` as pretty JSON followed by a newline.
+pub(crate) fn print_json<T: serde::Serialize>(out: &mut dyn Write, value: &T) -> Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Prints the journal lines that had to be skipped, so the operator knows, without failing.
+pub(crate) fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// `n` characters at most, with an ellipsis when cut.
+pub(crate) fn clip(text: &str, n: usize) -> String {
+    if text.chars().count() <= n {
+        text.to_owned()
+    } else {
+        let mut s: String = text.chars().take(n.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
+pub(crate) fn short(id: Option<&str>) -> &str {
+    id.map_or("-", |s| &s[..s.len().min(7)])
+}

@@ -1,0 +1,97 @@
+//! `baton sessions list|show`: the sessions the journal records.
+
+use std::io::Write;
+
+use color_eyre::Result;
+use color_eyre::eyre::eyre;
+
+use crate::project::Project;
+use crate::project::journal::{self, SessionSummary};
+
+fn read(project: &Project) -> Result<Vec<SessionSummary>> {
+    let read = project.journal()?;
+    super::warn_all(&read.warnings);
+    Ok(journal::sessions(&read.entries))
+}
+
+fn or_running<T: ToString>(value: Option<T>) -> String {
+    value.map_or_else(|| "running".to_owned(), |v| v.to_string())
+}
+
+pub fn list(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
+    let sessions = read(project)?;
+    if json {
+        return super::print_json(out, &sessions);
+    }
+    if sessions.is_empty() {
+        writeln!(out, "no sessions yet")?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:>4}  {:<11}  {:<13}  {:<13}  {:<16}  {:>15}  {:>8}",
+        "#", "kind", "outcome", "verdict", "commits", "tokens in/out", "cost"
+    )?;
+    for s in &sessions {
+        let commits = format!(
+            "{}..{}",
+            super::short(s.base.as_deref()),
+            super::short(s.head.as_deref())
+        );
+        writeln!(
+            out,
+            "{:>4}  {:<11}  {:<13}  {:<13}  {:<16}  {:>15}  {:>8}",
+            s.number,
+            s.kind.to_string(),
+            or_running(s.outcome),
+            or_running(s.verdict),
+            commits,
+            format!("{}/{}", s.input_tokens, s.output_tokens),
+            format!("${:.2}", s.cost_usd),
+        )?;
+    }
+    Ok(())
+}
+
+pub fn show(project: &Project, number: u32, json: bool, out: &mut dyn Write) -> Result<()> {
+    let sessions = read(project)?;
+    let Some(s) = sessions.iter().find(|s| s.number == number) else {
+        return Err(match sessions.last() {
+            None => eyre!("there is no session {number}: no session has run yet"),
+            Some(last) => eyre!(
+                "there is no session {number}: sessions run so far are 1 to {}",
+                last.number
+            ),
+        });
+    };
+    if json {
+        return super::print_json(out, s);
+    }
+    writeln!(out, "session   {} ({})", s.number, s.kind)?;
+    writeln!(out, "backend   {} ({})", s.backend, s.model)?;
+    writeln!(out, "started   {}", s.started_at)?;
+    writeln!(out, "ended     {}", or_running(s.ended_at))?;
+    writeln!(out, "outcome   {}", or_running(s.outcome))?;
+    let verdict = or_running(s.verdict);
+    match &s.reason {
+        Some(reason) => writeln!(out, "verdict   {verdict}: {reason}")?,
+        None => writeln!(out, "verdict   {verdict}")?,
+    }
+    writeln!(
+        out,
+        "base      {}",
+        s.base.as_deref().unwrap_or("(no commit yet)")
+    )?;
+    writeln!(out, "head      {}", s.head.as_deref().unwrap_or("-"))?;
+    writeln!(
+        out,
+        "tokens    {} in, {} out, {} cache write, {} cache read",
+        s.input_tokens, s.output_tokens, s.cache_creation_input_tokens, s.cache_read_input_tokens
+    )?;
+    writeln!(out, "cost      ${:.4}", s.cost_usd)?;
+    let transcript = project.transcript_path(s.number);
+    if transcript.exists() {
+        writeln!(out, "transcript {}", transcript.display())?;
+    }
+    Ok(())
+}

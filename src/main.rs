@@ -1,0 +1,126 @@
+//! The command line: parsing and dispatch only.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use baton::commands;
+use baton::project::Project;
+
+/// Run an AI coding agent over a project too big for one context window: one fresh session at a
+/// time, state carried in plain files and git, a human approving or vetoing each session's work.
+#[derive(Parser, Debug)]
+#[command(name = "baton", version, about)]
+struct Cli {
+    /// Run as if baton was started in DIR (as `git -C`).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Make DIR a baton project: git init if needed, .baton/config.toml, the spec.
+    Init {
+        /// The project directory (created if missing); the current directory by default.
+        dir: Option<PathBuf>,
+        /// A file describing what to build, copied to app_spec.txt.
+        #[arg(long, value_name = "FILE")]
+        spec: Option<PathBuf>,
+    },
+    /// Features, sessions and any pending review.
+    Status {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The feature checklist.
+    Features {
+        #[command(subcommand)]
+        command: FeaturesCommand,
+    },
+    /// The sessions run so far.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FeaturesCommand {
+    /// List every feature, numbered from 1, with its pass mark.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mark feature N passing or failing, and commit the change.
+    Mark {
+        /// The feature's number, counted from 1.
+        number: usize,
+        #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
+        passes: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SessionsCommand {
+    /// One line per session.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything recorded about session N.
+    Show {
+        number: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let _ = color_eyre::config::HookBuilder::default()
+        .display_env_section(false)
+        .install();
+    baton::logging::init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            let chain: Vec<String> = err.chain().map(|e| e.to_string()).collect();
+            eprintln!("baton: {}", chain.join(": "));
+            tracing::error!("{}", chain.join(": "));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> color_eyre::Result<()> {
+    let base = cli.dir.unwrap_or_else(|| PathBuf::from("."));
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let out: &mut dyn Write = &mut out;
+    let project = || Project::open(&base);
+    match cli.command {
+        Some(Command::Init { dir, spec }) => {
+            commands::init::run(&base.join(dir.unwrap_or_default()), spec.as_deref(), out)
+        }
+        Some(Command::Status { json }) => commands::status::run(&project()?, json, out),
+        None => commands::status::run(&project()?, false, out),
+        Some(Command::Features { command }) => match command {
+            FeaturesCommand::List { json } => commands::features::list(&project()?, json, out),
+            FeaturesCommand::Mark { number, passes } => {
+                commands::features::mark(&project()?, number, passes, out)
+            }
+        },
+        Some(Command::Sessions { command }) => match command {
+            SessionsCommand::List { json } => commands::sessions::list(&project()?, json, out),
+            SessionsCommand::Show { number, json } => {
+                commands::sessions::show(&project()?, number, json, out)
+            }
+        },
+    }
+}

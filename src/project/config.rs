@@ -1,0 +1,339 @@
+//! baton's settings: `.baton/config.toml` in the project, over `config.toml` in the user's config
+//! directory, over built-in defaults. Every key has a default; `assets/config.toml` documents each
+//! one and is what `baton init` writes, commented out.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// The documented defaults, written by `baton init` with every setting commented out.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../assets/config.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {}", path.display(), message.trim_end())]
+    Invalid { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub files: Files,
+    pub agent: Agent,
+    pub run: Run,
+    pub policy: Policy,
+    pub screen: Screen,
+    /// USD per million tokens, by model name.
+    pub prices: BTreeMap<String, Price>,
+}
+
+/// Names of the carried-state files, relative to the project root.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Files {
+    pub spec: PathBuf,
+    pub features: PathBuf,
+    pub progress: PathBuf,
+    pub init: PathBuf,
+}
+
+impl Default for Files {
+    fn default() -> Self {
+        Files {
+            spec: "app_spec.txt".into(),
+            features: "feature_list.json".into(),
+            progress: "claude-progress.txt".into(),
+            init: "init.sh".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendKind {
+    Anthropic,
+    ClaudeCode,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Agent {
+    pub backend: BackendKind,
+    pub model: String,
+    pub max_tokens: u32,
+    pub max_turns: u32,
+    /// Path to the `claude` binary; empty means look it up on `PATH`.
+    pub claude_bin: String,
+}
+
+impl Default for Agent {
+    fn default() -> Self {
+        Agent {
+            backend: BackendKind::Anthropic,
+            model: "claude-sonnet-4-5".into(),
+            max_tokens: 16_000,
+            max_turns: 150,
+            claude_bin: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ApprovePolicy {
+    /// The operator approves or vetoes every session.
+    Manual,
+    /// Every session is approved as it ends.
+    Auto,
+    /// Approved when the verify command passes and the guard found nothing; else left for review.
+    Checks,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Wait for the operator before each session.
+    Step,
+    /// Start the next session as soon as the last one is reviewed.
+    Continuous,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Run {
+    pub approve: ApprovePolicy,
+    pub mode: Mode,
+    /// Stop after this many sessions in one run; 0 for no cap.
+    pub max_sessions: u32,
+    /// Stop when the run has cost this much; 0 for no budget.
+    pub budget_usd: f64,
+    pub session_timeout_minutes: u64,
+    /// A shell command run in the project after each session; empty for none.
+    pub verify: String,
+    pub verify_timeout_seconds: u64,
+    /// How many features the initializer should write; 0 lets the spec decide.
+    pub feature_count: u32,
+    /// Pause after this many sessions in a row with no new passing feature and no commit.
+    pub no_progress_sessions: u32,
+    /// Longest wait between sessions that failed for outside reasons (rate limits, API errors).
+    pub max_backoff_seconds: u64,
+}
+
+impl Default for Run {
+    fn default() -> Self {
+        Run {
+            approve: ApprovePolicy::Manual,
+            mode: Mode::Step,
+            max_sessions: 0,
+            budget_usd: 0.0,
+            session_timeout_minutes: 60,
+            verify: String::new(),
+            verify_timeout_seconds: 600,
+            feature_count: 0,
+            no_progress_sessions: 3,
+            max_backoff_seconds: 600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    /// Commands allowed on top of the built-in development allowlist.
+    pub allow: Vec<String>,
+    /// Commands refused even if the allowlist has them.
+    pub deny: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Screen {
+    /// Ring the terminal bell when a review waits or the run is done.
+    pub bell: bool,
+    /// Send a desktop notification (OSC 9) at the same moments.
+    pub notify: bool,
+}
+
+impl Default for Screen {
+    fn default() -> Self {
+        Screen {
+            bell: true,
+            notify: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+    pub cache_write: f64,
+    pub cache_read: f64,
+}
+
+impl Config {
+    /// The project's settings: built-in defaults, then the user's file, then the project's
+    /// `.baton/config.toml`; a later file wins key by key. Missing files are fine.
+    pub fn load(project_root: &Path) -> Result<Config, ConfigError> {
+        // The documented file is the base, so its price table is the default one.
+        let mut merged: toml::Table = toml::from_str(DEFAULT_CONFIG_TOML).unwrap_or_default();
+        for path in [user_config_path(), Some(project_config_path(project_root))]
+            .into_iter()
+            .flatten()
+        {
+            if let Some(table) = read_checked(&path)? {
+                merge(&mut merged, table);
+            }
+        }
+        Config::deserialize(merged).map_err(|e| ConfigError::Invalid {
+            path: project_config_path(project_root),
+            message: e.to_string(),
+        })
+    }
+
+    /// Parses one config file's text, as `load` checks each file.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        toml::from_str(text).map_err(|e| ConfigError::Invalid {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The price of `model`, if the table has it.
+    pub fn price(&self, model: &str) -> Option<Price> {
+        self.prices.get(model).copied()
+    }
+}
+
+pub fn project_config_path(project_root: &Path) -> PathBuf {
+    project_root.join(".baton").join("config.toml")
+}
+
+/// `config.toml` in the platform's config directory (`$XDG_CONFIG_HOME/baton/` on Linux).
+pub fn user_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "baton").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// Reads `path` and checks it against the schema (so an error names this file and the key), then
+/// returns it as a table for merging. `None` if there is no such file.
+fn read_checked(path: &Path) -> Result<Option<toml::Table>, ConfigError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    Config::parse(path, &text)?;
+    let table = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })?;
+    Ok(Some(table))
+}
+
+/// Deep merge: tables merge key by key, anything else in `over` replaces what `base` had.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// The default config with every setting commented out, for `baton init`: the operator sees every
+/// key and its default, and uncomments what they want to change.
+pub fn commented_defaults() -> String {
+    let mut out = String::new();
+    for line in DEFAULT_CONFIG_TOML.lines() {
+        let t = line.trim_start();
+        if t.is_empty() || t.starts_with('#') || t.starts_with('[') {
+            out.push_str(line);
+        } else {
+            out.push_str("# ");
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_defaults_are_the_defaults() {
+        let documented =
+            Config::parse(Path::new("assets/config.toml"), DEFAULT_CONFIG_TOML).unwrap();
+        let builtin = Config {
+            prices: documented.prices.clone(),
+            ..Config::default()
+        };
+        assert_eq!(documented, builtin);
+        assert!(
+            !documented.prices.is_empty(),
+            "the documented config lists model prices"
+        );
+    }
+
+    #[test]
+    fn commented_defaults_parse_to_an_empty_override() {
+        let text = commented_defaults();
+        let table: toml::Table = toml::from_str(&text).unwrap();
+        assert!(table.values().all(|v| {
+            v.as_table()
+                .is_some_and(|t| t.values().all(|v| v.is_table()))
+        }));
+        Config::parse(Path::new("config.toml"), &text).unwrap();
+    }
+
+    #[test]
+    fn merge_is_key_by_key() {
+        let mut base: toml::Table =
+            toml::from_str("[run]\nverify = \"make test\"\nmax_sessions = 3\n").unwrap();
+        merge(
+            &mut base,
+            toml::from_str("[run]\nmax_sessions = 9\n").unwrap(),
+        );
+        let config = Config::deserialize(base).unwrap();
+        assert_eq!(config.run.verify, "make test");
+        assert_eq!(config.run.max_sessions, 9);
+        assert_eq!(config.agent, Agent::default());
+    }
+
+    #[test]
+    fn unknown_key_names_file_and_key() {
+        let err = Config::parse(Path::new("/p/.baton/config.toml"), "[run]\nverfy = \"x\"\n")
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("/p/.baton/config.toml: "), "{text}");
+        assert!(text.contains("unknown field `verfy`"), "{text}");
+        assert!(text.contains("line 2"), "{text}");
+    }
+
+    #[test]
+    fn wrong_type_names_file_and_key() {
+        let err =
+            Config::parse(Path::new("c.toml"), "[agent]\nmax_turns = \"many\"\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("c.toml"), "{text}");
+        assert!(text.contains("max_turns"), "{text}");
+        let err =
+            Config::parse(Path::new("c.toml"), "[run]\napprove = \"sometimes\"\n").unwrap_err();
+        assert!(err.to_string().contains("manual"), "{err}");
+    }
+}

@@ -1,0 +1,380 @@
+//! The journal (`.baton/journal.jsonl`): one JSON record a line, appended and fsynced one at a
+//! time. The loop's state is what the journal says, so a killed baton resumes where it stopped and
+//! `baton status` in another terminal agrees with the running loop.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::session::{Outcome, SessionKind, Usage, Verdict};
+
+/// One line of the journal: when, and what.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub at: Timestamp,
+    #[serde(flatten)]
+    pub record: Record,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Record {
+    SessionStarted {
+        number: u32,
+        kind: SessionKind,
+        backend: String,
+        model: String,
+        /// HEAD when the session started; `None` in a repository with no commit yet.
+        base: Option<String>,
+    },
+    SessionEnded {
+        number: u32,
+        outcome: Outcome,
+        head: Option<String>,
+        #[serde(default)]
+        usage: Usage,
+        #[serde(default)]
+        cost_usd: f64,
+    },
+    Verdict {
+        number: u32,
+        verdict: Verdict,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The operator marked a feature by hand.
+    FeatureMarked {
+        feature: usize,
+        passes: bool,
+        commit: Option<String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("cannot open the journal {}: {source}", path.display())]
+    Open { path: PathBuf, source: io::Error },
+    #[error("cannot append to the journal {}: {source}", path.display())]
+    Append { path: PathBuf, source: io::Error },
+}
+
+/// The journal opened for appending.
+pub struct Journal {
+    path: PathBuf,
+    file: File,
+}
+
+impl Journal {
+    /// Opens (creating if needed) the journal at `path`. A last line cut off by a crash is closed
+    /// with a newline first, so the next record starts on a line of its own.
+    pub fn open(path: &Path) -> Result<Self, JournalError> {
+        let open_err = |source| JournalError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(open_err)?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .read(true)
+            .append(true)
+            .open(path)
+            .map_err(open_err)?;
+        let len = file.metadata().map_err(open_err)?.len();
+        if len > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(len - 1)).map_err(open_err)?;
+            file.read_exact(&mut last).map_err(open_err)?;
+            if last[0] != b'\n' {
+                file.write_all(b"\n").map_err(open_err)?;
+                file.sync_data().map_err(open_err)?;
+            }
+        }
+        Ok(Journal {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one record, stamped now, and makes it durable before returning.
+    pub fn append(&mut self, record: Record) -> Result<Entry, JournalError> {
+        let entry = Entry {
+            at: Timestamp::now(),
+            record,
+        };
+        self.append_entry(&entry)?;
+        Ok(entry)
+    }
+
+    pub fn append_entry(&mut self, entry: &Entry) -> Result<(), JournalError> {
+        let err = |source| JournalError::Append {
+            path: self.path.clone(),
+            source,
+        };
+        let mut line = serde_json::to_vec(entry).map_err(|e| err(e.into()))?;
+        line.push(b'\n');
+        // One write call per record: with O_APPEND a concurrent reader never sees two records
+        // interleaved.
+        self.file.write_all(&line).map_err(err)?;
+        self.file.sync_data().map_err(err)
+    }
+}
+
+/// What reading a journal found: the records, and the lines it had to skip.
+#[derive(Debug, Default)]
+pub struct JournalRead {
+    pub entries: Vec<Entry>,
+    pub warnings: Vec<String>,
+}
+
+/// Reads every record of the journal at `path`. A missing journal has no records. A line that does
+/// not parse (a last line cut off by a crash, a record from a newer baton) is skipped with a
+/// warning; reading never fails on content.
+pub fn read(path: &Path) -> Result<JournalRead, JournalError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(JournalRead::default()),
+        Err(source) => {
+            return Err(JournalError::Open {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    };
+    let mut out = JournalRead::default();
+    let mut reader = BufReader::new(file);
+    let mut line = Vec::new();
+    let mut number = 0;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|source| JournalError::Open {
+                path: path.to_owned(),
+                source,
+            })?;
+        if n == 0 {
+            break;
+        }
+        number += 1;
+        let complete = line.ends_with(b"\n");
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            continue;
+        }
+        match serde_json::from_slice::<Entry>(text) {
+            Ok(entry) => out.entries.push(entry),
+            Err(e) => {
+                let why = if complete {
+                    format!("not a record baton knows ({e})")
+                } else {
+                    "the line is incomplete (cut off mid-write)".to_owned()
+                };
+                let warning = format!("{}:{number}: {why}; skipped", path.display());
+                tracing::warn!("{warning}");
+                out.warnings.push(warning);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One session as the journal tells it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionSummary {
+    pub number: u32,
+    pub kind: SessionKind,
+    pub backend: String,
+    pub model: String,
+    pub started_at: Timestamp,
+    pub ended_at: Option<Timestamp>,
+    /// `None` while the session runs.
+    pub outcome: Option<Outcome>,
+    /// `None` while the session runs.
+    pub verdict: Option<Verdict>,
+    pub reason: Option<String>,
+    pub base: Option<String>,
+    pub head: Option<String>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+    pub cost_usd: f64,
+}
+
+/// Folds the journal's records into one summary per session, in order.
+pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
+    let mut out: Vec<SessionSummary> = Vec::new();
+    for entry in entries {
+        match &entry.record {
+            Record::SessionStarted {
+                number,
+                kind,
+                backend,
+                model,
+                base,
+            } => {
+                out.retain(|s| s.number != *number);
+                out.push(SessionSummary {
+                    number: *number,
+                    kind: *kind,
+                    backend: backend.clone(),
+                    model: model.clone(),
+                    started_at: entry.at,
+                    ended_at: None,
+                    outcome: None,
+                    verdict: None,
+                    reason: None,
+                    base: base.clone(),
+                    head: None,
+                    input_tokens: 0,
+                    output_tokens: 0,
+                    cache_creation_input_tokens: 0,
+                    cache_read_input_tokens: 0,
+                    cost_usd: 0.0,
+                });
+            }
+            Record::SessionEnded {
+                number,
+                outcome,
+                head,
+                usage,
+                cost_usd,
+            } => {
+                if let Some(s) = out.iter_mut().find(|s| s.number == *number) {
+                    s.ended_at = Some(entry.at);
+                    s.outcome = Some(*outcome);
+                    s.verdict.get_or_insert(Verdict::Pending);
+                    s.head = head.clone();
+                    s.input_tokens = usage.input_tokens;
+                    s.output_tokens = usage.output_tokens;
+                    s.cache_creation_input_tokens = usage.cache_creation_input_tokens;
+                    s.cache_read_input_tokens = usage.cache_read_input_tokens;
+                    s.cost_usd = *cost_usd;
+                }
+            }
+            Record::Verdict {
+                number,
+                verdict,
+                reason,
+            } => {
+                if let Some(s) = out.iter_mut().find(|s| s.number == *number) {
+                    s.verdict = Some(*verdict);
+                    s.reason = reason.clone();
+                }
+            }
+            Record::FeatureMarked { .. } => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn started(number: u32) -> Record {
+        Record::SessionStarted {
+            number,
+            kind: SessionKind::Coding,
+            backend: "anthropic".into(),
+            model: "m".into(),
+            base: Some("abc".into()),
+        }
+    }
+
+    fn ended(number: u32) -> Record {
+        Record::SessionEnded {
+            number,
+            outcome: Outcome::Completed,
+            head: Some("def".into()),
+            usage: Usage {
+                input_tokens: 10,
+                output_tokens: 5,
+                ..Usage::default()
+            },
+            cost_usd: 0.25,
+        }
+    }
+
+    #[test]
+    fn records_round_trip_and_fold_into_sessions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".baton/journal.jsonl");
+        let mut journal = Journal::open(&path).unwrap();
+        journal.append(started(1)).unwrap();
+        journal.append(ended(1)).unwrap();
+        journal
+            .append(Record::Verdict {
+                number: 1,
+                verdict: Verdict::Vetoed,
+                reason: Some("no tests".into()),
+            })
+            .unwrap();
+        journal.append(started(2)).unwrap();
+        let read = read(&path).unwrap();
+        assert!(read.warnings.is_empty());
+        assert_eq!(read.entries.len(), 4);
+        let s = sessions(&read.entries);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].outcome, Some(Outcome::Completed));
+        assert_eq!(s[0].verdict, Some(Verdict::Vetoed));
+        assert_eq!(s[0].reason.as_deref(), Some("no tests"));
+        assert_eq!((s[0].input_tokens, s[0].cost_usd), (10, 0.25));
+        assert_eq!((s[1].outcome, s[1].verdict), (None, None));
+    }
+
+    #[test]
+    fn a_last_line_cut_in_half_is_skipped_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut journal = Journal::open(&path).unwrap();
+        journal.append(started(1)).unwrap();
+        journal.append(ended(1)).unwrap();
+        drop(journal);
+        // Cut the last record in half, as a crash mid-write would.
+        let bytes = std::fs::read(&path).unwrap();
+        let last_start = bytes[..bytes.len() - 1]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .unwrap()
+            + 1;
+        let cut = last_start + (bytes.len() - last_start) / 2;
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+
+        let read1 = read(&path).unwrap();
+        assert_eq!(read1.entries.len(), 1);
+        assert_eq!(read1.warnings.len(), 1);
+        assert!(
+            read1.warnings[0].contains(":2: the line is incomplete"),
+            "{:?}",
+            read1.warnings
+        );
+
+        // Appending after the crash starts a fresh line; the torn one stays skipped.
+        let mut journal = Journal::open(&path).unwrap();
+        journal.append(ended(1)).unwrap();
+        let read2 = read(&path).unwrap();
+        assert_eq!(read2.entries.len(), 2);
+        assert_eq!(read2.warnings.len(), 1);
+        assert_eq!(
+            sessions(&read2.entries)[0].outcome,
+            Some(Outcome::Completed)
+        );
+    }
+
+    #[test]
+    fn missing_journal_has_no_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let read = read(&dir.path().join("nope.jsonl")).unwrap();
+        assert!(read.entries.is_empty() && read.warnings.is_empty());
+    }
+}

@@ -1,0 +1,15 @@
+//! The state carried between sessions: the feature list, the progress notes, git, the config and
+//! the journal. Everything here is plain files and git, readable by any other tool.
+
+pub mod config;
+pub mod features;
+pub mod fsio;
+pub mod journal;
+pub mod progress;
+pub mod repo;
+pub mod session;
+pub mod state;
+
+mod layout;
+
+pub use layout::{BATON_EXCLUDE, Project, ProjectError};

@@ -1,0 +1,87 @@
+//! The words the journal records sessions in: kind, outcome, verdict, usage.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    /// The first session: turns the spec into the feature list, `init.sh` and notes.
+    Initializer,
+    /// Every later session: one feature, tested, committed, with notes.
+    Coding,
+}
+
+/// How a session ended, decided by baton from what it saw, never taken on the agent's word.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Completed,
+    MaxTurns,
+    TimedOut,
+    Interrupted,
+    RateLimited,
+    ApiError,
+    AgentCrashed,
+    NoProgress,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Pending,
+    Approved,
+    AutoApproved,
+    Vetoed,
+}
+
+/// Tokens a session used, as the API counts them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cache_creation_input_tokens: u64,
+    pub cache_read_input_tokens: u64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.cache_creation_input_tokens += other.cache_creation_input_tokens;
+        self.cache_read_input_tokens += other.cache_read_input_tokens;
+    }
+}
+
+/// The snake_case name serde gives a unit variant, for display.
+fn serde_name<T: Serialize>(value: &T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+macro_rules! display_as_serde_name {
+    ($($t:ty),*) => {$(
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(&serde_name(self))
+            }
+        }
+    )*};
+}
+
+display_as_serde_name!(SessionKind, Outcome, Verdict);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_the_ones_design_uses() {
+        assert_eq!(Outcome::NoProgress.to_string(), "no_progress");
+        assert_eq!(Verdict::AutoApproved.to_string(), "auto_approved");
+        assert_eq!(SessionKind::Initializer.to_string(), "initializer");
+    }
+}

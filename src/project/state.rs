@@ -1,0 +1,107 @@
+//! What state a project is in, read from the journal and the feature list alone, so that every
+//! reader (`baton status`, the screen, a resumed run) agrees with the loop.
+
+use serde::Serialize;
+
+use super::journal::{self, SessionSummary};
+use super::session::{SessionKind, Verdict};
+use super::{Project, ProjectError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Idle,
+    Running,
+    AwaitingReview,
+    Done,
+}
+
+impl std::fmt::Display for RunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str(match self {
+            RunState::Idle => "idle",
+            RunState::Running => "running",
+            RunState::AwaitingReview => "awaiting review",
+            RunState::Done => "done",
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct FeatureCount {
+    pub total: usize,
+    pub passing: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NextSession {
+    pub number: u32,
+    pub kind: SessionKind,
+}
+
+/// Everything `baton status` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Status {
+    pub project: String,
+    pub state: RunState,
+    pub features: FeatureCount,
+    /// The session waiting for a verdict, if any.
+    pub pending_review: Option<u32>,
+    pub next_session: NextSession,
+    pub total_cost_usd: f64,
+    pub sessions: Vec<SessionSummary>,
+    /// Journal lines that had to be skipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl Status {
+    pub fn read(project: &Project) -> Result<Status, ProjectError> {
+        let features = project.features()?;
+        let read = project.journal()?;
+        let sessions = journal::sessions(&read.entries);
+        let count = features
+            .as_ref()
+            .map(|f| FeatureCount {
+                total: f.len(),
+                passing: f.passing(),
+            })
+            .unwrap_or(FeatureCount {
+                total: 0,
+                passing: 0,
+            });
+        let pending_review = sessions
+            .iter()
+            .rev()
+            .find(|s| s.verdict == Some(Verdict::Pending))
+            .map(|s| s.number);
+        let running = sessions.iter().any(|s| s.outcome.is_none());
+        let state = if running {
+            RunState::Running
+        } else if pending_review.is_some() {
+            RunState::AwaitingReview
+        } else if count.total > 0 && count.passing == count.total {
+            RunState::Done
+        } else {
+            RunState::Idle
+        };
+        let next_session = NextSession {
+            number: sessions.last().map_or(1, |s| s.number + 1),
+            kind: if features.is_some() {
+                SessionKind::Coding
+            } else {
+                SessionKind::Initializer
+            },
+        };
+        Ok(Status {
+            project: project.root().display().to_string(),
+            state,
+            features: count,
+            pending_review,
+            next_session,
+            total_cost_usd: sessions.iter().map(|s| s.cost_usd).sum(),
+            sessions,
+            warnings: read.warnings,
+        })
+    }
+}
