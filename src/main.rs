@@ -16,7 +16,7 @@ use baton::project::Project;
 struct Cli {
     /// Run as if baton was started in DIR (as `git -C`).
     #[arg(short = 'C', global = true, value_name = "DIR")]
-    dir: Option<PathBuf>,
+    chdir: Option<PathBuf>,
 
     #[command(subcommand)]
     command: Option<Command>,
@@ -99,7 +99,7 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> color_eyre::Result<()> {
-    let base = cli.dir.unwrap_or_else(|| PathBuf::from("."));
+    let base = cli.chdir.unwrap_or_else(|| PathBuf::from("."));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let out: &mut dyn Write = &mut out;

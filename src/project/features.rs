@@ -166,7 +166,8 @@ impl FeatureList {
                 message,
             }
         };
-        // First pass checks the shape, with positions; the second keeps every object as it is.
+        // Syntax first, then the shape (both with positions), then every object as it is.
+        serde_json::from_str::<de::IgnoredAny>(text).map_err(invalid)?;
         let mut de = serde_json::Deserializer::from_str(text);
         CheckedList.deserialize(&mut de).map_err(invalid)?;
         de.end().map_err(invalid)?;
@@ -446,6 +447,7 @@ impl<'de> Visitor<'de> for CheckedFeature {
         let mut seen = [false; 4];
         while let Some(key) = map.next_key::<String>()? {
             let wrong = |what: &str, e: A::Error| {
+                let e = strip_position(&e.to_string());
                 de::Error::custom(format_args!("feature {n}: `{key}` must be {what} ({e})"))
             };
             match key.as_str() {

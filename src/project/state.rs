@@ -99,7 +99,7 @@ impl Status {
             features: count,
             pending_review,
             next_session,
-            total_cost_usd: sessions.iter().map(|s| s.cost_usd).sum(),
+            total_cost_usd: sessions.iter().fold(0.0, |sum, s| sum + s.cost_usd),
             sessions,
             warnings: read.warnings,
         })

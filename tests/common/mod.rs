@@ -1,0 +1,153 @@
+//! Helpers shared by the integration tests: the real binary with an isolated environment, and
+//! real git repositories in temp dirs.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A temp dir that stands for the user's home: config, state and git's global config all go here,
+/// so nothing on the machine leaks into a test and a test leaks nothing out.
+pub struct Sandbox {
+    pub home: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Sandbox {
+            home: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    /// The real `baton` binary, run in `dir`, with HOME and the XDG dirs inside the sandbox.
+    pub fn baton(&self, dir: &Path) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
+        let home = self.home.path();
+        cmd.current_dir(dir)
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_STATE_HOME", home.join(".local/state"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env_remove("GIT_AUTHOR_NAME")
+            .env_remove("GIT_AUTHOR_EMAIL")
+            .env_remove("GIT_COMMITTER_NAME")
+            .env_remove("GIT_COMMITTER_EMAIL")
+            .env_remove("RUST_LOG");
+        cmd
+    }
+
+    /// Runs baton with `args` in `dir` and returns what it printed.
+    pub fn run(&self, dir: &Path, args: &[&str]) -> Run {
+        let output = self.baton(dir).args(args).output().unwrap();
+        Run::from(output)
+    }
+}
+
+pub struct Run {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(self) -> Self {
+        assert_eq!(
+            self.code,
+            Some(0),
+            "baton failed:\nstdout: {}\nstderr: {}",
+            self.stdout,
+            self.stderr
+        );
+        self
+    }
+
+    pub fn failed(self) -> Self {
+        assert_ne!(
+            self.code,
+            Some(0),
+            "baton should have failed:\nstdout: {}",
+            self.stdout
+        );
+        assert!(!self.stderr.is_empty(), "a failure says why on stderr");
+        self
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+    }
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Self {
+        Run {
+            code: o.status.code(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+pub fn sample_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/sample")
+}
+
+/// Copies every file of `from` into `to` (flat), keeping permissions.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+}
+
+/// A git repository holding a copy of the sample project in the quickstart's layout, with every
+/// file committed once, by a configured operator identity.
+pub fn quickstart_repo() -> (tempfile::TempDir, git2::Repository) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&sample_dir(), dir.path());
+    let repo = git2::Repository::init(dir.path()).unwrap();
+    {
+        let mut config = repo.config().unwrap();
+        config.set_str("user.name", "Ada Operator").unwrap();
+        config.set_str("user.email", "ada@example.com").unwrap();
+    }
+    commit_all(&repo, "Initial commit from the quickstart");
+    (dir, repo)
+}
+
+pub fn commit_all(repo: &git2::Repository, message: &str) -> git2::Oid {
+    let mut index = repo.index().unwrap();
+    index
+        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
+        .unwrap();
+    index.write().unwrap();
+    let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+    let sig = git2::Signature::now("Ada Operator", "ada@example.com").unwrap();
+    let parent = repo
+        .head()
+        .ok()
+        .and_then(|h| h.target())
+        .map(|o| repo.find_commit(o).unwrap());
+    let parents: Vec<_> = parent.iter().collect();
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+        .unwrap()
+}
+
+pub fn commit_count(repo: &git2::Repository) -> usize {
+    let mut walk = repo.revwalk().unwrap();
+    walk.push_head().unwrap();
+    walk.count()
+}
+
+/// Whether git sees no change and no untracked file (ignored files, like `.baton/`, aside).
+pub fn is_clean(repo: &git2::Repository) -> bool {
+    let mut opts = git2::StatusOptions::new();
+    opts.include_untracked(true).include_ignored(false);
+    let statuses = repo.statuses(Some(&mut opts)).unwrap();
+    let dirty: Vec<_> = statuses
+        .iter()
+        .map(|s| s.path().unwrap_or("?").to_owned())
+        .collect();
+    dirty.is_empty()
+}
