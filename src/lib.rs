@@ -4,6 +4,7 @@
 //! The core (`project`, and later `harness` and `agent`) knows nothing of the terminal; the command
 //! line in `commands` and the screen are consumers of it.
 
+pub mod agent;
 pub mod commands;
 pub mod logging;
 pub mod project;
