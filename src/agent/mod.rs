@@ -1,5 +1,131 @@
 //! Running agent sessions: one trait for every backend, the built-in tools, the policy that decides
-//! which tool calls may run, and the scripted model that lets everything run offline.
+//! which tool calls may run, and the scripted model that lets everything run offline. Nothing here
+//! touches the terminal: a backend reports what happens as [`AgentEvent`]s.
 
+pub mod anthropic;
 pub mod policy;
+pub mod scripted;
 pub mod shell;
+pub mod tools;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+use crate::project::session::Usage;
+
+/// What a session is asked to do, where, and within which limits.
+#[derive(Debug, Clone)]
+pub struct SessionRequest {
+    pub prompt: String,
+    /// The project directory: tools run here and may not reach outside it.
+    pub workdir: PathBuf,
+    pub limits: Limits,
+    /// Cancelled by the operator's interrupt: the session stops at once, its tools killed.
+    pub cancel: CancellationToken,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_turns: u32,
+    pub wall_time: Duration,
+}
+
+/// What a backend reports while a session runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum AgentEvent {
+    Started {
+        model: String,
+        session_id: Option<String>,
+    },
+    TextDelta {
+        text: String,
+    },
+    ThinkingDelta {
+        text: String,
+    },
+    ToolCall {
+        id: String,
+        name: String,
+        input: serde_json::Value,
+    },
+    ToolResult {
+        id: String,
+        output: String,
+        is_error: bool,
+    },
+    /// The policy refused a tool call; the refusal went back to the model as an error result.
+    PolicyDenied {
+        id: String,
+        name: String,
+        reason: String,
+    },
+    /// One model turn's usage and cost.
+    Usage {
+        usage: Usage,
+        cost_usd: f64,
+    },
+    /// A request failed for a passing reason and will be sent again after `wait`.
+    Retry {
+        reason: String,
+        attempt: u32,
+        wait_ms: u64,
+    },
+    /// A message from the backend itself (not the model), such as a fatal API error.
+    Notice {
+        text: String,
+    },
+}
+
+/// How a session ended, as the backend saw it. The harness decides the outcome from this and from
+/// what the session did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum EndReason {
+    /// The model ended its turn with nothing more to do.
+    Completed,
+    /// The model hit its output limit and stopped.
+    MaxTokens,
+    MaxTurns,
+    TimedOut,
+    Cancelled,
+    /// Rate limited or overloaded beyond the retry budget.
+    RateLimited {
+        message: String,
+    },
+    /// The API refused the request (bad key, bad request) or kept failing.
+    ApiError {
+        status: Option<u16>,
+        message: String,
+    },
+    /// The agent process died without saying how it ended.
+    Crashed {
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionEnd {
+    pub reason: EndReason,
+    pub usage: Usage,
+    pub cost_usd: f64,
+    pub turns: u32,
+}
+
+/// A way of running an agent session.
+pub trait Backend: Send + Sync {
+    /// `anthropic`, `claude-code`, ...
+    fn name(&self) -> &'static str;
+    fn model(&self) -> &str;
+    /// Runs one session to its end, reporting what happens on `events`.
+    fn run(
+        &self,
+        request: SessionRequest,
+        events: UnboundedSender<AgentEvent>,
+    ) -> BoxFuture<'_, SessionEnd>;
+}

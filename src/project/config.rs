@@ -21,7 +21,7 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub files: Files,
@@ -31,6 +31,28 @@ pub struct Config {
     pub screen: Screen,
     /// USD per million tokens, by model name.
     pub prices: BTreeMap<String, Price>,
+}
+
+impl Default for Config {
+    /// The built-in settings, with the price table documented in `assets/config.toml`.
+    fn default() -> Self {
+        #[derive(Deserialize)]
+        struct PricesOnly {
+            #[serde(default)]
+            prices: BTreeMap<String, Price>,
+        }
+        let prices = toml::from_str::<PricesOnly>(DEFAULT_CONFIG_TOML)
+            .map(|p| p.prices)
+            .unwrap_or_default();
+        Config {
+            files: Files::default(),
+            agent: Agent::default(),
+            run: Run::default(),
+            policy: Policy::default(),
+            screen: Screen::default(),
+            prices,
+        }
+    }
 }
 
 /// Names of the carried-state files, relative to the project root.

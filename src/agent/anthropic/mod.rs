@@ -1,0 +1,265 @@
+//! The `anthropic` backend: baton's own agent loop over the Messages API, with baton's built-in
+//! tools and policy. No SDK: a small client on reqwest and server-sent events.
+
+pub mod client;
+pub mod stream;
+
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+use tokio::sync::mpsc::UnboundedSender;
+
+pub use client::{Client, RequestError, RetryPolicy};
+
+use super::policy::{Decision, Policy};
+use super::tools::{self, ToolContext};
+use super::{AgentEvent, Backend, EndReason, SessionEnd, SessionRequest};
+use crate::project::config::{self, Price};
+use crate::project::session::Usage;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "ANTHROPIC_API_KEY is not set: export your API key, or use the claude-code backend with your Claude login"
+    )]
+    NoApiKey,
+    #[error("cannot build the HTTP client: {0}")]
+    Http(#[from] reqwest::Error),
+}
+
+pub struct AnthropicBackend {
+    client: Client,
+    model: String,
+    max_tokens: u32,
+    price: Option<Price>,
+    policy_config: config::Policy,
+}
+
+impl AnthropicBackend {
+    /// A backend on `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`, as the official SDKs read them.
+    pub fn from_env(config: &config::Config) -> Result<Self, SetupError> {
+        let key = std::env::var("ANTHROPIC_API_KEY")
+            .ok()
+            .filter(|k| !k.is_empty())
+            .ok_or(SetupError::NoApiKey)?;
+        let base = std::env::var("ANTHROPIC_BASE_URL")
+            .ok()
+            .filter(|b| !b.is_empty())
+            .unwrap_or_else(|| client::DEFAULT_BASE_URL.to_owned());
+        Self::new(&base, &key, config)
+    }
+
+    pub fn new(base_url: &str, api_key: &str, config: &config::Config) -> Result<Self, SetupError> {
+        Ok(AnthropicBackend {
+            client: Client::new(base_url, api_key)?,
+            model: config.agent.model.clone(),
+            max_tokens: config.agent.max_tokens,
+            price: config.price(&config.agent.model),
+            policy_config: config.policy.clone(),
+        })
+    }
+
+    pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
+        self.client.retry = retry;
+        self
+    }
+
+    fn cost(&self, usage: &Usage) -> f64 {
+        let Some(p) = self.price else { return 0.0 };
+        (usage.input_tokens as f64 * p.input
+            + usage.output_tokens as f64 * p.output
+            + usage.cache_creation_input_tokens as f64 * p.cache_write
+            + usage.cache_read_input_tokens as f64 * p.cache_read)
+            / 1_000_000.0
+    }
+
+    fn system_prompt(&self, ctx: &ToolContext) -> String {
+        format!(
+            "You are a careful software engineer working alone in the project directory {}. \
+             Use the tools to read, change and run things there; every path you give is relative to \
+             that directory. Shell commands are checked against the project's policy: if one is \
+             refused, do not try to get around it; find another way or say what you need.",
+            ctx.root().display()
+        )
+    }
+
+    /// The request body for the conversation so far. The system prompt, the tools and the tail of
+    /// the conversation are marked for prompt caching, so each turn re-reads the rest from cache.
+    fn request(&self, system: &str, messages: &[Value]) -> Value {
+        let mut tools = tools::definitions();
+        if let Some(last) = tools.last_mut() {
+            last["cache_control"] = json!({"type": "ephemeral"});
+        }
+        let mut messages = messages.to_vec();
+        if let Some(last) = messages.last_mut()
+            && let Some(block) = last["content"].as_array_mut().and_then(|c| c.last_mut())
+        {
+            block["cache_control"] = json!({"type": "ephemeral"});
+        }
+        json!({
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            "stream": true,
+            "system": [{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
+            "tools": tools,
+            "messages": messages,
+        })
+    }
+
+    async fn session(
+        &self,
+        req: &SessionRequest,
+        ctx: &ToolContext,
+        events: &UnboundedSender<AgentEvent>,
+        state: &mut State,
+    ) -> EndReason {
+        let system = self.system_prompt(ctx);
+        let policy = Policy::new(&req.workdir, &self.policy_config);
+        let mut messages =
+            vec![json!({"role": "user", "content": [{"type": "text", "text": req.prompt}]})];
+        loop {
+            if state.turns >= req.limits.max_turns {
+                return EndReason::MaxTurns;
+            }
+            state.turns += 1;
+            let body = self.request(&system, &messages);
+            let result = self
+                .client
+                .message(&body, &req.cancel, |p| {
+                    let _ = events.send(match p {
+                        client::Progress::Delta(stream::Delta::Text(text)) => {
+                            AgentEvent::TextDelta { text }
+                        }
+                        client::Progress::Delta(stream::Delta::Thinking(text)) => {
+                            AgentEvent::ThinkingDelta { text }
+                        }
+                        client::Progress::Retry {
+                            reason,
+                            attempt,
+                            wait,
+                        } => AgentEvent::Retry {
+                            reason,
+                            attempt,
+                            wait_ms: wait.as_millis() as u64,
+                        },
+                    });
+                })
+                .await;
+            let message = match result {
+                Ok(m) => m,
+                Err(RequestError::Cancelled) => return EndReason::Cancelled,
+                Err(RequestError::RateLimited(message)) => {
+                    return EndReason::RateLimited { message };
+                }
+                Err(RequestError::Api { status, message }) => {
+                    let _ = events.send(AgentEvent::Notice {
+                        text: format!("the API refused the request: {message}"),
+                    });
+                    return EndReason::ApiError { status, message };
+                }
+            };
+            let cost = self.cost(&message.usage);
+            state.usage.add(&message.usage);
+            state.cost += cost;
+            let _ = events.send(AgentEvent::Usage {
+                usage: message.usage,
+                cost_usd: cost,
+            });
+
+            let calls: Vec<(String, String, Value)> = message
+                .content
+                .iter()
+                .filter(|b| b["type"] == "tool_use")
+                .map(|b| {
+                    let s = |k: &str| b[k].as_str().unwrap_or("").to_owned();
+                    (s("id"), s("name"), b["input"].clone())
+                })
+                .collect();
+            messages.push(json!({"role": "assistant", "content": message.content}));
+            match message.stop_reason.as_deref() {
+                Some("tool_use") if !calls.is_empty() => {}
+                Some("max_tokens") => return EndReason::MaxTokens,
+                _ => return EndReason::Completed,
+            }
+
+            let mut results = Vec::new();
+            for (id, name, input) in calls {
+                let _ = events.send(AgentEvent::ToolCall {
+                    id: id.clone(),
+                    name: name.clone(),
+                    input: input.clone(),
+                });
+                let out = match policy.check_tool(&name, &input) {
+                    Decision::Deny(reason) => {
+                        let _ = events.send(AgentEvent::PolicyDenied {
+                            id: id.clone(),
+                            name: name.clone(),
+                            reason: reason.clone(),
+                        });
+                        tools::ToolOutput::error(format!(
+                            "Refused by baton's policy: {reason}. This call did not run."
+                        ))
+                    }
+                    Decision::Allow => tools::run(&name, &input, ctx).await,
+                };
+                let _ = events.send(AgentEvent::ToolResult {
+                    id: id.clone(),
+                    output: out.output.clone(),
+                    is_error: out.is_error,
+                });
+                results.push(json!({"type": "tool_result", "tool_use_id": id, "content": out.output, "is_error": out.is_error}));
+                if req.cancel.is_cancelled() {
+                    return EndReason::Cancelled;
+                }
+            }
+            messages.push(json!({"role": "user", "content": results}));
+        }
+    }
+}
+
+#[derive(Default)]
+struct State {
+    usage: Usage,
+    cost: f64,
+    turns: u32,
+}
+
+impl Backend for AnthropicBackend {
+    fn name(&self) -> &'static str {
+        "anthropic"
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn run(
+        &self,
+        req: SessionRequest,
+        events: UnboundedSender<AgentEvent>,
+    ) -> BoxFuture<'_, SessionEnd> {
+        Box::pin(async move {
+            let ctx = ToolContext::new(&req.workdir, req.cancel.clone());
+            let _ = events.send(AgentEvent::Started {
+                model: self.model.clone(),
+                session_id: None,
+            });
+            let mut state = State::default();
+            let wall: Duration = req.limits.wall_time;
+            let reason = tokio::select! {
+                r = self.session(&req, &ctx, &events, &mut state) => r,
+                _ = tokio::time::sleep(wall) => EndReason::TimedOut,
+                _ = req.cancel.cancelled() => EndReason::Cancelled,
+            };
+            // Whatever a tool left running (a server started in the background) ends with the session.
+            ctx.kill_leftovers();
+            SessionEnd {
+                reason,
+                usage: state.usage,
+                cost_usd: state.cost,
+                turns: state.turns,
+            }
+        })
+    }
+}

@@ -1,0 +1,210 @@
+//! baton's built-in tools for its own agent: each a small module with its JSON schema. File tools
+//! never reach outside the project directory; `bash` runs in its own process group, killed whole
+//! on timeout or cancellation.
+
+mod bash;
+mod files;
+mod search;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::policy::confine;
+
+/// What a tool call produced, as it goes back to the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolOutput {
+    pub output: String,
+    pub is_error: bool,
+}
+
+impl ToolOutput {
+    pub fn ok(output: impl Into<String>) -> Self {
+        ToolOutput {
+            output: output.into(),
+            is_error: false,
+        }
+    }
+
+    pub fn error(output: impl Into<String>) -> Self {
+        ToolOutput {
+            output: output.into(),
+            is_error: true,
+        }
+    }
+}
+
+/// Where tools run, and what they leave behind to clean up.
+#[derive(Debug, Clone)]
+pub struct ToolContext {
+    root: PathBuf,
+    cancel: CancellationToken,
+    /// Process groups started by `bash` calls; whatever is still alive is killed when the session
+    /// ends.
+    groups: Arc<Mutex<Vec<i32>>>,
+}
+
+impl ToolContext {
+    pub fn new(root: &Path, cancel: CancellationToken) -> Self {
+        let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
+        ToolContext {
+            root,
+            cancel,
+            groups: Arc::default(),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Resolves a path the model gave, or explains why it may not be used.
+    fn resolve(&self, path: &str) -> Result<PathBuf, ToolOutput> {
+        confine(&self.root, Path::new(path)).ok_or_else(|| {
+            ToolOutput::error(format!(
+                "refused: `{path}` is outside the project directory {}; use paths inside it",
+                self.root.display()
+            ))
+        })
+    }
+
+    /// Kills every process group a `bash` call of this session started that is still alive.
+    pub fn kill_leftovers(&self) {
+        let groups = std::mem::take(&mut *self.groups.lock().unwrap_or_else(|e| e.into_inner()));
+        for pgid in groups {
+            bash::kill_group(pgid);
+        }
+    }
+}
+
+/// The tool definitions sent to the model.
+pub fn definitions() -> Vec<Value> {
+    vec![
+        json!({
+            "name": "bash",
+            "description": "Run a shell command in the project directory and return its output (stdout and stderr together). Commands are checked against the project's policy. Long output is cut in the middle. Start servers in the background with their output redirected to a file.",
+            "input_schema": {
+                "type": "object",
+                "properties": {
+                    "command": {"type": "string", "description": "The command line, run with bash -c."},
+                    "timeout": {"type": "integer", "description": "Seconds before the command and everything it started are killed (default 120, at most 600)."}
+                },
+                "required": ["command"]
+            }
+        }),
+        json!({
+            "name": "read_file",
+            "description": "Read a text file in the project, with line numbers.",
+            "input_schema": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string", "description": "Path relative to the project directory."},
+                    "offset": {"type": "integer", "description": "First line to read, counted from 1."},
+                    "limit": {"type": "integer", "description": "How many lines to read (default 2000)."}
+                },
+                "required": ["path"]
+            }
+        }),
+        json!({
+            "name": "write_file",
+            "description": "Create or replace a file in the project with the given content. Directories are created as needed.",
+            "input_schema": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string"},
+                    "content": {"type": "string"}
+                },
+                "required": ["path", "content"]
+            }
+        }),
+        json!({
+            "name": "edit",
+            "description": "Replace an exact piece of text in a file. old_string must occur exactly once unless replace_all is true.",
+            "input_schema": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string"},
+                    "old_string": {"type": "string"},
+                    "new_string": {"type": "string"},
+                    "replace_all": {"type": "boolean"}
+                },
+                "required": ["path", "old_string", "new_string"]
+            }
+        }),
+        json!({
+            "name": "list",
+            "description": "List a directory of the project: files, and directories with a trailing slash.",
+            "input_schema": {
+                "type": "object",
+                "properties": {"path": {"type": "string", "description": "Directory, default the project root."}}
+            }
+        }),
+        json!({
+            "name": "glob",
+            "description": "Find files whose path relative to the project matches a glob such as src/**/*.rs. Files ignored by git are skipped.",
+            "input_schema": {
+                "type": "object",
+                "properties": {"pattern": {"type": "string"}},
+                "required": ["pattern"]
+            }
+        }),
+        json!({
+            "name": "grep",
+            "description": "Search file contents with a regular expression; prints path:line:text for each match. Files ignored by git are skipped.",
+            "input_schema": {
+                "type": "object",
+                "properties": {
+                    "pattern": {"type": "string"},
+                    "path": {"type": "string", "description": "File or directory to search, default the project root."},
+                    "glob": {"type": "string", "description": "Only files whose path matches this glob."},
+                    "case_insensitive": {"type": "boolean"}
+                },
+                "required": ["pattern"]
+            }
+        }),
+    ]
+}
+
+/// Runs tool `name` with `input`. The caller has already asked the policy.
+pub async fn run(name: &str, input: &Value, ctx: &ToolContext) -> ToolOutput {
+    let str_field = |k: &str| input.get(k).and_then(Value::as_str);
+    match name {
+        "bash" => match str_field("command") {
+            Some(cmd) => bash::run(cmd, input.get("timeout").and_then(Value::as_u64), ctx).await,
+            None => ToolOutput::error("bash needs a `command` string"),
+        },
+        "read_file" | "write_file" | "edit" | "list" | "glob" | "grep" => {
+            let (name, input, ctx) = (name.to_owned(), input.clone(), ctx.clone());
+            tokio::task::spawn_blocking(move || match name.as_str() {
+                "read_file" => files::read(&input, &ctx),
+                "write_file" => files::write(&input, &ctx),
+                "edit" => files::edit(&input, &ctx),
+                "list" => files::list(&input, &ctx),
+                "glob" => search::glob(&input, &ctx),
+                _ => search::grep(&input, &ctx),
+            })
+            .await
+            .unwrap_or_else(|e| ToolOutput::error(format!("the tool failed: {e}")))
+        }
+        other => ToolOutput::error(format!("there is no tool named `{other}`")),
+    }
+}
+
+/// Reads a required string field, or says which is missing.
+fn required<'a>(input: &'a Value, tool: &str, key: &str) -> Result<&'a str, ToolOutput> {
+    input
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| ToolOutput::error(format!("{tool} needs a `{key}` string")))
+}
+
+/// The path relative to the project root, for messages.
+fn shown(ctx: &ToolContext, path: &Path) -> String {
+    path.strip_prefix(&ctx.root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}

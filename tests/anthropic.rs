@@ -1,0 +1,549 @@
+//! The `anthropic` backend against the scripted model, over real HTTP on loopback, in temp git
+//! repositories.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use baton::agent::anthropic::{AnthropicBackend, RetryPolicy};
+use baton::agent::scripted::{Scenario, ScriptedModel};
+use baton::agent::{AgentEvent, Backend, EndReason, Limits, SessionEnd, SessionRequest};
+use baton::project::config::Config;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+struct Ran {
+    end: SessionEnd,
+    events: Vec<AgentEvent>,
+    requests: Vec<Value>,
+    elapsed: Duration,
+}
+
+async fn run(scenario: &str, dir: &Path, limits: Limits, cancel: CancellationToken) -> Ran {
+    let scenario = Scenario::parse("test.toml", scenario).unwrap();
+    let model = ScriptedModel::start(scenario, None).await.unwrap();
+    let backend = AnthropicBackend::new(&model.url(), "test-key", &Config::default())
+        .unwrap()
+        .with_retry(RetryPolicy {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(20),
+            max_delay: Duration::from_millis(200),
+        });
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let request = SessionRequest {
+        prompt: "Build the greeter.".into(),
+        workdir: dir.to_owned(),
+        limits,
+        cancel,
+    };
+    let started = Instant::now();
+    let end = backend.run(request, tx).await;
+    let elapsed = started.elapsed();
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    Ran {
+        end,
+        events,
+        requests: model.requests(),
+        elapsed,
+    }
+}
+
+fn limits() -> Limits {
+    Limits {
+        max_turns: 20,
+        wall_time: Duration::from_secs(60),
+    }
+}
+
+/// A four-turn session: look, write a script, edit it, run and commit it, then a closing word.
+fn session(fault_on_write: &str) -> String {
+    format!(
+        r##"
+name = "greeter"
+pace = {{ chunk_chars = 5 }}
+
+[[turns]]
+id = "look"
+start = "Build the greeter"
+thinking = "I should look around first."
+text = "Let me get my bearings."
+tools = [{{ name = "bash", input = {{ command = "git status --short && ls" }} }}]
+
+[[turns]]
+id = "write"
+text = "Writing the script."
+tools = [{{ name = "write_file", input = {{ path = "bin/greet.sh", content = "#!/bin/sh\necho \"hello, $1\"\n" }} }}]
+{fault_on_write}
+
+[[turns]]
+id = "edit"
+tools = [{{ name = "edit", input = {{ path = "bin/greet.sh", old_string = "hello", new_string = "Hello" }} }}]
+
+[[turns]]
+id = "commit"
+tools = [{{ name = "bash", input = {{ command = "sh bin/greet.sh world && git add -A && git commit -qm 'Add the greeter' && git log --oneline | wc -l" }} }}]
+next = [{{ when = 'Hello, (?P<who>\w+)', goto = "done" }}]
+
+[[turns]]
+id = "done"
+text = "The greeter says hello to {{{{who}}}}. Done."
+"##
+    )
+}
+
+fn temp_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init(dir.path()).unwrap();
+    let mut config = repo.config().unwrap();
+    config.set_str("user.name", "Agent").unwrap();
+    config.set_str("user.email", "agent@example.com").unwrap();
+    dir
+}
+
+fn tool_results(events: &[AgentEvent]) -> Vec<(String, bool)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::ToolResult {
+                output, is_error, ..
+            } => Some((output.clone(), *is_error)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn text_of(events: &[AgentEvent]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn assert_greeter_done(dir: &Path, ran: &Ran) {
+    assert_eq!(ran.end.reason, EndReason::Completed, "{:?}", ran.events);
+    assert_eq!(
+        std::fs::read_to_string(dir.join("bin/greet.sh")).unwrap(),
+        "#!/bin/sh\necho \"Hello, $1\"\n"
+    );
+    let repo = git2::Repository::open(dir).unwrap();
+    let head = repo.head().unwrap().peel_to_commit().unwrap();
+    assert_eq!(head.summary().unwrap(), Some("Add the greeter"));
+    assert!(
+        text_of(&ran.events).ends_with("The greeter says hello to world. Done."),
+        "{}",
+        text_of(&ran.events)
+    );
+    assert_eq!(ran.end.turns, 5);
+}
+
+#[tokio::test]
+async fn a_multi_turn_session_writes_edits_runs_and_commits() {
+    let dir = temp_repo();
+    let ran = run(&session(""), dir.path(), limits(), CancellationToken::new()).await;
+    assert_greeter_done(dir.path(), &ran);
+
+    let results = tool_results(&ran.events);
+    assert_eq!(results.len(), 4);
+    assert!(results.iter().all(|(_, err)| !err), "{results:?}");
+    assert!(results[3].0.contains("Hello, world\n1\n"), "{results:?}");
+    let thinking: String = ran
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::ThinkingDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(thinking, "I should look around first.");
+
+    // Usage and cost add up over the turns, at the configured price.
+    let turn_costs: f64 = ran
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Usage { cost_usd, .. } => Some(*cost_usd),
+            _ => None,
+        })
+        .sum();
+    assert!(ran.end.usage.input_tokens > 0 && ran.end.usage.output_tokens > 0);
+    assert!((turn_costs - ran.end.cost_usd).abs() < 1e-12);
+    let expected =
+        (ran.end.usage.input_tokens as f64 * 3.0 + ran.end.usage.output_tokens as f64 * 15.0) / 1e6;
+    assert!(
+        (ran.end.cost_usd - expected).abs() < 1e-12,
+        "{} vs {expected}",
+        ran.end.cost_usd
+    );
+
+    // Each request carries the conversation so far, the thinking block with its signature, and
+    // cache breakpoints on the system prompt, the tools and the conversation's tail.
+    assert_eq!(ran.requests.len(), 5);
+    let last = &ran.requests[4];
+    assert_eq!(last["messages"].as_array().unwrap().len(), 9);
+    assert_eq!(last["messages"][1]["content"][0]["type"], "thinking");
+    assert_eq!(
+        last["messages"][1]["content"][0]["signature"],
+        "scripted-signature"
+    );
+    assert_eq!(last["system"][0]["cache_control"]["type"], "ephemeral");
+    assert_eq!(
+        last["tools"].as_array().unwrap().last().unwrap()["cache_control"]["type"],
+        "ephemeral"
+    );
+    let tail = last["messages"].as_array().unwrap().last().unwrap()["content"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(tail["cache_control"]["type"], "ephemeral");
+    assert!(
+        ran.requests[1]["messages"][1]["content"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|b| b.get("cache_control").is_none()),
+        "only the tail is marked"
+    );
+}
+
+#[tokio::test]
+async fn every_passing_fault_is_ridden_through_and_shown() {
+    let faults = [
+        (
+            "{ kind = \"rate_limit\", retry_after = 1 }",
+            "rate limited (429)",
+        ),
+        ("{ kind = \"overloaded\" }", "overloaded (529)"),
+        ("{ kind = \"server_error\" }", "server error (500)"),
+        ("{ kind = \"stream_cut\" }", "the stream"),
+        (
+            "{ kind = \"error_event\" }",
+            "error event in the stream: overloaded_error",
+        ),
+        ("{ kind = \"reset\" }", "cannot reach the API"),
+    ];
+    for (fault, shown) in faults {
+        let dir = temp_repo();
+        let ran = run(
+            &session(&format!("faults = [{fault}]")),
+            dir.path(),
+            limits(),
+            CancellationToken::new(),
+        )
+        .await;
+        assert_greeter_done(dir.path(), &ran);
+        let retries: Vec<_> = ran
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                AgentEvent::Retry {
+                    reason, wait_ms, ..
+                } => Some((reason.clone(), *wait_ms)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(retries.len(), 1, "{fault}: {retries:?}");
+        assert!(retries[0].0.contains(shown), "{fault}: {retries:?}");
+        if fault.contains("retry_after") {
+            assert_eq!(retries[0].1, 1000, "retry-after is honoured");
+            assert!(ran.elapsed >= Duration::from_secs(1));
+        } else {
+            assert!(
+                retries[0].1 <= 200,
+                "backoff is bounded by the policy: {retries:?}"
+            );
+        }
+        // The write ran once: the retried request was re-sent before any tool ran.
+        let writes = ran
+            .events
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::ToolCall { name, .. } if name == "write_file"))
+            .count();
+        assert_eq!(writes, 1, "{fault}");
+    }
+}
+
+#[tokio::test]
+async fn faults_that_do_not_pass_end_the_session_bounded() {
+    let dir = temp_repo();
+    let ran = run(
+        &session("faults = [{ kind = \"unauthorized\" }]"),
+        dir.path(),
+        limits(),
+        CancellationToken::new(),
+    )
+    .await;
+    match &ran.end.reason {
+        EndReason::ApiError {
+            status: Some(401),
+            message,
+        } => assert!(message.contains("invalid x-api-key"), "{message}"),
+        other => panic!("expected a 401 API error, got {other:?}"),
+    }
+    assert_eq!(ran.requests.len(), 2, "a 401 is not retried");
+    assert!(!dir.path().join("bin/greet.sh").exists());
+
+    // Overloaded more times than the retry budget: rate limited, after exactly that many tries.
+    let dir = temp_repo();
+    let ran = run(
+        &session("faults = [{ kind = \"overloaded\", times = 10 }]"),
+        dir.path(),
+        limits(),
+        CancellationToken::new(),
+    )
+    .await;
+    assert!(
+        matches!(ran.end.reason, EndReason::RateLimited { .. }),
+        "{:?}",
+        ran.end.reason
+    );
+    assert_eq!(ran.requests.len(), 1 + 4);
+    assert_eq!(
+        ran.events
+            .iter()
+            .filter(|e| matches!(e, AgentEvent::Retry { .. }))
+            .count(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_refused_command_does_not_run_and_the_model_is_told_why() {
+    let dir = temp_repo();
+    let scenario = r#"
+name = "refused"
+[[turns]]
+id = "fetch"
+start = "Build"
+tools = [{ name = "bash", input = { command = "curl -s https://example.com > page.html; touch ran.txt" } }]
+next = [{ when = "Refused by baton's policy", goto = "accept" }]
+[[turns]]
+id = "accept"
+text = "The policy refused curl; I will work offline."
+"#;
+    let ran = run(scenario, dir.path(), limits(), CancellationToken::new()).await;
+    assert_eq!(ran.end.reason, EndReason::Completed);
+    assert!(
+        !dir.path().join("ran.txt").exists(),
+        "nothing of the refused command ran"
+    );
+    let denied: Vec<_> = ran
+        .events
+        .iter()
+        .filter(|e| matches!(e, AgentEvent::PolicyDenied { .. }))
+        .collect();
+    assert_eq!(denied.len(), 1);
+    let results = tool_results(&ran.events);
+    assert!(
+        results[0].1 && results[0].0.contains("`curl` is not on the allowlist"),
+        "{results:?}"
+    );
+    let sent_back = &ran.requests[1]["messages"][2]["content"][0];
+    assert_eq!(sent_back["is_error"], true);
+    assert!(
+        sent_back["content"]
+            .as_str()
+            .unwrap()
+            .contains("Refused by baton's policy")
+    );
+}
+
+#[tokio::test]
+async fn paths_that_escape_the_project_are_refused() {
+    let dir = temp_repo();
+    std::os::unix::fs::symlink("/etc", dir.path().join("link-out")).unwrap();
+    let scenario = r#"
+name = "escape"
+[[turns]]
+id = "escape"
+start = "Build"
+tools = [
+  { name = "read_file", input = { path = "../../etc/passwd" } },
+  { name = "read_file", input = { path = "/etc/passwd" } },
+  { name = "read_file", input = { path = "link-out/passwd" } },
+  { name = "write_file", input = { path = "/tmp/../etc/baton-test", content = "x" } },
+  { name = "edit", input = { path = "link-out/hostname", old_string = "a", new_string = "b" } },
+]
+[[turns]]
+id = "end"
+text = "Stayed inside."
+"#;
+    let ran = run(scenario, dir.path(), limits(), CancellationToken::new()).await;
+    let results = tool_results(&ran.events);
+    assert_eq!(results.len(), 5);
+    for (out, is_error) in &results {
+        assert!(is_error, "{out}");
+        assert!(out.contains("outside the project"), "{out}");
+        assert!(
+            !out.contains("root:"),
+            "no byte of /etc/passwd came back: {out}"
+        );
+    }
+    assert!(!Path::new("/etc/baton-test").exists());
+}
+
+fn processes_with(marker: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(marker) && !cmdline.contains("bash -c") {
+                // A zombie has an empty cmdline; a live process shows its arguments.
+                found.push(format!(
+                    "{}: {cmdline}",
+                    entry.file_name().to_string_lossy()
+                ));
+            }
+        }
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_background_process_is_killed_with_its_group_at_timeout() {
+    let dir = temp_repo();
+    let marker = format!("{}", 900_000 + std::process::id() % 90_000);
+    let scenario = format!(
+        r#"
+name = "timeout"
+[[turns]]
+id = "hang"
+start = "Build"
+tools = [{{ name = "bash", input = {{ command = "sleep {marker} & echo started", timeout = 1 }} }}]
+[[turns]]
+id = "end"
+text = "ok"
+"#
+    );
+    let ran = run(&scenario, dir.path(), limits(), CancellationToken::new()).await;
+    assert_eq!(ran.end.reason, EndReason::Completed);
+    let results = tool_results(&ran.events);
+    assert!(
+        results[0].1 && results[0].0.starts_with("started\n"),
+        "{results:?}"
+    );
+    assert!(results[0].0.contains("timed out after 1s"), "{results:?}");
+    assert!(ran.elapsed < Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        processes_with(&format!("sleep {marker}")),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn cancelling_kills_the_running_command_and_its_group() {
+    let dir = temp_repo();
+    let marker = format!("{}", 800_000 + std::process::id() % 90_000);
+    let scenario = format!(
+        r#"
+name = "cancel"
+[[turns]]
+id = "hang"
+start = "Build"
+tools = [{{ name = "bash", input = {{ command = "sleep {marker} & sleep {marker}", timeout = 600 }} }}]
+[[turns]]
+id = "end"
+text = "never"
+"#
+    );
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    let pattern = format!("sleep {marker}");
+    let watcher = tokio::spawn(async move {
+        // Cancel once the command is really running.
+        for _ in 0..100 {
+            if processes_with(&pattern).len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        trigger.cancel();
+    });
+    let ran = run(&scenario, dir.path(), limits(), cancel).await;
+    watcher.await.unwrap();
+    assert_eq!(ran.end.reason, EndReason::Cancelled);
+    assert!(ran.elapsed < Duration::from_secs(10));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        processes_with(&format!("sleep {marker}")),
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test]
+async fn ten_megabytes_of_output_come_back_capped() {
+    let dir = temp_repo();
+    let scenario = r#"
+name = "flood"
+[[turns]]
+id = "flood"
+start = "Build"
+tools = [{ name = "bash", input = { command = "head -c 10000000 /dev/zero | tr '\\0' a; echo; echo THE-END" } }]
+[[turns]]
+id = "end"
+text = "ok"
+"#;
+    let ran = run(scenario, dir.path(), limits(), CancellationToken::new()).await;
+    let results = tool_results(&ran.events);
+    let (out, is_error) = &results[0];
+    assert!(!is_error);
+    assert!(out.len() < 40_000, "{} bytes came back", out.len());
+    assert!(out.starts_with("aaaa"));
+    assert!(out.trim_end().ends_with("THE-END"), "the tail is kept");
+    assert!(out.contains("bytes of output omitted"));
+    let sent = ran.requests[1].to_string().len();
+    assert!(
+        sent < 100_000,
+        "the model got the capped output, not 10 MB: {sent}"
+    );
+}
+
+#[tokio::test]
+async fn max_turns_and_wall_time_end_a_session() {
+    let dir = temp_repo();
+    let ran = run(
+        &session(""),
+        dir.path(),
+        Limits {
+            max_turns: 2,
+            wall_time: Duration::from_secs(60),
+        },
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(ran.end.reason, EndReason::MaxTurns);
+    assert_eq!(ran.requests.len(), 2);
+
+    let scenario = r#"
+name = "slow"
+[[turns]]
+id = "slow"
+start = "Build"
+tools = [{ name = "bash", input = { command = "sleep 30" } }]
+[[turns]]
+id = "end"
+text = "ok"
+"#;
+    let ran = run(
+        scenario,
+        dir.path(),
+        Limits {
+            max_turns: 5,
+            wall_time: Duration::from_millis(700),
+        },
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(ran.end.reason, EndReason::TimedOut);
+    assert!(ran.elapsed < Duration::from_secs(5));
+}
