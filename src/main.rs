@@ -82,9 +82,7 @@ enum SessionsCommand {
 }
 
 fn main() -> ExitCode {
-    let _ = color_eyre::config::HookBuilder::default()
-        .display_env_section(false)
-        .install();
+    let _ = color_eyre::config::HookBuilder::default().display_env_section(false).install();
     baton::logging::init();
     let cli = Cli::parse();
     match run(cli) {
@@ -112,15 +110,11 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
         None => commands::status::run(&project()?, false, out),
         Some(Command::Features { command }) => match command {
             FeaturesCommand::List { json } => commands::features::list(&project()?, json, out),
-            FeaturesCommand::Mark { number, passes } => {
-                commands::features::mark(&project()?, number, passes, out)
-            }
+            FeaturesCommand::Mark { number, passes } => commands::features::mark(&project()?, number, passes, out),
         },
         Some(Command::Sessions { command }) => match command {
             SessionsCommand::List { json } => commands::sessions::list(&project()?, json, out),
-            SessionsCommand::Show { number, json } => {
-                commands::sessions::show(&project()?, number, json, out)
-            }
+            SessionsCommand::Show { number, json } => commands::sessions::show(&project()?, number, json, out),
         },
     }
 }

@@ -24,20 +24,14 @@ struct Ran {
 async fn run(scenario: &str, dir: &Path, limits: Limits, cancel: CancellationToken) -> Ran {
     let scenario = Scenario::parse("test.toml", scenario).unwrap();
     let model = ScriptedModel::start(scenario, None).await.unwrap();
-    let backend = AnthropicBackend::new(&model.url(), "test-key", &Config::default())
-        .unwrap()
-        .with_retry(RetryPolicy {
+    let backend =
+        AnthropicBackend::new(&model.url(), "test-key", &Config::default()).unwrap().with_retry(RetryPolicy {
             max_attempts: 4,
             base_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(200),
         });
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let request = SessionRequest {
-        prompt: "Build the greeter.".into(),
-        workdir: dir.to_owned(),
-        limits,
-        cancel,
-    };
+    let request = SessionRequest::new("Build the greeter.", dir, limits, cancel);
     let started = Instant::now();
     let end = backend.run(request, tx).await;
     let elapsed = started.elapsed();
@@ -45,19 +39,11 @@ async fn run(scenario: &str, dir: &Path, limits: Limits, cancel: CancellationTok
     while let Ok(e) = rx.try_recv() {
         events.push(e);
     }
-    Ran {
-        end,
-        events,
-        requests: model.requests(),
-        elapsed,
-    }
+    Ran { end, events, requests: model.requests(), elapsed }
 }
 
 fn limits() -> Limits {
-    Limits {
-        max_turns: 20,
-        wall_time: Duration::from_secs(60),
-    }
+    Limits { max_turns: 20, wall_time: Duration::from_secs(60) }
 }
 
 /// A four-turn session: look, write a script, edit it, run and commit it, then a closing word.
@@ -109,9 +95,7 @@ fn tool_results(events: &[AgentEvent]) -> Vec<(String, bool)> {
     events
         .iter()
         .filter_map(|e| match e {
-            AgentEvent::ToolResult {
-                output, is_error, ..
-            } => Some((output.clone(), *is_error)),
+            AgentEvent::ToolResult { output, is_error, .. } => Some((output.clone(), *is_error)),
             _ => None,
         })
         .collect()
@@ -129,18 +113,11 @@ fn text_of(events: &[AgentEvent]) -> String {
 
 fn assert_greeter_done(dir: &Path, ran: &Ran) {
     assert_eq!(ran.end.reason, EndReason::Completed, "{:?}", ran.events);
-    assert_eq!(
-        std::fs::read_to_string(dir.join("bin/greet.sh")).unwrap(),
-        "#!/bin/sh\necho \"Hello, $1\"\n"
-    );
+    assert_eq!(std::fs::read_to_string(dir.join("bin/greet.sh")).unwrap(), "#!/bin/sh\necho \"Hello, $1\"\n");
     let repo = git2::Repository::open(dir).unwrap();
     let head = repo.head().unwrap().peel_to_commit().unwrap();
     assert_eq!(head.summary().unwrap(), Some("Add the greeter"));
-    assert!(
-        text_of(&ran.events).ends_with("The greeter says hello to world. Done."),
-        "{}",
-        text_of(&ran.events)
-    );
+    assert!(text_of(&ran.events).ends_with("The greeter says hello to world. Done."), "{}", text_of(&ran.events));
     assert_eq!(ran.end.turns, 5);
 }
 
@@ -175,13 +152,8 @@ async fn a_multi_turn_session_writes_edits_runs_and_commits() {
         .sum();
     assert!(ran.end.usage.input_tokens > 0 && ran.end.usage.output_tokens > 0);
     assert!((turn_costs - ran.end.cost_usd).abs() < 1e-12);
-    let expected =
-        (ran.end.usage.input_tokens as f64 * 3.0 + ran.end.usage.output_tokens as f64 * 15.0) / 1e6;
-    assert!(
-        (ran.end.cost_usd - expected).abs() < 1e-12,
-        "{} vs {expected}",
-        ran.end.cost_usd
-    );
+    let expected = (ran.end.usage.input_tokens as f64 * 3.0 + ran.end.usage.output_tokens as f64 * 15.0) / 1e6;
+    assert!((ran.end.cost_usd - expected).abs() < 1e-12, "{} vs {expected}", ran.end.cost_usd);
 
     // Each request carries the conversation so far, the thinking block with its signature, and
     // cache breakpoints on the system prompt, the tools and the conversation's tail.
@@ -189,28 +161,14 @@ async fn a_multi_turn_session_writes_edits_runs_and_commits() {
     let last = &ran.requests[4];
     assert_eq!(last["messages"].as_array().unwrap().len(), 9);
     assert_eq!(last["messages"][1]["content"][0]["type"], "thinking");
-    assert_eq!(
-        last["messages"][1]["content"][0]["signature"],
-        "scripted-signature"
-    );
+    assert_eq!(last["messages"][1]["content"][0]["signature"], "scripted-signature");
     assert_eq!(last["system"][0]["cache_control"]["type"], "ephemeral");
-    assert_eq!(
-        last["tools"].as_array().unwrap().last().unwrap()["cache_control"]["type"],
-        "ephemeral"
-    );
-    let tail = last["messages"].as_array().unwrap().last().unwrap()["content"]
-        .as_array()
-        .unwrap()
-        .last()
-        .unwrap()
-        .clone();
+    assert_eq!(last["tools"].as_array().unwrap().last().unwrap()["cache_control"]["type"], "ephemeral");
+    let tail =
+        last["messages"].as_array().unwrap().last().unwrap()["content"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(tail["cache_control"]["type"], "ephemeral");
     assert!(
-        ran.requests[1]["messages"][1]["content"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|b| b.get("cache_control").is_none()),
+        ran.requests[1]["messages"][1]["content"].as_array().unwrap().iter().all(|b| b.get("cache_control").is_none()),
         "only the tail is marked"
     );
 }
@@ -218,36 +176,22 @@ async fn a_multi_turn_session_writes_edits_runs_and_commits() {
 #[tokio::test]
 async fn every_passing_fault_is_ridden_through_and_shown() {
     let faults = [
-        (
-            "{ kind = \"rate_limit\", retry_after = 1 }",
-            "rate limited (429)",
-        ),
+        ("{ kind = \"rate_limit\", retry_after = 1 }", "rate limited (429)"),
         ("{ kind = \"overloaded\" }", "overloaded (529)"),
         ("{ kind = \"server_error\" }", "server error (500)"),
         ("{ kind = \"stream_cut\" }", "the stream"),
-        (
-            "{ kind = \"error_event\" }",
-            "error event in the stream: overloaded_error",
-        ),
+        ("{ kind = \"error_event\" }", "error event in the stream: overloaded_error"),
         ("{ kind = \"reset\" }", "cannot reach the API"),
     ];
     for (fault, shown) in faults {
         let dir = temp_repo();
-        let ran = run(
-            &session(&format!("faults = [{fault}]")),
-            dir.path(),
-            limits(),
-            CancellationToken::new(),
-        )
-        .await;
+        let ran = run(&session(&format!("faults = [{fault}]")), dir.path(), limits(), CancellationToken::new()).await;
         assert_greeter_done(dir.path(), &ran);
         let retries: Vec<_> = ran
             .events
             .iter()
             .filter_map(|e| match e {
-                AgentEvent::Retry {
-                    reason, wait_ms, ..
-                } => Some((reason.clone(), *wait_ms)),
+                AgentEvent::Retry { reason, wait_ms, .. } => Some((reason.clone(), *wait_ms)),
                 _ => None,
             })
             .collect();
@@ -257,10 +201,7 @@ async fn every_passing_fault_is_ridden_through_and_shown() {
             assert_eq!(retries[0].1, 1000, "retry-after is honoured");
             assert!(ran.elapsed >= Duration::from_secs(1));
         } else {
-            assert!(
-                retries[0].1 <= 200,
-                "backoff is bounded by the policy: {retries:?}"
-            );
+            assert!(retries[0].1 <= 200, "backoff is bounded by the policy: {retries:?}");
         }
         // The write ran once: the retried request was re-sent before any tool ran.
         let writes = ran
@@ -275,18 +216,12 @@ async fn every_passing_fault_is_ridden_through_and_shown() {
 #[tokio::test]
 async fn faults_that_do_not_pass_end_the_session_bounded() {
     let dir = temp_repo();
-    let ran = run(
-        &session("faults = [{ kind = \"unauthorized\" }]"),
-        dir.path(),
-        limits(),
-        CancellationToken::new(),
-    )
-    .await;
+    let ran =
+        run(&session("faults = [{ kind = \"unauthorized\" }]"), dir.path(), limits(), CancellationToken::new()).await;
     match &ran.end.reason {
-        EndReason::ApiError {
-            status: Some(401),
-            message,
-        } => assert!(message.contains("invalid x-api-key"), "{message}"),
+        EndReason::ApiError { status: Some(401), message } => {
+            assert!(message.contains("invalid x-api-key"), "{message}")
+        }
         other => panic!("expected a 401 API error, got {other:?}"),
     }
     assert_eq!(ran.requests.len(), 2, "a 401 is not retried");
@@ -301,19 +236,9 @@ async fn faults_that_do_not_pass_end_the_session_bounded() {
         CancellationToken::new(),
     )
     .await;
-    assert!(
-        matches!(ran.end.reason, EndReason::RateLimited { .. }),
-        "{:?}",
-        ran.end.reason
-    );
+    assert!(matches!(ran.end.reason, EndReason::RateLimited { .. }), "{:?}", ran.end.reason);
     assert_eq!(ran.requests.len(), 1 + 4);
-    assert_eq!(
-        ran.events
-            .iter()
-            .filter(|e| matches!(e, AgentEvent::Retry { .. }))
-            .count(),
-        3
-    );
+    assert_eq!(ran.events.iter().filter(|e| matches!(e, AgentEvent::Retry { .. })).count(), 3);
 }
 
 #[tokio::test]
@@ -332,29 +257,14 @@ text = "The policy refused curl; I will work offline."
 "#;
     let ran = run(scenario, dir.path(), limits(), CancellationToken::new()).await;
     assert_eq!(ran.end.reason, EndReason::Completed);
-    assert!(
-        !dir.path().join("ran.txt").exists(),
-        "nothing of the refused command ran"
-    );
-    let denied: Vec<_> = ran
-        .events
-        .iter()
-        .filter(|e| matches!(e, AgentEvent::PolicyDenied { .. }))
-        .collect();
+    assert!(!dir.path().join("ran.txt").exists(), "nothing of the refused command ran");
+    let denied: Vec<_> = ran.events.iter().filter(|e| matches!(e, AgentEvent::PolicyDenied { .. })).collect();
     assert_eq!(denied.len(), 1);
     let results = tool_results(&ran.events);
-    assert!(
-        results[0].1 && results[0].0.contains("`curl` is not on the allowlist"),
-        "{results:?}"
-    );
+    assert!(results[0].1 && results[0].0.contains("`curl` is not on the allowlist"), "{results:?}");
     let sent_back = &ran.requests[1]["messages"][2]["content"][0];
     assert_eq!(sent_back["is_error"], true);
-    assert!(
-        sent_back["content"]
-            .as_str()
-            .unwrap()
-            .contains("Refused by baton's policy")
-    );
+    assert!(sent_back["content"].as_str().unwrap().contains("Refused by baton's policy"));
 }
 
 #[tokio::test]
@@ -383,10 +293,7 @@ text = "Stayed inside."
     for (out, is_error) in &results {
         assert!(is_error, "{out}");
         assert!(out.contains("outside the project"), "{out}");
-        assert!(
-            !out.contains("root:"),
-            "no byte of /etc/passwd came back: {out}"
-        );
+        assert!(!out.contains("root:"), "no byte of /etc/passwd came back: {out}");
     }
     assert!(!Path::new("/etc/baton-test").exists());
 }
@@ -398,10 +305,7 @@ fn processes_with(marker: &str) -> Vec<String> {
             let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
             if cmdline.contains(marker) && !cmdline.contains("bash -c") {
                 // A zombie has an empty cmdline; a live process shows its arguments.
-                found.push(format!(
-                    "{}: {cmdline}",
-                    entry.file_name().to_string_lossy()
-                ));
+                found.push(format!("{}: {cmdline}", entry.file_name().to_string_lossy()));
             }
         }
     }
@@ -427,17 +331,11 @@ text = "ok"
     let ran = run(&scenario, dir.path(), limits(), CancellationToken::new()).await;
     assert_eq!(ran.end.reason, EndReason::Completed);
     let results = tool_results(&ran.events);
-    assert!(
-        results[0].1 && results[0].0.starts_with("started\n"),
-        "{results:?}"
-    );
+    assert!(results[0].1 && results[0].0.starts_with("started\n"), "{results:?}");
     assert!(results[0].0.contains("timed out after 1s"), "{results:?}");
     assert!(ran.elapsed < Duration::from_secs(10));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        processes_with(&format!("sleep {marker}")),
-        Vec::<String>::new()
-    );
+    assert_eq!(processes_with(&format!("sleep {marker}")), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -474,10 +372,7 @@ text = "never"
     assert_eq!(ran.end.reason, EndReason::Cancelled);
     assert!(ran.elapsed < Duration::from_secs(10));
     tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        processes_with(&format!("sleep {marker}")),
-        Vec::<String>::new()
-    );
+    assert_eq!(processes_with(&format!("sleep {marker}")), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -502,10 +397,7 @@ text = "ok"
     assert!(out.trim_end().ends_with("THE-END"), "the tail is kept");
     assert!(out.contains("bytes of output omitted"));
     let sent = ran.requests[1].to_string().len();
-    assert!(
-        sent < 100_000,
-        "the model got the capped output, not 10 MB: {sent}"
-    );
+    assert!(sent < 100_000, "the model got the capped output, not 10 MB: {sent}");
 }
 
 #[tokio::test]
@@ -514,10 +406,7 @@ async fn max_turns_and_wall_time_end_a_session() {
     let ran = run(
         &session(""),
         dir.path(),
-        Limits {
-            max_turns: 2,
-            wall_time: Duration::from_secs(60),
-        },
+        Limits { max_turns: 2, wall_time: Duration::from_secs(60) },
         CancellationToken::new(),
     )
     .await;
@@ -537,10 +426,7 @@ text = "ok"
     let ran = run(
         scenario,
         dir.path(),
-        Limits {
-            max_turns: 5,
-            wall_time: Duration::from_millis(700),
-        },
+        Limits { max_turns: 5, wall_time: Duration::from_millis(700) },
         CancellationToken::new(),
     )
     .await;

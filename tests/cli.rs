@@ -20,21 +20,11 @@ fn quickstart_project_shows_three_of_five_and_marking_makes_four_with_one_commit
     assert_eq!(status["state"], "idle");
     assert_eq!(status["pending_review"], serde_json::Value::Null);
     assert_eq!(status["sessions"], serde_json::json!([]));
-    assert_eq!(
-        status["next_session"]["kind"], "coding",
-        "an adopted project goes on coding"
-    );
+    assert_eq!(status["next_session"]["kind"], "coding", "an adopted project goes on coding");
 
     let commits = commit_count(&repo);
-    let out = sandbox
-        .run(path, &["features", "mark", "4", "--passes", "true"])
-        .ok();
-    assert!(
-        out.stdout
-            .contains("feature 4 marked passing (4/5 passing)"),
-        "{}",
-        out.stdout
-    );
+    let out = sandbox.run(path, &["features", "mark", "4", "--passes", "true"]).ok();
+    assert!(out.stdout.contains("feature 4 marked passing (4/5 passing)"), "{}", out.stdout);
 
     let status = sandbox.run(path, &["status", "--json"]).ok().json();
     assert_eq!(status["features"]["passing"], 4);
@@ -52,29 +42,15 @@ fn quickstart_project_shows_three_of_five_and_marking_makes_four_with_one_commit
     // The commit names the feature, is in the operator's name, and holds only the list.
     let head = repo.head().unwrap().peel_to_commit().unwrap();
     let message = head.message().unwrap();
-    assert!(
-        message.starts_with("Mark feature 4 passing: tally add without a name"),
-        "{message}"
-    );
+    assert!(message.starts_with("Mark feature 4 passing: tally add without a name"), "{message}");
     assert_eq!(head.author().name().unwrap(), "Ada Operator");
     let parent = head.parent(0).unwrap();
-    let diff = repo
-        .diff_tree_to_tree(
-            Some(&parent.tree().unwrap()),
-            Some(&head.tree().unwrap()),
-            None,
-        )
-        .unwrap();
+    let diff = repo.diff_tree_to_tree(Some(&parent.tree().unwrap()), Some(&head.tree().unwrap()), None).unwrap();
     assert_eq!(diff.deltas().len(), 1);
-    assert!(
-        common::is_clean(&repo),
-        "the work tree is clean after the mark"
-    );
+    assert!(common::is_clean(&repo), "the work tree is clean after the mark");
 
     // Marking it again changes nothing and says so.
-    let out = sandbox
-        .run(path, &["features", "mark", "4", "--passes", "true"])
-        .ok();
+    let out = sandbox.run(path, &["features", "mark", "4", "--passes", "true"]).ok();
     assert!(out.stdout.contains("already passing"), "{}", out.stdout);
     assert_eq!(commit_count(&repo), commits + 1);
 }
@@ -92,28 +68,13 @@ fn a_syntax_error_on_line_4_is_named_and_the_file_is_left_byte_for_byte() {
     let broken = lines.join("\n") + "\n";
     fs::write(&list, &broken).unwrap();
 
-    for args in [
-        &["status"][..],
-        &["status", "--json"],
-        &["features", "list"],
-        &["features", "mark", "4", "--passes", "true"],
-    ] {
+    for args in
+        [&["status"][..], &["status", "--json"], &["features", "list"], &["features", "mark", "4", "--passes", "true"]]
+    {
         let out = sandbox.run(dir.path(), args).failed();
-        assert!(
-            out.stderr.contains("feature_list.json:4:"),
-            "{args:?}: {}",
-            out.stderr
-        );
-        assert!(
-            out.stderr.contains("expected `:`"),
-            "{args:?}: {}",
-            out.stderr
-        );
-        assert_eq!(
-            fs::read(&list).unwrap(),
-            broken.as_bytes(),
-            "{args:?} left the file alone"
-        );
+        assert!(out.stderr.contains("feature_list.json:4:"), "{args:?}: {}", out.stderr);
+        assert!(out.stderr.contains("expected `:`"), "{args:?}: {}", out.stderr);
+        assert_eq!(fs::read(&list).unwrap(), broken.as_bytes(), "{args:?} left the file alone");
     }
 }
 
@@ -122,24 +83,11 @@ fn a_feature_missing_a_field_is_named_with_its_line() {
     let sandbox = Sandbox::new();
     let (dir, _repo) = quickstart_repo();
     let list = dir.path().join("feature_list.json");
-    let text =
-        fs::read_to_string(&list)
-            .unwrap()
-            .replacen("\"passes\": true\n", "\"done\": true\n", 1);
+    let text = fs::read_to_string(&list).unwrap().replacen("\"passes\": true\n", "\"done\": true\n", 1);
     fs::write(&list, &text).unwrap();
-    let out = sandbox
-        .run(dir.path(), &["features", "mark", "1", "--passes", "false"])
-        .failed();
-    assert!(
-        out.stderr.contains("feature_list.json:11:"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("feature 1 has no `passes` field"),
-        "{}",
-        out.stderr
-    );
+    let out = sandbox.run(dir.path(), &["features", "mark", "1", "--passes", "false"]).failed();
+    assert!(out.stderr.contains("feature_list.json:11:"), "{}", out.stderr);
+    assert!(out.stderr.contains("feature 1 has no `passes` field"), "{}", out.stderr);
     assert_eq!(fs::read_to_string(&list).unwrap(), text);
 }
 
@@ -148,17 +96,9 @@ fn marking_a_feature_that_does_not_exist_says_how_many_there_are() {
     let sandbox = Sandbox::new();
     let (dir, repo) = quickstart_repo();
     let commits = commit_count(&repo);
-    let out = sandbox
-        .run(dir.path(), &["features", "mark", "9", "--passes", "true"])
-        .failed();
-    assert!(
-        out.stderr.contains("there is no feature 9") && out.stderr.contains("has 5"),
-        "{}",
-        out.stderr
-    );
-    let out = sandbox
-        .run(dir.path(), &["features", "mark", "0", "--passes", "true"])
-        .failed();
+    let out = sandbox.run(dir.path(), &["features", "mark", "9", "--passes", "true"]).failed();
+    assert!(out.stderr.contains("there is no feature 9") && out.stderr.contains("has 5"), "{}", out.stderr);
+    let out = sandbox.run(dir.path(), &["features", "mark", "0", "--passes", "true"]).failed();
     assert!(out.stderr.contains("numbered from 1"), "{}", out.stderr);
     assert_eq!(commit_count(&repo), commits);
 }
@@ -172,10 +112,7 @@ fn features_list_numbers_from_one_with_marks() {
     assert!(lines[0].starts_with("1 ✓ functional"), "{}", out.stdout);
     assert!(lines[3].starts_with("4 ✗ error-handling"), "{}", out.stdout);
     assert_eq!(lines[5], "3/5 passing");
-    let json = sandbox
-        .run(dir.path(), &["features", "list", "--json"])
-        .ok()
-        .json();
+    let json = sandbox.run(dir.path(), &["features", "list", "--json"]).ok().json();
     assert_eq!(json[4]["number"], 5);
     assert_eq!(json[4]["passes"], false);
 }
@@ -186,14 +123,8 @@ fn dash_c_works_before_and_after_the_command() {
     let (dir, _repo) = quickstart_repo();
     let elsewhere = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let before = sandbox
-        .run(elsewhere.path(), &["-C", d, "status", "--json"])
-        .ok()
-        .json();
-    let after = sandbox
-        .run(elsewhere.path(), &["status", "-C", d, "--json"])
-        .ok()
-        .json();
+    let before = sandbox.run(elsewhere.path(), &["-C", d, "status", "--json"]).ok().json();
+    let after = sandbox.run(elsewhere.path(), &["status", "-C", d, "--json"]).ok().json();
     assert_eq!(before["features"]["passing"], 3);
     assert_eq!(before, after);
 }
@@ -205,49 +136,25 @@ fn init_sets_up_a_project_and_a_second_run_changes_nothing() {
     let spec = parent.path().join("my-spec.txt");
     fs::write(&spec, "Build a tally counter.\n").unwrap();
 
-    let out = sandbox
-        .run(parent.path(), &["init", "proj", "--spec", "my-spec.txt"])
-        .ok();
-    assert!(
-        out.stdout.contains("initialised a git repository"),
-        "{}",
-        out.stdout
-    );
+    let out = sandbox.run(parent.path(), &["init", "proj", "--spec", "my-spec.txt"]).ok();
+    assert!(out.stdout.contains("initialised a git repository"), "{}", out.stdout);
     let proj = parent.path().join("proj");
-    assert_eq!(
-        fs::read_to_string(proj.join("app_spec.txt")).unwrap(),
-        "Build a tally counter.\n"
-    );
+    assert_eq!(fs::read_to_string(proj.join("app_spec.txt")).unwrap(), "Build a tally counter.\n");
     let config = fs::read_to_string(proj.join(".baton/config.toml")).unwrap();
-    assert!(
-        config.contains("# approve = \"manual\""),
-        "every setting is there, commented"
-    );
+    assert!(config.contains("# approve = \"manual\""), "every setting is there, commented");
     let exclude = fs::read_to_string(proj.join(".git/info/exclude")).unwrap();
     assert!(exclude.lines().any(|l| l == "/.baton/"), "{exclude}");
 
     let snapshot = |p: &std::path::Path| {
         let mut files = Vec::new();
-        for rel in [
-            "app_spec.txt",
-            ".baton/config.toml",
-            ".git/info/exclude",
-            ".git/HEAD",
-        ] {
+        for rel in ["app_spec.txt", ".baton/config.toml", ".git/info/exclude", ".git/HEAD"] {
             files.push(fs::read(p.join(rel)).unwrap());
         }
         files
     };
     let first = snapshot(&proj);
-    let out = sandbox
-        .run(parent.path(), &["init", "proj", "--spec", "my-spec.txt"])
-        .ok();
-    assert!(
-        out.stdout
-            .contains("already a baton project; nothing changed"),
-        "{}",
-        out.stdout
-    );
+    let out = sandbox.run(parent.path(), &["init", "proj", "--spec", "my-spec.txt"]).ok();
+    assert!(out.stdout.contains("already a baton project; nothing changed"), "{}", out.stdout);
     assert_eq!(snapshot(&proj), first);
 
     // A new project is initializer-first and its status works at once.
@@ -264,31 +171,12 @@ fn init_refuses_to_overwrite_a_different_spec() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(dir.path().join("app_spec.txt"), "the operator's own spec\n").unwrap();
     fs::write(dir.path().join("other.txt"), "another spec\n").unwrap();
-    let out = sandbox
-        .run(dir.path(), &["init", "--spec", "other.txt"])
-        .failed();
-    assert!(
-        out.stderr
-            .contains("app_spec.txt already exists and differs"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(
-        fs::read_to_string(dir.path().join("app_spec.txt")).unwrap(),
-        "the operator's own spec\n"
-    );
-    assert!(
-        !dir.path().join(".git").exists(),
-        "a refusal changes nothing"
-    );
-    let out = sandbox
-        .run(dir.path(), &["init", "--spec", "missing.txt"])
-        .failed();
-    assert!(
-        out.stderr.contains("cannot read the spec missing.txt"),
-        "{}",
-        out.stderr
-    );
+    let out = sandbox.run(dir.path(), &["init", "--spec", "other.txt"]).failed();
+    assert!(out.stderr.contains("app_spec.txt already exists and differs"), "{}", out.stderr);
+    assert_eq!(fs::read_to_string(dir.path().join("app_spec.txt")).unwrap(), "the operator's own spec\n");
+    assert!(!dir.path().join(".git").exists(), "a refusal changes nothing");
+    let out = sandbox.run(dir.path(), &["init", "--spec", "missing.txt"]).failed();
+    assert!(out.stderr.contains("cannot read the spec missing.txt"), "{}", out.stderr);
 }
 
 #[test]
@@ -299,10 +187,7 @@ fn init_in_a_quickstart_project_keeps_its_files_and_commits() {
     let before = fs::read(dir.path().join("feature_list.json")).unwrap();
     sandbox.run(dir.path(), &["init"]).ok();
     assert_eq!(repo.head().unwrap().target(), head);
-    assert_eq!(
-        fs::read(dir.path().join("feature_list.json")).unwrap(),
-        before
-    );
+    assert_eq!(fs::read(dir.path().join("feature_list.json")).unwrap(), before);
     assert!(common::is_clean(&repo), ".baton/ is excluded from git");
 }
 
@@ -311,23 +196,11 @@ fn a_bad_config_key_is_named_with_its_file() {
     let sandbox = Sandbox::new();
     let (dir, _repo) = quickstart_repo();
     fs::create_dir_all(dir.path().join(".baton")).unwrap();
-    fs::write(
-        dir.path().join(".baton/config.toml"),
-        "[run]\napprove = \"manual\"\nbudget = 5\n",
-    )
-    .unwrap();
+    fs::write(dir.path().join(".baton/config.toml"), "[run]\napprove = \"manual\"\nbudget = 5\n").unwrap();
     let out = sandbox.run(dir.path(), &["status"]).failed();
     assert!(out.stderr.contains(".baton/config.toml"), "{}", out.stderr);
-    assert!(
-        out.stderr.contains("unknown field `budget`"),
-        "{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("budget_usd"),
-        "the message lists the keys there are: {}",
-        out.stderr
-    );
+    assert!(out.stderr.contains("unknown field `budget`"), "{}", out.stderr);
+    assert!(out.stderr.contains("budget_usd"), "the message lists the keys there are: {}", out.stderr);
 
     // The user's file is checked too, and named.
     fs::write(dir.path().join(".baton/config.toml"), "").unwrap();
@@ -335,11 +208,7 @@ fn a_bad_config_key_is_named_with_its_file() {
     fs::create_dir_all(&user).unwrap();
     fs::write(user.join("config.toml"), "[agent]\nmax_turns = \"lots\"\n").unwrap();
     let out = sandbox.run(dir.path(), &["status"]).failed();
-    assert!(
-        out.stderr.contains(".config/baton/config.toml"),
-        "{}",
-        out.stderr
-    );
+    assert!(out.stderr.contains(".config/baton/config.toml"), "{}", out.stderr);
     assert!(out.stderr.contains("max_turns"), "{}", out.stderr);
 }
 
@@ -350,24 +219,11 @@ fn project_config_overrides_the_user_config_key_by_key() {
     let user = sandbox.home.path().join(".config/baton");
     fs::create_dir_all(&user).unwrap();
     // The user renames the feature list; the project renames it back: the project wins.
-    fs::write(
-        user.join("config.toml"),
-        "[files]\nfeatures = \"features.json\"\nprogress = \"notes.txt\"\n",
-    )
-    .unwrap();
+    fs::write(user.join("config.toml"), "[files]\nfeatures = \"features.json\"\nprogress = \"notes.txt\"\n").unwrap();
     let out = sandbox.run(dir.path(), &["status"]).ok();
-    assert!(
-        out.stdout
-            .contains("none yet (the initializer session writes features.json)"),
-        "{}",
-        out.stdout
-    );
+    assert!(out.stdout.contains("none yet (the initializer session writes features.json)"), "{}", out.stdout);
     fs::create_dir_all(dir.path().join(".baton")).unwrap();
-    fs::write(
-        dir.path().join(".baton/config.toml"),
-        "[files]\nfeatures = \"feature_list.json\"\n",
-    )
-    .unwrap();
+    fs::write(dir.path().join(".baton/config.toml"), "[files]\nfeatures = \"feature_list.json\"\n").unwrap();
     let status = sandbox.run(dir.path(), &["status", "--json"]).ok().json();
     assert_eq!(status["features"]["passing"], 3);
     drop(repo);
@@ -389,11 +245,7 @@ fn every_command_has_help() {
         &["sessions", "show", "--help"],
     ] {
         let out = sandbox.run(dir.path(), args).ok();
-        assert!(
-            out.stdout.contains("Usage: baton"),
-            "{args:?}: {}",
-            out.stdout
-        );
+        assert!(out.stdout.contains("Usage: baton"), "{args:?}: {}", out.stdout);
     }
     let out = sandbox.run(dir.path(), &["features", "mark", "1"]);
     assert_eq!(out.code, Some(2), "a usage error exits 2");
@@ -404,14 +256,8 @@ fn every_command_has_help() {
 fn a_directory_that_does_not_exist_is_a_clear_error() {
     let sandbox = Sandbox::new();
     let dir = tempfile::tempdir().unwrap();
-    let out = sandbox
-        .run(dir.path(), &["-C", "nowhere", "status"])
-        .failed();
-    assert!(
-        out.stderr.contains("nowhere does not exist"),
-        "{}",
-        out.stderr
-    );
+    let out = sandbox.run(dir.path(), &["-C", "nowhere", "status"]).failed();
+    assert!(out.stderr.contains("nowhere does not exist"), "{}", out.stderr);
 }
 
 #[test]
@@ -420,18 +266,9 @@ fn marking_outside_a_git_repository_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     common::copy_dir(&common::sample_dir(), dir.path());
     let before = fs::read(dir.path().join("feature_list.json")).unwrap();
-    let out = sandbox
-        .run(dir.path(), &["features", "mark", "4", "--passes", "true"])
-        .failed();
-    assert!(
-        out.stderr.contains("is not a git repository"),
-        "{}",
-        out.stderr
-    );
-    assert_eq!(
-        fs::read(dir.path().join("feature_list.json")).unwrap(),
-        before
-    );
+    let out = sandbox.run(dir.path(), &["features", "mark", "4", "--passes", "true"]).failed();
+    assert!(out.stderr.contains("is not a git repository"), "{}", out.stderr);
+    assert_eq!(fs::read(dir.path().join("feature_list.json")).unwrap(), before);
 }
 
 #[test]
@@ -439,25 +276,18 @@ fn marking_without_a_git_identity_commits_as_baton() {
     let sandbox = Sandbox::new();
     let (dir, repo) = quickstart_repo();
     {
-        let mut config = repo
-            .config()
-            .unwrap()
-            .open_level(git2::ConfigLevel::Local)
-            .unwrap();
+        let mut config = repo.config().unwrap().open_level(git2::ConfigLevel::Local).unwrap();
         config.remove("user.name").unwrap();
         config.remove("user.email").unwrap();
     }
-    sandbox
-        .run(dir.path(), &["features", "mark", "5", "--passes", "true"])
-        .ok();
+    sandbox.run(dir.path(), &["features", "mark", "5", "--passes", "true"]).ok();
     let head = repo.head().unwrap().peel_to_commit().unwrap();
     assert_eq!(head.author().name().unwrap(), "baton");
     assert_eq!(head.author().email().unwrap(), "baton@localhost");
 }
 
 fn write_journal(dir: &std::path::Path, records: Vec<baton::project::journal::Record>) {
-    let mut journal =
-        baton::project::journal::Journal::open(&dir.join(".baton/journal.jsonl")).unwrap();
+    let mut journal = baton::project::journal::Journal::open(&dir.join(".baton/journal.jsonl")).unwrap();
     for r in records {
         journal.append(r).unwrap();
     }
@@ -465,7 +295,7 @@ fn write_journal(dir: &std::path::Path, records: Vec<baton::project::journal::Re
 
 #[test]
 fn sessions_and_status_read_the_journal_even_with_a_torn_last_line() {
-    use baton::project::journal::Record;
+    use baton::project::journal::{Record, SessionReport};
     use baton::project::session::{Outcome, SessionKind, Usage, Verdict};
     let sandbox = Sandbox::new();
     let (dir, repo) = quickstart_repo();
@@ -480,22 +310,13 @@ fn sessions_and_status_read_the_journal_even_with_a_torn_last_line() {
                 model: "claude-sonnet-4-5".into(),
                 base: Some(head.clone()),
             },
-            Record::SessionEnded {
-                number: 1,
-                outcome: Outcome::Completed,
+            Record::SessionEnded(SessionReport {
                 head: Some(head.clone()),
-                usage: Usage {
-                    input_tokens: 1200,
-                    output_tokens: 340,
-                    ..Usage::default()
-                },
+                usage: Usage { input_tokens: 1200, output_tokens: 340, ..Usage::default() },
                 cost_usd: 0.0087,
-            },
-            Record::Verdict {
-                number: 1,
-                verdict: Verdict::Vetoed,
-                reason: Some("no test for feature 4".into()),
-            },
+                ..SessionReport::new(1, Outcome::Completed)
+            }),
+            Record::Verdict { number: 1, verdict: Verdict::Vetoed, reason: Some("no test for feature 4".into()) },
             Record::SessionStarted {
                 number: 2,
                 kind: SessionKind::Coding,
@@ -503,13 +324,11 @@ fn sessions_and_status_read_the_journal_even_with_a_torn_last_line() {
                 model: "claude-sonnet-4-5".into(),
                 base: Some(head.clone()),
             },
-            Record::SessionEnded {
-                number: 2,
-                outcome: Outcome::MaxTurns,
+            Record::SessionEnded(SessionReport {
                 head: Some(head.clone()),
-                usage: Usage::default(),
                 cost_usd: 0.01,
-            },
+                ..SessionReport::new(2, Outcome::MaxTurns)
+            }),
         ],
     );
     // A crash cut the last record in half.
@@ -519,28 +338,12 @@ fn sessions_and_status_read_the_journal_even_with_a_torn_last_line() {
     fs::write(&journal, &bytes).unwrap();
 
     let status = sandbox.run(dir.path(), &["status", "--json"]).ok();
-    assert!(
-        status
-            .stderr
-            .contains("journal.jsonl:6: the line is incomplete"),
-        "{}",
-        status.stderr
-    );
+    assert!(status.stderr.contains("journal.jsonl:6: the line is incomplete"), "{}", status.stderr);
     let json = status.json();
     assert_eq!(json["state"], "awaiting_review");
     assert_eq!(json["pending_review"], 2);
     let s = &json["sessions"][0];
-    for key in [
-        "number",
-        "kind",
-        "outcome",
-        "verdict",
-        "base",
-        "head",
-        "input_tokens",
-        "output_tokens",
-        "cost_usd",
-    ] {
+    for key in ["number", "kind", "outcome", "verdict", "base", "head", "input_tokens", "output_tokens", "cost_usd"] {
         assert!(s.get(key).is_some(), "sessions[0] has {key}: {s}");
     }
     assert_eq!(s["verdict"], "vetoed");
@@ -548,51 +351,23 @@ fn sessions_and_status_read_the_journal_even_with_a_torn_last_line() {
     assert_eq!(json["sessions"][1]["outcome"], "max_turns");
 
     let list = sandbox.run(dir.path(), &["sessions", "list"]).ok();
-    assert!(
-        list.stdout.lines().nth(1).unwrap().contains("vetoed"),
-        "{}",
-        list.stdout
-    );
-    assert!(
-        list.stdout.lines().nth(2).unwrap().contains("pending"),
-        "{}",
-        list.stdout
-    );
+    assert!(list.stdout.lines().nth(1).unwrap().contains("vetoed"), "{}", list.stdout);
+    assert!(list.stdout.lines().nth(2).unwrap().contains("pending"), "{}", list.stdout);
     let show = sandbox.run(dir.path(), &["sessions", "show", "1"]).ok();
-    assert!(
-        show.stdout.contains("vetoed: no test for feature 4"),
-        "{}",
-        show.stdout
-    );
-    let show = sandbox
-        .run(dir.path(), &["sessions", "show", "1", "--json"])
-        .ok()
-        .json();
+    assert!(show.stdout.contains("vetoed: no test for feature 4"), "{}", show.stdout);
+    let show = sandbox.run(dir.path(), &["sessions", "show", "1", "--json"]).ok().json();
     assert_eq!(show["output_tokens"], 340);
     let missing = sandbox.run(dir.path(), &["sessions", "show", "7"]).failed();
-    assert!(
-        missing.stderr.contains("sessions run so far are 1 to 2"),
-        "{}",
-        missing.stderr
-    );
+    assert!(missing.stderr.contains("sessions run so far are 1 to 2"), "{}", missing.stderr);
 }
 
 #[test]
 fn logs_go_to_a_file_in_the_state_dir_not_to_the_terminal() {
     let sandbox = Sandbox::new();
     let dir = tempfile::tempdir().unwrap();
-    let out = sandbox
-        .baton(dir.path())
-        .args(["sessions", "show", "3"])
-        .env("RUST_LOG", "debug")
-        .output()
-        .unwrap();
+    let out = sandbox.baton(dir.path()).args(["sessions", "show", "3"]).env("RUST_LOG", "debug").output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "only the error itself reaches the terminal: {stderr}"
-    );
+    assert_eq!(stderr.lines().count(), 1, "only the error itself reaches the terminal: {stderr}");
     let log = fs::read_to_string(sandbox.home.path().join(".local/state/baton/baton.log")).unwrap();
     assert!(log.contains("there is no session 3"), "{log}");
 }

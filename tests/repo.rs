@@ -29,10 +29,7 @@ fn write(dir: &Path, name: &str, text: &str) {
 #[test]
 fn open_refuses_a_directory_that_is_not_a_repository() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(matches!(
-        Repo::open(dir.path()),
-        Err(RepoError::NotARepository { .. })
-    ));
+    assert!(matches!(Repo::open(dir.path()), Err(RepoError::NotARepository { .. })));
     let (_, created) = Repo::open_or_init(dir.path()).unwrap();
     assert!(created);
     let (_, created) = Repo::open_or_init(dir.path()).unwrap();
@@ -45,28 +42,16 @@ fn head_is_none_before_the_first_commit_and_commits_chain() {
     assert_eq!(repo.head().unwrap(), None);
     assert_eq!(repo.log_page(0, 10).unwrap(), vec![]);
     write(dir.path(), "a.txt", "one\n");
-    let first = repo
-        .commit_paths(&[Path::new("a.txt")], "First", Author::Operator)
-        .unwrap();
+    let first = repo.commit_paths(&[Path::new("a.txt")], "First", Author::Operator).unwrap();
     assert_eq!(repo.head().unwrap(), Some(first));
     write(dir.path(), "a.txt", "two\n");
-    let second = repo
-        .commit_paths(&[Path::new("a.txt")], "Second", Author::Operator)
-        .unwrap();
+    let second = repo.commit_paths(&[Path::new("a.txt")], "Second", Author::Operator).unwrap();
     let info = repo.commit_info(second).unwrap();
     assert_eq!(info.parents, vec![first.to_string()]);
-    assert_eq!(
-        (info.author.as_str(), info.summary.as_str()),
-        ("Ada Operator", "Second")
-    );
+    assert_eq!((info.author.as_str(), info.summary.as_str()), ("Ada Operator", "Second"));
     let git = git2::Repository::open(dir.path()).unwrap();
     let head_ref = git.head().unwrap();
-    let expected = head_ref
-        .name()
-        .unwrap()
-        .strip_prefix("refs/heads/")
-        .unwrap()
-        .to_owned();
+    let expected = head_ref.name().unwrap().strip_prefix("refs/heads/").unwrap().to_owned();
     assert_eq!(repo.branch(), Some(expected));
 }
 
@@ -76,14 +61,7 @@ fn the_log_is_read_page_by_page_newest_first() {
     let mut ids = Vec::new();
     for i in 0..250 {
         write(dir.path(), "n.txt", &format!("{i}\n"));
-        ids.push(
-            repo.commit_paths(
-                &[Path::new("n.txt")],
-                &format!("Commit {i}"),
-                Author::Operator,
-            )
-            .unwrap(),
-        );
+        ids.push(repo.commit_paths(&[Path::new("n.txt")], &format!("Commit {i}"), Author::Operator).unwrap());
     }
     let page1 = repo.log_page(0, 100).unwrap();
     let page3 = repo.log_page(200, 100).unwrap();
@@ -96,17 +74,8 @@ fn the_log_is_read_page_by_page_newest_first() {
     assert_eq!(all.len(), 250);
     let between = repo.commits_between(Some(ids[244]), ids[249]).unwrap();
     assert_eq!(
-        between
-            .iter()
-            .map(|c| c.summary.as_str())
-            .collect::<Vec<_>>(),
-        [
-            "Commit 249",
-            "Commit 248",
-            "Commit 247",
-            "Commit 246",
-            "Commit 245"
-        ]
+        between.iter().map(|c| c.summary.as_str()).collect::<Vec<_>>(),
+        ["Commit 249", "Commit 248", "Commit 247", "Commit 246", "Commit 245"]
     );
 }
 
@@ -115,31 +84,18 @@ fn commit_paths_leaves_other_staged_work_out() {
     let (dir, repo) = new_repo();
     write(dir.path(), "list.json", "[]\n");
     write(dir.path(), "other.txt", "operator's work\n");
-    repo.commit_paths(&[Path::new("list.json")], "Base", Author::Operator)
-        .unwrap();
+    repo.commit_paths(&[Path::new("list.json")], "Base", Author::Operator).unwrap();
     // The operator stages other.txt by hand; baton commits only list.json.
     let git = git2::Repository::open(dir.path()).unwrap();
     let mut index = git.index().unwrap();
     index.add_path(Path::new("other.txt")).unwrap();
     index.write().unwrap();
     write(dir.path(), "list.json", "[1]\n");
-    let oid = repo
-        .commit_paths(&[Path::new("list.json")], "Mark", Author::Operator)
-        .unwrap();
+    let oid = repo.commit_paths(&[Path::new("list.json")], "Mark", Author::Operator).unwrap();
     let tree = git.find_commit(oid).unwrap().tree().unwrap();
-    assert!(
-        tree.get_path(Path::new("other.txt")).is_err(),
-        "other.txt stays out of baton's commit"
-    );
+    assert!(tree.get_path(Path::new("other.txt")).is_err(), "other.txt stays out of baton's commit");
     let stat = repo
-        .diffstat(
-            repo.commit_info(oid)
-                .unwrap()
-                .parents
-                .first()
-                .map(|p| git2::Oid::from_str(p).unwrap()),
-            oid,
-        )
+        .diffstat(repo.commit_info(oid).unwrap().parents.first().map(|p| git2::Oid::from_str(p).unwrap()), oid)
         .unwrap();
     assert_eq!(stat.files.len(), 1);
     assert_eq!((stat.insertions, stat.deletions), (1, 1));
@@ -155,18 +111,12 @@ fn commit_paths_records_deletions_executables_and_nested_paths() {
     write(dir.path(), "gone.txt", "bye\n");
     {
         use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(
-            dir.path().join("src/deep/x.sh"),
-            fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
+        fs::set_permissions(dir.path().join("src/deep/x.sh"), fs::Permissions::from_mode(0o755)).unwrap();
     }
     let paths = [Path::new("src/deep/x.sh"), Path::new("gone.txt")];
     let first = repo.commit_paths(&paths, "Add", Author::Operator).unwrap();
     fs::remove_file(dir.path().join("gone.txt")).unwrap();
-    let second = repo
-        .commit_paths(&[Path::new("gone.txt")], "Remove", Author::Operator)
-        .unwrap();
+    let second = repo.commit_paths(&[Path::new("gone.txt")], "Remove", Author::Operator).unwrap();
     let git = git2::Repository::open(dir.path()).unwrap();
     let tree = git.find_commit(second).unwrap().tree().unwrap();
     assert!(tree.get_path(Path::new("gone.txt")).is_err());
@@ -184,15 +134,9 @@ fn commit_all_commits_everything_and_nothing_when_clean() {
     write(dir.path(), ".gitignore", "build/\n");
     write(dir.path(), "a.txt", "a\n");
     write(dir.path(), "build/out.bin", "ignored\n");
-    let first = repo
-        .commit_all("Everything", Author::Baton)
-        .unwrap()
-        .unwrap();
+    let first = repo.commit_all("Everything", Author::Baton).unwrap().unwrap();
     let info = repo.commit_info(first).unwrap();
-    assert_eq!(
-        info.author, BATON_NAME,
-        "baton commits on its own account under its own name"
-    );
+    assert_eq!(info.author, BATON_NAME, "baton commits on its own account under its own name");
     assert!(repo.is_clean().unwrap());
     assert_eq!(repo.commit_all("Nothing", Author::Baton).unwrap(), None);
     fs::remove_file(dir.path().join("a.txt")).unwrap();
@@ -218,30 +162,14 @@ fn reset_hard_moves_the_branch_and_the_work_tree_and_refs_keep_the_tip() {
     write(dir.path(), "new.txt", "new\n");
     let tip = repo.commit_all("Agent", Author::Operator).unwrap().unwrap();
 
-    repo.set_ref("refs/baton/vetoed/session-0002", tip, "veto")
-        .unwrap();
+    repo.set_ref("refs/baton/vetoed/session-0002", tip, "veto").unwrap();
     repo.reset_hard(base).unwrap();
     assert_eq!(repo.head().unwrap(), Some(base));
-    assert_eq!(
-        fs::read_to_string(dir.path().join("a.txt")).unwrap(),
-        "base\n"
-    );
-    assert_eq!(
-        repo.read_ref("refs/baton/vetoed/session-0002").unwrap(),
-        Some(tip)
-    );
-    assert_eq!(
-        repo.read_ref("refs/baton/vetoed/session-0009").unwrap(),
-        None
-    );
-    assert_eq!(
-        repo.baton_refs("vetoed/").unwrap(),
-        vec![("refs/baton/vetoed/session-0002".to_owned(), tip)]
-    );
-    assert!(matches!(
-        repo.set_ref("refs/heads/main", tip, "x"),
-        Err(RepoError::ForeignRef { .. })
-    ));
+    assert_eq!(fs::read_to_string(dir.path().join("a.txt")).unwrap(), "base\n");
+    assert_eq!(repo.read_ref("refs/baton/vetoed/session-0002").unwrap(), Some(tip));
+    assert_eq!(repo.read_ref("refs/baton/vetoed/session-0009").unwrap(), None);
+    assert_eq!(repo.baton_refs("vetoed/").unwrap(), vec![("refs/baton/vetoed/session-0002".to_owned(), tip)]);
+    assert!(matches!(repo.set_ref("refs/heads/main", tip, "x"), Err(RepoError::ForeignRef { .. })));
 }
 
 #[test]

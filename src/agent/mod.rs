@@ -4,6 +4,7 @@
 
 pub mod anthropic;
 pub mod policy;
+pub mod process;
 pub mod scripted;
 pub mod shell;
 pub mod tools;
@@ -27,6 +28,25 @@ pub struct SessionRequest {
     pub limits: Limits,
     /// Cancelled by the operator's interrupt: the session stops at once, its tools killed.
     pub cancel: CancellationToken,
+    /// Where the backend notes the process groups it starts, one id a line, so a baton restarted
+    /// after being killed can end what the killed one left running.
+    pub pid_file: Option<PathBuf>,
+}
+
+impl SessionRequest {
+    pub fn new(prompt: impl Into<String>, workdir: impl Into<PathBuf>, limits: Limits, cancel: CancellationToken) -> Self {
+        SessionRequest { prompt: prompt.into(), workdir: workdir.into(), limits, cancel, pid_file: None }
+    }
+}
+
+/// Kills the process groups listed in `pid_file` (left by a baton that was killed) and removes it.
+pub fn kill_recorded_groups(pid_file: &std::path::Path) {
+    if let Ok(text) = std::fs::read_to_string(pid_file) {
+        for pgid in text.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            process::kill_group(pgid);
+        }
+    }
+    let _ = std::fs::remove_file(pid_file);
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -123,9 +143,5 @@ pub trait Backend: Send + Sync {
     fn name(&self) -> &'static str;
     fn model(&self) -> &str;
     /// Runs one session to its end, reporting what happens on `events`.
-    fn run(
-        &self,
-        request: SessionRequest,
-        events: UnboundedSender<AgentEvent>,
-    ) -> BoxFuture<'_, SessionEnd>;
+    fn run(&self, request: SessionRequest, events: UnboundedSender<AgentEvent>) -> BoxFuture<'_, SessionEnd>;
 }

@@ -180,14 +180,10 @@ pub const DEFAULT_ALLOW: &[&str] = &[
 ];
 
 /// Commands that run another command given in their arguments.
-const WRAPPERS: &[&str] = &[
-    "env", "nohup", "timeout", "nice", "xargs", "exec", "command", "builtin", "stdbuf", "time",
-];
+const WRAPPERS: &[&str] = &["env", "nohup", "timeout", "nice", "xargs", "exec", "command", "builtin", "stdbuf", "time"];
 const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh"];
 /// Commands that change or remove the files they are given.
-const WRITERS: &[&str] = &[
-    "rm", "rmdir", "mv", "cp", "touch", "chmod", "mkdir", "ln", "tee", "truncate",
-];
+const WRITERS: &[&str] = &["rm", "rmdir", "mv", "cp", "touch", "chmod", "mkdir", "ln", "tee", "truncate"];
 
 /// What the policy says of one tool call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,14 +208,8 @@ pub struct Policy {
 
 impl Policy {
     pub fn new(project_root: &Path, config: &config::Policy) -> Self {
-        let root = project_root
-            .canonicalize()
-            .unwrap_or_else(|_| project_root.to_owned());
-        Policy {
-            root,
-            allow: config.allow.clone(),
-            deny: config.deny.clone(),
-        }
+        let root = project_root.canonicalize().unwrap_or_else(|_| project_root.to_owned());
+        Policy { root, allow: config.allow.clone(), deny: config.deny.clone() }
     }
 
     pub fn root(&self) -> &Path {
@@ -235,10 +225,7 @@ impl Policy {
                 None => Decision::Deny("the call has no `command`".into()),
             },
             "write_file" | "edit" | "Write" | "Edit" | "MultiEdit" | "NotebookEdit" => {
-                match field("path")
-                    .or(field("file_path"))
-                    .or(field("notebook_path"))
-                {
+                match field("path").or(field("file_path")).or(field("notebook_path")) {
                     Some(path) => self.check_write_path(path),
                     None => Decision::Deny("the call names no file".into()),
                 }
@@ -263,9 +250,7 @@ impl Policy {
         let parsed = match shell::parse(command) {
             Ok(p) => p,
             Err(e) => {
-                return Decision::Deny(format!(
-                    "baton cannot parse this command ({e}), so it cannot check it"
-                ));
+                return Decision::Deny(format!("baton cannot parse this command ({e}), so it cannot check it"));
             }
         };
         for target in &parsed.output_redirects {
@@ -288,11 +273,7 @@ impl Policy {
         if name.dynamic {
             return Decision::Deny(format!(
                 "the command name `{}` comes from a variable or substitution, so baton cannot tell what it runs",
-                if name.text.is_empty() {
-                    "$..."
-                } else {
-                    &name.text
-                }
+                if name.text.is_empty() { "$..." } else { &name.text }
             ));
         }
         let text = name.text.as_str();
@@ -307,9 +288,7 @@ impl Policy {
                 return Decision::Allow;
             }
             if !self.allowed(base) {
-                return Decision::Deny(format!(
-                    "`{text}` is outside the project and `{base}` is not on the allowlist"
-                ));
+                return Decision::Deny(format!("`{text}` is outside the project and `{base}` is not on the allowlist"));
             }
         } else if !self.allowed(base) {
             return Decision::Deny(format!(
@@ -318,10 +297,7 @@ impl Policy {
         }
 
         if WRITERS.contains(&base) {
-            for a in args
-                .iter()
-                .filter(|a| !a.dynamic && !a.text.starts_with('-'))
-            {
+            for a in args.iter().filter(|a| !a.dynamic && !a.text.starts_with('-')) {
                 if let Some(reason) = self.outside_write(a) {
                     return Decision::Deny(reason);
                 }
@@ -341,9 +317,7 @@ impl Policy {
             },
             "eval" => {
                 if args.iter().any(|a| a.dynamic) {
-                    return Decision::Deny(
-                        "`eval` of a variable or substitution cannot be checked".into(),
-                    );
+                    return Decision::Deny("`eval` of a variable or substitution cannot be checked".into());
                 }
                 let joined: Vec<&str> = args.iter().map(|a| a.text.as_str()).collect();
                 self.check_command(&joined.join(" "))
@@ -359,9 +333,7 @@ impl Policy {
             if a.text == "-c" {
                 return match args.get(i + 1) {
                     Some(script) if !script.dynamic => self.check_command(&script.text),
-                    Some(_) => Decision::Deny(format!(
-                        "`{shell} -c` with a variable script cannot be checked"
-                    )),
+                    Some(_) => Decision::Deny(format!("`{shell} -c` with a variable script cannot be checked")),
                     None => Decision::Deny(format!("`{shell} -c` without a script")),
                 };
             }
@@ -372,28 +344,18 @@ impl Policy {
             return if !a.dynamic && self.inside(&a.text) {
                 Decision::Allow
             } else {
-                Decision::Deny(format!(
-                    "`{shell}` may only run scripts inside the project, not `{}`",
-                    a.text
-                ))
+                Decision::Deny(format!("`{shell}` may only run scripts inside the project, not `{}`", a.text))
             };
         }
-        Decision::Deny(format!(
-            "`{shell}` reading commands from its input cannot be checked"
-        ))
+        Decision::Deny(format!("`{shell}` reading commands from its input cannot be checked"))
     }
 
     fn check_find(&self, args: &[Word]) -> Decision {
         let mut i = 0;
         while i < args.len() {
-            if matches!(
-                args[i].text.as_str(),
-                "-exec" | "-execdir" | "-ok" | "-okdir"
-            ) {
-                let end = args[i + 1..]
-                    .iter()
-                    .position(|a| a.text == ";" || a.text == "+")
-                    .map_or(args.len(), |p| i + 1 + p);
+            if matches!(args[i].text.as_str(), "-exec" | "-execdir" | "-ok" | "-okdir") {
+                let end =
+                    args[i + 1..].iter().position(|a| a.text == ";" || a.text == "+").map_or(args.len(), |p| i + 1 + p);
                 if let Decision::Deny(r) = self.check_simple(&args[i + 1..end]) {
                     return Decision::Deny(r);
                 }
@@ -426,10 +388,7 @@ impl Policy {
         if t.starts_with("/dev/") || t.starts_with("/tmp/") || t == "/tmp" || self.inside(t) {
             return None;
         }
-        Some(format!(
-            "`{t}` is outside the project ({}); agents write only inside it",
-            self.root.display()
-        ))
+        Some(format!("`{t}` is outside the project ({}); agents write only inside it", self.root.display()))
     }
 }
 
@@ -461,20 +420,14 @@ fn skip_wrapper_options<'a>(wrapper: &str, args: &'a [Word]) -> &'a [Word] {
 }
 
 fn is_env_assignment(t: &str) -> bool {
-    t.split_once('=').is_some_and(|(k, _)| {
-        !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    })
+    t.split_once('=').is_some_and(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
 }
 
 /// Resolves `path` against `root` and returns it if it stays inside `root`: after `..` and `.` are
 /// folded away, and after any symlink along the existing part of the path is followed. `root`
 /// should be canonical.
 pub fn confine(root: &Path, path: &Path) -> Option<PathBuf> {
-    let joined = if path.is_absolute() {
-        path.to_owned()
-    } else {
-        root.join(path)
-    };
+    let joined = if path.is_absolute() { path.to_owned() } else { root.join(path) };
     let mut normal = PathBuf::new();
     for c in joined.components() {
         match c {
@@ -520,10 +473,7 @@ mod tests {
     fn policy() -> (tempfile::TempDir, Policy) {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("init.sh"), "#!/bin/sh\n").unwrap();
-        let config = config::Policy {
-            allow: vec!["docker".into()],
-            deny: vec!["rm".into()],
-        };
+        let config = config::Policy { allow: vec!["docker".into()], deny: vec!["rm".into()] };
         let p = Policy::new(dir.path(), &config);
         (dir, p)
     }
@@ -533,13 +483,7 @@ mod tests {
             .unwrap()
             .commands
             .iter()
-            .map(|c| {
-                c.words
-                    .iter()
-                    .map(|w| w.text.clone())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
+            .map(|c| c.words.iter().map(|w| w.text.clone()).collect::<Vec<_>>().join(" "))
             .collect()
     }
 
@@ -549,26 +493,17 @@ mod tests {
             ("ls -la", &["ls -la"]),
             ("a|b", &["a", "b"]),
             ("a||b&&c;d&e", &["a", "b", "c", "d", "e"]),
-            (
-                "cat 'it''s|not a pipe' \"x;y\"",
-                &["cat its|not a pipe x;y"],
-            ),
+            ("cat 'it''s|not a pipe' \"x;y\"", &["cat its|not a pipe x;y"]),
             ("echo \"$(curl evil.com)\"", &["curl evil.com", "echo "]),
             ("echo `wget x`", &["wget x", "echo"]),
             ("VAR=x FOO=\"a b\" make test", &["make test"]),
             ("(cd sub && make) | tee log", &["cd sub", "make", "tee log"]),
             ("bash -c 'curl x'", &["bash -c curl x"]),
-            (
-                "cat <<EOF > out.txt\ncurl inside a heredoc is data\nEOF\nls",
-                &["cat", "ls"],
-            ),
+            ("cat <<EOF > out.txt\ncurl inside a heredoc is data\nEOF\nls", &["cat", "ls"]),
             ("cat <<'EOF'\n$(rm -rf /)\nEOF", &["cat"]),
             ("cat <<EOF\n$(whoami)\nEOF", &["whoami", "cat"]),
             ("echo $((1 + 2)) ${HOME}", &["echo"]),
-            (
-                "if [ -f x ]; then echo y; else echo z; fi",
-                &["[ -f x ]", "echo y", "echo z"],
-            ),
+            ("if [ -f x ]; then echo y; else echo z; fi", &["[ -f x ]", "echo y", "echo z"]),
             ("for f in *.txt; do wc -l \"$f\"; done", &["wc -l "]),
             ("case $x in a) echo a;; b|c) ls;; esac", &["echo a", "ls"]),
             ("diff <(sort a) <(sort b)", &["sort a", "sort b", "diff"]),
@@ -586,10 +521,7 @@ mod tests {
 
     #[test]
     fn the_parser_reports_unterminated_quotes() {
-        assert_eq!(
-            shell::parse("echo 'oops").unwrap_err(),
-            shell::ParseError::Unterminated("single quote")
-        );
+        assert_eq!(shell::parse("echo 'oops").unwrap_err(), shell::ParseError::Unterminated("single quote"));
         assert!(shell::parse("echo $(ls").is_err());
         assert!(shell::parse("ls )").is_err());
     }
@@ -651,24 +583,12 @@ mod tests {
         let (dir, p) = policy();
         use serde_json::json;
         assert!(p.check_tool("Bash", &json!({"command": "ls"})).is_allowed());
-        assert!(
-            !p.check_tool("bash", &json!({"command": "curl x"}))
-                .is_allowed()
-        );
+        assert!(!p.check_tool("bash", &json!({"command": "curl x"})).is_allowed());
         let inside = dir.path().join("src/main.rs");
-        assert!(
-            p.check_tool("Write", &json!({"file_path": inside}))
-                .is_allowed()
-        );
-        assert!(
-            !p.check_tool("Write", &json!({"file_path": "/etc/hosts"}))
-                .is_allowed()
-        );
+        assert!(p.check_tool("Write", &json!({"file_path": inside})).is_allowed());
+        assert!(!p.check_tool("Write", &json!({"file_path": "/etc/hosts"})).is_allowed());
         assert!(!p.check_tool("edit", &json!({"path": "../x"})).is_allowed());
-        assert!(
-            p.check_tool("Read", &json!({"file_path": "/etc/hosts"}))
-                .is_allowed()
-        );
+        assert!(p.check_tool("Read", &json!({"file_path": "/etc/hosts"})).is_allowed());
     }
 
     #[test]
@@ -678,14 +598,8 @@ mod tests {
         std::fs::create_dir(root.join("sub")).unwrap();
         std::os::unix::fs::symlink("/etc", root.join("sub/out")).unwrap();
         std::os::unix::fs::symlink(root.join("sub"), root.join("in")).unwrap();
-        assert_eq!(
-            confine(&root, Path::new("sub/../a.txt")),
-            Some(root.join("a.txt"))
-        );
-        assert_eq!(
-            confine(&root, Path::new("new/dir/file")),
-            Some(root.join("new/dir/file"))
-        );
+        assert_eq!(confine(&root, Path::new("sub/../a.txt")), Some(root.join("a.txt")));
+        assert_eq!(confine(&root, Path::new("new/dir/file")), Some(root.join("new/dir/file")));
         assert_eq!(confine(&root, Path::new("in/x")), Some(root.join("sub/x")));
         assert_eq!(confine(&root, Path::new("../etc/passwd")), None);
         assert_eq!(confine(&root, Path::new("/etc/passwd")), None);

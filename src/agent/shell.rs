@@ -114,11 +114,7 @@ impl Parser<'_> {
                 Sep::CaseEnd if self.case_depth > 0 => self.skip_case_pattern(),
                 Sep::List | Sep::CaseEnd => {
                     if self.peek().is_none() {
-                        return if nested {
-                            Err(ParseError::Unterminated("`$(`"))
-                        } else {
-                            Ok(())
-                        };
+                        return if nested { Err(ParseError::Unterminated("`$(`")) } else { Ok(()) };
                     }
                 }
             }
@@ -130,15 +126,8 @@ impl Parser<'_> {
         while self.peek().is_some_and(char::is_whitespace) {
             self.pos += 1;
         }
-        let rest: String = self.chars[self.pos..self.chars.len().min(self.pos + 5)]
-            .iter()
-            .collect();
-        if rest.starts_with("esac")
-            && rest[4..]
-                .chars()
-                .next()
-                .is_none_or(|c| !c.is_alphanumeric())
-        {
+        let rest: String = self.chars[self.pos..self.chars.len().min(self.pos + 5)].iter().collect();
+        if rest.starts_with("esac") && rest[4..].chars().next().is_none_or(|c| !c.is_alphanumeric()) {
             return;
         }
         while let Some(c) = self.peek() {
@@ -251,10 +240,7 @@ impl Parser<'_> {
                     // Process substitution: its commands run too.
                     self.pos += 2;
                     self.list(true)?;
-                    words.push(Word {
-                        text: String::new(),
-                        dynamic: true,
-                    });
+                    words.push(Word { text: String::new(), dynamic: true });
                 }
                 '<' | '>' => redirect = self.redirect_operator(),
                 _ => {
@@ -271,8 +257,7 @@ impl Parser<'_> {
                     }
                     match std::mem::replace(&mut redirect, Redirect::None) {
                         Redirect::None => {
-                            let case_in =
-                                words.len() == 2 && words[0].text == "case" && word.text == "in";
+                            let case_in = words.len() == 2 && words[0].text == "case" && word.text == "in";
                             words.push(word);
                             if case_in {
                                 return Ok((words, Sep::CaseIn, redirects));
@@ -341,11 +326,7 @@ impl Parser<'_> {
                 if self.peek() == Some('\n') {
                     self.pos += 1;
                 }
-                let cmp = if strip_tabs {
-                    line.trim_start_matches('\t')
-                } else {
-                    line.as_str()
-                };
+                let cmp = if strip_tabs { line.trim_start_matches('\t') } else { line.as_str() };
                 if cmp == delim {
                     break;
                 }
@@ -435,9 +416,7 @@ impl Parser<'_> {
                                     _ => text.push('\\'),
                                 }
                             }
-                            Some('$') | Some('`') => {
-                                dynamic |= self.dollar_or_backtick(&mut text)?
-                            }
+                            Some('$') | Some('`') => dynamic |= self.dollar_or_backtick(&mut text)?,
                             Some(ch) => {
                                 text.push(ch);
                                 self.pos += 1;
@@ -511,15 +490,9 @@ impl Parser<'_> {
                 self.pos += 1;
                 Ok(true)
             }
-            Some(c)
-                if c.is_ascii_alphanumeric()
-                    || matches!(c, '_' | '@' | '*' | '#' | '?' | '$' | '!' | '-') =>
-            {
+            Some(c) if c.is_ascii_alphanumeric() || matches!(c, '_' | '@' | '*' | '#' | '?' | '$' | '!' | '-') => {
                 if c.is_ascii_alphabetic() || c == '_' {
-                    while self
-                        .peek()
-                        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
-                    {
+                    while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') {
                         self.pos += 1;
                     }
                 } else {
@@ -541,8 +514,6 @@ fn is_assignment(word: &str) -> bool {
     };
     let name = name.strip_suffix('+').unwrap_or(name);
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

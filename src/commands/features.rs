@@ -39,22 +39,11 @@ pub fn list(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
         return super::print_json(out, &rows);
     }
     let width = list.len().to_string().len();
-    let cat_width = list
-        .features()
-        .iter()
-        .map(|f| f.category().chars().count())
-        .max()
-        .unwrap_or(0)
-        .min(16);
+    let cat_width = list.features().iter().map(|f| f.category().chars().count()).max().unwrap_or(0).min(16);
     for (i, f) in list.features().iter().enumerate() {
         let mark = if f.passes() { "✓" } else { "✗" };
         let category = super::clip(f.category(), cat_width);
-        writeln!(
-            out,
-            "{:>width$} {mark} {category:<cat_width$}  {}",
-            i + 1,
-            f.description()
-        )?;
+        writeln!(out, "{:>width$} {mark} {category:<cat_width$}  {}", i + 1, f.description())?;
     }
     writeln!(out, "{}/{} passing", list.passing(), list.len())?;
     Ok(())

@@ -15,10 +15,7 @@ use crate::project::repo::Repo;
 pub fn run(dir: &Path, spec: Option<&Path>, out: &mut dyn Write) -> Result<()> {
     // Check everything first, so a refusal leaves the directory as it was.
     let spec_text = match spec {
-        Some(path) => Some(
-            std::fs::read(path)
-                .wrap_err_with(|| format!("cannot read the spec {}", path.display()))?,
-        ),
+        Some(path) => Some(std::fs::read(path).wrap_err_with(|| format!("cannot read the spec {}", path.display()))?),
         None => None,
     };
     if dir.exists() && !dir.is_dir() {
@@ -37,16 +34,13 @@ pub fn run(dir: &Path, spec: Option<&Path>, out: &mut dyn Write) -> Result<()> {
         return Err(eyre!(
             "{} already exists and differs from {}; not overwriting it (edit it, or remove it first)",
             spec_target.display(),
-            spec.map(Path::display)
-                .map(|d| d.to_string())
-                .unwrap_or_default()
+            spec.map(Path::display).map(|d| d.to_string()).unwrap_or_default()
         ));
     }
 
     let mut did = Vec::new();
     if !dir.exists() {
-        std::fs::create_dir_all(dir)
-            .wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+        std::fs::create_dir_all(dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
         did.push(format!("created {}", dir.display()));
     }
     let (repo, created) = Repo::open_or_init(dir)?;
@@ -57,15 +51,12 @@ pub fn run(dir: &Path, spec: Option<&Path>, out: &mut dyn Write) -> Result<()> {
         std::fs::create_dir_all(dir.join(".baton")).wrap_err("cannot create .baton/")?;
         atomic_write(&config_path, commented_defaults().as_bytes())
             .wrap_err_with(|| format!("cannot write {}", config_path.display()))?;
-        did.push(
-            "wrote .baton/config.toml (every setting, commented out, with its default)".to_owned(),
-        );
+        did.push("wrote .baton/config.toml (every setting, commented out, with its default)".to_owned());
     }
     if let Some(text) = &spec_text
         && !spec_target.exists()
     {
-        atomic_write(&spec_target, text)
-            .wrap_err_with(|| format!("cannot write {}", spec_target.display()))?;
+        atomic_write(&spec_target, text).wrap_err_with(|| format!("cannot write {}", spec_target.display()))?;
         did.push(format!("copied the spec to {}", spec_name.display()));
     }
     if repo.exclude(BATON_EXCLUDE)? {
@@ -73,22 +64,14 @@ pub fn run(dir: &Path, spec: Option<&Path>, out: &mut dyn Write) -> Result<()> {
     }
 
     if did.is_empty() {
-        writeln!(
-            out,
-            "{} is already a baton project; nothing changed",
-            dir.display()
-        )?;
+        writeln!(out, "{} is already a baton project; nothing changed", dir.display())?;
         return Ok(());
     }
     for line in &did {
         writeln!(out, "{line}")?;
     }
     if !spec_target.exists() {
-        writeln!(
-            out,
-            "next: describe what to build in {}",
-            spec_target.display()
-        )?;
+        writeln!(out, "next: describe what to build in {}", spec_target.display())?;
     }
     Ok(())
 }

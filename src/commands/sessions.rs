@@ -33,11 +33,7 @@ pub fn list(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
         "#", "kind", "outcome", "verdict", "commits", "tokens in/out", "cost"
     )?;
     for s in &sessions {
-        let commits = format!(
-            "{}..{}",
-            super::short(s.base.as_deref()),
-            super::short(s.head.as_deref())
-        );
+        let commits = format!("{}..{}", super::short(s.base.as_deref()), super::short(s.head.as_deref()));
         writeln!(
             out,
             "{:>4}  {:<11}  {:<13}  {:<13}  {:<16}  {:>15}  {:>8}",
@@ -58,10 +54,7 @@ pub fn show(project: &Project, number: u32, json: bool, out: &mut dyn Write) -> 
     let Some(s) = sessions.iter().find(|s| s.number == number) else {
         return Err(match sessions.last() {
             None => eyre!("there is no session {number}: no session has run yet"),
-            Some(last) => eyre!(
-                "there is no session {number}: sessions run so far are 1 to {}",
-                last.number
-            ),
+            Some(last) => eyre!("there is no session {number}: sessions run so far are 1 to {}", last.number),
         });
     };
     if json {
@@ -77,11 +70,7 @@ pub fn show(project: &Project, number: u32, json: bool, out: &mut dyn Write) -> 
         Some(reason) => writeln!(out, "verdict   {verdict}: {reason}")?,
         None => writeln!(out, "verdict   {verdict}")?,
     }
-    writeln!(
-        out,
-        "base      {}",
-        s.base.as_deref().unwrap_or("(no commit yet)")
-    )?;
+    writeln!(out, "base      {}", s.base.as_deref().unwrap_or("(no commit yet)"))?;
     writeln!(out, "head      {}", s.head.as_deref().unwrap_or("-"))?;
     writeln!(
         out,

@@ -27,18 +27,10 @@ pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
         writeln!(out, "features  {}/{} passing", f.passing, f.total)?;
     }
     match status.pending_review {
-        Some(n) => writeln!(
-            out,
-            "review    session {n} is waiting for a verdict (baton review approve|veto)"
-        )?,
+        Some(n) => writeln!(out, "review    session {n} is waiting for a verdict (baton review approve|veto)")?,
         None => writeln!(out, "review    nothing pending")?,
     }
-    writeln!(
-        out,
-        "sessions  {} run, ${:.2} in total",
-        status.sessions.len(),
-        status.total_cost_usd
-    )?;
+    writeln!(out, "sessions  {} run, ${:.2} in total", status.sessions.len(), status.total_cost_usd)?;
     if status.pending_review.is_none() && status.state != crate::project::state::RunState::Running {
         let next = status.next_session;
         writeln!(out, "next      session {} ({})", next.number, next.kind)?;

@@ -13,10 +13,7 @@ pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../assets/config.toml");
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{}: {}", path.display(), message.trim_end())]
     Invalid { path: PathBuf, message: String },
 }
@@ -41,9 +38,7 @@ impl Default for Config {
             #[serde(default)]
             prices: BTreeMap<String, Price>,
         }
-        let prices = toml::from_str::<PricesOnly>(DEFAULT_CONFIG_TOML)
-            .map(|p| p.prices)
-            .unwrap_or_default();
+        let prices = toml::from_str::<PricesOnly>(DEFAULT_CONFIG_TOML).map(|p| p.prices).unwrap_or_default();
         Config {
             files: Files::default(),
             agent: Agent::default(),
@@ -184,10 +179,7 @@ pub struct Screen {
 
 impl Default for Screen {
     fn default() -> Self {
-        Screen {
-            bell: true,
-            notify: true,
-        }
+        Screen { bell: true, notify: true }
     }
 }
 
@@ -206,26 +198,18 @@ impl Config {
     pub fn load(project_root: &Path) -> Result<Config, ConfigError> {
         // The documented file is the base, so its price table is the default one.
         let mut merged: toml::Table = toml::from_str(DEFAULT_CONFIG_TOML).unwrap_or_default();
-        for path in [user_config_path(), Some(project_config_path(project_root))]
-            .into_iter()
-            .flatten()
-        {
+        for path in [user_config_path(), Some(project_config_path(project_root))].into_iter().flatten() {
             if let Some(table) = read_checked(&path)? {
                 merge(&mut merged, table);
             }
         }
-        Config::deserialize(merged).map_err(|e| ConfigError::Invalid {
-            path: project_config_path(project_root),
-            message: e.to_string(),
-        })
+        Config::deserialize(merged)
+            .map_err(|e| ConfigError::Invalid { path: project_config_path(project_root), message: e.to_string() })
     }
 
     /// Parses one config file's text, as `load` checks each file.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Invalid {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })
+        toml::from_str(text).map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })
     }
 
     /// The price of `model`, if the table has it.
@@ -250,17 +234,12 @@ fn read_checked(path: &Path) -> Result<Option<toml::Table>, ConfigError> {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
-            return Err(ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            });
+            return Err(ConfigError::Read { path: path.to_owned(), source });
         }
     };
     Config::parse(path, &text)?;
-    let table = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })?;
+    let table =
+        toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;
     Ok(Some(table))
 }
 
@@ -299,38 +278,24 @@ mod tests {
 
     #[test]
     fn the_documented_defaults_are_the_defaults() {
-        let documented =
-            Config::parse(Path::new("assets/config.toml"), DEFAULT_CONFIG_TOML).unwrap();
-        let builtin = Config {
-            prices: documented.prices.clone(),
-            ..Config::default()
-        };
+        let documented = Config::parse(Path::new("assets/config.toml"), DEFAULT_CONFIG_TOML).unwrap();
+        let builtin = Config { prices: documented.prices.clone(), ..Config::default() };
         assert_eq!(documented, builtin);
-        assert!(
-            !documented.prices.is_empty(),
-            "the documented config lists model prices"
-        );
+        assert!(!documented.prices.is_empty(), "the documented config lists model prices");
     }
 
     #[test]
     fn commented_defaults_parse_to_an_empty_override() {
         let text = commented_defaults();
         let table: toml::Table = toml::from_str(&text).unwrap();
-        assert!(table.values().all(|v| {
-            v.as_table()
-                .is_some_and(|t| t.values().all(|v| v.is_table()))
-        }));
+        assert!(table.values().all(|v| { v.as_table().is_some_and(|t| t.values().all(|v| v.is_table())) }));
         Config::parse(Path::new("config.toml"), &text).unwrap();
     }
 
     #[test]
     fn merge_is_key_by_key() {
-        let mut base: toml::Table =
-            toml::from_str("[run]\nverify = \"make test\"\nmax_sessions = 3\n").unwrap();
-        merge(
-            &mut base,
-            toml::from_str("[run]\nmax_sessions = 9\n").unwrap(),
-        );
+        let mut base: toml::Table = toml::from_str("[run]\nverify = \"make test\"\nmax_sessions = 3\n").unwrap();
+        merge(&mut base, toml::from_str("[run]\nmax_sessions = 9\n").unwrap());
         let config = Config::deserialize(base).unwrap();
         assert_eq!(config.run.verify, "make test");
         assert_eq!(config.run.max_sessions, 9);
@@ -339,8 +304,7 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_and_key() {
-        let err = Config::parse(Path::new("/p/.baton/config.toml"), "[run]\nverfy = \"x\"\n")
-            .unwrap_err();
+        let err = Config::parse(Path::new("/p/.baton/config.toml"), "[run]\nverfy = \"x\"\n").unwrap_err();
         let text = err.to_string();
         assert!(text.starts_with("/p/.baton/config.toml: "), "{text}");
         assert!(text.contains("unknown field `verfy`"), "{text}");
@@ -349,13 +313,11 @@ mod tests {
 
     #[test]
     fn wrong_type_names_file_and_key() {
-        let err =
-            Config::parse(Path::new("c.toml"), "[agent]\nmax_turns = \"many\"\n").unwrap_err();
+        let err = Config::parse(Path::new("c.toml"), "[agent]\nmax_turns = \"many\"\n").unwrap_err();
         let text = err.to_string();
         assert!(text.contains("c.toml"), "{text}");
         assert!(text.contains("max_turns"), "{text}");
-        let err =
-            Config::parse(Path::new("c.toml"), "[run]\napprove = \"sometimes\"\n").unwrap_err();
+        let err = Config::parse(Path::new("c.toml"), "[run]\napprove = \"sometimes\"\n").unwrap_err();
         assert!(err.to_string().contains("manual"), "{err}");
     }
 }

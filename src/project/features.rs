@@ -20,28 +20,13 @@ pub const REQUIRED_FIELDS: [&str; 4] = ["category", "description", "steps", "pas
 #[derive(Debug, thiserror::Error)]
 pub enum FeatureError {
     #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("{}:{line}:{column}: {message}", path.display())]
-    Invalid {
-        path: PathBuf,
-        line: usize,
-        column: usize,
-        message: String,
-    },
+    Invalid { path: PathBuf, line: usize, column: usize, message: String },
     #[error("cannot write {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Write { path: PathBuf, source: std::io::Error },
     #[error("there is no feature {number}; {} has {len} (numbered from 1)", path.display())]
-    NoSuchFeature {
-        path: PathBuf,
-        number: usize,
-        len: usize,
-    },
+    NoSuchFeature { path: PathBuf, number: usize, len: usize },
 }
 
 /// One entry of the checklist, kept as its JSON object.
@@ -54,10 +39,7 @@ impl Feature {
         let mut map = Map::new();
         map.insert("category".into(), category.into());
         map.insert("description".into(), description.into());
-        map.insert(
-            "steps".into(),
-            steps.iter().map(|s| Value::from(*s)).collect(),
-        );
+        map.insert("steps".into(), steps.iter().map(|s| Value::from(*s)).collect());
         map.insert("passes".into(), false.into());
         Feature(map)
     }
@@ -67,26 +49,15 @@ impl Feature {
     }
 
     pub fn description(&self) -> &str {
-        self.0
-            .get("description")
-            .and_then(Value::as_str)
-            .unwrap_or("")
+        self.0.get("description").and_then(Value::as_str).unwrap_or("")
     }
 
     pub fn steps(&self) -> impl Iterator<Item = &str> {
-        self.0
-            .get("steps")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
+        self.0.get("steps").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
     }
 
     pub fn passes(&self) -> bool {
-        self.0
-            .get("passes")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
+        self.0.get("passes").and_then(Value::as_bool).unwrap_or(false)
     }
 
     pub fn set_passes(&mut self, passes: bool) {
@@ -126,20 +97,13 @@ struct Original {
 impl FeatureList {
     /// An empty list that will be saved to `path`.
     pub fn empty(path: impl Into<PathBuf>) -> Self {
-        FeatureList {
-            path: path.into(),
-            features: Vec::new(),
-            trailing_newline: true,
-            original: None,
-        }
+        FeatureList { path: path.into(), features: Vec::new(), trailing_newline: true, original: None }
     }
 
     /// Reads and checks the file. Errors name the file, the line and column, and what was expected.
     pub fn load(path: &Path) -> Result<Self, FeatureError> {
-        let text = std::fs::read_to_string(path).map_err(|source| FeatureError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| FeatureError::Read { path: path.to_owned(), source })?;
         Self::parse(path, &text)
     }
 
@@ -148,10 +112,7 @@ impl FeatureList {
         match std::fs::read_to_string(path) {
             Ok(text) => Self::parse(path, &text).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(FeatureError::Read {
-                path: path.to_owned(),
-                source,
-            }),
+            Err(source) => Err(FeatureError::Read { path: path.to_owned(), source }),
         }
     }
 
@@ -159,12 +120,7 @@ impl FeatureList {
     pub fn parse(path: &Path, text: &str) -> Result<Self, FeatureError> {
         let invalid = |e: serde_json::Error| {
             let message = strip_position(&e.to_string());
-            FeatureError::Invalid {
-                path: path.to_owned(),
-                line: e.line(),
-                column: e.column(),
-                message,
-            }
+            FeatureError::Invalid { path: path.to_owned(), line: e.line(), column: e.column(), message }
         };
         // Syntax first, then the shape (both with positions), then every object as it is.
         serde_json::from_str::<de::IgnoredAny>(text).map_err(invalid)?;
@@ -173,19 +129,12 @@ impl FeatureList {
         de.end().map_err(invalid)?;
         let values: Vec<Map<String, Value>> = serde_json::from_str(text).map_err(invalid)?;
         let features: Vec<Feature> = values.into_iter().map(Feature).collect();
-        let original = passes_spans(text)
-            .filter(|spans| spans.len() == features.len())
-            .map(|passes_spans| Original {
-                text: text.to_owned(),
-                features: features.clone(),
-                passes_spans,
-            });
-        Ok(FeatureList {
-            path: path.to_owned(),
-            features,
-            trailing_newline: text.ends_with('\n'),
-            original,
-        })
+        let original = passes_spans(text).filter(|spans| spans.len() == features.len()).map(|passes_spans| Original {
+            text: text.to_owned(),
+            features: features.clone(),
+            passes_spans,
+        });
+        Ok(FeatureList { path: path.to_owned(), features, trailing_newline: text.ends_with('\n'), original })
     }
 
     /// The file as it would be written. When only `passes` values changed since it was read, that
@@ -221,10 +170,7 @@ impl FeatureList {
                 return None;
             }
             if old.passes() != new.passes() {
-                text.replace_range(
-                    original.passes_spans[i].clone(),
-                    if new.passes() { "true" } else { "false" },
-                );
+                text.replace_range(original.passes_spans[i].clone(), if new.passes() { "true" } else { "false" });
             }
         }
         Some(text)
@@ -232,10 +178,8 @@ impl FeatureList {
 
     /// Writes the list atomically: a reader or a crash never sees half a file.
     pub fn save(&self) -> Result<(), FeatureError> {
-        atomic_write(&self.path, self.to_json().as_bytes()).map_err(|source| FeatureError::Write {
-            path: self.path.clone(),
-            source,
-        })
+        atomic_write(&self.path, self.to_json().as_bytes())
+            .map_err(|source| FeatureError::Write { path: self.path.clone(), source })
     }
 
     pub fn path(&self) -> &Path {
@@ -261,23 +205,21 @@ impl FeatureList {
     /// Feature `number`, counted from 1 as people count them.
     pub fn get(&self, number: usize) -> Result<&Feature, FeatureError> {
         let len = self.features.len();
-        number
-            .checked_sub(1)
-            .and_then(|i| self.features.get(i))
-            .ok_or_else(|| FeatureError::NoSuchFeature {
-                path: self.path.clone(),
-                number,
-                len,
-            })
+        number.checked_sub(1).and_then(|i| self.features.get(i)).ok_or_else(|| FeatureError::NoSuchFeature {
+            path: self.path.clone(),
+            number,
+            len,
+        })
     }
 
     pub fn get_mut(&mut self, number: usize) -> Result<&mut Feature, FeatureError> {
         let len = self.features.len();
         let path = self.path.clone();
-        number
-            .checked_sub(1)
-            .and_then(|i| self.features.get_mut(i))
-            .ok_or(FeatureError::NoSuchFeature { path, number, len })
+        number.checked_sub(1).and_then(|i| self.features.get_mut(i)).ok_or(FeatureError::NoSuchFeature {
+            path,
+            number,
+            len,
+        })
     }
 
     pub fn push(&mut self, feature: Feature) {
@@ -337,10 +279,7 @@ fn passes_spans(text: &str) -> Option<Vec<Range<usize>>> {
                 }
             }
             _ => {
-                while b
-                    .get(i)
-                    .is_some_and(|c| !matches!(c, b',' | b'}' | b']') && !c.is_ascii_whitespace())
-                {
+                while b.get(i).is_some_and(|c| !matches!(c, b',' | b'}' | b']') && !c.is_ascii_whitespace()) {
                     i += 1;
                 }
                 Some(i)
@@ -434,12 +373,7 @@ impl<'de> Visitor<'de> for CheckedFeature {
     type Value = ();
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(
-            f,
-            "feature {} to be an object with {}",
-            self.number,
-            REQUIRED_FIELDS.join(", ")
-        )
+        write!(f, "feature {} to be an object with {}", self.number, REQUIRED_FIELDS.join(", "))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
@@ -452,16 +386,13 @@ impl<'de> Visitor<'de> for CheckedFeature {
             };
             match key.as_str() {
                 "category" | "description" => {
-                    map.next_value::<String>()
-                        .map_err(|e| wrong("a string", e))?;
+                    map.next_value::<String>().map_err(|e| wrong("a string", e))?;
                 }
                 "steps" => {
-                    map.next_value::<Vec<String>>()
-                        .map_err(|e| wrong("a list of strings", e))?;
+                    map.next_value::<Vec<String>>().map_err(|e| wrong("a list of strings", e))?;
                 }
                 "passes" => {
-                    map.next_value::<bool>()
-                        .map_err(|e| wrong("true or false", e))?;
+                    map.next_value::<bool>().map_err(|e| wrong("true or false", e))?;
                 }
                 _ => {
                     map.next_value::<de::IgnoredAny>()?;
@@ -519,12 +450,7 @@ mod tests {
 
     fn error_of(text: &str) -> (usize, usize, String) {
         match parse(text) {
-            Err(FeatureError::Invalid {
-                line,
-                column,
-                message,
-                ..
-            }) => (line, column, message),
+            Err(FeatureError::Invalid { line, column, message, .. }) => (line, column, message),
             other => panic!("expected an invalid-file error, got {other:?}"),
         }
     }
@@ -558,32 +484,20 @@ mod tests {
         let mut list = parse(text).unwrap();
         list.get_mut(1).unwrap().set_passes(true);
         list.get_mut(2).unwrap().set_passes(false);
-        let expected = text
-            .replace(":false, \"notes", ":true, \"notes")
-            .replace("\"passes\":true}]", "\"passes\":false}]");
+        let expected =
+            text.replace(":false, \"notes", ":true, \"notes").replace("\"passes\":true}]", "\"passes\":false}]");
         assert_eq!(list.to_json(), expected);
         let again = parse(&list.to_json()).unwrap();
-        assert_eq!(
-            (
-                again.get(1).unwrap().passes(),
-                again.get(2).unwrap().passes()
-            ),
-            (true, false)
-        );
+        assert_eq!((again.get(1).unwrap().passes(), again.get(2).unwrap().passes()), (true, false));
     }
 
     #[test]
     fn other_edits_write_the_list_afresh_with_two_space_indentation() {
-        let mut list = parse(
-            "[{\"category\":\"a\",\"description\":\"x\",\"steps\":[],\"passes\":false,\"n\":1}]",
-        )
-        .unwrap();
+        let mut list =
+            parse("[{\"category\":\"a\",\"description\":\"x\",\"steps\":[],\"passes\":false,\"n\":1}]").unwrap();
         list.push(Feature::new("b", "y", &["s"]));
         let text = list.to_json();
-        assert!(
-            text.starts_with("[\n  {\n    \"category\": \"a\",\n"),
-            "{text}"
-        );
+        assert!(text.starts_with("[\n  {\n    \"category\": \"a\",\n"), "{text}");
         assert!(text.contains("\"n\": 1"), "{text}");
         assert_eq!(parse(&text).unwrap().len(), 2);
     }
@@ -602,10 +516,7 @@ mod tests {
         let text = "[\n  {\"category\": \"a\", \"description\": \"b\", \"steps\": [], \"passes\": true},\n  {\"category\": \"a\", \"description\": \"b\", \"steps\": []}\n]";
         let (line, _, message) = error_of(text);
         assert_eq!(line, 3);
-        assert!(
-            message.contains("feature 2 has no `passes` field"),
-            "{message}"
-        );
+        assert!(message.contains("feature 2 has no `passes` field"), "{message}");
     }
 
     #[test]
@@ -613,17 +524,10 @@ mod tests {
         let text = "[\n  {\"category\": \"a\", \"description\": \"b\",\n   \"steps\": [], \"passes\": \"yes\"}\n]";
         let (line, _, message) = error_of(text);
         assert_eq!(line, 3);
-        assert!(
-            message.contains("feature 1: `passes` must be true or false"),
-            "{message}"
-        );
-        let text =
-            "[{\"category\": \"a\", \"description\": \"b\", \"steps\": [1], \"passes\": true}]";
+        assert!(message.contains("feature 1: `passes` must be true or false"), "{message}");
+        let text = "[{\"category\": \"a\", \"description\": \"b\", \"steps\": [1], \"passes\": true}]";
         let (_, _, message) = error_of(text);
-        assert!(
-            message.contains("`steps` must be a list of strings"),
-            "{message}"
-        );
+        assert!(message.contains("`steps` must be a list of strings"), "{message}");
     }
 
     #[test]
@@ -637,18 +541,8 @@ mod tests {
     #[test]
     fn numbering_starts_at_one() {
         let list = parse(QUICKSTART).unwrap();
-        assert!(matches!(
-            list.get(0),
-            Err(FeatureError::NoSuchFeature {
-                number: 0,
-                len: 2,
-                ..
-            })
-        ));
-        assert!(matches!(
-            list.get(3),
-            Err(FeatureError::NoSuchFeature { number: 3, .. })
-        ));
+        assert!(matches!(list.get(0), Err(FeatureError::NoSuchFeature { number: 0, len: 2, .. })));
+        assert!(matches!(list.get(3), Err(FeatureError::NoSuchFeature { number: 3, .. })));
         assert_eq!(list.get(1).unwrap().steps().count(), 2);
     }
 
@@ -656,11 +550,7 @@ mod tests {
     fn large_list_round_trips() {
         let mut list = FeatureList::empty("feature_list.json");
         for i in 0..10_000 {
-            let mut f = Feature::new(
-                "functional",
-                &format!("Feature {i} — ünïcode \"quoted\""),
-                &["a", "b"],
-            );
+            let mut f = Feature::new("functional", &format!("Feature {i} — ünïcode \"quoted\""), &["a", "b"]);
             f.set_passes(i % 3 == 0);
             f.fields_mut().insert("priority".into(), i.into());
             list.push(f);

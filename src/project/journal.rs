@@ -11,6 +11,73 @@ use serde::{Deserialize, Serialize};
 
 use super::session::{Outcome, SessionKind, Usage, Verdict};
 
+/// A feature whose `passes` a session changed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Flip {
+    /// Numbered from 1.
+    pub feature: usize,
+    pub passes: bool,
+    pub description: String,
+}
+
+/// What the project's verify command said after a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyResult {
+    pub passed: bool,
+    pub exit_code: Option<i32>,
+    pub timed_out: bool,
+    /// The end of its output.
+    pub output: String,
+}
+
+/// Everything known about a session once it is over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionReport {
+    pub number: u32,
+    pub outcome: Outcome,
+    pub head: Option<String>,
+    #[serde(default)]
+    pub usage: Usage,
+    #[serde(default)]
+    pub cost_usd: f64,
+    #[serde(default)]
+    pub turns: u32,
+    #[serde(default)]
+    pub duration_ms: u64,
+    /// How the backend said it ended, when that says more than the outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Commits from base to head, newest first.
+    #[serde(default)]
+    pub commits: Vec<String>,
+    #[serde(default)]
+    pub flipped: Vec<Flip>,
+    /// What the guard found and repaired.
+    #[serde(default)]
+    pub violations: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<VerifyResult>,
+}
+
+impl SessionReport {
+    pub fn new(number: u32, outcome: Outcome) -> Self {
+        SessionReport {
+            number,
+            outcome,
+            head: None,
+            usage: Usage::default(),
+            cost_usd: 0.0,
+            turns: 0,
+            duration_ms: 0,
+            detail: None,
+            commits: Vec::new(),
+            flipped: Vec::new(),
+            violations: Vec::new(),
+            verify: None,
+        }
+    }
+}
+
 /// One line of the journal: when, and what.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Entry {
@@ -30,15 +97,8 @@ pub enum Record {
         /// HEAD when the session started; `None` in a repository with no commit yet.
         base: Option<String>,
     },
-    SessionEnded {
-        number: u32,
-        outcome: Outcome,
-        head: Option<String>,
-        #[serde(default)]
-        usage: Usage,
-        #[serde(default)]
-        cost_usd: f64,
-    },
+    /// The session is over and reviewable: everything the review shows.
+    SessionEnded(SessionReport),
     Verdict {
         number: u32,
         verdict: Verdict,
@@ -46,10 +106,23 @@ pub enum Record {
         reason: Option<String>,
     },
     /// The operator marked a feature by hand.
-    FeatureMarked {
-        feature: usize,
-        passes: bool,
-        commit: Option<String>,
+    FeatureMarked { feature: usize, passes: bool, commit: Option<String> },
+    /// Another baton process asks the running loop to approve or veto a session.
+    ReviewRequested {
+        number: u32,
+        approve: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// Another baton process asks the running loop to mark a feature at the next boundary.
+    MarkRequested { feature: usize, passes: bool },
+    /// A loop started in this process.
+    RunStarted { pid: u32, backend: String, approve: String, mode: String },
+    /// A loop stopped, and why (`done`, `session_cap`, `budget`, `paused`, `no_progress`, ...).
+    RunStopped {
+        reason: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
 }
 
@@ -71,19 +144,11 @@ impl Journal {
     /// Opens (creating if needed) the journal at `path`. A last line cut off by a crash is closed
     /// with a newline first, so the next record starts on a line of its own.
     pub fn open(path: &Path) -> Result<Self, JournalError> {
-        let open_err = |source| JournalError::Open {
-            path: path.to_owned(),
-            source,
-        };
+        let open_err = |source| JournalError::Open { path: path.to_owned(), source };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(open_err)?;
         }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(path)
-            .map_err(open_err)?;
+        let mut file = OpenOptions::new().create(true).read(true).append(true).open(path).map_err(open_err)?;
         let len = file.metadata().map_err(open_err)?.len();
         if len > 0 {
             let mut last = [0u8; 1];
@@ -94,10 +159,7 @@ impl Journal {
                 file.sync_data().map_err(open_err)?;
             }
         }
-        Ok(Journal {
-            path: path.to_owned(),
-            file,
-        })
+        Ok(Journal { path: path.to_owned(), file })
     }
 
     pub fn path(&self) -> &Path {
@@ -106,20 +168,16 @@ impl Journal {
 
     /// Appends one record, stamped now, and makes it durable before returning.
     pub fn append(&mut self, record: Record) -> Result<Entry, JournalError> {
-        let entry = Entry {
-            at: Timestamp::now(),
-            record,
-        };
+        let entry = Entry { at: Timestamp::now(), record };
         self.append_entry(&entry)?;
         Ok(entry)
     }
 
     pub fn append_entry(&mut self, entry: &Entry) -> Result<(), JournalError> {
-        let err = |source| JournalError::Append {
-            path: self.path.clone(),
-            source,
-        };
-        let mut line = serde_json::to_vec(entry).map_err(|e| err(e.into()))?;
+        let err = |source| JournalError::Append { path: self.path.clone(), source };
+        let line = serde_json::to_string(entry).map_err(|e| err(e.into()))?;
+        // Secrets from the environment never reach disk.
+        let mut line = super::secrets::global().redact(&line).into_owned().into_bytes();
         line.push(b'\n');
         // One write call per record: with O_APPEND a concurrent reader never sees two records
         // interleaved.
@@ -143,10 +201,7 @@ pub fn read(path: &Path) -> Result<JournalRead, JournalError> {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(JournalRead::default()),
         Err(source) => {
-            return Err(JournalError::Open {
-                path: path.to_owned(),
-                source,
-            });
+            return Err(JournalError::Open { path: path.to_owned(), source });
         }
     };
     let mut out = JournalRead::default();
@@ -157,10 +212,7 @@ pub fn read(path: &Path) -> Result<JournalRead, JournalError> {
         line.clear();
         let n = reader
             .read_until(b'\n', &mut line)
-            .map_err(|source| JournalError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
+            .map_err(|source| JournalError::Open { path: path.to_owned(), source })?;
         if n == 0 {
             break;
         }
@@ -208,6 +260,13 @@ pub struct SessionSummary {
     pub cache_creation_input_tokens: u64,
     pub cache_read_input_tokens: u64,
     pub cost_usd: f64,
+    pub turns: u32,
+    pub duration_ms: u64,
+    pub detail: Option<String>,
+    pub commits: Vec<String>,
+    pub flipped: Vec<Flip>,
+    pub violations: Vec<String>,
+    pub verify: Option<VerifyResult>,
 }
 
 /// Folds the journal's records into one summary per session, in order.
@@ -215,13 +274,7 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
     let mut out: Vec<SessionSummary> = Vec::new();
     for entry in entries {
         match &entry.record {
-            Record::SessionStarted {
-                number,
-                kind,
-                backend,
-                model,
-                base,
-            } => {
+            Record::SessionStarted { number, kind, backend, model, base } => {
                 out.retain(|s| s.number != *number);
                 out.push(SessionSummary {
                     number: *number,
@@ -240,38 +293,46 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
                     cache_creation_input_tokens: 0,
                     cache_read_input_tokens: 0,
                     cost_usd: 0.0,
+                    turns: 0,
+                    duration_ms: 0,
+                    detail: None,
+                    commits: Vec::new(),
+                    flipped: Vec::new(),
+                    violations: Vec::new(),
+                    verify: None,
                 });
             }
-            Record::SessionEnded {
-                number,
-                outcome,
-                head,
-                usage,
-                cost_usd,
-            } => {
-                if let Some(s) = out.iter_mut().find(|s| s.number == *number) {
+            Record::SessionEnded(r) => {
+                if let Some(s) = out.iter_mut().find(|s| s.number == r.number) {
                     s.ended_at = Some(entry.at);
-                    s.outcome = Some(*outcome);
+                    s.outcome = Some(r.outcome);
                     s.verdict.get_or_insert(Verdict::Pending);
-                    s.head = head.clone();
-                    s.input_tokens = usage.input_tokens;
-                    s.output_tokens = usage.output_tokens;
-                    s.cache_creation_input_tokens = usage.cache_creation_input_tokens;
-                    s.cache_read_input_tokens = usage.cache_read_input_tokens;
-                    s.cost_usd = *cost_usd;
+                    s.head = r.head.clone();
+                    s.input_tokens = r.usage.input_tokens;
+                    s.output_tokens = r.usage.output_tokens;
+                    s.cache_creation_input_tokens = r.usage.cache_creation_input_tokens;
+                    s.cache_read_input_tokens = r.usage.cache_read_input_tokens;
+                    s.cost_usd = r.cost_usd;
+                    s.turns = r.turns;
+                    s.duration_ms = r.duration_ms;
+                    s.detail = r.detail.clone();
+                    s.commits = r.commits.clone();
+                    s.flipped = r.flipped.clone();
+                    s.violations = r.violations.clone();
+                    s.verify = r.verify.clone();
                 }
             }
-            Record::Verdict {
-                number,
-                verdict,
-                reason,
-            } => {
+            Record::Verdict { number, verdict, reason } => {
                 if let Some(s) = out.iter_mut().find(|s| s.number == *number) {
                     s.verdict = Some(*verdict);
                     s.reason = reason.clone();
                 }
             }
-            Record::FeatureMarked { .. } => {}
+            Record::FeatureMarked { .. }
+            | Record::ReviewRequested { .. }
+            | Record::MarkRequested { .. }
+            | Record::RunStarted { .. }
+            | Record::RunStopped { .. } => {}
         }
     }
     out
@@ -292,17 +353,12 @@ mod tests {
     }
 
     fn ended(number: u32) -> Record {
-        Record::SessionEnded {
-            number,
-            outcome: Outcome::Completed,
+        Record::SessionEnded(SessionReport {
             head: Some("def".into()),
-            usage: Usage {
-                input_tokens: 10,
-                output_tokens: 5,
-                ..Usage::default()
-            },
+            usage: Usage { input_tokens: 10, output_tokens: 5, ..Usage::default() },
             cost_usd: 0.25,
-        }
+            ..SessionReport::new(number, Outcome::Completed)
+        })
     }
 
     #[test]
@@ -313,11 +369,7 @@ mod tests {
         journal.append(started(1)).unwrap();
         journal.append(ended(1)).unwrap();
         journal
-            .append(Record::Verdict {
-                number: 1,
-                verdict: Verdict::Vetoed,
-                reason: Some("no tests".into()),
-            })
+            .append(Record::Verdict { number: 1, verdict: Verdict::Vetoed, reason: Some("no tests".into()) })
             .unwrap();
         journal.append(started(2)).unwrap();
         let read = read(&path).unwrap();
@@ -342,22 +394,14 @@ mod tests {
         drop(journal);
         // Cut the last record in half, as a crash mid-write would.
         let bytes = std::fs::read(&path).unwrap();
-        let last_start = bytes[..bytes.len() - 1]
-            .iter()
-            .rposition(|b| *b == b'\n')
-            .unwrap()
-            + 1;
+        let last_start = bytes[..bytes.len() - 1].iter().rposition(|b| *b == b'\n').unwrap() + 1;
         let cut = last_start + (bytes.len() - last_start) / 2;
         std::fs::write(&path, &bytes[..cut]).unwrap();
 
         let read1 = read(&path).unwrap();
         assert_eq!(read1.entries.len(), 1);
         assert_eq!(read1.warnings.len(), 1);
-        assert!(
-            read1.warnings[0].contains(":2: the line is incomplete"),
-            "{:?}",
-            read1.warnings
-        );
+        assert!(read1.warnings[0].contains(":2: the line is incomplete"), "{:?}", read1.warnings);
 
         // Appending after the crash starts a fresh line; the torn one stays skipped.
         let mut journal = Journal::open(&path).unwrap();
@@ -365,10 +409,7 @@ mod tests {
         let read2 = read(&path).unwrap();
         assert_eq!(read2.entries.len(), 2);
         assert_eq!(read2.warnings.len(), 1);
-        assert_eq!(
-            sessions(&read2.entries)[0].outcome,
-            Some(Outcome::Completed)
-        );
+        assert_eq!(sessions(&read2.entries)[0].outcome, Some(Outcome::Completed));
     }
 
     #[test]

@@ -35,9 +35,7 @@ impl Project {
     /// `.baton/` yet, opens too, with default settings.
     pub fn open(dir: &Path) -> Result<Self, ProjectError> {
         if !dir.is_dir() {
-            return Err(ProjectError::NoDirectory {
-                path: dir.to_owned(),
-            });
+            return Err(ProjectError::NoDirectory { path: dir.to_owned() });
         }
         let root = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
         let config = Config::load(&root)?;
@@ -67,9 +65,7 @@ impl Project {
 
     /// Where session `number`'s full transcript is kept.
     pub fn transcript_path(&self, number: u32) -> PathBuf {
-        self.baton_dir()
-            .join("sessions")
-            .join(format!("{number:04}.jsonl"))
+        self.baton_dir().join("sessions").join(format!("{number:04}.jsonl"))
     }
 
     pub fn spec_path(&self) -> PathBuf {

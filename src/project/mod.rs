@@ -7,6 +7,7 @@ pub mod fsio;
 pub mod journal;
 pub mod progress;
 pub mod repo;
+pub mod secrets;
 pub mod session;
 pub mod state;
 

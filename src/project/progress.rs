@@ -38,10 +38,7 @@ impl ProgressNotes {
     /// Appends `text` as its own paragraph, creating the file if needed.
     pub fn append(&self, text: &str) -> std::io::Result<()> {
         let existing = self.read()?;
-        let mut file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&self.path)?;
         if !existing.is_empty() && !existing.ends_with('\n') {
             file.write_all(b"\n")?;
         }
@@ -65,10 +62,7 @@ mod tests {
         notes.append("Session 1: set up the project").unwrap();
         std::fs::write(notes.path(), "Session 1: set up the project").unwrap();
         notes.append("Session 2: feature 1 works").unwrap();
-        assert_eq!(
-            notes.read().unwrap(),
-            "Session 1: set up the project\nSession 2: feature 1 works\n"
-        );
+        assert_eq!(notes.read().unwrap(), "Session 1: set up the project\nSession 2: feature 1 works\n");
         assert_eq!(notes.tail(1).unwrap(), vec!["Session 2: feature 1 works"]);
     }
 

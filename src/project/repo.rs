@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use git2::{
-    Diff, DiffFormat, ErrorCode, Index, IndexAddOption, IndexEntry, IndexTime, ObjectType, Oid,
-    Repository, ResetType, Signature, Sort, StatusOptions, Tree,
+    Diff, DiffFormat, ErrorCode, Index, IndexAddOption, IndexEntry, IndexTime, ObjectType, Oid, Repository, ResetType,
+    Signature, Sort, StatusOptions, Tree,
 };
 use serde::Serialize;
 
@@ -22,15 +22,9 @@ pub enum RepoError {
     #[error("{} is not a git repository (run `baton init` there first)", path.display())]
     NotARepository { path: PathBuf },
     #[error("git: {context}: {}", source.message())]
-    Git {
-        context: String,
-        source: git2::Error,
-    },
+    Git { context: String, source: git2::Error },
     #[error("{context}: {source}")]
-    Io {
-        context: String,
-        source: std::io::Error,
-    },
+    Io { context: String, source: std::io::Error },
     #[error("refusing to touch {name}: baton only writes refs under {REF_PREFIX}")]
     ForeignRef { name: String },
 }
@@ -41,10 +35,7 @@ trait Context<T> {
 
 impl<T> Context<T> for Result<T, git2::Error> {
     fn ctx(self, context: impl FnOnce() -> String) -> Result<T, RepoError> {
-        self.map_err(|source| RepoError::Git {
-            context: context(),
-            source,
-        })
+        self.map_err(|source| RepoError::Git { context: context(), source })
     }
 }
 
@@ -97,9 +88,7 @@ pub struct Repo {
 
 impl std::fmt::Debug for Repo {
     fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.debug_struct("Repo")
-            .field("path", &self.git.path())
-            .finish()
+        f.debug_struct("Repo").field("path", &self.git.path()).finish()
     }
 }
 
@@ -108,9 +97,7 @@ impl Repo {
     pub fn open(dir: &Path) -> Result<Self, RepoError> {
         match Repository::open(dir) {
             Ok(git) => Ok(Repo { git }),
-            Err(e) if e.code() == ErrorCode::NotFound => Err(RepoError::NotARepository {
-                path: dir.to_owned(),
-            }),
+            Err(e) if e.code() == ErrorCode::NotFound => Err(RepoError::NotARepository { path: dir.to_owned() }),
             Err(e) => Err(e).ctx(|| format!("opening {}", dir.display())),
         }
     }
@@ -163,11 +150,9 @@ impl Repo {
             None => self.head()?,
         };
         let mut walk = self.git.revwalk().ctx(|| "starting the log".into())?;
-        walk.set_sorting(Sort::NONE)
-            .ctx(|| "starting the log".into())?;
+        walk.set_sorting(Sort::NONE).ctx(|| "starting the log".into())?;
         if let Some(oid) = start {
-            walk.push(oid)
-                .ctx(|| format!("starting the log at {oid}"))?;
+            walk.push(oid).ctx(|| format!("starting the log at {oid}"))?;
         }
         Ok(walk.map(move |oid| {
             let oid = oid.ctx(|| "walking the log".into())?;
@@ -181,10 +166,7 @@ impl Repo {
     }
 
     pub fn commit_info(&self, oid: Oid) -> Result<CommitInfo, RepoError> {
-        let c = self
-            .git
-            .find_commit(oid)
-            .ctx(|| format!("reading commit {oid}"))?;
+        let c = self.git.find_commit(oid).ctx(|| format!("reading commit {oid}"))?;
         let author = c.author();
         Ok(CommitInfo {
             id: oid.to_string(),
@@ -198,18 +180,13 @@ impl Repo {
     }
 
     /// Commits between `base` (exclusive) and `head` (inclusive), newest first.
-    pub fn commits_between(
-        &self,
-        base: Option<Oid>,
-        head: Oid,
-    ) -> Result<Vec<CommitInfo>, RepoError> {
+    pub fn commits_between(&self, base: Option<Oid>, head: Oid) -> Result<Vec<CommitInfo>, RepoError> {
         let mut walk = self.git.revwalk().ctx(|| "walking commits".into())?;
         walk.push(head).ctx(|| format!("walking from {head}"))?;
         if let Some(base) = base {
             walk.hide(base).ctx(|| format!("walking from {base}"))?;
         }
-        walk.map(|oid| self.commit_info(oid.ctx(|| "walking commits".into())?))
-            .collect()
+        walk.map(|oid| self.commit_info(oid.ctx(|| "walking commits".into())?)).collect()
     }
 
     fn signature(&self, author: Author) -> Result<Signature<'static>, RepoError> {
@@ -224,13 +201,8 @@ impl Repo {
     fn head_tree(&self) -> Result<Option<Tree<'_>>, RepoError> {
         match self.head()? {
             Some(oid) => {
-                let commit = self
-                    .git
-                    .find_commit(oid)
-                    .ctx(|| format!("reading commit {oid}"))?;
-                Ok(Some(
-                    commit.tree().ctx(|| format!("reading the tree of {oid}"))?,
-                ))
+                let commit = self.git.find_commit(oid).ctx(|| format!("reading commit {oid}"))?;
+                Ok(Some(commit.tree().ctx(|| format!("reading the tree of {oid}"))?))
             }
             None => Ok(None),
         }
@@ -238,12 +210,7 @@ impl Repo {
 
     /// Commits the current content of `paths` (relative to the work tree; a missing file is a
     /// deletion) on top of HEAD, leaving anything else the operator has staged out of it.
-    pub fn commit_paths(
-        &self,
-        paths: &[&Path],
-        message: &str,
-        author: Author,
-    ) -> Result<Oid, RepoError> {
+    pub fn commit_paths(&self, paths: &[&Path], message: &str, author: Author) -> Result<Oid, RepoError> {
         let head_tree = self.head_tree()?;
         let mut index = Index::new().ctx(|| "making an index".into())?;
         if let Some(tree) = &head_tree {
@@ -252,10 +219,7 @@ impl Repo {
         let mut real = self.git.index().ctx(|| "reading the index".into())?;
         for path in paths {
             let full = self.workdir().join(path);
-            let io = |source| RepoError::Io {
-                context: format!("reading {}", full.display()),
-                source,
-            };
+            let io = |source| RepoError::Io { context: format!("reading {}", full.display()), source };
             match std::fs::symlink_metadata(&full) {
                 Ok(meta) => {
                     use std::os::unix::fs::PermissionsExt;
@@ -264,20 +228,13 @@ impl Repo {
                         (target.into_os_string().into_encoded_bytes(), 0o120000)
                     } else {
                         let exec = meta.permissions().mode() & 0o111 != 0;
-                        (
-                            std::fs::read(&full).map_err(io)?,
-                            if exec { 0o100755 } else { 0o100644 },
-                        )
+                        (std::fs::read(&full).map_err(io)?, if exec { 0o100755 } else { 0o100644 })
                     };
-                    let id = self
-                        .git
-                        .blob(&data)
-                        .ctx(|| format!("storing {}", path.display()))?;
+                    let id = self.git.blob(&data).ctx(|| format!("storing {}", path.display()))?;
                     index
                         .add(&index_entry(path, id, mode, data.len()))
                         .ctx(|| format!("staging {}", path.display()))?;
-                    real.add_path(path)
-                        .ctx(|| format!("staging {}", path.display()))?;
+                    real.add_path(path).ctx(|| format!("staging {}", path.display()))?;
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let _ = index.remove_path(path);
@@ -286,9 +243,7 @@ impl Repo {
                 Err(e) => return Err(io(e)),
             }
         }
-        let tree_id = index
-            .write_tree_to(&self.git)
-            .ctx(|| "writing the tree".into())?;
+        let tree_id = index.write_tree_to(&self.git).ctx(|| "writing the tree".into())?;
         let oid = self.commit_tree(tree_id, message, author)?;
         real.write().ctx(|| "writing the index".into())?;
         Ok(oid)
@@ -298,12 +253,8 @@ impl Repo {
     /// as `git add -A && git commit` would. `None` when there is nothing to commit.
     pub fn commit_all(&self, message: &str, author: Author) -> Result<Option<Oid>, RepoError> {
         let mut index = self.git.index().ctx(|| "reading the index".into())?;
-        index
-            .add_all(["*"], IndexAddOption::DEFAULT, None)
-            .ctx(|| "staging all files".into())?;
-        index
-            .update_all(["*"], None)
-            .ctx(|| "staging deletions".into())?;
+        index.add_all(["*"], IndexAddOption::DEFAULT, None).ctx(|| "staging all files".into())?;
+        index.update_all(["*"], None).ctx(|| "staging deletions".into())?;
         index.write().ctx(|| "writing the index".into())?;
         let tree_id = index.write_tree().ctx(|| "writing the tree".into())?;
         if let Some(tree) = self.head_tree()?
@@ -315,17 +266,10 @@ impl Repo {
     }
 
     fn commit_tree(&self, tree_id: Oid, message: &str, author: Author) -> Result<Oid, RepoError> {
-        let tree = self
-            .git
-            .find_tree(tree_id)
-            .ctx(|| "reading the new tree".into())?;
+        let tree = self.git.find_tree(tree_id).ctx(|| "reading the new tree".into())?;
         let sig = self.signature(author)?;
         let parent = match self.head()? {
-            Some(oid) => Some(
-                self.git
-                    .find_commit(oid)
-                    .ctx(|| format!("reading commit {oid}"))?,
-            ),
+            Some(oid) => Some(self.git.find_commit(oid).ctx(|| format!("reading commit {oid}"))?),
             None => None,
         };
         let parents: Vec<_> = parent.iter().collect();
@@ -337,28 +281,17 @@ impl Repo {
     /// Whether the work tree has no changes and no untracked files (ignored files aside).
     pub fn is_clean(&self) -> Result<bool, RepoError> {
         let mut opts = StatusOptions::new();
-        opts.include_untracked(true)
-            .recurse_untracked_dirs(true)
-            .exclude_submodules(true);
-        let statuses = self
-            .git
-            .statuses(Some(&mut opts))
-            .ctx(|| "reading git status".into())?;
+        opts.include_untracked(true).recurse_untracked_dirs(true).exclude_submodules(true);
+        let statuses = self.git.statuses(Some(&mut opts)).ctx(|| "reading git status".into())?;
         Ok(statuses.is_empty())
     }
 
     fn diff(&self, from: Option<Oid>, to: Oid) -> Result<Diff<'_>, RepoError> {
-        let tree_of = |oid: Oid| {
-            self.git
-                .find_commit(oid)
-                .and_then(|c| c.tree())
-                .ctx(|| format!("reading the tree of {oid}"))
-        };
+        let tree_of =
+            |oid: Oid| self.git.find_commit(oid).and_then(|c| c.tree()).ctx(|| format!("reading the tree of {oid}"));
         let old = from.map(tree_of).transpose()?;
         let new = tree_of(to)?;
-        self.git
-            .diff_tree_to_tree(old.as_ref(), Some(&new), None)
-            .ctx(|| "diffing".into())
+        self.git.diff_tree_to_tree(old.as_ref(), Some(&new), None).ctx(|| "diffing".into())
     }
 
     /// Files changed between `from` (the empty tree when `None`) and `to`, with line counts.
@@ -366,17 +299,14 @@ impl Repo {
         let diff = self.diff(from, to)?;
         let mut stat = DiffStat::default();
         for i in 0..diff.deltas().len() {
-            let Some(patch) = git2::Patch::from_diff(&diff, i).ctx(|| "reading a patch".into())?
-            else {
+            let Some(patch) = git2::Patch::from_diff(&diff, i).ctx(|| "reading a patch".into())? else {
                 continue;
             };
             let (_, insertions, deletions) = patch.line_stats().ctx(|| "counting lines".into())?;
             let delta = patch.delta();
             let path = delta.new_file().path().or_else(|| delta.old_file().path());
             stat.files.push(FileStat {
-                path: path
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
+                path: path.map(|p| p.to_string_lossy().into_owned()).unwrap_or_default(),
                 insertions,
                 deletions,
             });
@@ -403,25 +333,16 @@ impl Repo {
 
     /// Moves the branch to `oid` and makes the index and work tree match it (`git reset --hard`).
     pub fn reset_hard(&self, oid: Oid) -> Result<(), RepoError> {
-        let obj = self
-            .git
-            .find_object(oid, Some(ObjectType::Commit))
-            .ctx(|| format!("finding {oid}"))?;
-        self.git
-            .reset(&obj, ResetType::Hard, None)
-            .ctx(|| format!("resetting to {oid}"))
+        let obj = self.git.find_object(oid, Some(ObjectType::Commit)).ctx(|| format!("finding {oid}"))?;
+        self.git.reset(&obj, ResetType::Hard, None).ctx(|| format!("resetting to {oid}"))
     }
 
     /// Points `name` (which must be under `refs/baton/`) at `oid`, replacing what was there.
     pub fn set_ref(&self, name: &str, oid: Oid, log_message: &str) -> Result<(), RepoError> {
         if !name.starts_with(REF_PREFIX) {
-            return Err(RepoError::ForeignRef {
-                name: name.to_owned(),
-            });
+            return Err(RepoError::ForeignRef { name: name.to_owned() });
         }
-        self.git
-            .reference(name, oid, true, log_message)
-            .ctx(|| format!("writing {name}"))?;
+        self.git.reference(name, oid, true, log_message).ctx(|| format!("writing {name}"))?;
         Ok(())
     }
 
@@ -437,10 +358,7 @@ impl Repo {
     /// Every ref under `refs/baton/<prefix>`, with its target, sorted by name.
     pub fn baton_refs(&self, prefix: &str) -> Result<Vec<(String, Oid)>, RepoError> {
         let glob = format!("{REF_PREFIX}{prefix}*");
-        let refs = self
-            .git
-            .references_glob(&glob)
-            .ctx(|| format!("listing {glob}"))?;
+        let refs = self.git.references_glob(&glob).ctx(|| format!("listing {glob}"))?;
         let mut out = Vec::new();
         for r in refs {
             let r = r.ctx(|| format!("listing {glob}"))?;
@@ -474,19 +392,18 @@ impl Repo {
     /// Adds `pattern` to `.git/info/exclude` unless a line already says it. Says whether it added.
     pub fn exclude(&self, pattern: &str) -> Result<bool, RepoError> {
         let path = self.git.path().join("info").join("exclude");
-        let io = |source| RepoError::Io {
-            context: format!("updating {}", path.display()),
-            source,
-        };
+        let io = |source| RepoError::Io { context: format!("updating {}", path.display()), source };
         let existing = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(io(e)),
         };
         let bare = pattern.trim_end_matches('/');
-        if existing.lines().map(str::trim).any(|l| {
-            l == pattern || l == bare || l == format!("/{pattern}") || l == format!("/{bare}")
-        }) {
+        if existing
+            .lines()
+            .map(str::trim)
+            .any(|l| l == pattern || l == bare || l == format!("/{pattern}") || l == format!("/{bare}"))
+        {
             return Ok(false);
         }
         let mut text = existing;

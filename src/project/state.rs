@@ -62,19 +62,9 @@ impl Status {
         let sessions = journal::sessions(&read.entries);
         let count = features
             .as_ref()
-            .map(|f| FeatureCount {
-                total: f.len(),
-                passing: f.passing(),
-            })
-            .unwrap_or(FeatureCount {
-                total: 0,
-                passing: 0,
-            });
-        let pending_review = sessions
-            .iter()
-            .rev()
-            .find(|s| s.verdict == Some(Verdict::Pending))
-            .map(|s| s.number);
+            .map(|f| FeatureCount { total: f.len(), passing: f.passing() })
+            .unwrap_or(FeatureCount { total: 0, passing: 0 });
+        let pending_review = sessions.iter().rev().find(|s| s.verdict == Some(Verdict::Pending)).map(|s| s.number);
         let running = sessions.iter().any(|s| s.outcome.is_none());
         let state = if running {
             RunState::Running
@@ -87,11 +77,7 @@ impl Status {
         };
         let next_session = NextSession {
             number: sessions.last().map_or(1, |s| s.number + 1),
-            kind: if features.is_some() {
-                SessionKind::Coding
-            } else {
-                SessionKind::Initializer
-            },
+            kind: if features.is_some() { SessionKind::Coding } else { SessionKind::Initializer },
         };
         Ok(Status {
             project: project.root().display().to_string(),

@@ -13,9 +13,7 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Self {
-        Sandbox {
-            home: tempfile::tempdir().unwrap(),
-        }
+        Sandbox { home: tempfile::tempdir().unwrap() }
     }
 
     /// The real `baton` binary, run in `dir`, with HOME and the XDG dirs inside the sandbox.
@@ -51,30 +49,18 @@ pub struct Run {
 
 impl Run {
     pub fn ok(self) -> Self {
-        assert_eq!(
-            self.code,
-            Some(0),
-            "baton failed:\nstdout: {}\nstderr: {}",
-            self.stdout,
-            self.stderr
-        );
+        assert_eq!(self.code, Some(0), "baton failed:\nstdout: {}\nstderr: {}", self.stdout, self.stderr);
         self
     }
 
     pub fn failed(self) -> Self {
-        assert_ne!(
-            self.code,
-            Some(0),
-            "baton should have failed:\nstdout: {}",
-            self.stdout
-        );
+        assert_ne!(self.code, Some(0), "baton should have failed:\nstdout: {}", self.stdout);
         assert!(!self.stderr.is_empty(), "a failure says why on stderr");
         self
     }
 
     pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.stdout))
     }
 }
 
@@ -118,20 +104,13 @@ pub fn quickstart_repo() -> (tempfile::TempDir, git2::Repository) {
 
 pub fn commit_all(repo: &git2::Repository, message: &str) -> git2::Oid {
     let mut index = repo.index().unwrap();
-    index
-        .add_all(["*"], git2::IndexAddOption::DEFAULT, None)
-        .unwrap();
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None).unwrap();
     index.write().unwrap();
     let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
     let sig = git2::Signature::now("Ada Operator", "ada@example.com").unwrap();
-    let parent = repo
-        .head()
-        .ok()
-        .and_then(|h| h.target())
-        .map(|o| repo.find_commit(o).unwrap());
+    let parent = repo.head().ok().and_then(|h| h.target()).map(|o| repo.find_commit(o).unwrap());
     let parents: Vec<_> = parent.iter().collect();
-    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
-        .unwrap()
+    repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents).unwrap()
 }
 
 pub fn commit_count(repo: &git2::Repository) -> usize {
@@ -145,9 +124,6 @@ pub fn is_clean(repo: &git2::Repository) -> bool {
     let mut opts = git2::StatusOptions::new();
     opts.include_untracked(true).include_ignored(false);
     let statuses = repo.statuses(Some(&mut opts)).unwrap();
-    let dirty: Vec<_> = statuses
-        .iter()
-        .map(|s| s.path().unwrap_or("?").to_owned())
-        .collect();
+    let dirty: Vec<_> = statuses.iter().map(|s| s.path().unwrap_or("?").to_owned()).collect();
     dirty.is_empty()
 }

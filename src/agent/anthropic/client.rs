@@ -24,20 +24,14 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy {
-            max_attempts: 8,
-            base_delay: Duration::from_secs(1),
-            max_delay: Duration::from_secs(60),
-        }
+        RetryPolicy { max_attempts: 8, base_delay: Duration::from_secs(1), max_delay: Duration::from_secs(60) }
     }
 }
 
 impl RetryPolicy {
     /// Exponential backoff with jitter: half to all of `base * 2^(attempt-1)`, capped.
     pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self
-            .base_delay
-            .saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
+        let exp = self.base_delay.saturating_mul(1u32 << (attempt.saturating_sub(1)).min(16));
         let capped = exp.min(self.max_delay);
         capped.mul_f64(0.5 + fastrand::f64() * 0.5)
     }
@@ -59,19 +53,11 @@ pub enum RequestError {
 /// What the caller hears while a request runs.
 pub enum Progress {
     Delta(Delta),
-    Retry {
-        reason: String,
-        attempt: u32,
-        wait: Duration,
-    },
+    Retry { reason: String, attempt: u32, wait: Duration },
 }
 
 enum Attempt {
-    Retry {
-        reason: String,
-        wait: Option<Duration>,
-        rate_limited: bool,
-    },
+    Retry { reason: String, wait: Option<Duration>, rate_limited: bool },
     Fatal(RequestError),
 }
 
@@ -116,37 +102,20 @@ impl Client {
             let (reason, wait, rate_limited) = match outcome {
                 Ok(m) => return Ok(m),
                 Err(Attempt::Fatal(e)) => return Err(e),
-                Err(Attempt::Retry {
-                    reason,
-                    wait,
-                    rate_limited,
-                }) => (reason, wait, rate_limited),
+                Err(Attempt::Retry { reason, wait, rate_limited }) => (reason, wait, rate_limited),
             };
             if attempt >= self.retry.max_attempts {
                 let message = format!("gave up after {attempt} attempts: {reason}");
                 return Err(if rate_limited {
                     RequestError::RateLimited(message)
                 } else {
-                    RequestError::Api {
-                        status: None,
-                        message,
-                    }
+                    RequestError::Api { status: None, message }
                 });
             }
             // `retry-after` is honoured, but no single wait is longer than ten minutes.
-            let wait = wait
-                .unwrap_or_else(|| self.retry.backoff(attempt))
-                .min(Duration::from_secs(600));
-            tracing::warn!(
-                attempt,
-                ?wait,
-                "retrying the Messages API request: {reason}"
-            );
-            progress(Progress::Retry {
-                reason,
-                attempt,
-                wait,
-            });
+            let wait = wait.unwrap_or_else(|| self.retry.backoff(attempt)).min(Duration::from_secs(600));
+            tracing::warn!(attempt, ?wait, "retrying the Messages API request: {reason}");
+            progress(Progress::Retry { reason, attempt, wait });
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
                 _ = cancel.cancelled() => return Err(RequestError::Cancelled),
@@ -155,11 +124,7 @@ impl Client {
         }
     }
 
-    async fn attempt(
-        &self,
-        body: &Value,
-        progress: &mut impl FnMut(Progress),
-    ) -> Result<Message, Attempt> {
+    async fn attempt(&self, body: &Value, progress: &mut impl FnMut(Progress)) -> Result<Message, Attempt> {
         let response = self
             .http
             .post(format!("{}/v1/messages", self.base_url))
@@ -188,11 +153,7 @@ impl Client {
                 429 | 529 => Attempt::Retry {
                     reason: format!(
                         "{} ({status}): {message}",
-                        if status == 429 {
-                            "rate limited"
-                        } else {
-                            "overloaded"
-                        }
+                        if status == 429 { "rate limited" } else { "overloaded" }
                     ),
                     wait: retry_after,
                     rate_limited: true,
@@ -202,10 +163,7 @@ impl Client {
                     wait: retry_after,
                     rate_limited: false,
                 },
-                _ => Attempt::Fatal(RequestError::Api {
-                    status: Some(status),
-                    message,
-                }),
+                _ => Attempt::Fatal(RequestError::Api { status: Some(status), message }),
             });
         }
 
@@ -221,15 +179,10 @@ impl Client {
                 Ok(Some(delta)) => progress(Progress::Delta(delta)),
                 Ok(None) => {}
                 Err(StreamFault::ErrorEvent(kind, message)) => {
-                    let fatal = matches!(
-                        kind.as_str(),
-                        "invalid_request_error" | "authentication_error" | "permission_error"
-                    );
+                    let fatal =
+                        matches!(kind.as_str(), "invalid_request_error" | "authentication_error" | "permission_error");
                     return Err(if fatal {
-                        Attempt::Fatal(RequestError::Api {
-                            status: None,
-                            message: format!("{kind}: {message}"),
-                        })
+                        Attempt::Fatal(RequestError::Api { status: None, message: format!("{kind}: {message}") })
                     } else {
                         Attempt::Retry {
                             reason: format!("error event in the stream: {kind}: {message}"),
@@ -250,11 +203,7 @@ impl Client {
                 return Ok(assembler.into_message());
             }
         }
-        Err(Attempt::Retry {
-            reason: "the stream ended before message_stop".into(),
-            wait: None,
-            rate_limited: false,
-        })
+        Err(Attempt::Retry { reason: "the stream ended before message_stop".into(), wait: None, rate_limited: false })
     }
 }
 

@@ -20,9 +20,7 @@ use crate::project::session::Usage;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
-    #[error(
-        "ANTHROPIC_API_KEY is not set: export your API key, or use the claude-code backend with your Claude login"
-    )]
+    #[error("ANTHROPIC_API_KEY is not set: export your API key, or use the claude-code backend with your Claude login")]
     NoApiKey,
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
@@ -39,10 +37,7 @@ pub struct AnthropicBackend {
 impl AnthropicBackend {
     /// A backend on `ANTHROPIC_API_KEY` and `ANTHROPIC_BASE_URL`, as the official SDKs read them.
     pub fn from_env(config: &config::Config) -> Result<Self, SetupError> {
-        let key = std::env::var("ANTHROPIC_API_KEY")
-            .ok()
-            .filter(|k| !k.is_empty())
-            .ok_or(SetupError::NoApiKey)?;
+        let key = std::env::var("ANTHROPIC_API_KEY").ok().filter(|k| !k.is_empty()).ok_or(SetupError::NoApiKey)?;
         let base = std::env::var("ANTHROPIC_BASE_URL")
             .ok()
             .filter(|b| !b.is_empty())
@@ -116,8 +111,7 @@ impl AnthropicBackend {
     ) -> EndReason {
         let system = self.system_prompt(ctx);
         let policy = Policy::new(&req.workdir, &self.policy_config);
-        let mut messages =
-            vec![json!({"role": "user", "content": [{"type": "text", "text": req.prompt}]})];
+        let mut messages = vec![json!({"role": "user", "content": [{"type": "text", "text": req.prompt}]})];
         loop {
             if state.turns >= req.limits.max_turns {
                 return EndReason::MaxTurns;
@@ -128,21 +122,11 @@ impl AnthropicBackend {
                 .client
                 .message(&body, &req.cancel, |p| {
                     let _ = events.send(match p {
-                        client::Progress::Delta(stream::Delta::Text(text)) => {
-                            AgentEvent::TextDelta { text }
+                        client::Progress::Delta(stream::Delta::Text(text)) => AgentEvent::TextDelta { text },
+                        client::Progress::Delta(stream::Delta::Thinking(text)) => AgentEvent::ThinkingDelta { text },
+                        client::Progress::Retry { reason, attempt, wait } => {
+                            AgentEvent::Retry { reason, attempt, wait_ms: wait.as_millis() as u64 }
                         }
-                        client::Progress::Delta(stream::Delta::Thinking(text)) => {
-                            AgentEvent::ThinkingDelta { text }
-                        }
-                        client::Progress::Retry {
-                            reason,
-                            attempt,
-                            wait,
-                        } => AgentEvent::Retry {
-                            reason,
-                            attempt,
-                            wait_ms: wait.as_millis() as u64,
-                        },
                     });
                 })
                 .await;
@@ -153,19 +137,14 @@ impl AnthropicBackend {
                     return EndReason::RateLimited { message };
                 }
                 Err(RequestError::Api { status, message }) => {
-                    let _ = events.send(AgentEvent::Notice {
-                        text: format!("the API refused the request: {message}"),
-                    });
+                    let _ = events.send(AgentEvent::Notice { text: format!("the API refused the request: {message}") });
                     return EndReason::ApiError { status, message };
                 }
             };
             let cost = self.cost(&message.usage);
             state.usage.add(&message.usage);
             state.cost += cost;
-            let _ = events.send(AgentEvent::Usage {
-                usage: message.usage,
-                cost_usd: cost,
-            });
+            let _ = events.send(AgentEvent::Usage { usage: message.usage, cost_usd: cost });
 
             let calls: Vec<(String, String, Value)> = message
                 .content
@@ -185,11 +164,7 @@ impl AnthropicBackend {
 
             let mut results = Vec::new();
             for (id, name, input) in calls {
-                let _ = events.send(AgentEvent::ToolCall {
-                    id: id.clone(),
-                    name: name.clone(),
-                    input: input.clone(),
-                });
+                let _ = events.send(AgentEvent::ToolCall { id: id.clone(), name: name.clone(), input: input.clone() });
                 let out = match policy.check_tool(&name, &input) {
                     Decision::Deny(reason) => {
                         let _ = events.send(AgentEvent::PolicyDenied {
@@ -197,9 +172,7 @@ impl AnthropicBackend {
                             name: name.clone(),
                             reason: reason.clone(),
                         });
-                        tools::ToolOutput::error(format!(
-                            "Refused by baton's policy: {reason}. This call did not run."
-                        ))
+                        tools::ToolOutput::error(format!("Refused by baton's policy: {reason}. This call did not run."))
                     }
                     Decision::Allow => tools::run(&name, &input, ctx).await,
                 };
@@ -208,7 +181,9 @@ impl AnthropicBackend {
                     output: out.output.clone(),
                     is_error: out.is_error,
                 });
-                results.push(json!({"type": "tool_result", "tool_use_id": id, "content": out.output, "is_error": out.is_error}));
+                results.push(
+                    json!({"type": "tool_result", "tool_use_id": id, "content": out.output, "is_error": out.is_error}),
+                );
                 if req.cancel.is_cancelled() {
                     return EndReason::Cancelled;
                 }
@@ -234,17 +209,13 @@ impl Backend for AnthropicBackend {
         &self.model
     }
 
-    fn run(
-        &self,
-        req: SessionRequest,
-        events: UnboundedSender<AgentEvent>,
-    ) -> BoxFuture<'_, SessionEnd> {
+    fn run(&self, req: SessionRequest, events: UnboundedSender<AgentEvent>) -> BoxFuture<'_, SessionEnd> {
         Box::pin(async move {
-            let ctx = ToolContext::new(&req.workdir, req.cancel.clone());
-            let _ = events.send(AgentEvent::Started {
-                model: self.model.clone(),
-                session_id: None,
-            });
+            let mut ctx = ToolContext::new(&req.workdir, req.cancel.clone());
+            if let Some(path) = &req.pid_file {
+                ctx = ctx.with_group_file(path.clone());
+            }
+            let _ = events.send(AgentEvent::Started { model: self.model.clone(), session_id: None });
             let mut state = State::default();
             let wall: Duration = req.limits.wall_time;
             let reason = tokio::select! {
@@ -254,12 +225,7 @@ impl Backend for AnthropicBackend {
             };
             // Whatever a tool left running (a server started in the background) ends with the session.
             ctx.kill_leftovers();
-            SessionEnd {
-                reason,
-                usage: state.usage,
-                cost_usd: state.cost,
-                turns: state.turns,
-            }
+            SessionEnd { reason, usage: state.usage, cost_usd: state.cost, turns: state.turns }
         })
     }
 }

@@ -69,8 +69,7 @@ impl Assembler {
 
     /// Feeds one event's data (the JSON after `data:`). Unknown event types are ignored.
     pub fn feed(&mut self, data: &str) -> Result<Option<Delta>, StreamFault> {
-        let v: Value = serde_json::from_str(data)
-            .map_err(|e| StreamFault::Malformed(format!("{e}: {data}")))?;
+        let v: Value = serde_json::from_str(data).map_err(|e| StreamFault::Malformed(format!("{e}: {data}")))?;
         let index = v.get("index").and_then(Value::as_u64).map(|i| i as usize);
         match v.get("type").and_then(Value::as_str).unwrap_or("") {
             "message_start" => {
@@ -79,24 +78,17 @@ impl Assembler {
                 usage_from(&m["usage"], &mut self.message.usage);
             }
             "content_block_start" => {
-                let i = index.ok_or_else(|| {
-                    StreamFault::Malformed("content_block_start without index".into())
-                })?;
+                let i = index.ok_or_else(|| StreamFault::Malformed("content_block_start without index".into()))?;
                 if self.blocks.len() <= i {
                     self.blocks.resize_with(i + 1, || None);
                 }
-                self.blocks[i] = Some(Block {
-                    start: v["content_block"].clone(),
-                    ..Block::default()
-                });
+                self.blocks[i] = Some(Block { start: v["content_block"].clone(), ..Block::default() });
             }
             "content_block_delta" => {
                 let block = index
                     .and_then(|i| self.blocks.get_mut(i))
                     .and_then(Option::as_mut)
-                    .ok_or_else(|| {
-                        StreamFault::Malformed("delta for a block that never started".into())
-                    })?;
+                    .ok_or_else(|| StreamFault::Malformed("delta for a block that never started".into()))?;
                 let d = &v["delta"];
                 let s = |k: &str| d.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
                 match d.get("type").and_then(Value::as_str).unwrap_or("") {
@@ -116,16 +108,12 @@ impl Assembler {
                 }
             }
             "content_block_stop" => {
-                let i = index.ok_or_else(|| {
-                    StreamFault::Malformed("content_block_stop without index".into())
-                })?;
+                let i = index.ok_or_else(|| StreamFault::Malformed("content_block_stop without index".into()))?;
                 let block = self
                     .blocks
                     .get_mut(i)
                     .and_then(Option::take)
-                    .ok_or_else(|| {
-                        StreamFault::Malformed("stop for a block that never started".into())
-                    })?;
+                    .ok_or_else(|| StreamFault::Malformed("stop for a block that never started".into()))?;
                 self.message.content.push(finish(block)?);
             }
             "message_delta" => {
@@ -156,11 +144,7 @@ fn finish(block: Block) -> Result<Value, StreamFault> {
         "text" => Ok(json!({"type": "text", "text": block.text})),
         "thinking" => {
             let signature = if block.signature.is_empty() {
-                start
-                    .get("signature")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_owned()
+                start.get("signature").and_then(Value::as_str).unwrap_or("").to_owned()
             } else {
                 block.signature
             };
@@ -170,9 +154,8 @@ fn finish(block: Block) -> Result<Value, StreamFault> {
             let input: Value = if block.json.trim().is_empty() {
                 start.get("input").cloned().unwrap_or_else(|| json!({}))
             } else {
-                serde_json::from_str(&block.json).map_err(|e| {
-                    StreamFault::Malformed(format!("tool input is not JSON ({e}): {}", block.json))
-                })?
+                serde_json::from_str(&block.json)
+                    .map_err(|e| StreamFault::Malformed(format!("tool input is not JSON ({e}): {}", block.json)))?
             };
             start["input"] = input;
             Ok(start)
@@ -214,46 +197,19 @@ mod tests {
             }
         }
         assert!(a.is_done());
-        assert_eq!(
-            deltas,
-            [
-                Delta::Thinking("hmm".into()),
-                Delta::Text("Hel".into()),
-                Delta::Text("lo".into())
-            ]
-        );
+        assert_eq!(deltas, [Delta::Thinking("hmm".into()), Delta::Text("Hel".into()), Delta::Text("lo".into())]);
         let m = a.into_message();
         assert_eq!(m.stop_reason.as_deref(), Some("tool_use"));
-        assert_eq!(
-            (
-                m.usage.input_tokens,
-                m.usage.output_tokens,
-                m.usage.cache_read_input_tokens
-            ),
-            (10, 42, 4)
-        );
-        assert_eq!(
-            m.content[0],
-            json!({"type": "thinking", "thinking": "hmm", "signature": "sig"})
-        );
+        assert_eq!((m.usage.input_tokens, m.usage.output_tokens, m.usage.cache_read_input_tokens), (10, 42, 4));
+        assert_eq!(m.content[0], json!({"type": "thinking", "thinking": "hmm", "signature": "sig"}));
         assert_eq!(m.content[1], json!({"type": "text", "text": "Hello"}));
-        assert_eq!(
-            m.content[2],
-            json!({"type": "tool_use", "id": "t1", "name": "bash", "input": {"command": "ls"}})
-        );
+        assert_eq!(m.content[2], json!({"type": "tool_use", "id": "t1", "name": "bash", "input": {"command": "ls"}}));
     }
 
     #[test]
     fn an_error_event_is_a_fault() {
         let mut a = Assembler::default();
-        let r = a
-            .feed(r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#);
-        assert_eq!(
-            r,
-            Err(StreamFault::ErrorEvent(
-                "overloaded_error".into(),
-                "Overloaded".into()
-            ))
-        );
+        let r = a.feed(r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#);
+        assert_eq!(r, Err(StreamFault::ErrorEvent("overloaded_error".into(), "Overloaded".into())));
     }
 }

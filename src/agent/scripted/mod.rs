@@ -54,11 +54,7 @@ impl ScriptedModel {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let server = Arc::new(Server {
-            pace: pace.unwrap_or(scenario.pace),
-            scenario,
-            shared: shared.clone(),
-        });
+        let server = Arc::new(Server { pace: pace.unwrap_or(scenario.pace), scenario, shared: shared.clone() });
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
@@ -97,9 +93,7 @@ struct Request {
     keep_alive: bool,
 }
 
-async fn read_request<R: AsyncRead + Unpin>(
-    r: &mut BufReader<R>,
-) -> std::io::Result<Option<Request>> {
+async fn read_request<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> std::io::Result<Option<Request>> {
     use tokio::io::AsyncBufReadExt;
     let mut line = String::new();
     if r.read_line(&mut line).await? == 0 {
@@ -135,8 +129,7 @@ async fn read_request<R: AsyncRead + Unpin>(
         loop {
             let mut size = String::new();
             r.read_line(&mut size).await?;
-            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)
-                .unwrap_or(0);
+            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
             let mut chunk = vec![0; n + 2];
             r.read_exact(&mut chunk).await?;
             if n == 0 {
@@ -148,12 +141,7 @@ async fn read_request<R: AsyncRead + Unpin>(
         body.resize(length, 0);
         r.read_exact(&mut body).await?;
     }
-    Ok(Some(Request {
-        method,
-        path,
-        body,
-        keep_alive,
-    }))
+    Ok(Some(Request { method, path, body, keep_alive }))
 }
 
 fn json_response(status: u16, reason: &str, body: &Value, extra: &str) -> Vec<u8> {
@@ -166,12 +154,7 @@ fn json_response(status: u16, reason: &str, body: &Value, extra: &str) -> Vec<u8
 }
 
 fn api_error(status: u16, reason: &str, kind: &str, message: &str, extra: &str) -> Vec<u8> {
-    json_response(
-        status,
-        reason,
-        &json!({"type": "error", "error": {"type": kind, "message": message}}),
-        extra,
-    )
+    json_response(status, reason, &json!({"type": "error", "error": {"type": kind, "message": message}}), extra)
 }
 
 /// Writes server-sent events as one chunked HTTP response.
@@ -214,17 +197,13 @@ impl Server {
             let keep = match (req.method.as_str(), path.as_str()) {
                 ("POST", "/v1/messages/count_tokens") => {
                     let n = req.body.len() / 4;
-                    stream
-                        .write_all(&json_response(200, "OK", &json!({"input_tokens": n}), ""))
-                        .await?;
+                    stream.write_all(&json_response(200, "OK", &json!({"input_tokens": n}), "")).await?;
                     true
                 }
                 ("POST", "/v1/messages") => self.messages(stream, &body, req.body.len()).await?,
                 _ => {
                     let msg = format!("the scripted model has no {} {}", req.method, path);
-                    stream
-                        .write_all(&api_error(404, "Not Found", "not_found_error", &msg, ""))
-                        .await?;
+                    stream.write_all(&api_error(404, "Not Found", "not_found_error", &msg, "")).await?;
                     true
                 }
             };
@@ -236,12 +215,7 @@ impl Server {
     }
 
     /// Answers one Messages API request. Returns whether the connection may be kept.
-    async fn messages(
-        &self,
-        out: &mut TcpStream,
-        body: &Value,
-        size: usize,
-    ) -> std::io::Result<bool> {
+    async fn messages(&self, out: &mut TcpStream, body: &Value, size: usize) -> std::io::Result<bool> {
         self.lock().requests.push(body.clone());
         let model = body["model"].as_str().unwrap_or("scripted").to_owned();
         let streaming = body["stream"].as_bool().unwrap_or(false);
@@ -249,11 +223,7 @@ impl Server {
 
         let Some((turn_index, vars)) = self.scenario.plan(body) else {
             // Nothing scripted for this conversation (a client's side request, say): a short reply.
-            let first = body["messages"]
-                .as_array()
-                .and_then(|m| m.first())
-                .map(text_of)
-                .unwrap_or_default();
+            let first = body["messages"].as_array().and_then(|m| m.first()).map(text_of).unwrap_or_default();
             tracing::debug!("scripted model: no turn for a conversation starting {first:?}");
             let turn = scenario::Turn {
                 id: "unscripted".into(),
@@ -265,9 +235,7 @@ impl Server {
                 faults: Vec::new(),
                 stop_reason: None,
             };
-            return self
-                .reply(out, &turn, &Vars::new(), &model, streaming, input_tokens)
-                .await;
+            return self.reply(out, &turn, &Vars::new(), &model, streaming, input_tokens).await;
         };
         let turn = &self.scenario.turns[turn_index];
 
@@ -287,10 +255,7 @@ impl Server {
         };
         if let Some(f) = fault {
             tracing::debug!("scripted model: {:?} before turn {}", f.kind, turn.id);
-            let retry_after = f
-                .retry_after
-                .map(|s| format!("retry-after: {s}\r\n"))
-                .unwrap_or_default();
+            let retry_after = f.retry_after.map(|s| format!("retry-after: {s}\r\n")).unwrap_or_default();
             match f.kind {
                 FaultKind::RateLimit => {
                     out.write_all(&api_error(
@@ -304,14 +269,8 @@ impl Server {
                     return Ok(true);
                 }
                 FaultKind::Overloaded => {
-                    out.write_all(&api_error(
-                        529,
-                        "Overloaded",
-                        "overloaded_error",
-                        "Overloaded",
-                        &retry_after,
-                    ))
-                    .await?;
+                    out.write_all(&api_error(529, "Overloaded", "overloaded_error", "Overloaded", &retry_after))
+                        .await?;
                     return Ok(true);
                 }
                 FaultKind::ServerError => {
@@ -337,14 +296,8 @@ impl Server {
                     return Ok(true);
                 }
                 FaultKind::Unauthorized => {
-                    out.write_all(&api_error(
-                        401,
-                        "Unauthorized",
-                        "authentication_error",
-                        "invalid x-api-key",
-                        "",
-                    ))
-                    .await?;
+                    out.write_all(&api_error(401, "Unauthorized", "authentication_error", "invalid x-api-key", ""))
+                        .await?;
                     return Ok(true);
                 }
                 FaultKind::Reset => {
@@ -352,14 +305,12 @@ impl Server {
                     return Ok(false);
                 }
                 FaultKind::StreamCut | FaultKind::ErrorEvent => {
-                    self.broken_stream(out, f.kind, &model, input_tokens)
-                        .await?;
+                    self.broken_stream(out, f.kind, &model, input_tokens).await?;
                     return Ok(false);
                 }
             }
         }
-        self.reply(out, turn, &vars, &model, streaming, input_tokens)
-            .await
+        self.reply(out, turn, &vars, &model, streaming, input_tokens).await
     }
 
     fn ids(&self, n: usize) -> Vec<String> {
@@ -376,7 +327,9 @@ impl Server {
     fn content(&self, turn: &scenario::Turn, vars: &Vars) -> Vec<Value> {
         let mut content = Vec::new();
         if let Some(t) = &turn.thinking {
-            content.push(json!({"type": "thinking", "thinking": substitute_str(t, vars), "signature": "scripted-signature"}));
+            content.push(
+                json!({"type": "thinking", "thinking": substitute_str(t, vars), "signature": "scripted-signature"}),
+            );
         }
         if let Some(t) = &turn.text {
             content.push(json!({"type": "text", "text": substitute_str(t, vars)}));
@@ -399,16 +352,11 @@ impl Server {
         input_tokens: u64,
     ) -> std::io::Result<bool> {
         let content = self.content(turn, vars);
-        let stop_reason = turn.stop_reason.clone().unwrap_or_else(|| {
-            if turn.tools.is_empty() {
-                "end_turn"
-            } else {
-                "tool_use"
-            }
-            .to_owned()
-        });
-        let output_tokens =
-            (content.iter().map(|b| b.to_string().len()).sum::<usize>() / 4).max(1) as u64;
+        let stop_reason = turn
+            .stop_reason
+            .clone()
+            .unwrap_or_else(|| if turn.tools.is_empty() { "end_turn" } else { "tool_use" }.to_owned());
+        let output_tokens = (content.iter().map(|b| b.to_string().len()).sum::<usize>() / 4).max(1) as u64;
         let msg_id = format!("msg_{}", self.ids(1).remove(0));
         if !streaming {
             let body = json!({
@@ -425,8 +373,7 @@ impl Server {
             self.stream_block(&mut sse, index, block).await?;
         }
         sse.event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": {"output_tokens": output_tokens}})).await?;
-        sse.event("message_stop", json!({"type": "message_stop"}))
-            .await?;
+        sse.event("message_stop", json!({"type": "message_stop"})).await?;
         out.write_all(b"0\r\n\r\n").await?;
         out.flush().await?;
         Ok(true)
@@ -440,10 +387,7 @@ impl Server {
         input_tokens: u64,
     ) -> std::io::Result<Sse<'a>> {
         out.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\nrequest-id: req_scripted\r\n\r\n").await?;
-        let mut sse = Sse {
-            out,
-            delay: Duration::from_millis(self.pace.delay_ms),
-        };
+        let mut sse = Sse { out, delay: Duration::from_millis(self.pace.delay_ms) };
         sse.event(
             "message_start",
             json!({"type": "message_start", "message": {
@@ -457,12 +401,7 @@ impl Server {
         Ok(sse)
     }
 
-    async fn stream_block(
-        &self,
-        sse: &mut Sse<'_>,
-        index: usize,
-        block: &Value,
-    ) -> std::io::Result<()> {
+    async fn stream_block(&self, sse: &mut Sse<'_>, index: usize, block: &Value) -> std::io::Result<()> {
         let n = self.pace.chunk_chars;
         match block["type"].as_str().unwrap_or("") {
             "text" => {
@@ -493,11 +432,7 @@ impl Server {
                 }
             }
         }
-        sse.event(
-            "content_block_stop",
-            json!({"type": "content_block_stop", "index": index}),
-        )
-        .await
+        sse.event("content_block_stop", json!({"type": "content_block_stop", "index": index})).await
     }
 
     async fn broken_stream(
@@ -509,10 +444,22 @@ impl Server {
     ) -> std::io::Result<()> {
         let msg_id = format!("msg_{}", self.ids(1).remove(0));
         let mut sse = self.start_stream(out, &msg_id, model, input_tokens).await?;
-        sse.event("content_block_start", json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})).await?;
-        sse.event("content_block_delta", json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "I will st"}})).await?;
+        sse.event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+        )
+        .await?;
+        sse.event(
+            "content_block_delta",
+            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "I will st"}}),
+        )
+        .await?;
         if kind == FaultKind::ErrorEvent {
-            sse.event("error", json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}})).await?;
+            sse.event(
+                "error",
+                json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+            )
+            .await?;
             out.write_all(b"0\r\n\r\n").await?;
         }
         // A cut: the connection closes with the response unfinished.

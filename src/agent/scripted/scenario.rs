@@ -13,10 +13,7 @@ use serde_json::Value;
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
     #[error("cannot read the scenario {path}: {source}")]
-    Read {
-        path: String,
-        source: std::io::Error,
-    },
+    Read { path: String, source: std::io::Error },
     #[error("{path}: {message}")]
     Invalid { path: String, message: String },
 }
@@ -32,10 +29,7 @@ pub struct Pace {
 
 impl Default for Pace {
     fn default() -> Self {
-        Pace {
-            chunk_chars: 24,
-            delay_ms: 0,
-        }
+        Pace { chunk_chars: 24, delay_ms: 0 }
     }
 }
 
@@ -139,23 +133,17 @@ pub type Vars = BTreeMap<String, String>;
 
 impl Scenario {
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: path.display().to_string(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ScenarioError::Read { path: path.display().to_string(), source })?;
         Self::parse(&path.display().to_string(), &text)
     }
 
     pub fn parse(path: &str, text: &str) -> Result<Self, ScenarioError> {
-        let invalid = |message: String| ScenarioError::Invalid {
-            path: path.to_owned(),
-            message,
-        };
+        let invalid = |message: String| ScenarioError::Invalid { path: path.to_owned(), message };
         let file: File = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
         let index_of = |id: &str| file.turns.iter().position(|t| t.id == id);
-        let regex = |turn: &str, re: &str| {
-            Regex::new(re).map_err(|e| invalid(format!("turn `{turn}`: bad regex: {e}")))
-        };
+        let regex =
+            |turn: &str, re: &str| Regex::new(re).map_err(|e| invalid(format!("turn `{turn}`: bad regex: {e}")));
         let mut starts = Vec::new();
         let mut branches = Vec::new();
         for (i, t) in file.turns.iter().enumerate() {
@@ -167,31 +155,16 @@ impl Scenario {
             }
             let mut bs = Vec::new();
             for b in &t.next {
-                let target = index_of(&b.goto).ok_or_else(|| {
-                    invalid(format!(
-                        "turn `{}` goes to `{}`, which no turn is called",
-                        t.id, b.goto
-                    ))
-                })?;
-                bs.push((
-                    b.when.as_deref().map(|w| regex(&t.id, w)).transpose()?,
-                    target,
-                ));
+                let target = index_of(&b.goto)
+                    .ok_or_else(|| invalid(format!("turn `{}` goes to `{}`, which no turn is called", t.id, b.goto)))?;
+                bs.push((b.when.as_deref().map(|w| regex(&t.id, w)).transpose()?, target));
             }
             branches.push(bs);
         }
         if starts.is_empty() {
-            return Err(invalid(
-                "no turn has `start`, so no conversation can begin".into(),
-            ));
+            return Err(invalid("no turn has `start`, so no conversation can begin".into()));
         }
-        Ok(Scenario {
-            name: file.name,
-            pace: file.pace,
-            turns: file.turns,
-            starts,
-            branches,
-        })
+        Ok(Scenario { name: file.name, pace: file.pace, turns: file.turns, starts, branches })
     }
 
     /// The turn to play for a Messages API request, with the variables captured on the way; `None`
@@ -248,11 +221,9 @@ impl Scenario {
 pub fn text_of(message: &Value) -> String {
     match &message["content"] {
         Value::String(s) => s.clone(),
-        Value::Array(blocks) => blocks
-            .iter()
-            .filter_map(|b| b.get("text").and_then(Value::as_str))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        Value::Array(blocks) => {
+            blocks.iter().filter_map(|b| b.get("text").and_then(Value::as_str)).collect::<Vec<_>>().join("\n")
+        }
         _ => String::new(),
     }
 }
@@ -282,11 +253,7 @@ pub fn substitute(value: &Value, vars: &Vars) -> Value {
     match value {
         Value::String(s) => Value::String(substitute_str(s, vars)),
         Value::Array(a) => Value::Array(a.iter().map(|v| substitute(v, vars)).collect()),
-        Value::Object(o) => Value::Object(
-            o.iter()
-                .map(|(k, v)| (k.clone(), substitute(v, vars)))
-                .collect(),
-        ),
+        Value::Object(o) => Value::Object(o.iter().map(|(k, v)| (k.clone(), substitute(v, vars))).collect()),
         other => other.clone(),
     }
 }
@@ -327,7 +294,8 @@ text = "All done."
         let mut messages = vec![json!({"role": "user", "content": "Build it"})];
         for r in results {
             messages.push(json!({"role": "assistant", "content": [{"type": "text", "text": "x"}]}));
-            messages.push(json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": r}]}));
+            messages
+                .push(json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t", "content": r}]}));
         }
         json!({"messages": messages})
     }
@@ -338,33 +306,17 @@ text = "All done."
         assert_eq!(s.plan(&conversation(&[])).unwrap().0, 0);
         let (turn, vars) = s.plan(&conversation(&["feature 3 fails"])).unwrap();
         assert_eq!(s.turns[turn].id, "fix");
-        assert_eq!(
-            substitute_str(s.turns[turn].text.as_deref().unwrap(), &vars),
-            "Fixing feature 3."
-        );
-        assert_eq!(
-            s.turns[s.plan(&conversation(&["all pass"])).unwrap().0].id,
-            "done"
-        );
+        assert_eq!(substitute_str(s.turns[turn].text.as_deref().unwrap(), &vars), "Fixing feature 3.");
+        assert_eq!(s.turns[s.plan(&conversation(&["all pass"])).unwrap().0].id, "done");
         // After `fix` comes the next turn in the file; after `done` (no tools) nothing.
-        assert_eq!(
-            s.turns[s.plan(&conversation(&["feature 3 fails", "ok"])).unwrap().0].id,
-            "done"
-        );
+        assert_eq!(s.turns[s.plan(&conversation(&["feature 3 fails", "ok"])).unwrap().0].id, "done");
         assert!(s.plan(&conversation(&["all pass", "more"])).is_none());
-        assert!(
-            s.plan(&json!({"messages": [{"role": "user", "content": "Hello"}]}))
-                .is_none()
-        );
+        assert!(s.plan(&json!({"messages": [{"role": "user", "content": "Hello"}]})).is_none());
     }
 
     #[test]
     fn bad_scenarios_are_named() {
-        let e = Scenario::parse(
-            "s.toml",
-            "name = \"x\"\n[[turns]]\nid = \"a\"\nstart = \"(\"\n",
-        )
-        .unwrap_err();
+        let e = Scenario::parse("s.toml", "name = \"x\"\n[[turns]]\nid = \"a\"\nstart = \"(\"\n").unwrap_err();
         assert!(e.to_string().contains("turn `a`: bad regex"), "{e}");
         let e = Scenario::parse(
             "s.toml",

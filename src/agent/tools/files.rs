@@ -27,23 +27,13 @@ pub fn read(input: &Value, ctx: &ToolContext) -> ToolOutput {
         return ToolOutput::error(format!("{path} is a binary file ({} bytes)", bytes.len()));
     }
     let text = String::from_utf8_lossy(&bytes);
-    let offset = input
-        .get("offset")
-        .and_then(Value::as_u64)
-        .unwrap_or(1)
-        .max(1) as usize;
-    let limit = input
-        .get("limit")
-        .and_then(Value::as_u64)
-        .map_or(DEFAULT_LIMIT, |l| l as usize);
+    let offset = input.get("offset").and_then(Value::as_u64).unwrap_or(1).max(1) as usize;
+    let limit = input.get("limit").and_then(Value::as_u64).map_or(DEFAULT_LIMIT, |l| l as usize);
     let total = text.lines().count();
     let mut out = String::new();
     for (i, line) in text.lines().enumerate().skip(offset - 1).take(limit) {
         let line: String = if line.chars().count() > MAX_LINE {
-            line.chars()
-                .take(MAX_LINE)
-                .chain("… [line cut]".chars())
-                .collect()
+            line.chars().take(MAX_LINE).chain("… [line cut]".chars()).collect()
         } else {
             line.to_owned()
         };
@@ -51,10 +41,7 @@ pub fn read(input: &Value, ctx: &ToolContext) -> ToolOutput {
     }
     let shown_to = (offset - 1 + limit).min(total);
     if shown_to < total {
-        out.push_str(&format!(
-            "[lines {offset} to {shown_to} of {total}; read on with offset {}]\n",
-            shown_to + 1
-        ));
+        out.push_str(&format!("[lines {offset} to {shown_to} of {total}; read on with offset {}]\n", shown_to + 1));
     }
     if total == 0 {
         out.push_str("[the file is empty]\n");
@@ -87,10 +74,7 @@ pub fn edit(input: &Value, ctx: &ToolContext) -> ToolOutput {
     let path = try_out!(required(input, "edit", "path"));
     let old = try_out!(required(input, "edit", "old_string"));
     let new = try_out!(required(input, "edit", "new_string"));
-    let all = input
-        .get("replace_all")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let all = input.get("replace_all").and_then(Value::as_bool).unwrap_or(false);
     let full = try_out!(ctx.resolve(path));
     let text = match std::fs::read_to_string(&full) {
         Ok(t) => t,
@@ -166,39 +150,18 @@ mod tests {
     #[test]
     fn write_read_and_edit() {
         let (dir, ctx) = ctx();
-        let w = write(
-            &json!({"path": "src/a.txt", "content": "one\ntwo\ntwo\n"}),
-            &ctx,
-        );
+        let w = write(&json!({"path": "src/a.txt", "content": "one\ntwo\ntwo\n"}), &ctx);
         assert_eq!(w, ToolOutput::ok("created src/a.txt (3 lines)"));
         let r = read(&json!({"path": "src/a.txt", "offset": 2, "limit": 1}), &ctx);
-        assert_eq!(
-            r.output,
-            "     2\ttwo\n[lines 2 to 2 of 3; read on with offset 3]\n"
-        );
-        let e = edit(
-            &json!({"path": "src/a.txt", "old_string": "two", "new_string": "2"}),
-            &ctx,
-        );
+        assert_eq!(r.output, "     2\ttwo\n[lines 2 to 2 of 3; read on with offset 3]\n");
+        let e = edit(&json!({"path": "src/a.txt", "old_string": "two", "new_string": "2"}), &ctx);
         assert!(e.is_error && e.output.contains("occurs 2 times"), "{e:?}");
-        let e = edit(
-            &json!({"path": "src/a.txt", "old_string": "one", "new_string": "1"}),
-            &ctx,
-        );
+        let e = edit(&json!({"path": "src/a.txt", "old_string": "one", "new_string": "1"}), &ctx);
         assert!(!e.is_error, "{e:?}");
-        let e = edit(
-            &json!({"path": "src/a.txt", "old_string": "two", "new_string": "2", "replace_all": true}),
-            &ctx,
-        );
+        let e = edit(&json!({"path": "src/a.txt", "old_string": "two", "new_string": "2", "replace_all": true}), &ctx);
         assert!(!e.is_error, "{e:?}");
-        assert_eq!(
-            std::fs::read_to_string(dir.path().join("src/a.txt")).unwrap(),
-            "1\n2\n2\n"
-        );
-        let e = edit(
-            &json!({"path": "src/a.txt", "old_string": "zzz", "new_string": "2"}),
-            &ctx,
-        );
+        assert_eq!(std::fs::read_to_string(dir.path().join("src/a.txt")).unwrap(), "1\n2\n2\n");
+        let e = edit(&json!({"path": "src/a.txt", "old_string": "zzz", "new_string": "2"}), &ctx);
         assert!(e.is_error && e.output.contains("not found"));
         assert_eq!(list(&json!({}), &ctx).output, "src/\n");
     }
@@ -209,15 +172,9 @@ mod tests {
         std::os::unix::fs::symlink("/etc", dir.path().join("etc-link")).unwrap();
         for path in ["../../etc/passwd", "/etc/passwd", "etc-link/passwd"] {
             let r = read(&json!({"path": path}), &ctx);
-            assert!(
-                r.is_error && r.output.starts_with("refused:"),
-                "{path}: {r:?}"
-            );
+            assert!(r.is_error && r.output.starts_with("refused:"), "{path}: {r:?}");
             let w = write(&json!({"path": path, "content": "x"}), &ctx);
-            assert!(
-                w.is_error && w.output.starts_with("refused:"),
-                "{path}: {w:?}"
-            );
+            assert!(w.is_error && w.output.starts_with("refused:"), "{path}: {w:?}");
         }
         let l = list(&json!({"path": ".."}), &ctx);
         assert!(l.is_error);

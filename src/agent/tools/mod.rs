@@ -23,17 +23,11 @@ pub struct ToolOutput {
 
 impl ToolOutput {
     pub fn ok(output: impl Into<String>) -> Self {
-        ToolOutput {
-            output: output.into(),
-            is_error: false,
-        }
+        ToolOutput { output: output.into(), is_error: false }
     }
 
     pub fn error(output: impl Into<String>) -> Self {
-        ToolOutput {
-            output: output.into(),
-            is_error: true,
-        }
+        ToolOutput { output: output.into(), is_error: true }
     }
 }
 
@@ -45,15 +39,32 @@ pub struct ToolContext {
     /// Process groups started by `bash` calls; whatever is still alive is killed when the session
     /// ends.
     groups: Arc<Mutex<Vec<i32>>>,
+    /// Where each group id is also written, so a baton killed mid-session can clean up on restart.
+    group_file: Option<PathBuf>,
 }
 
 impl ToolContext {
     pub fn new(root: &Path, cancel: CancellationToken) -> Self {
         let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-        ToolContext {
-            root,
-            cancel,
-            groups: Arc::default(),
+        ToolContext { root, cancel, groups: Arc::default(), group_file: None }
+    }
+
+    /// Also records every process group in `path`, one id a line.
+    pub fn with_group_file(mut self, path: PathBuf) -> Self {
+        self.group_file = Some(path);
+        self
+    }
+
+    fn remember_group(&self, pgid: i32) {
+        self.groups.lock().unwrap_or_else(|e| e.into_inner()).push(pgid);
+        if let Some(path) = &self.group_file {
+            use std::io::Write;
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::create_dir_all(dir);
+            }
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                let _ = writeln!(f, "{pgid}");
+            }
         }
     }
 
@@ -76,6 +87,9 @@ impl ToolContext {
         let groups = std::mem::take(&mut *self.groups.lock().unwrap_or_else(|e| e.into_inner()));
         for pgid in groups {
             bash::kill_group(pgid);
+        }
+        if let Some(path) = &self.group_file {
+            let _ = std::fs::remove_file(path);
         }
     }
 }
@@ -195,16 +209,10 @@ pub async fn run(name: &str, input: &Value, ctx: &ToolContext) -> ToolOutput {
 
 /// Reads a required string field, or says which is missing.
 fn required<'a>(input: &'a Value, tool: &str, key: &str) -> Result<&'a str, ToolOutput> {
-    input
-        .get(key)
-        .and_then(Value::as_str)
-        .ok_or_else(|| ToolOutput::error(format!("{tool} needs a `{key}` string")))
+    input.get(key).and_then(Value::as_str).ok_or_else(|| ToolOutput::error(format!("{tool} needs a `{key}` string")))
 }
 
 /// The path relative to the project root, for messages.
 fn shown(ctx: &ToolContext, path: &Path) -> String {
-    path.strip_prefix(&ctx.root)
-        .unwrap_or(path)
-        .display()
-        .to_string()
+    path.strip_prefix(&ctx.root).unwrap_or(path).display().to_string()
 }

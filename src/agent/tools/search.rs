@@ -11,11 +11,7 @@ const MAX_FILES: usize = 1000;
 const MAX_MATCHES: usize = 500;
 
 fn walker(from: &std::path::Path) -> ignore::Walk {
-    ignore::WalkBuilder::new(from)
-        .hidden(false)
-        .filter_entry(|e| e.file_name() != ".git")
-        .require_git(false)
-        .build()
+    ignore::WalkBuilder::new(from).hidden(false).filter_entry(|e| e.file_name() != ".git").require_git(false).build()
 }
 
 fn matcher(pattern: &str) -> Result<globset::GlobMatcher, ToolOutput> {
@@ -60,14 +56,8 @@ pub fn grep(input: &Value, ctx: &ToolContext) -> ToolOutput {
         Ok(p) => p,
         Err(e) => return e,
     };
-    let insensitive = input
-        .get("case_insensitive")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let re = match regex::RegexBuilder::new(pattern)
-        .case_insensitive(insensitive)
-        .build()
-    {
+    let insensitive = input.get("case_insensitive").and_then(Value::as_bool).unwrap_or(false);
+    let re = match regex::RegexBuilder::new(pattern).case_insensitive(insensitive).build() {
         Ok(r) => r,
         Err(e) => return ToolOutput::error(format!("bad regular expression: {e}")),
     };
@@ -78,12 +68,7 @@ pub fn grep(input: &Value, ctx: &ToolContext) -> ToolOutput {
         },
         None => ctx.root().to_owned(),
     };
-    let only = match input
-        .get("glob")
-        .and_then(Value::as_str)
-        .map(matcher)
-        .transpose()
-    {
+    let only = match input.get("glob").and_then(Value::as_str).map(matcher).transpose() {
         Ok(m) => m,
         Err(e) => return e,
     };
@@ -141,17 +126,11 @@ mod tests {
         std::fs::write(root.join("src/b.txt"), "todo later\n").unwrap();
         std::fs::write(root.join("target/c.rs"), "TODO ignored\n").unwrap();
         let ctx = ToolContext::new(root, CancellationToken::new());
-        assert_eq!(
-            glob(&json!({"pattern": "**/*.rs"}), &ctx).output,
-            "src/deep/a.rs"
-        );
+        assert_eq!(glob(&json!({"pattern": "**/*.rs"}), &ctx).output, "src/deep/a.rs");
         let g = grep(&json!({"pattern": "todo", "case_insensitive": true}), &ctx);
         let mut lines: Vec<&str> = g.output.lines().collect();
         lines.sort();
-        assert_eq!(
-            lines,
-            ["src/b.txt:1:todo later", "src/deep/a.rs:2:// TODO: more"]
-        );
+        assert_eq!(lines, ["src/b.txt:1:todo later", "src/deep/a.rs:2:// TODO: more"]);
         let g = grep(&json!({"pattern": "TODO", "glob": "*.txt"}), &ctx);
         assert_eq!(g.output, "no match for TODO");
         assert!(grep(&json!({"pattern": "x", "path": "/etc"}), &ctx).is_error);
