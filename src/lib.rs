@@ -6,5 +6,6 @@
 
 pub mod agent;
 pub mod commands;
+pub mod harness;
 pub mod logging;
 pub mod project;

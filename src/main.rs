@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use baton::commands;
 use baton::project::Project;
+use baton::project::config::{ApprovePolicy, BackendKind};
 
 /// Run an AI coding agent over a project too big for one context window: one fresh session at a
 /// time, state carried in plain files and git, a human approving or vetoing each session's work.
@@ -48,6 +49,47 @@ enum Command {
         #[command(subcommand)]
         command: SessionsCommand,
     },
+    /// Run the loop: sessions one after another, each reviewed.
+    Run {
+        /// Without the screen: one line per event on stdout.
+        #[arg(long)]
+        headless: bool,
+        /// With --headless: one JSON object per event instead of text.
+        #[arg(long)]
+        json: bool,
+        /// How sessions run (default from the config).
+        #[arg(long, value_enum)]
+        backend: Option<BackendKind>,
+        /// The model (default from the config).
+        #[arg(long)]
+        model: Option<String>,
+        /// Stop after N sessions.
+        #[arg(long, value_name = "N")]
+        sessions: Option<u32>,
+        /// Who approves each session's commits (default from the config).
+        #[arg(long, value_enum)]
+        approve: Option<ApprovePolicy>,
+        /// Stop when this run has cost this many US dollars.
+        #[arg(long, value_name = "USD")]
+        budget: Option<f64>,
+    },
+    /// Approve or veto the session waiting for a verdict.
+    Review {
+        #[command(subcommand)]
+        command: ReviewCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ReviewCommand {
+    /// Keep the session's commits.
+    Approve,
+    /// Take the branch back to where the session started; its tip is kept under refs/baton/vetoed/.
+    Veto {
+        /// Why: handed to the next session.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -86,7 +128,8 @@ fn main() -> ExitCode {
     baton::logging::init();
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
         Err(err) => {
             let chain: Vec<String> = err.chain().map(|e| e.to_string()).collect();
             eprintln!("baton: {}", chain.join(": "));
@@ -96,13 +139,25 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> color_eyre::Result<()> {
+/// Runs the command; `Ok(false)` when it ran but did not end as asked.
+fn run(cli: Cli) -> color_eyre::Result<bool> {
     let base = cli.chdir.unwrap_or_else(|| PathBuf::from("."));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let out: &mut dyn Write = &mut out;
     let project = || Project::open(&base);
-    match cli.command {
+    let done = match cli.command {
+        Some(Command::Run { headless, json, backend, model, sessions, approve, budget }) => {
+            if !headless {
+                return Err(color_eyre::eyre::eyre!("the screen is not built yet: use `baton run --headless`"));
+            }
+            let args = commands::run::RunArgs { json, backend, model, sessions, approve, budget_usd: budget };
+            return commands::run::run(project()?, args, out);
+        }
+        Some(Command::Review { command }) => match command {
+            ReviewCommand::Approve => commands::review::run(&project()?, true, None, out),
+            ReviewCommand::Veto { reason } => commands::review::run(&project()?, false, Some(reason), out),
+        },
         Some(Command::Init { dir, spec }) => {
             commands::init::run(&base.join(dir.unwrap_or_default()), spec.as_deref(), out)
         }
@@ -116,5 +171,6 @@ fn run(cli: Cli) -> color_eyre::Result<()> {
             SessionsCommand::List { json } => commands::sessions::list(&project()?, json, out),
             SessionsCommand::Show { number, json } => commands::sessions::show(&project()?, number, json, out),
         },
-    }
+    };
+    done.map(|()| true)
 }

@@ -34,7 +34,12 @@ pub struct SessionRequest {
 }
 
 impl SessionRequest {
-    pub fn new(prompt: impl Into<String>, workdir: impl Into<PathBuf>, limits: Limits, cancel: CancellationToken) -> Self {
+    pub fn new(
+        prompt: impl Into<String>,
+        workdir: impl Into<PathBuf>,
+        limits: Limits,
+        cancel: CancellationToken,
+    ) -> Self {
         SessionRequest { prompt: prompt.into(), workdir: workdir.into(), limits, cancel, pid_file: None }
     }
 }
@@ -59,6 +64,10 @@ pub struct Limits {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum AgentEvent {
+    /// The prompt the session was given (written by the harness at the top of a transcript).
+    Prompt {
+        text: String,
+    },
     Started {
         model: String,
         session_id: Option<String>,

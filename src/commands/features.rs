@@ -54,6 +54,21 @@ pub fn mark(project: &Project, number: usize, passes: bool, out: &mut dyn Write)
     // Everything that can fail is checked before the file is touched.
     let repo = project.repo()?;
     let mut list = load(project)?;
+    list.get(number)?;
+    // A running loop owns the list: the mark goes to it and is applied at the next boundary.
+    let _lock = match crate::project::lock::acquire(&project.baton_dir()) {
+        Ok(lock) => lock,
+        Err(crate::project::lock::LockError::Held { pid }) => {
+            project.open_journal()?.append(Record::MarkRequested { feature: number, passes })?;
+            writeln!(
+                out,
+                "a loop is running (pid {pid}): feature {number} will be marked {} at the next session boundary",
+                if passes { "passing" } else { "failing" }
+            )?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let feature = list.get_mut(number)?;
     let word = if passes { "passing" } else { "failing" };
     if feature.passes() == passes {

@@ -2,6 +2,8 @@
 
 pub mod features;
 pub mod init;
+pub mod review;
+pub mod run;
 pub mod sessions;
 pub mod status;
 

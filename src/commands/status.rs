@@ -16,7 +16,10 @@ pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
     }
     let f = status.features;
     writeln!(out, "project   {}", status.project)?;
-    writeln!(out, "state     {}", status.state)?;
+    match &status.loop_pid {
+        Some(pid) => writeln!(out, "state     {} (loop running in pid {pid})", status.state)?,
+        None => writeln!(out, "state     {}", status.state)?,
+    }
     if f.total == 0 {
         writeln!(
             out,

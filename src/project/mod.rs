@@ -5,6 +5,7 @@ pub mod config;
 pub mod features;
 pub mod fsio;
 pub mod journal;
+pub mod lock;
 pub mod progress;
 pub mod repo;
 pub mod secrets;

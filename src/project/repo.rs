@@ -419,3 +419,41 @@ impl Repo {
         Ok(true)
     }
 }
+
+impl Repo {
+    /// The content of `path` in commit `oid`, if the file is there.
+    pub fn file_at(&self, oid: Oid, path: &Path) -> Result<Option<Vec<u8>>, RepoError> {
+        let commit = self.git.find_commit(oid).ctx(|| format!("reading commit {oid}"))?;
+        let tree = commit.tree().ctx(|| format!("reading the tree of {oid}"))?;
+        let Ok(entry) = tree.get_path(path) else { return Ok(None) };
+        let blob = self.git.find_blob(entry.id()).ctx(|| format!("reading {}", path.display()))?;
+        Ok(Some(blob.content().to_vec()))
+    }
+
+    /// Takes the branch back to before its first commit: the branch ref goes, and the files the
+    /// commit `tip` tracked leave the index and the work tree (untracked files stay).
+    pub fn reset_to_unborn(&self, tip: Oid) -> Result<(), RepoError> {
+        let tree = self.git.find_commit(tip).and_then(|c| c.tree()).ctx(|| format!("reading the tree of {tip}"))?;
+        let mut paths = Vec::new();
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.kind() == Some(ObjectType::Blob) {
+                paths.push(PathBuf::from(format!("{dir}{}", entry.name().unwrap_or(""))));
+            }
+            git2::TreeWalkResult::Ok
+        })
+        .ctx(|| "listing tracked files".into())?;
+        for p in &paths {
+            let _ = std::fs::remove_file(self.workdir().join(p));
+        }
+        let mut index = self.git.index().ctx(|| "reading the index".into())?;
+        index.clear().ctx(|| "clearing the index".into())?;
+        index.write().ctx(|| "writing the index".into())?;
+        if let Some(branch) = self.branch() {
+            let name = format!("refs/heads/{branch}");
+            if let Ok(mut r) = self.git.find_reference(&name) {
+                r.delete().ctx(|| format!("deleting {name}"))?;
+            }
+        }
+        Ok(())
+    }
+}

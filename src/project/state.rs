@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use super::journal::{self, SessionSummary};
+use super::journal::{self, Record, SessionSummary};
 use super::session::{SessionKind, Verdict};
 use super::{Project, ProjectError};
 
@@ -48,6 +48,8 @@ pub struct Status {
     /// The session waiting for a verdict, if any.
     pub pending_review: Option<u32>,
     pub next_session: NextSession,
+    /// The pid of the process running the loop, if one is.
+    pub loop_pid: Option<String>,
     pub total_cost_usd: f64,
     pub sessions: Vec<SessionSummary>,
     /// Journal lines that had to be skipped.
@@ -65,12 +67,21 @@ impl Status {
             .map(|f| FeatureCount { total: f.len(), passing: f.passing() })
             .unwrap_or(FeatureCount { total: 0, passing: 0 });
         let pending_review = sessions.iter().rev().find(|s| s.verdict == Some(Verdict::Pending)).map(|s| s.number);
-        let running = sessions.iter().any(|s| s.outcome.is_none());
+        let loop_pid = super::lock::holder(&project.baton_dir());
+        // A session with no end is running only if a loop holds the lock; otherwise baton died
+        // while it ran, and the next loop records it as interrupted.
+        let running = loop_pid.is_some() && sessions.iter().any(|s| s.outcome.is_none());
+        let last_stop = read.entries.iter().rev().find_map(|e| match &e.record {
+            Record::RunStopped { reason, .. } => Some(reason.as_str()),
+            Record::SessionStarted { .. } => Some(""),
+            _ => None,
+        });
+        let all_pass = count.total > 0 && count.passing == count.total;
         let state = if running {
             RunState::Running
         } else if pending_review.is_some() {
             RunState::AwaitingReview
-        } else if count.total > 0 && count.passing == count.total {
+        } else if all_pass && (last_stop == Some("done") || project.config().run.verify.trim().is_empty()) {
             RunState::Done
         } else {
             RunState::Idle
@@ -85,6 +96,7 @@ impl Status {
             features: count,
             pending_review,
             next_session,
+            loop_pid,
             total_cost_usd: sessions.iter().fold(0.0, |sum, s| sum + s.cost_usd),
             sessions,
             warnings: read.warnings,

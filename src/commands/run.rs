@@ -1,0 +1,248 @@
+//! `baton run --headless`: the loop without a screen. One readable line per event, or one JSON
+//! object per event with `--json`.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use color_eyre::Result;
+use color_eyre::eyre::{WrapErr, eyre};
+
+use crate::agent::anthropic::AnthropicBackend;
+use crate::agent::{AgentEvent, Backend};
+use crate::harness::{Command, Harness, HarnessEvent, RunOptions, StopReason};
+use crate::project::Project;
+use crate::project::config::{ApprovePolicy, BackendKind, Config, Mode};
+
+/// What the command line may override.
+#[derive(Debug, Clone, Default)]
+pub struct RunArgs {
+    pub json: bool,
+    pub backend: Option<BackendKind>,
+    pub model: Option<String>,
+    pub sessions: Option<u32>,
+    pub approve: Option<ApprovePolicy>,
+    pub budget_usd: Option<f64>,
+}
+
+/// The backend a run uses: from the command line, else the config.
+pub fn backend_for(config: &Config, kind: BackendKind) -> Result<Arc<dyn Backend>> {
+    match kind {
+        BackendKind::Anthropic => Ok(Arc::new(AnthropicBackend::from_env(config)?)),
+        BackendKind::ClaudeCode => {
+            Err(eyre!("the claude-code backend is not available in this build yet; use --backend anthropic"))
+        }
+    }
+}
+
+/// Runs the loop headless. Returns whether the run ended as asked (done, session cap, budget,
+/// paused by policy).
+pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<bool> {
+    let mut config = project.config().clone();
+    if let Some(m) = &args.model {
+        config.agent.model = m.clone();
+    }
+    // Say who runs the loop before anything else can go wrong.
+    if let Some(pid) = crate::project::lock::holder(&project.baton_dir()) {
+        return Err(crate::project::lock::LockError::Held { pid }.into());
+    }
+    let backend = backend_for(&config, args.backend.unwrap_or(config.agent.backend))?;
+    let mut opts = RunOptions::from_config(&config);
+    // Without a screen nobody presses `n`: sessions follow one another.
+    opts.mode = Mode::Continuous;
+    if let Some(a) = args.approve {
+        opts.approve = a;
+    }
+    if let Some(n) = args.sessions {
+        opts.max_sessions = Some(n);
+    }
+    if let Some(b) = args.budget_usd {
+        opts.budget_usd = Some(b);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .wrap_err("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let (harness, mut handles) = Harness::new(project, backend, opts.clone())?;
+        if opts.approve == ApprovePolicy::Manual && !args.json {
+            writeln!(
+                out,
+                "reviews wait for `baton review approve` or `baton review veto --reason ...` from another terminal"
+            )?;
+        }
+        let task = tokio::spawn(harness.run());
+        let mut printer = Printer { json: args.json, text: String::new() };
+        let mut interrupts = 0;
+        loop {
+            tokio::select! {
+                ev = handles.events.recv() => match ev {
+                    Some(ev) => printer.print(&ev, out)?,
+                    None => break,
+                },
+                _ = tokio::signal::ctrl_c() => {
+                    interrupts += 1;
+                    if interrupts > 1 {
+                        return Err(eyre!("interrupted twice; stopping at once"));
+                    }
+                    writeln!(out, "interrupting: the session is stopped and recorded (Ctrl-C again to stop at once)")?;
+                    let _ = handles.commands.send(Command::Quit);
+                }
+            }
+        }
+        let reason = task.await.wrap_err("the loop task failed")??;
+        Ok(matches!(
+            reason,
+            StopReason::Done
+                | StopReason::SessionCap
+                | StopReason::Budget
+                | StopReason::Paused
+                | StopReason::NoProgress
+        ) && interrupts == 0)
+    })
+}
+
+struct Printer {
+    json: bool,
+    /// Assistant text not printed yet: printed condensed, one line, when something else happens.
+    text: String,
+}
+
+fn clip(s: &str, n: usize) -> String {
+    super::clip(&s.split_whitespace().collect::<Vec<_>>().join(" "), n)
+}
+
+/// The argument of a tool call that says the most about it.
+pub fn key_argument(name: &str, input: &serde_json::Value) -> String {
+    let keys = ["command", "file_path", "path", "pattern", "url", "description"];
+    let _ = name;
+    keys.iter()
+        .find_map(|k| input.get(*k).and_then(|v| v.as_str()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| input.to_string())
+}
+
+fn tokens(n: u64) -> String {
+    if n >= 10_000 {
+        format!("{:.0}k", n as f64 / 1000.0)
+    } else if n >= 1000 {
+        format!("{:.1}k", n as f64 / 1000.0)
+    } else {
+        n.to_string()
+    }
+}
+
+fn duration(ms: u64) -> String {
+    let s = ms / 1000;
+    if s >= 3600 {
+        format!("{}h{:02}m", s / 3600, s / 60 % 60)
+    } else if s >= 60 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}.{}s", s, ms % 1000 / 100)
+    }
+}
+
+impl Printer {
+    fn flush_text(&mut self, out: &mut dyn Write) -> std::io::Result<()> {
+        if !self.text.trim().is_empty() {
+            writeln!(out, "  │ {}", clip(&self.text, 200))?;
+        }
+        self.text.clear();
+        Ok(())
+    }
+
+    fn print(&mut self, ev: &HarnessEvent, out: &mut dyn Write) -> Result<()> {
+        if self.json {
+            serde_json::to_writer(&mut *out, ev)?;
+            writeln!(out)?;
+            out.flush()?;
+            return Ok(());
+        }
+        if let HarnessEvent::Agent { event: AgentEvent::TextDelta { text }, .. } = ev {
+            self.text.push_str(text);
+            return Ok(());
+        }
+        if matches!(ev, HarnessEvent::Agent { event: AgentEvent::ThinkingDelta { .. } | AgentEvent::Usage { .. }, .. })
+        {
+            return Ok(());
+        }
+        self.flush_text(out)?;
+        match ev {
+            HarnessEvent::RunStarted { backend, model, approve, mode } => {
+                writeln!(out, "baton: {backend} backend, model {model}, approve {approve}, {mode} mode")?
+            }
+            HarnessEvent::SessionStarted { number, kind, base } => {
+                writeln!(out, "── session {number} ({kind}) from {} ──", super::short(base.as_deref()))?
+            }
+            HarnessEvent::Agent { event, .. } => match event {
+                AgentEvent::ToolCall { name, input, .. } => {
+                    writeln!(out, "  ▸ {name}: {}", clip(&key_argument(name, input), 160))?
+                }
+                AgentEvent::ToolResult { output, is_error: true, .. } => {
+                    let last = output.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+                    writeln!(out, "    ✗ {}", clip(last, 160))?
+                }
+                AgentEvent::PolicyDenied { name, reason, .. } => {
+                    writeln!(out, "  ⛔ policy refused {name}: {}", clip(reason, 200))?
+                }
+                AgentEvent::Retry { reason, attempt, wait_ms } => {
+                    writeln!(out, "  ↻ retry {attempt} in {}: {}", duration(*wait_ms), clip(reason, 160))?
+                }
+                AgentEvent::Notice { text } => writeln!(out, "  ! {}", clip(text, 200))?,
+                _ => {}
+            },
+            HarnessEvent::SessionEnded { number, outcome, usage, cost_usd, duration_ms } => writeln!(
+                out,
+                "session {number} ended: {outcome} · {} in / {} out · ${cost_usd:.2} · {}",
+                tokens(usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens),
+                tokens(usage.output_tokens),
+                duration(*duration_ms)
+            )?,
+            HarnessEvent::ReviewNeeded { review, waiting } => {
+                let flips: Vec<String> = review
+                    .flipped
+                    .iter()
+                    .map(|f| format!("{} {}", f.feature, if f.passes { "passing" } else { "failing" }))
+                    .collect();
+                writeln!(
+                    out,
+                    "review session {}: {} commit(s), {} file(s) +{} -{}{}",
+                    review.number,
+                    review.commits.len(),
+                    review.diffstat.files.len(),
+                    review.diffstat.insertions,
+                    review.diffstat.deletions,
+                    if flips.is_empty() { String::new() } else { format!(", features {}", flips.join(", ")) }
+                )?;
+                for v in &review.violations {
+                    writeln!(out, "  guard: {v} (repaired)")?;
+                }
+                if let Some(v) = &review.verify {
+                    writeln!(
+                        out,
+                        "  verify: {}",
+                        if v.passed { "passed".to_owned() } else { format!("FAILED (exit {:?})", v.exit_code) }
+                    )?;
+                }
+                if *waiting {
+                    writeln!(out, "  waiting for `baton review approve` or `baton review veto --reason ...`")?;
+                }
+            }
+            HarnessEvent::Verdict { number, verdict, reason } => match reason {
+                Some(r) => writeln!(out, "session {number}: {verdict}: {r}")?,
+                None => writeln!(out, "session {number}: {verdict}")?,
+            },
+            HarnessEvent::FeaturesChanged { total, passing } => writeln!(out, "features: {passing}/{total} passing")?,
+            HarnessEvent::Waiting { .. } => {}
+            HarnessEvent::Backoff { seconds, reason } => {
+                writeln!(out, "waiting {seconds}s before the next session: {reason}")?
+            }
+            HarnessEvent::Queued { change } => writeln!(out, "queued for the next boundary: {change}")?,
+            HarnessEvent::Notice { text } => writeln!(out, "note: {text}")?,
+            HarnessEvent::Stopped { reason, detail } => writeln!(out, "run ended: {}: {detail}", reason.as_str())?,
+        }
+        out.flush()?;
+        Ok(())
+    }
+}

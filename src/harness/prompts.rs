@@ -1,0 +1,76 @@
+//! The prompts each session starts from: `assets/prompts/`, or the project's own in
+//! `.baton/prompts/`, with the project's file names filled in and what the last review said.
+
+use crate::project::Project;
+use crate::project::journal::SessionSummary;
+use crate::project::session::{Outcome, SessionKind, Verdict};
+
+const INITIALIZER: &str = include_str!("../../assets/prompts/initializer.md");
+const CODING: &str = include_str!("../../assets/prompts/coding.md");
+
+fn template(project: &Project, kind: SessionKind) -> String {
+    let (name, builtin) = match kind {
+        SessionKind::Initializer => ("initializer.md", INITIALIZER),
+        SessionKind::Coding => ("coding.md", CODING),
+    };
+    std::fs::read_to_string(project.baton_dir().join("prompts").join(name)).unwrap_or_else(|_| builtin.to_owned())
+}
+
+/// The prompt for a session of `kind`, with `feedback` (what the last review said) at the end.
+pub fn render(project: &Project, kind: SessionKind, feedback: &[String]) -> String {
+    let files = &project.config().files;
+    let count = match project.config().run.feature_count {
+        0 => "Write as many features as it takes to cover the spec completely; a rich spec needs many.".to_owned(),
+        n => format!("Write about {n} features."),
+    };
+    let feedback = if feedback.is_empty() {
+        String::new()
+    } else {
+        let items: Vec<String> = feedback.iter().map(|f| format!("- {f}")).collect();
+        format!("\n## What the last review said\n\n{}\n", items.join("\n"))
+    };
+    template(project, kind)
+        .replace("{{spec}}", &files.spec.display().to_string())
+        .replace("{{features}}", &files.features.display().to_string())
+        .replace("{{progress}}", &files.progress.display().to_string())
+        .replace("{{init}}", &files.init.display().to_string())
+        .replace("{{feature_count}}", &count)
+        .replace("{{feedback}}", &feedback)
+}
+
+/// What the next session should hear about the last one: a veto and its reason, guard findings,
+/// a failed verify, an early end.
+pub fn feedback(last: Option<&SessionSummary>) -> Vec<String> {
+    let Some(s) = last else { return Vec::new() };
+    let mut out = Vec::new();
+    if s.verdict == Some(Verdict::Vetoed) {
+        let reason = s.reason.as_deref().unwrap_or("no reason given");
+        out.push(format!(
+            "The operator vetoed session {}'s work: \"{reason}\". Its commits were removed, so the project is as it was before that session. Do the work again with that in mind.",
+            s.number
+        ));
+    }
+    for v in &s.violations {
+        out.push(format!(
+            "Session {} changed the feature list beyond `passes` ({v}); baton reverted it. Change only `passes`.",
+            s.number
+        ));
+    }
+    if let Some(v) = &s.verify
+        && !v.passed
+        && s.verdict != Some(Verdict::Vetoed)
+    {
+        let tail: String =
+            v.output.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        out.push(format!("The project's verify command failed after session {}. Fix that first. Its output ended with:\n```\n{tail}\n```", s.number));
+    }
+    match s.outcome {
+        Some(o @ (Outcome::MaxTurns | Outcome::TimedOut | Outcome::Interrupted))
+            if s.verdict != Some(Verdict::Vetoed) =>
+        {
+            out.push(format!("Session {} ended early ({o}); its work may be unfinished. Check git status, the log and the notes before going on.", s.number));
+        }
+        _ => {}
+    }
+    out
+}

@@ -1,0 +1,173 @@
+//! `baton run --headless` as the real binary: its output, its exit code, secrets kept off disk, and
+//! a run killed with SIGKILL mid-session that resumes without losing or redoing anything.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use baton::agent::scripted::{Scenario, ScriptedModel};
+use baton::project::Project;
+use baton::project::journal::{self, Record};
+use baton::project::session::{Outcome, Verdict};
+use common::Sandbox;
+
+const LOOP: &str = include_str!("fixtures/loop.toml");
+const SECRET: &str = "sk-ant-test-0123456789abcdef";
+
+fn project_dir(sandbox: &Sandbox) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.txt"), "A greeter in shell.\n").unwrap();
+    sandbox.run(dir.path(), &["init", "--spec", "spec.txt"]).ok();
+    std::fs::remove_file(dir.path().join("spec.txt")).unwrap();
+    dir
+}
+
+fn baton(sandbox: &Sandbox, dir: &Path, model: &ScriptedModel) -> std::process::Command {
+    let mut cmd = sandbox.baton(dir);
+    cmd.env("ANTHROPIC_BASE_URL", model.url()).env("ANTHROPIC_API_KEY", SECRET).stdin(Stdio::null());
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_headless_run_prints_one_line_per_event_and_ends_done() {
+    let sandbox = Sandbox::new();
+    let dir = project_dir(&sandbox);
+    // The agent echoes the API key; it must not reach disk.
+    let text = LOOP.replace("SLOW_STEP", "echo key=$ANTHROPIC_API_KEY");
+    let model = ScriptedModel::start(Scenario::parse("loop.toml", &text).unwrap(), None).await.unwrap();
+    let out = baton(&sandbox, dir.path(), &model).args(["run", "--headless", "--approve", "auto"]).output().unwrap();
+    let run = common::Run::from(out);
+    let run = run.ok();
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("baton: anthropic backend, model claude-sonnet-4-5, approve auto, continuous mode"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("── session 1 (initializer) from - ──"), "{}", run.stdout);
+    assert!(run.stdout.contains("  ▸ write_file: feature_list.json"), "{}", run.stdout);
+    assert!(run.stdout.contains("session 4: auto_approved"), "{}", run.stdout);
+    assert!(
+        lines.last().unwrap().starts_with("run ended: done: every feature passes; 3/3 features passing"),
+        "{}",
+        run.stdout
+    );
+
+    for entry in std::fs::read_dir(dir.path().join(".baton/sessions")).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        assert!(!text.contains(SECRET), "a transcript holds the key");
+    }
+    let t = std::fs::read_to_string(dir.path().join(".baton/sessions/0002.jsonl")).unwrap();
+    assert!(t.contains("key=[redacted]"), "the echo is there, masked");
+    assert!(!std::fs::read_to_string(dir.path().join(".baton/journal.jsonl")).unwrap().contains(SECRET));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_output_is_one_object_per_line() {
+    let sandbox = Sandbox::new();
+    let dir = project_dir(&sandbox);
+    let model = ScriptedModel::start(Scenario::parse("loop.toml", &LOOP.replace("SLOW_STEP", "true")).unwrap(), None)
+        .await
+        .unwrap();
+    let out = baton(&sandbox, dir.path(), &model)
+        .args(["run", "--headless", "--json", "--approve", "auto", "--sessions", "2"])
+        .output()
+        .unwrap();
+    let run = common::Run::from(out).ok();
+    let events: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(events[0]["type"], "run_started");
+    assert!(events.iter().any(|e| e["type"] == "agent" && e["event"]["type"] == "tool_call"));
+    assert_eq!(events.last().unwrap()["type"], "stopped");
+    assert_eq!(events.last().unwrap()["reason"], "session_cap");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_without_a_key_fails_clearly() {
+    let sandbox = Sandbox::new();
+    let dir = project_dir(&sandbox);
+    let out = sandbox.baton(dir.path()).args(["run", "--headless"]).env_remove("ANTHROPIC_API_KEY").output().unwrap();
+    let run = common::Run::from(out).failed();
+    assert!(run.stderr.contains("ANTHROPIC_API_KEY is not set"), "{}", run.stderr);
+}
+
+fn processes_with(marker: &str) -> usize {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").starts_with(&format!("sleep {marker}")))
+                .unwrap_or(false)
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_killed_mid_session_resumes_as_interrupted_with_nothing_lost_or_done_twice() {
+    let sandbox = Sandbox::new();
+    let dir = project_dir(&sandbox);
+    let marker = 700_000 + std::process::id() % 90_000;
+    let flag = tempfile::tempdir().unwrap();
+    let flag = flag.path().join("slept");
+    // Session 2 writes its file, then hangs once (the flag makes later sessions quick).
+    let slow = format!("test -f {f} || {{ touch {f}; sleep {marker}; }}", f = flag.display());
+    let model = ScriptedModel::start(Scenario::parse("loop.toml", &LOOP.replace("SLOW_STEP", &slow)).unwrap(), None)
+        .await
+        .unwrap();
+    let mut child = baton(&sandbox, dir.path(), &model)
+        .args(["run", "--headless", "--approve", "auto"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = Instant::now();
+    while processes_with(&marker.to_string()) == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "session 2 never reached its slow step");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SAFETY: sending SIGKILL to our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
+    child.wait().unwrap();
+    assert!(dir.path().join("feature_1.txt").exists(), "session 2 had written its file");
+    assert_eq!(processes_with(&marker.to_string()), 1, "the agent's command outlived the killed baton");
+
+    let status = sandbox.run(dir.path(), &["status", "--json"]).ok().json();
+    assert_ne!(status["state"], "running", "no loop runs any more");
+
+    let out = baton(&sandbox, dir.path(), &model)
+        .args(["run", "--headless", "--approve", "auto", "--sessions", "1"])
+        .output()
+        .unwrap();
+    let run = common::Run::from(out).ok();
+    assert!(run.stdout.contains("session 2 was running when baton stopped"), "{}", run.stdout);
+    assert_eq!(processes_with(&marker.to_string()), 0, "the restarted baton ended what the killed one left running");
+
+    let project = Project::open(dir.path()).unwrap();
+    let read = project.journal().unwrap();
+    assert!(read.warnings.is_empty(), "{:?}", read.warnings);
+    let starts: Vec<u32> = read
+        .entries
+        .iter()
+        .filter_map(|e| match e.record {
+            Record::SessionStarted { number, .. } => Some(number),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(starts, vec![1, 2, 3], "no session was started twice");
+    let s = journal::sessions(&read.entries);
+    assert_eq!(s[1].outcome, Some(Outcome::Interrupted));
+    assert_eq!(s[1].verdict, Some(Verdict::AutoApproved));
+    assert!(s[1].detail.as_deref().unwrap().contains("recorded as interrupted"));
+    // What session 2 wrote but never committed is kept in a baton commit.
+    let repo = git2::Repository::open(dir.path()).unwrap();
+    let kept = repo.find_commit(git2::Oid::from_str(s[1].head.as_deref().unwrap()).unwrap()).unwrap();
+    assert!(kept.summary().unwrap().unwrap().starts_with("baton: commit what session 2 left uncommitted"));
+    assert!(kept.tree().unwrap().get_path(Path::new("feature_1.txt")).is_ok());
+    // Session 3 went on from there: feature 1 was still failing, so it finished it.
+    assert_eq!(s[2].outcome, Some(Outcome::Completed));
+    assert_eq!(s[2].base, s[1].head);
+    assert_eq!(s[2].flipped[0].feature, 1);
+}
