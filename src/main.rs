@@ -72,12 +72,32 @@ enum Command {
         /// Stop when this run has cost this many US dollars.
         #[arg(long, value_name = "USD")]
         budget: Option<f64>,
+        /// The `claude` binary for the claude-code backend.
+        #[arg(long, value_name = "PATH")]
+        claude_bin: Option<PathBuf>,
+    },
+    /// Hooks baton installs in the agents it drives.
+    Hook {
+        #[command(subcommand)]
+        command: HookCommand,
+    },
+    /// Serve a scenario as the scripted model on loopback, for trying clients against it.
+    #[command(hide = true)]
+    ScriptedModel {
+        /// The scenario file (TOML).
+        scenario: PathBuf,
     },
     /// Approve or veto the session waiting for a verdict.
     Review {
         #[command(subcommand)]
         command: ReviewCommand,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum HookCommand {
+    /// baton's policy as a Claude Code PreToolUse hook: the hook's JSON on stdin, the decision on stdout.
+    PreToolUse,
 }
 
 #[derive(Subcommand, Debug)]
@@ -141,18 +161,41 @@ fn main() -> ExitCode {
 
 /// Runs the command; `Ok(false)` when it ran but did not end as asked.
 fn run(cli: Cli) -> color_eyre::Result<bool> {
+    let explicit_dir = cli.chdir.clone();
     let base = cli.chdir.unwrap_or_else(|| PathBuf::from("."));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let out: &mut dyn Write = &mut out;
     let project = || Project::open(&base);
     let done = match cli.command {
-        Some(Command::Run { headless, json, backend, model, sessions, approve, budget }) => {
+        Some(Command::Hook { command: HookCommand::PreToolUse }) => {
+            let mut input = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;
+            let root = explicit_dir.as_deref().map(std::path::absolute).transpose()?;
+            let root = root.as_deref();
+            if let Some(answer) = baton::agent::claude_code::pre_tool_use_hook(&input, root) {
+                writeln!(out, "{answer}")?;
+            }
+            return Ok(true);
+        }
+        Some(Command::Run { headless, json, backend, model, sessions, approve, budget, claude_bin }) => {
             if !headless {
                 return Err(color_eyre::eyre::eyre!("the screen is not built yet: use `baton run --headless`"));
             }
-            let args = commands::run::RunArgs { json, backend, model, sessions, approve, budget_usd: budget };
+            let args =
+                commands::run::RunArgs { json, backend, model, sessions, approve, budget_usd: budget, claude_bin };
             return commands::run::run(project()?, args, out);
+        }
+        Some(Command::ScriptedModel { scenario }) => {
+            let scenario = baton::agent::scripted::Scenario::load(&scenario)?;
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            return runtime.block_on(async {
+                let model = baton::agent::scripted::ScriptedModel::start(scenario, None).await?;
+                writeln!(out, "{}", model.url())?;
+                out.flush()?;
+                tokio::signal::ctrl_c().await?;
+                Ok(true)
+            });
         }
         Some(Command::Review { command }) => match command {
             ReviewCommand::Approve => commands::review::run(&project()?, true, None, out),

@@ -3,6 +3,7 @@
 //! touches the terminal: a backend reports what happens as [`AgentEvent`]s.
 
 pub mod anthropic;
+pub mod claude_code;
 pub mod policy;
 pub mod process;
 pub mod scripted;
@@ -31,6 +32,8 @@ pub struct SessionRequest {
     /// Where the backend notes the process groups it starts, one id a line, so a baton restarted
     /// after being killed can end what the killed one left running.
     pub pid_file: Option<PathBuf>,
+    /// Where a backend that drives another program keeps that program's raw output.
+    pub raw_log: Option<PathBuf>,
 }
 
 impl SessionRequest {
@@ -40,7 +43,7 @@ impl SessionRequest {
         limits: Limits,
         cancel: CancellationToken,
     ) -> Self {
-        SessionRequest { prompt: prompt.into(), workdir: workdir.into(), limits, cancel, pid_file: None }
+        SessionRequest { prompt: prompt.into(), workdir: workdir.into(), limits, cancel, pid_file: None, raw_log: None }
     }
 }
 

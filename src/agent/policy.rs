@@ -230,6 +230,9 @@ impl Policy {
                     None => Decision::Deny("the call names no file".into()),
                 }
             }
+            "WebFetch" | "WebSearch" if !self.allow.iter().any(|a| a == tool) => Decision::Deny(format!(
+                "`{tool}` reaches the network, which this project does not allow (add \"{tool}\" to [policy] allow in .baton/config.toml)"
+            )),
             _ => Decision::Allow,
         }
     }

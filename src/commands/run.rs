@@ -22,14 +22,20 @@ pub struct RunArgs {
     pub sessions: Option<u32>,
     pub approve: Option<ApprovePolicy>,
     pub budget_usd: Option<f64>,
+    pub claude_bin: Option<std::path::PathBuf>,
 }
 
 /// The backend a run uses: from the command line, else the config.
-pub fn backend_for(config: &Config, kind: BackendKind) -> Result<Arc<dyn Backend>> {
+pub fn backend_for(
+    config: &Config,
+    kind: BackendKind,
+    claude_bin: Option<&std::path::Path>,
+) -> Result<Arc<dyn Backend>> {
     match kind {
         BackendKind::Anthropic => Ok(Arc::new(AnthropicBackend::from_env(config)?)),
         BackendKind::ClaudeCode => {
-            Err(eyre!("the claude-code backend is not available in this build yet; use --backend anthropic"))
+            let claude = crate::agent::claude_code::find_claude(claude_bin, &config.agent.claude_bin)?;
+            Ok(Arc::new(crate::agent::claude_code::ClaudeCodeBackend::new(claude, config)?))
         }
     }
 }
@@ -45,7 +51,7 @@ pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<bool>
     if let Some(pid) = crate::project::lock::holder(&project.baton_dir()) {
         return Err(crate::project::lock::LockError::Held { pid }.into());
     }
-    let backend = backend_for(&config, args.backend.unwrap_or(config.agent.backend))?;
+    let backend = backend_for(&config, args.backend.unwrap_or(config.agent.backend), args.claude_bin.as_deref())?;
     let mut opts = RunOptions::from_config(&config);
     // Without a screen nobody presses `n`: sessions follow one another.
     opts.mode = Mode::Continuous;

@@ -704,6 +704,7 @@ impl Harness {
             cancel.clone(),
         );
         request.pid_file = Some(self.pid_file(number));
+        request.raw_log = Some(self.project.baton_dir().join("sessions").join(format!("{number:04}.raw.jsonl")));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let backend = self.backend.clone();
         let mut task = tokio::spawn(async move { backend.run(request, tx).await });

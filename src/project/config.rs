@@ -87,6 +87,11 @@ pub struct Agent {
     pub max_turns: u32,
     /// Path to the `claude` binary; empty means look it up on `PATH`.
     pub claude_bin: String,
+    /// For claude-code: an MCP config file (`--mcp-config`), e.g. a browser server for testing
+    /// web apps as a user would.
+    pub mcp_config: String,
+    /// For claude-code: tools of those MCP servers the agent may use, e.g. `mcp__playwright`.
+    pub mcp_tools: Vec<String>,
 }
 
 impl Default for Agent {
@@ -97,6 +102,8 @@ impl Default for Agent {
             max_tokens: 16_000,
             max_turns: 150,
             claude_bin: String::new(),
+            mcp_config: String::new(),
+            mcp_tools: Vec::new(),
         }
     }
 }

@@ -127,3 +127,31 @@ pub fn is_clean(repo: &git2::Repository) -> bool {
     let dirty: Vec<_> = statuses.iter().map(|s| s.path().unwrap_or("?").to_owned()).collect();
     dirty.is_empty()
 }
+
+/// The version of Claude Code the tests and the recorded fixtures are made with.
+pub const CLAUDE_CODE_VERSION: &str = "2.1.197";
+
+/// The real `claude` CLI: `BATON_CLAUDE_BIN` if set, else a copy installed from the npm registry
+/// into `target/claude-cli` (installed here on first use, so `cargo test` needs nothing by hand).
+pub fn claude_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("BATON_CLAUDE_BIN").filter(|p| !p.is_empty()) {
+        return PathBuf::from(p);
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/claude-cli");
+    let bin = dir.join("node_modules/.bin/claude");
+    std::fs::create_dir_all(&dir).unwrap();
+    // One installer at a time across test processes.
+    let lock = std::fs::File::create(dir.join(".lock")).unwrap();
+    // SAFETY: flock on a file we own.
+    unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
+    if !bin.exists() {
+        let status = Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .arg(format!("@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"))
+            .status()
+            .expect("npm is needed to install the claude CLI for the tests");
+        assert!(status.success(), "npm install @anthropic-ai/claude-code failed");
+    }
+    bin
+}

@@ -217,6 +217,7 @@ impl Server {
     /// Answers one Messages API request. Returns whether the connection may be kept.
     async fn messages(&self, out: &mut TcpStream, body: &Value, size: usize) -> std::io::Result<bool> {
         self.lock().requests.push(body.clone());
+        tracing::trace!("scripted model request: {body}");
         let model = body["model"].as_str().unwrap_or("scripted").to_owned();
         let streaming = body["stream"].as_bool().unwrap_or(false);
         let input_tokens = (size / 4).max(1) as u64;
@@ -235,7 +236,7 @@ impl Server {
                 faults: Vec::new(),
                 stop_reason: None,
             };
-            return self.reply(out, &turn, &Vars::new(), &model, streaming, input_tokens).await;
+            return self.reply(out, body, &turn, &Vars::new(), &model, streaming, input_tokens).await;
         };
         let turn = &self.scenario.turns[turn_index];
 
@@ -310,7 +311,7 @@ impl Server {
                 }
             }
         }
-        self.reply(out, turn, &vars, &model, streaming, input_tokens).await
+        self.reply(out, body, turn, &vars, &model, streaming, input_tokens).await
     }
 
     fn ids(&self, n: usize) -> Vec<String> {
@@ -324,7 +325,7 @@ impl Server {
     }
 
     /// The content blocks of a turn, with variables filled in and fresh ids.
-    fn content(&self, turn: &scenario::Turn, vars: &Vars) -> Vec<Value> {
+    fn content(&self, turn: &scenario::Turn, vars: &Vars, request: &Value) -> Vec<Value> {
         let mut content = Vec::new();
         if let Some(t) = &turn.thinking {
             content.push(
@@ -336,22 +337,25 @@ impl Server {
         }
         let ids = self.ids(turn.tools.len());
         for (tool, id) in turn.tools.iter().zip(ids) {
-            let input = serde_json::to_value(&tool.input).unwrap_or(Value::Null);
-            content.push(json!({"type": "tool_use", "id": format!("toolu_{id}"), "name": tool.name, "input": substitute(&input, vars)}));
+            let input = substitute(&serde_json::to_value(&tool.input).unwrap_or(Value::Null), vars);
+            let (name, input) = adapt_tool(&tool.name, input, request);
+            content.push(json!({"type": "tool_use", "id": format!("toolu_{id}"), "name": name, "input": input}));
         }
         content
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn reply(
         &self,
         out: &mut TcpStream,
+        request: &Value,
         turn: &scenario::Turn,
         vars: &Vars,
         model: &str,
         streaming: bool,
         input_tokens: u64,
     ) -> std::io::Result<bool> {
-        let content = self.content(turn, vars);
+        let content = self.content(turn, vars, request);
         let stop_reason = turn
             .stop_reason
             .clone()
@@ -466,4 +470,90 @@ impl Server {
         out.flush().await?;
         out.shutdown().await
     }
+}
+
+/// The working directory a client announces in its system prompt: Claude Code's "Primary working
+/// directory: /path", or baton's own "project directory /path.".
+fn client_cwd(request: &Value) -> Option<String> {
+    let system = match &request["system"] {
+        Value::String(s) => s.clone(),
+        Value::Array(blocks) => blocks.iter().filter_map(|b| b["text"].as_str()).collect::<Vec<_>>().join("\n"),
+        _ => String::new(),
+    };
+    let re = regex::Regex::new(
+        r"(?:Primary working directory:|working directory:|project directory)\s*(/[^\s]+?)\.?(?:\s|$)",
+    )
+    .ok()?;
+    re.captures(&system).map(|c| c[1].to_owned())
+}
+
+/// Scenarios name baton's tools (`bash`, `read_file`, ...). A client with other tools, such as
+/// Claude Code (`Bash`, `Read`, `Write`, `Edit` with absolute paths), gets the same call in its own
+/// terms, so one scenario drives either backend.
+pub fn adapt_tool(name: &str, input: Value, request: &Value) -> (String, Value) {
+    let tools: Vec<&str> =
+        request["tools"].as_array().into_iter().flatten().filter_map(|t| t["name"].as_str()).collect();
+    if tools.contains(&name) || !tools.contains(&"Bash") {
+        return (name.to_owned(), input);
+    }
+    let cwd = client_cwd(request).unwrap_or_else(|| ".".to_owned());
+    let abs = |p: &Value| {
+        let p = p.as_str().unwrap_or("");
+        Value::String(if p.starts_with('/') { p.to_owned() } else { format!("{cwd}/{p}") })
+    };
+    let s = |k: &str| input.get(k).cloned().unwrap_or(Value::Null);
+    let mut out = serde_json::Map::new();
+    let name = match name {
+        "bash" => {
+            out.insert("command".into(), s("command"));
+            if let Some(t) = input.get("timeout").and_then(Value::as_u64) {
+                out.insert("timeout".into(), json!(t * 1000));
+            }
+            "Bash"
+        }
+        "read_file" => {
+            out.insert("file_path".into(), abs(&s("path")));
+            for k in ["offset", "limit"] {
+                if let Some(v) = input.get(k) {
+                    out.insert(k.into(), v.clone());
+                }
+            }
+            "Read"
+        }
+        "write_file" => {
+            out.insert("file_path".into(), abs(&s("path")));
+            out.insert("content".into(), s("content"));
+            "Write"
+        }
+        "edit" => {
+            out.insert("file_path".into(), abs(&s("path")));
+            for k in ["old_string", "new_string", "replace_all"] {
+                if let Some(v) = input.get(k) {
+                    out.insert(k.into(), v.clone());
+                }
+            }
+            "Edit"
+        }
+        "list" => {
+            let path = input.get("path").and_then(Value::as_str).unwrap_or(".");
+            out.insert("command".into(), json!(format!("ls -p {path}")));
+            "Bash"
+        }
+        "glob" => {
+            let pattern = input.get("pattern").and_then(Value::as_str).unwrap_or("*");
+            out.insert("command".into(), json!(format!("find . -path './{pattern}' -not -path './.git/*'")));
+            "Bash"
+        }
+        "grep" => {
+            let pattern = input.get("pattern").and_then(Value::as_str).unwrap_or("");
+            let path = input.get("path").and_then(Value::as_str).unwrap_or(".");
+            out.insert(
+                "command".into(),
+                json!(format!("grep -rn --exclude-dir=.git -e '{}' {path}", pattern.replace('\'', "'\\''"))),
+            );
+            "Bash"
+        }
+        other => return (other.to_owned(), input),
+    };
+    (name.to_owned(), Value::Object(out))
 }

@@ -1,0 +1,481 @@
+//! The `claude-code` backend: each session is a headless `claude -p` process whose stream-json
+//! output becomes baton's [`AgentEvent`]s. baton's policy runs inside it as a PreToolUse hook
+//! (`baton hook pre-tool-use`), given with `--settings`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::{AgentEvent, Backend, EndReason, SessionEnd, SessionRequest};
+use crate::project::config::{self, Price};
+use crate::project::session::Usage;
+
+/// Tools a session may use without asking (there is nobody to ask in `-p` mode); baton's hook
+/// still decides every call.
+pub const ALLOWED_TOOLS: &[&str] =
+    &["Bash", "Read", "Write", "Edit", "MultiEdit", "NotebookEdit", "Glob", "Grep", "LS", "TodoWrite", "Task"];
+
+/// Marks a refusal by baton's hook, so the backend can tell it from other tool errors.
+pub const REFUSAL_PREFIX: &str = "Refused by baton's policy: ";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "cannot find the `claude` CLI ({tried}). Install it with `npm install -g @anthropic-ai/claude-code`, or point --claude-bin, BATON_CLAUDE_BIN or [agent] claude_bin in .baton/config.toml at it"
+    )]
+    NotFound { tried: String },
+    #[error("cannot tell where baton itself is, for the policy hook: {0}")]
+    NoSelf(std::io::Error),
+}
+
+/// Finds the `claude` binary: the command line's choice, then `BATON_CLAUDE_BIN`, then the
+/// config, then `PATH`.
+pub fn find_claude(flag: Option<&Path>, config_bin: &str) -> Result<PathBuf, SetupError> {
+    let env = std::env::var_os("BATON_CLAUDE_BIN").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let configured = (!config_bin.is_empty()).then(|| PathBuf::from(config_bin));
+    let mut tried = Vec::new();
+    for (source, candidate) in
+        [("--claude-bin", flag.map(Path::to_owned)), ("BATON_CLAUDE_BIN", env), ("config", configured)]
+    {
+        if let Some(c) = candidate {
+            if is_executable(&c) {
+                return Ok(c);
+            }
+            tried.push(format!("{source} {} is not an executable file", c.display()));
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let c = dir.join("claude");
+            if is_executable(&c) {
+                return Ok(c);
+            }
+        }
+    }
+    tried.push("no `claude` on PATH".into());
+    Err(SetupError::NotFound { tried: tried.join("; ") })
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+pub struct ClaudeCodeBackend {
+    claude: PathBuf,
+    /// baton itself, for the hook command.
+    baton: PathBuf,
+    model: String,
+    price: Option<Price>,
+    mcp_config: Option<String>,
+    mcp_tools: Vec<String>,
+    /// How long an interrupted `claude` gets between SIGINT, SIGTERM and SIGKILL.
+    pub grace: Duration,
+    /// Environment for `claude` on top of baton's own (which passes through).
+    env: Vec<(String, String)>,
+}
+
+impl ClaudeCodeBackend {
+    pub fn new(claude: PathBuf, config: &config::Config) -> Result<Self, SetupError> {
+        let baton = std::env::current_exe().map_err(SetupError::NoSelf)?;
+        Ok(ClaudeCodeBackend {
+            claude,
+            baton,
+            model: config.agent.model.clone(),
+            price: config.price(&config.agent.model),
+            mcp_config: (!config.agent.mcp_config.is_empty()).then(|| config.agent.mcp_config.clone()),
+            mcp_tools: config.agent.mcp_tools.clone(),
+            grace: Duration::from_secs(3),
+            env: Vec::new(),
+        })
+    }
+
+    /// Sets variables for the `claude` process (tests point it at a scripted model this way).
+    pub fn with_env(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.env.extend(vars);
+        self
+    }
+
+    /// Uses `baton` as the hook command instead of the running executable (tests run the
+    /// library from a test binary).
+    pub fn with_baton(mut self, baton: PathBuf) -> Self {
+        self.baton = baton;
+        self
+    }
+
+    /// The `--settings` JSON: baton's policy as a PreToolUse hook on every tool.
+    pub fn settings(&self, workdir: &Path) -> Value {
+        let command = format!(
+            "{} -C {} hook pre-tool-use",
+            shell_quote(&self.baton.to_string_lossy()),
+            shell_quote(&workdir.to_string_lossy())
+        );
+        json!({"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [{"type": "command", "command": command, "timeout": 30}]}]}})
+    }
+
+    fn command(&self, req: &SessionRequest) -> tokio::process::Command {
+        let mut allowed: Vec<String> = ALLOWED_TOOLS.iter().map(|s| s.to_string()).collect();
+        allowed.extend(self.mcp_tools.iter().cloned());
+        let mut cmd = tokio::process::Command::new(&self.claude);
+        cmd.arg("-p")
+            .args(["--output-format", "stream-json", "--verbose", "--include-partial-messages"])
+            .args(["--input-format", "stream-json"])
+            .args(["--model", &self.model])
+            .args(["--max-turns", &req.limits.max_turns.to_string()])
+            .args(["--allowedTools", &allowed.join(",")])
+            .args(["--permission-mode", "acceptEdits"])
+            .args(["--settings", &self.settings(&req.workdir).to_string()]);
+        if let Some(mcp) = &self.mcp_config {
+            cmd.args(["--mcp-config", mcp]);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd.current_dir(&req.workdir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        cmd
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:=".contains(c)) {
+        s.to_owned()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+fn signal_group(pgid: i32, sig: libc::c_int) {
+    if pgid > 0 {
+        // SAFETY: sends a signal to a process group we started; no memory effects.
+        unsafe {
+            libc::killpg(pgid, sig);
+        }
+    }
+}
+
+/// Folds the CLI's stream-json into events and, at the end, into how the session ended.
+#[derive(Debug, Default)]
+pub struct StreamParser {
+    /// Message ids whose text arrived as partial stream events (not repeated from `assistant`).
+    streamed: std::collections::HashSet<String>,
+    current_message: Option<String>,
+    /// Tool names by id, to name a refused call.
+    tool_names: std::collections::HashMap<String, String>,
+    turn_usage: Usage,
+    pub result: Option<Value>,
+    pub saw_anything: bool,
+}
+
+fn usage_of(v: &Value) -> Usage {
+    let n = |k: &str| v.get(k).and_then(Value::as_u64).unwrap_or(0);
+    Usage {
+        input_tokens: n("input_tokens"),
+        output_tokens: n("output_tokens"),
+        cache_creation_input_tokens: n("cache_creation_input_tokens"),
+        cache_read_input_tokens: n("cache_read_input_tokens"),
+    }
+}
+
+fn text_of_result(content: &Value) -> String {
+    match content {
+        Value::String(s) => s.clone(),
+        Value::Array(parts) => parts.iter().filter_map(|p| p["text"].as_str()).collect::<Vec<_>>().join("\n"),
+        _ => String::new(),
+    }
+}
+
+impl StreamParser {
+    /// One line of the stream. Unknown types and lines that are not JSON are skipped.
+    pub fn line(&mut self, line: &str, price: Option<Price>) -> Vec<AgentEvent> {
+        let Ok(v) = serde_json::from_str::<Value>(line) else {
+            if !line.trim().is_empty() {
+                tracing::debug!(
+                    "claude-code: skipping a line that is not JSON: {}",
+                    line.chars().take(200).collect::<String>()
+                );
+            }
+            return Vec::new();
+        };
+        self.saw_anything = true;
+        let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_owned();
+        let mut out = Vec::new();
+        match (v["type"].as_str().unwrap_or(""), v["subtype"].as_str().unwrap_or("")) {
+            ("system", "init") => out.push(AgentEvent::Started {
+                model: s(&v, "model"),
+                session_id: v["session_id"].as_str().map(str::to_owned),
+            }),
+            ("system", "api_retry") => {
+                let status = v["error_status"].as_u64().map(|n| format!(" ({n})")).unwrap_or_default();
+                let error = v
+                    .get("error")
+                    .map(|e| e.as_str().map(str::to_owned).unwrap_or_else(|| e.to_string()))
+                    .unwrap_or_default();
+                out.push(AgentEvent::Retry {
+                    reason: format!("the API failed{status}: {error}").trim_end_matches(": ").to_owned(),
+                    attempt: v["attempt"].as_u64().unwrap_or(0) as u32,
+                    wait_ms: v["retry_delay_ms"].as_f64().unwrap_or(0.0).round() as u64,
+                })
+            }
+            ("rate_limit_event", _) => {
+                let info = &v["rate_limit_info"];
+                let status = info["status"].as_str().unwrap_or("");
+                if status != "allowed" {
+                    out.push(AgentEvent::Notice {
+                        text: format!(
+                            "rate limit: {}",
+                            if status.is_empty() { info.to_string() } else { status.to_owned() }
+                        ),
+                    });
+                }
+            }
+            ("stream_event", _) => {
+                let e = &v["event"];
+                match e["type"].as_str().unwrap_or("") {
+                    "message_start" => {
+                        let id = s(&e["message"], "id");
+                        self.current_message = Some(id);
+                        self.turn_usage = usage_of(&e["message"]["usage"]);
+                    }
+                    "content_block_delta" => {
+                        let d = &e["delta"];
+                        let id = self.current_message.clone().unwrap_or_default();
+                        match d["type"].as_str().unwrap_or("") {
+                            "text_delta" => {
+                                self.streamed.insert(id);
+                                out.push(AgentEvent::TextDelta { text: s(d, "text") });
+                            }
+                            "thinking_delta" => {
+                                self.streamed.insert(id);
+                                out.push(AgentEvent::ThinkingDelta { text: s(d, "thinking") });
+                            }
+                            _ => {}
+                        }
+                    }
+                    "message_delta" => {
+                        if let Some(n) = e["usage"]["output_tokens"].as_u64() {
+                            self.turn_usage.output_tokens = n;
+                        }
+                    }
+                    "message_stop" => {
+                        let u = std::mem::take(&mut self.turn_usage);
+                        out.push(AgentEvent::Usage { usage: u, cost_usd: cost(price, &u) });
+                    }
+                    _ => {}
+                }
+            }
+            ("assistant", _) => {
+                let m = &v["message"];
+                let id = s(m, "id");
+                for block in m["content"].as_array().into_iter().flatten() {
+                    match block["type"].as_str().unwrap_or("") {
+                        "text" if !self.streamed.contains(&id) => {
+                            out.push(AgentEvent::TextDelta { text: s(block, "text") })
+                        }
+                        "thinking" if !self.streamed.contains(&id) => {
+                            out.push(AgentEvent::ThinkingDelta { text: s(block, "thinking") })
+                        }
+                        "tool_use" => {
+                            let (tid, name) = (s(block, "id"), s(block, "name"));
+                            self.tool_names.insert(tid.clone(), name.clone());
+                            out.push(AgentEvent::ToolCall { id: tid, name, input: block["input"].clone() });
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            ("user", _) => {
+                for block in v["message"]["content"].as_array().into_iter().flatten() {
+                    if block["type"] != "tool_result" {
+                        continue;
+                    }
+                    let id = s(block, "tool_use_id");
+                    let output = text_of_result(&block["content"]);
+                    let is_error = block["is_error"].as_bool().unwrap_or(false);
+                    if is_error && let Some(i) = output.find(REFUSAL_PREFIX) {
+                        let reason = output[i + REFUSAL_PREFIX.len()..].trim().to_owned();
+                        let name = self.tool_names.get(&id).cloned().unwrap_or_default();
+                        out.push(AgentEvent::PolicyDenied { id: id.clone(), name, reason });
+                    }
+                    out.push(AgentEvent::ToolResult { id, output, is_error });
+                }
+            }
+            ("result", _) => self.result = Some(v),
+            (t, st) => tracing::debug!("claude-code: skipping a `{t}`/`{st}` line"),
+        }
+        out
+    }
+
+    /// How the session ended, decided from what was seen (an API failure arrives as
+    /// `subtype: success` with `is_error: true`; no result at all means the process crashed).
+    pub fn end(&self, stderr_tail: &str) -> (EndReason, Usage, f64, u32) {
+        let Some(r) = &self.result else {
+            let message = if stderr_tail.trim().is_empty() {
+                "claude exited without a result".to_owned()
+            } else {
+                format!("claude exited without a result: {}", stderr_tail.trim())
+            };
+            return (EndReason::Crashed { message }, Usage::default(), 0.0, 0);
+        };
+        let usage = usage_of(&r["usage"]);
+        let cost = r["total_cost_usd"].as_f64().unwrap_or(0.0);
+        let turns = r["num_turns"].as_u64().unwrap_or(0) as u32;
+        let is_error = r["is_error"].as_bool().unwrap_or(false);
+        let subtype = r["subtype"].as_str().unwrap_or("");
+        let status = r["api_error_status"].as_u64().map(|s| s as u16);
+        let message = r["result"].as_str().map(str::to_owned).unwrap_or_else(|| {
+            r["errors"]
+                .as_array()
+                .map(|e| e.iter().map(|x| x.as_str().unwrap_or("").to_owned()).collect::<Vec<_>>().join("; "))
+                .unwrap_or_default()
+        });
+        let reason = match (subtype, is_error, status) {
+            ("error_max_turns", _, _) => EndReason::MaxTurns,
+            (_, true, Some(429 | 529)) => EndReason::RateLimited { message },
+            (_, true, status) if status.is_some() || subtype == "success" => EndReason::ApiError { status, message },
+            (_, true, _) => EndReason::Crashed { message: format!("{subtype}: {message}") },
+            _ => EndReason::Completed,
+        };
+        (reason, usage, cost, turns)
+    }
+}
+
+fn cost(price: Option<Price>, u: &Usage) -> f64 {
+    let Some(p) = price else { return 0.0 };
+    (u.input_tokens as f64 * p.input
+        + u.output_tokens as f64 * p.output
+        + u.cache_creation_input_tokens as f64 * p.cache_write
+        + u.cache_read_input_tokens as f64 * p.cache_read)
+        / 1e6
+}
+
+impl Backend for ClaudeCodeBackend {
+    fn name(&self) -> &'static str {
+        "claude-code"
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn run(&self, req: SessionRequest, events: UnboundedSender<AgentEvent>) -> BoxFuture<'_, SessionEnd> {
+        Box::pin(async move {
+            let crashed = |message: String| SessionEnd {
+                reason: EndReason::Crashed { message },
+                usage: Usage::default(),
+                cost_usd: 0.0,
+                turns: 0,
+            };
+            let mut child = match self.command(&req).spawn() {
+                Ok(c) => c,
+                Err(e) => return crashed(format!("cannot start {}: {e}", self.claude.display())),
+            };
+            let pgid = child.id().map_or(0, |id| id as i32);
+            if let Some(path) = &req.pid_file {
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let _ = std::fs::write(path, format!("{pgid}\n"));
+            }
+            // The prompt goes in as one stream-json user message; closing stdin ends the input.
+            if let Some(mut stdin) = child.stdin.take() {
+                use tokio::io::AsyncWriteExt;
+                let msg = json!({"type": "user", "message": {"role": "user", "content": [{"type": "text", "text": req.prompt}]}});
+                let _ = stdin.write_all(format!("{msg}\n").as_bytes()).await;
+                drop(stdin);
+            }
+            let Some(stdout) = child.stdout.take() else { return crashed("no stdout from claude".into()) };
+            let stderr = child.stderr.take();
+            let stderr_task = tokio::spawn(async move {
+                let mut buf = Vec::new();
+                if let Some(mut e) = stderr {
+                    let _ = e.read_to_end(&mut buf).await;
+                }
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                let start = text.len().saturating_sub(2000);
+                text[text.floor_char_boundary(start)..].to_owned()
+            });
+            let mut raw = None;
+            let mut lines = BufReader::new(stdout).lines();
+            let mut parser = StreamParser::default();
+            let deadline = tokio::time::sleep(req.limits.wall_time);
+            tokio::pin!(deadline);
+            let stopped = loop {
+                tokio::select! {
+                    line = lines.next_line() => match line {
+                        Ok(Some(line)) => {
+                            if let Some(path) = &req.raw_log {
+                                raw = raw.or_else(|| {
+                                    let _ = path.parent().map(std::fs::create_dir_all);
+                                    std::fs::File::create(path).ok()
+                                });
+                                if let Some(f) = raw.as_mut() {
+                                    use std::io::Write;
+                                    let _ = writeln!(f, "{}", crate::project::secrets::global().redact(&line));
+                                }
+                            }
+                            for ev in parser.line(&line, self.price) {
+                                let _ = events.send(ev);
+                            }
+                        }
+                        Ok(None) | Err(_) => break None,
+                    },
+                    _ = &mut deadline => break Some(EndReason::TimedOut),
+                    _ = req.cancel.cancelled() => break Some(EndReason::Cancelled),
+                }
+            };
+            if stopped.is_some() {
+                // SIGINT lets claude stop cleanly; then SIGTERM, then SIGKILL.
+                for sig in [libc::SIGINT, libc::SIGTERM] {
+                    signal_group(pgid, sig);
+                    if tokio::time::timeout(self.grace, child.wait()).await.is_ok() {
+                        break;
+                    }
+                }
+            }
+            // Whatever is left of the group (the CLI's own children) goes too.
+            signal_group(pgid, libc::SIGKILL);
+            let _ = child.wait().await;
+            if let Some(path) = &req.pid_file {
+                let _ = std::fs::remove_file(path);
+            }
+            let stderr_tail = stderr_task.await.unwrap_or_default();
+            let (reason, usage, cost_usd, turns) = parser.end(&stderr_tail);
+            SessionEnd { reason: stopped.unwrap_or(reason), usage, cost_usd, turns }
+        })
+    }
+}
+
+/// `baton hook pre-tool-use`: reads Claude Code's hook input on stdin and answers with a denial
+/// when baton's policy refuses the call (nothing, for an allowed one: Claude Code's own
+/// permissions then apply).
+pub fn pre_tool_use_hook(input: &str, project_root: Option<&Path>) -> Option<Value> {
+    let deny = |reason: String| {
+        json!({"hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": format!("{REFUSAL_PREFIX}{reason}"),
+        }})
+    };
+    let v: Value = match serde_json::from_str(input) {
+        Ok(v) => v,
+        Err(e) => return Some(deny(format!("baton's hook could not read its input ({e})"))),
+    };
+    let root = project_root.map(Path::to_owned).or_else(|| v["cwd"].as_str().map(PathBuf::from))?;
+    let config = match config::Config::load(&root) {
+        Ok(c) => c,
+        Err(e) => return Some(deny(format!("baton cannot read its config: {e}"))),
+    };
+    let policy = super::policy::Policy::new(&root, &config.policy);
+    match policy.check_tool(v["tool_name"].as_str().unwrap_or(""), &v["tool_input"]) {
+        super::policy::Decision::Allow => None,
+        super::policy::Decision::Deny(reason) => Some(deny(reason)),
+    }
+}

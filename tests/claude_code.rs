@@ -1,0 +1,303 @@
+//! The `claude-code` backend driving the real Claude Code CLI (from the npm registry) against the
+//! scripted model on loopback, with baton's policy as its PreToolUse hook. With
+//! `BATON_RECORD_FIXTURES=1` the raw streams are kept as `tests/fixtures/claude/*.jsonl` for the
+//! parser tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use baton::agent::claude_code::ClaudeCodeBackend;
+use baton::agent::scripted::{Scenario, ScriptedModel};
+use baton::agent::{AgentEvent, Backend, EndReason, Limits, SessionEnd, SessionRequest};
+use baton::project::config::Config;
+use tokio_util::sync::CancellationToken;
+
+struct Ran {
+    end: SessionEnd,
+    events: Vec<AgentEvent>,
+    model: ScriptedModel,
+    elapsed: Duration,
+}
+
+fn temp_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init(dir.path()).unwrap();
+    let mut config = repo.config().unwrap();
+    config.set_str("user.name", "Agent").unwrap();
+    config.set_str("user.email", "agent@example.com").unwrap();
+    dir
+}
+
+async fn run(name: &str, scenario: &str, dir: &Path, cancel: CancellationToken) -> Ran {
+    let model = ScriptedModel::start(Scenario::parse("test.toml", scenario).unwrap(), None).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let backend = ClaudeCodeBackend::new(common::claude_bin(), &Config::default())
+        .unwrap()
+        .with_baton(PathBuf::from(env!("CARGO_BIN_EXE_baton")))
+        .with_env([
+            ("ANTHROPIC_BASE_URL".to_owned(), model.url()),
+            ("ANTHROPIC_API_KEY".to_owned(), "test-key".to_owned()),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".to_owned(), "1".to_owned()),
+            ("HOME".to_owned(), home.path().display().to_string()),
+            ("XDG_CONFIG_HOME".to_owned(), home.path().join(".config").display().to_string()),
+        ]);
+    let raw = tempfile::tempdir().unwrap();
+    let mut request = SessionRequest::new(
+        "Build the greeter.",
+        dir,
+        Limits { max_turns: 20, wall_time: Duration::from_secs(120) },
+        cancel,
+    );
+    request.raw_log = Some(raw.path().join("raw.jsonl"));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let started = Instant::now();
+    let end = backend.run(request, tx).await;
+    let elapsed = started.elapsed();
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    if std::env::var_os("BATON_RECORD_FIXTURES").is_some() {
+        let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude");
+        std::fs::create_dir_all(&dest).unwrap();
+        std::fs::copy(raw.path().join("raw.jsonl"), dest.join(format!("{name}.jsonl"))).unwrap();
+    }
+    Ran { end, events, model, elapsed }
+}
+
+fn results(events: &[AgentEvent]) -> Vec<(String, bool)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::ToolResult { output, is_error, .. } => Some((output.clone(), *is_error)),
+            _ => None,
+        })
+        .collect()
+}
+
+const SESSION: &str = r##"
+name = "claude session"
+pace = { chunk_chars = 7 }
+
+[[turns]]
+id = "look"
+start = "Build the greeter"
+text = "Let me look around."
+tools = [{ name = "bash", input = { command = "git status --short; ls -a" } }]
+
+[[turns]]
+id = "write"
+text = "Writing the script."
+tools = [{ name = "write_file", input = { path = "greet.sh", content = "#!/bin/sh\necho \"hello, $1\"\n" } }]
+
+[[turns]]
+id = "read"
+tools = [{ name = "read_file", input = { path = "greet.sh" } }]
+
+[[turns]]
+id = "edit"
+tools = [{ name = "edit", input = { path = "greet.sh", old_string = "hello", new_string = "Hello" } }]
+
+[[turns]]
+id = "commit"
+tools = [{ name = "bash", input = { command = "sh greet.sh world && git add -A && git commit -qm 'Add the greeter' && echo committed" } }]
+
+[[turns]]
+id = "done"
+text = "The greeter is committed."
+"##;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claude_runs_commands_and_edits_files_in_a_temp_repo() {
+    let dir = temp_repo();
+    let ran = run("session", SESSION, dir.path(), CancellationToken::new()).await;
+    assert_eq!(ran.end.reason, EndReason::Completed, "{:#?}", ran.events);
+    assert_eq!(std::fs::read_to_string(dir.path().join("greet.sh")).unwrap(), "#!/bin/sh\necho \"Hello, $1\"\n");
+    let repo = git2::Repository::open(dir.path()).unwrap();
+    assert_eq!(repo.head().unwrap().peel_to_commit().unwrap().summary().unwrap(), Some("Add the greeter"));
+
+    let calls: Vec<&str> = ran
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::ToolCall { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(calls, ["Bash", "Write", "Read", "Edit", "Bash"]);
+    let r = results(&ran.events);
+    assert!(r.iter().all(|(_, err)| !err), "{r:?}");
+    assert!(r[4].0.contains("Hello, world"), "{r:?}");
+    assert!(matches!(ran.events.first(), Some(AgentEvent::Started { session_id: Some(_), .. })));
+    let text: String = ran
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(text.starts_with("Let me look around.Writing the script."), "{text}");
+    assert!(ran.end.usage.input_tokens > 0 && ran.end.turns == 6, "{:?}", ran.end);
+    assert!(ran.end.cost_usd > 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_the_policy_refuses_does_not_run_and_the_model_hears_why() {
+    let dir = temp_repo();
+    let scenario = r#"
+name = "refused"
+[[turns]]
+id = "fetch"
+start = "Build"
+tools = [{ name = "bash", input = { command = "curl -s https://example.com; touch ran.txt" } }]
+[[turns]]
+id = "end"
+text = "The policy refused curl."
+"#;
+    let ran = run("refused", scenario, dir.path(), CancellationToken::new()).await;
+    assert_eq!(ran.end.reason, EndReason::Completed);
+    assert!(!dir.path().join("ran.txt").exists(), "nothing of the refused command ran");
+    let denied: Vec<_> = ran
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::PolicyDenied { name, reason, .. } => Some((name.clone(), reason.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(denied.len(), 1, "{:#?}", ran.events);
+    assert_eq!(denied[0].0, "Bash");
+    assert!(denied[0].1.contains("`curl` is not on the allowlist"), "{denied:?}");
+    // The refusal reached the model as an error tool result.
+    let requests = ran.model.requests();
+    let last = requests.last().unwrap()["messages"].as_array().unwrap().last().unwrap().clone();
+    let block = last["content"].as_array().unwrap().iter().find(|b| b["type"] == "tool_result").unwrap().clone();
+    assert_eq!(block["is_error"], true);
+    assert!(block["content"].to_string().contains("Refused by baton's policy"), "{block}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_api_is_retried_by_the_cli_and_shown() {
+    let dir = temp_repo();
+    let scenario = SESSION.replace("id = \"write\"", "id = \"write\"\nfaults = [{ kind = \"overloaded\" }]");
+    let ran = run("retry", &scenario, dir.path(), CancellationToken::new()).await;
+    assert_eq!(ran.end.reason, EndReason::Completed);
+    let retries: Vec<_> = ran.events.iter().filter(|e| matches!(e, AgentEvent::Retry { .. })).collect();
+    assert_eq!(retries.len(), 1, "{retries:?}");
+    let AgentEvent::Retry { reason, attempt, .. } = retries[0] else { unreachable!() };
+    assert!(reason.contains("529"), "{reason}");
+    assert_eq!(*attempt, 1);
+    assert!(dir.path().join("greet.sh").exists());
+}
+
+fn processes_matching(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let c = std::fs::read(e.path().join("cmdline")).ok()?;
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            c.contains(needle).then_some(c)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_stops_claude_and_leaves_no_process_behind() {
+    let dir = temp_repo();
+    let marker = 600_000 + std::process::id() % 90_000;
+    let scenario = format!(
+        r#"
+name = "hang"
+[[turns]]
+id = "hang"
+start = "Build"
+tools = [{{ name = "bash", input = {{ command = "sleep {marker}" }} }}]
+[[turns]]
+id = "end"
+text = "never"
+"#
+    );
+    let cancel = CancellationToken::new();
+    let trigger = cancel.clone();
+    let needle = format!("sleep {marker}");
+    let watcher = tokio::spawn(async move {
+        for _ in 0..400 {
+            if !processes_matching(&needle).is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        trigger.cancel();
+    });
+    let ran = run("interrupt", &scenario, dir.path(), cancel).await;
+    watcher.await.unwrap();
+    assert_eq!(ran.end.reason, EndReason::Cancelled);
+    assert!(ran.elapsed < Duration::from_secs(30));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(processes_matching(&format!("sleep {marker}")), Vec::<String>::new(), "the agent's command is gone");
+    // Nothing at all still runs in the project directory: not claude, not its children.
+    let dir_real = dir.path().canonicalize().unwrap();
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| std::fs::read_link(e.path().join("cwd")).is_ok_and(|c| c == dir_real))
+        .map(|e| {
+            String::from_utf8_lossy(&std::fs::read(e.path().join("cmdline")).unwrap_or_default()).replace('\0', " ")
+        })
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "no process is left in the project");
+    drop(ran.model);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_cut_reported_as_success_is_classified_as_an_api_error() {
+    let dir = temp_repo();
+    let scenario = SESSION.replace("id = \"look\"", "id = \"look\"\nfaults = [{ kind = \"stream_cut\", times = 50 }]");
+    let ran = run("stream-cut", &scenario, dir.path(), CancellationToken::new()).await;
+    match &ran.end.reason {
+        EndReason::ApiError { message, .. } => assert!(message.contains("API"), "{message}"),
+        other => panic!("a cut stream is an API error, not {other:?}"),
+    }
+    assert!(!dir.path().join("greet.sh").exists());
+    // And the loop calls a session that did nothing no_progress, whatever the CLI says.
+    let (outcome, _) = baton::harness::outcome_of(&EndReason::Completed, false);
+    assert_eq!(outcome, baton::project::session::Outcome::NoProgress);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baton_run_headless_with_claude_code_runs_a_whole_project() {
+    let sandbox = common::Sandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spec.txt"), "A greeter in shell.\n").unwrap();
+    sandbox.run(dir.path(), &["init", "--spec", "spec.txt"]).ok();
+    std::fs::remove_file(dir.path().join("spec.txt")).unwrap();
+    let text = include_str!("fixtures/loop.toml").replace("SLOW_STEP", "true");
+    let model = ScriptedModel::start(Scenario::parse("loop.toml", &text).unwrap(), None).await.unwrap();
+    let out = sandbox
+        .baton(dir.path())
+        .args(["run", "--headless", "--backend", "claude-code", "--approve", "auto", "--claude-bin"])
+        .arg(common::claude_bin())
+        .env("ANTHROPIC_BASE_URL", model.url())
+        .env("ANTHROPIC_API_KEY", "test-key")
+        .env("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let run = common::Run::from(out).ok();
+    assert!(run.stdout.starts_with("baton: claude-code backend"), "{}", run.stdout);
+    assert!(run.stdout.contains("  ▸ Write: /"), "Claude Code's own tools ran: {}", run.stdout);
+    assert!(run.stdout.contains("run ended: done: every feature passes; 3/3 features passing"), "{}", run.stdout);
+    let status = sandbox.run(dir.path(), &["status", "--json"]).ok().json();
+    assert_eq!(status["state"], "done", "{}", run.stdout);
+    assert_eq!(status["features"]["passing"], 3);
+    let sessions = status["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 4);
+    assert!(sessions.iter().all(|s| s["outcome"] == "completed"), "{sessions:?}");
+    // The raw stream of each session is kept beside its transcript.
+    assert!(dir.path().join(".baton/sessions/0002.raw.jsonl").exists());
+}

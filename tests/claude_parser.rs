@@ -1,0 +1,113 @@
+//! The stream-json parser on streams recorded from the real Claude Code CLI
+//! (`tests/fixtures/claude/`, recorded by `tests/claude_code.rs` with `BATON_RECORD_FIXTURES=1`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use baton::agent::claude_code::StreamParser;
+use baton::agent::{AgentEvent, EndReason};
+
+fn parse(name: &str) -> (Vec<AgentEvent>, StreamParser) {
+    let text =
+        std::fs::read_to_string(format!("{}/tests/fixtures/claude/{name}.jsonl", env!("CARGO_MANIFEST_DIR"))).unwrap();
+    let mut p = StreamParser::default();
+    let mut events = Vec::new();
+    for line in text.lines() {
+        events.extend(p.line(line, None));
+    }
+    (events, p)
+}
+
+fn tool_calls(events: &[AgentEvent]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::ToolCall { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_whole_session_becomes_events_and_a_completed_end() {
+    let (events, p) = parse("session");
+    assert!(matches!(&events[0], AgentEvent::Started { model, session_id: Some(_) } if model == "claude-sonnet-4-5"));
+    assert_eq!(tool_calls(&events), ["Bash", "Write", "Read", "Edit", "Bash"]);
+    let results: Vec<bool> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::ToolResult { is_error, .. } => Some(*is_error),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results, [false; 5]);
+    // Text comes once, from the partial stream events, not again from the whole messages.
+    let text: String = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(text, "Let me look around.Writing the script.The greeter is committed.");
+    let usages = events.iter().filter(|e| matches!(e, AgentEvent::Usage { .. })).count();
+    assert_eq!(usages, 6, "one per model turn");
+    let (reason, usage, cost, turns) = p.end("");
+    assert_eq!(reason, EndReason::Completed);
+    assert_eq!(turns, 6);
+    assert!(usage.input_tokens > 0 && cost > 0.0);
+}
+
+#[test]
+fn a_hook_refusal_is_a_policy_denial() {
+    let (events, p) = parse("refused");
+    let denied: Vec<_> =
+        events.iter().filter(|e| matches!(e, AgentEvent::PolicyDenied { name, .. } if name == "Bash")).collect();
+    assert_eq!(denied.len(), 1);
+    assert_eq!(p.end("").0, EndReason::Completed);
+}
+
+#[test]
+fn an_api_retry_is_a_retry_event() {
+    let (events, _) = parse("retry");
+    let retries: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Retry { reason, attempt, wait_ms } => Some((reason.clone(), *attempt, *wait_ms)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries.len(), 1);
+    assert!(retries[0].0.contains("(529)") && retries[0].1 == 1 && retries[0].2 > 0, "{retries:?}");
+}
+
+#[test]
+fn a_cut_stream_reported_as_success_is_an_api_error() {
+    let (_, p) = parse("stream-cut");
+    let result = p.result.as_ref().unwrap();
+    assert_eq!((result["subtype"].as_str(), result["is_error"].as_bool()), (Some("success"), Some(true)));
+    assert!(matches!(p.end("").0, EndReason::ApiError { status: None, .. }));
+}
+
+#[test]
+fn a_stream_without_a_result_is_a_crash() {
+    let (events, p) = parse("interrupt");
+    assert_eq!(tool_calls(&events), ["Bash"]);
+    match p.end("Error: killed\n") {
+        (EndReason::Crashed { message }, ..) => {
+            assert!(message.contains("without a result: Error: killed"), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn junk_unknown_types_and_very_long_lines_are_fine() {
+    let mut p = StreamParser::default();
+    assert!(p.line("not json at all", None).is_empty());
+    assert!(p.line(r#"{"type":"something_new","x":1}"#, None).is_empty());
+    let long = "x".repeat(2_000_000);
+    let line =
+        serde_json::json!({"type": "assistant", "message": {"id": "m1", "content": [{"type": "text", "text": long}]}})
+            .to_string();
+    let events = p.line(&line, None);
+    assert!(matches!(&events[..], [AgentEvent::TextDelta { text }] if text.len() == 2_000_000));
+}
