@@ -33,6 +33,26 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
     },
+    /// A new demo project driven by the scripted model: no key, no network.
+    Demo {
+        /// Where to make it (a new or empty directory); a fresh temp directory by default.
+        dir: Option<PathBuf>,
+        /// Without the screen: every session approved, run to done.
+        #[arg(long)]
+        headless: bool,
+        /// With --headless: one JSON object per event.
+        #[arg(long)]
+        json: bool,
+        /// How fast the scripted model types.
+        #[arg(long, value_enum, default_value = "normal")]
+        pace: commands::demo::DemoPace,
+        /// Drive the demo with baton's own agent or with the real Claude Code CLI.
+        #[arg(long, value_enum, default_value = "anthropic")]
+        backend: BackendKind,
+        /// The `claude` binary, for --backend claude-code.
+        #[arg(long, value_name = "PATH")]
+        claude_bin: Option<PathBuf>,
+    },
     /// Features, sessions and any pending review.
     Status {
         /// One JSON object instead of text.
@@ -168,6 +188,14 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
     let out: &mut dyn Write = &mut out;
     let project = || Project::open(&base);
     let done = match cli.command {
+        Some(Command::Demo { dir, headless, json, pace, backend, claude_bin }) => {
+            let dir = dir.map(|d| base.join(d));
+            let args = commands::demo::DemoArgs { dir, pace, backend, claude_bin };
+            if !headless {
+                return Err(color_eyre::eyre::eyre!("the screen is not built yet: use `baton demo --headless`"));
+            }
+            return commands::demo::headless(args, json, out);
+        }
         Some(Command::Hook { command: HookCommand::PreToolUse }) => {
             let mut input = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut input)?;

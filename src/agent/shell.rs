@@ -143,6 +143,11 @@ impl Parser<'_> {
         let mut words = words.into_iter().peekable();
         while let Some(w) = words.peek() {
             let t = w.text.as_str();
+            // `VAR=$(cmd) prog`: an assignment, even with a computed value, is not the command.
+            if is_assignment(t) {
+                words.next();
+                continue;
+            }
             if w.dynamic {
                 break;
             }
@@ -160,9 +165,6 @@ impl Parser<'_> {
                 "case" => {
                     self.case_depth += 1;
                     return;
-                }
-                _ if is_assignment(t) => {
-                    words.next();
                 }
                 _ => break,
             }

@@ -9,7 +9,7 @@ use color_eyre::eyre::{WrapErr, eyre};
 
 use crate::agent::anthropic::AnthropicBackend;
 use crate::agent::{AgentEvent, Backend};
-use crate::harness::{Command, Harness, HarnessEvent, RunOptions, StopReason};
+use crate::harness::{Command, Handles, Harness, HarnessEvent, RunOptions, StopReason};
 use crate::project::Project;
 use crate::project::config::{ApprovePolicy, BackendKind, Config, Mode};
 
@@ -70,42 +70,44 @@ pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<bool>
         .build()
         .wrap_err("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let (harness, mut handles) = Harness::new(project, backend, opts.clone())?;
+        let (harness, handles) = Harness::new(project, backend, opts.clone())?;
         if opts.approve == ApprovePolicy::Manual && !args.json {
             writeln!(
                 out,
                 "reviews wait for `baton review approve` or `baton review veto --reason ...` from another terminal"
             )?;
         }
-        let task = tokio::spawn(harness.run());
-        let mut printer = Printer { json: args.json, text: String::new() };
-        let mut interrupts = 0;
-        loop {
-            tokio::select! {
-                ev = handles.events.recv() => match ev {
-                    Some(ev) => printer.print(&ev, out)?,
-                    None => break,
-                },
-                _ = tokio::signal::ctrl_c() => {
-                    interrupts += 1;
-                    if interrupts > 1 {
-                        return Err(eyre!("interrupted twice; stopping at once"));
-                    }
-                    writeln!(out, "interrupting: the session is stopped and recorded (Ctrl-C again to stop at once)")?;
-                    let _ = handles.commands.send(Command::Quit);
+        drive_headless(harness, handles, args.json, out).await
+    })
+}
+
+/// Runs a loop to its end, printing its events; Ctrl-C interrupts the session and stops. Returns
+/// whether the run ended as asked.
+pub async fn drive_headless(harness: Harness, mut handles: Handles, json: bool, out: &mut dyn Write) -> Result<bool> {
+    let task = tokio::spawn(harness.run());
+    let mut printer = Printer { json, text: String::new() };
+    let mut interrupts = 0;
+    loop {
+        tokio::select! {
+            ev = handles.events.recv() => match ev {
+                Some(ev) => printer.print(&ev, out)?,
+                None => break,
+            },
+            _ = tokio::signal::ctrl_c() => {
+                interrupts += 1;
+                if interrupts > 1 {
+                    return Err(eyre!("interrupted twice; stopping at once"));
                 }
+                writeln!(out, "interrupting: the session is stopped and recorded (Ctrl-C again to stop at once)")?;
+                let _ = handles.commands.send(Command::Quit);
             }
         }
-        let reason = task.await.wrap_err("the loop task failed")??;
-        Ok(matches!(
-            reason,
-            StopReason::Done
-                | StopReason::SessionCap
-                | StopReason::Budget
-                | StopReason::Paused
-                | StopReason::NoProgress
-        ) && interrupts == 0)
-    })
+    }
+    let reason = task.await.wrap_err("the loop task failed")??;
+    Ok(matches!(
+        reason,
+        StopReason::Done | StopReason::SessionCap | StopReason::Budget | StopReason::Paused | StopReason::NoProgress
+    ) && interrupts == 0)
 }
 
 struct Printer {
@@ -185,7 +187,10 @@ impl Printer {
                 AgentEvent::ToolCall { name, input, .. } => {
                     writeln!(out, "  ▸ {name}: {}", clip(&key_argument(name, input), 160))?
                 }
-                AgentEvent::ToolResult { output, is_error: true, .. } => {
+                // A refusal is already shown by its PolicyDenied line.
+                AgentEvent::ToolResult { output, is_error: true, .. }
+                    if !output.starts_with("Refused by baton's policy") =>
+                {
                     let last = output.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
                     writeln!(out, "    ✗ {}", clip(last, 160))?
                 }

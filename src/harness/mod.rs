@@ -231,6 +231,8 @@ pub struct Harness {
     sessions_this_run: u32,
     cost_this_run: f64,
     no_progress_streak: u32,
+    /// Sessions in a row with no new passing feature (commits or not).
+    stall_streak: u32,
     outside_failure_streak: u32,
     /// A verify failure found at a boundary, for the next prompt.
     boundary_feedback: Vec<String>,
@@ -266,6 +268,7 @@ impl Harness {
             sessions_this_run: 0,
             cost_this_run: 0.0,
             no_progress_streak: 0,
+            stall_streak: 0,
             outside_failure_streak: 0,
             boundary_feedback: Vec::new(),
         };
@@ -323,9 +326,13 @@ impl Harness {
             StopReason::SessionCap => format!("{} sessions run, as asked", self.sessions_this_run),
             StopReason::Budget => format!("the budget is spent (${:.2} this run)", self.cost_this_run),
             StopReason::Paused => "paused by the operator".to_owned(),
-            StopReason::NoProgress => format!(
+            StopReason::NoProgress if self.no_progress_streak >= self.opts.no_progress_sessions => format!(
                 "{} sessions in a row made no progress (no new passing feature, no commit); look at what they did before going on",
                 self.no_progress_streak
+            ),
+            StopReason::NoProgress => format!(
+                "{} sessions in a row passed no new feature; look at what they did before going on",
+                self.stall_streak
             ),
             StopReason::OutsideFailures => {
                 format!(
@@ -603,7 +610,11 @@ impl Harness {
         if self.opts.budget_usd.is_some_and(|b| self.cost_this_run >= b) {
             return Ok(Some(StopReason::Budget));
         }
-        if self.no_progress_streak >= self.opts.no_progress_sessions {
+        // Nothing done at all for N sessions, or commits but no new passing feature for twice
+        // that: either way the loop is burning money, and the operator should look.
+        if self.no_progress_streak >= self.opts.no_progress_sessions
+            || self.stall_streak >= self.opts.no_progress_sessions.saturating_mul(2)
+        {
             return Ok(Some(StopReason::NoProgress));
         }
         if self.outside_failure_streak >= self.opts.max_outside_failures {
@@ -770,7 +781,8 @@ impl Harness {
         };
         let guard_commits = usize::from(!violations.is_empty());
         let agent_commits = commits.len().saturating_sub(guard_commits);
-        let progress = agent_commits > 0 || flips.iter().any(|f| f.passes) || leftover.is_some();
+        let new_pass = flips.iter().any(|f| f.passes);
+        let progress = agent_commits > 0 || new_pass || leftover.is_some();
         let (outcome, end_detail) = outcome_of(&end.reason, progress);
         let report = SessionReport {
             head: head.map(|h| h.to_string()),
@@ -789,6 +801,7 @@ impl Harness {
         self.sessions_this_run += 1;
         self.cost_this_run += end.cost_usd;
         self.no_progress_streak = if progress { 0 } else { self.no_progress_streak + 1 };
+        self.stall_streak = if new_pass { 0 } else { self.stall_streak + 1 };
         self.outside_failure_streak = if matches!(outcome, Outcome::RateLimited | Outcome::ApiError) {
             self.outside_failure_streak + 1
         } else {

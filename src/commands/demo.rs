@@ -1,0 +1,126 @@
+//! `baton demo [DIR]`: a new project built by the scripted model, with no key and no network,
+//! through the same code paths a real run uses: the real HTTP and SSE, tools, policy, guard, git.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use color_eyre::Result;
+use color_eyre::eyre::{WrapErr, eyre};
+
+use crate::agent::Backend;
+use crate::agent::anthropic::AnthropicBackend;
+use crate::agent::claude_code::{ClaudeCodeBackend, find_claude};
+use crate::agent::scripted::{Pace, Scenario, ScriptedModel};
+use crate::harness::{Harness, RunOptions};
+use crate::project::Project;
+use crate::project::config::{ApprovePolicy, BackendKind, Mode, project_config_path};
+
+pub const SPEC: &str = include_str!("../../assets/demo/app_spec.txt");
+pub const SCENARIO: &str = include_str!("../../assets/demo/scenario.toml");
+/// The demo checks every session with the project's own tests.
+pub const VERIFY: &str = "sh tests/run.sh";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DemoPace {
+    /// Slow enough to read along.
+    Slow,
+    Normal,
+    /// No pauses at all (for tests).
+    Fast,
+}
+
+impl DemoPace {
+    pub fn pace(self) -> Pace {
+        match self {
+            DemoPace::Slow => Pace { chunk_chars: 3, delay_ms: 45 },
+            DemoPace::Normal => Pace { chunk_chars: 4, delay_ms: 20 },
+            DemoPace::Fast => Pace { chunk_chars: 64, delay_ms: 0 },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct DemoArgs {
+    pub dir: Option<PathBuf>,
+    pub pace: DemoPace,
+    pub backend: BackendKind,
+    pub claude_bin: Option<PathBuf>,
+}
+
+/// Makes the demo project: the spec, git, baton's config with the project's tests as the verify
+/// command. Refuses a directory that holds anything.
+pub fn create(dir: Option<&Path>, out: &mut dyn Write) -> Result<Project> {
+    let dir = match dir {
+        Some(d) => {
+            if d.exists() && std::fs::read_dir(d).map(|mut e| e.next().is_some()).unwrap_or(true) {
+                return Err(eyre!(
+                    "{} is not empty: baton demo makes a new project, so give it a new directory",
+                    d.display()
+                ));
+            }
+            d.to_owned()
+        }
+        None => tempfile::Builder::new().prefix("baton-demo-").tempdir().wrap_err("cannot make a temp dir")?.keep(),
+    };
+    std::fs::create_dir_all(&dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
+    std::fs::write(dir.join("app_spec.txt"), SPEC).wrap_err("cannot write the spec")?;
+    super::init::run(&dir, None, &mut std::io::sink())?;
+    let config_path = project_config_path(&dir);
+    let config =
+        std::fs::read_to_string(&config_path)?.replacen("# verify = \"\"", &format!("verify = \"{VERIFY}\""), 1);
+    std::fs::write(&config_path, config)?;
+    // The scripted agent commits with git; give the demo repo an identity if the machine has none.
+    let git = git2::Repository::open(&dir)?;
+    if git.signature().is_err() {
+        let mut c = git.config()?;
+        c.set_str("user.name", "baton demo")?;
+        c.set_str("user.email", "demo@baton.invalid")?;
+    }
+    writeln!(out, "demo project: {}", dir.display())?;
+    Ok(Project::open(&dir)?)
+}
+
+/// The backend for the demo, talking to the scripted model at `url`.
+pub fn backend(args: &DemoArgs, project: &Project, url: &str) -> Result<Arc<dyn Backend>> {
+    Ok(match args.backend {
+        BackendKind::Anthropic => Arc::new(AnthropicBackend::new(url, "demo-key", project.config())?),
+        BackendKind::ClaudeCode => {
+            let claude = find_claude(args.claude_bin.as_deref(), &project.config().agent.claude_bin)?;
+            let home = project.baton_dir().join("claude-home");
+            std::fs::create_dir_all(&home)?;
+            Arc::new(ClaudeCodeBackend::new(claude, project.config())?.with_env([
+                ("ANTHROPIC_BASE_URL".to_owned(), url.to_owned()),
+                ("ANTHROPIC_API_KEY".to_owned(), "demo-key".to_owned()),
+                ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".to_owned(), "1".to_owned()),
+                ("HOME".to_owned(), home.display().to_string()),
+            ]))
+        }
+    })
+}
+
+pub fn scenario(pace: DemoPace) -> Result<Scenario> {
+    let mut s = Scenario::parse("assets/demo/scenario.toml", SCENARIO)?;
+    s.pace = pace.pace();
+    Ok(s)
+}
+
+/// `baton demo --headless`: every session approved as it ends, run to done.
+pub fn headless(args: DemoArgs, json: bool, out: &mut dyn Write) -> Result<bool> {
+    let project = create(args.dir.as_deref(), out)?;
+    let root = project.root().to_owned();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let ok = runtime.block_on(async {
+        let model = ScriptedModel::start(scenario(args.pace)?, None).await?;
+        let backend = backend(&args, &project, &model.url())?;
+        let mut opts = RunOptions::from_config(project.config());
+        opts.approve = ApprovePolicy::Auto;
+        opts.mode = Mode::Continuous;
+        let (harness, handles) = Harness::new(project, backend, opts)?;
+        super::run::drive_headless(harness, handles, json, out).await
+    })?;
+    if !json {
+        writeln!(out, "demo project: {} (try: cd {} && baton status)", root.display(), root.display())?;
+    }
+    Ok(ok)
+}

@@ -1,0 +1,100 @@
+//! `baton demo`: the bundled project built by the scripted agent, headless to done, and driven by
+//! an operator through a veto and a manual mark.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use baton::agent::scripted::ScriptedModel;
+use baton::commands::demo::{self, DemoArgs, DemoPace};
+use baton::harness::{Command, Harness, HarnessEvent, RunOptions, StopReason};
+use baton::project::config::{ApprovePolicy, BackendKind, Mode};
+use baton::project::journal;
+use baton::project::session::Verdict;
+use common::Sandbox;
+
+#[test]
+fn demo_headless_builds_a_real_project_to_done() {
+    let sandbox = Sandbox::new();
+    let parent = tempfile::tempdir().unwrap();
+    let out = sandbox
+        .baton(parent.path())
+        .args(["demo", "tally", "--headless", "--pace", "fast"])
+        .env_remove("ANTHROPIC_API_KEY")
+        .output()
+        .unwrap();
+    let run = common::Run::from(out).ok();
+    assert!(run.stdout.contains("run ended: done: every feature passes; 8/8 features passing"), "{}", run.stdout);
+    assert!(run.stdout.contains("⛔ policy refused bash: `curl` is not on the allowlist"), "the demo shows a refusal");
+    assert!(
+        run.stdout.contains("guard: feature 8 \"tally help describes every command\": description changed (repaired)"),
+        "{}",
+        run.stdout
+    );
+    let dir = parent.path().join("tally");
+    // The project is real: its own tests pass, and the tool works.
+    let tests = std::process::Command::new("sh").arg("tests/run.sh").current_dir(&dir).output().unwrap();
+    assert!(tests.status.success());
+    assert!(String::from_utf8_lossy(&tests.stdout).contains("8 passed, 0 failed"));
+    let tally = std::process::Command::new("sh")
+        .args(["-c", "./tally add tea 2 && ./tally add coffee && ./tally top"])
+        .current_dir(&dir)
+        .env("TALLY_FILE", dir.join(".t"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&tally.stdout), "tea 2\n");
+    let status = sandbox.run(&dir, &["status", "--json"]).ok().json();
+    assert_eq!(status["state"], "done");
+    assert_eq!(status["features"]["passing"], 8);
+    // A second demo into the same directory is refused: it is not empty.
+    let again = sandbox.run(parent.path(), &["demo", "tally", "--headless"]).failed();
+    assert!(again.stderr.contains("is not empty"), "{}", again.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_copes_with_a_veto_and_a_manual_mark_and_still_reaches_done() {
+    let parent = tempfile::tempdir().unwrap();
+    let project = demo::create(Some(&parent.path().join("tally")), &mut std::io::sink()).unwrap();
+    let dir = project.root().to_owned();
+    let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
+    let args = DemoArgs { dir: None, pace: DemoPace::Fast, backend: BackendKind::Anthropic, claude_bin: None };
+    let backend = demo::backend(&args, &project, &model.url()).unwrap();
+    let mut opts = RunOptions::from_config(project.config());
+    opts.approve = ApprovePolicy::Manual;
+    opts.mode = Mode::Continuous;
+    let (harness, mut handles) = Harness::new(project, backend, opts).unwrap();
+    let task = tokio::spawn(harness.run());
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), handles.events.recv()).await.unwrap() {
+        if let HarnessEvent::ReviewNeeded { review, waiting: true } = ev {
+            let cmd = match review.number {
+                // Session 2 built feature 1: vetoed, so it is built again.
+                2 => Command::Veto(2, "show must print one line per name".into()),
+                n => {
+                    if n == 3 {
+                        // The operator marks feature 3 by hand: the agent skips it.
+                        handles.commands.send(Command::Mark { feature: 3, passes: true }).unwrap();
+                    }
+                    Command::Approve(n)
+                }
+            };
+            handles.commands.send(cmd).unwrap();
+        }
+    }
+    assert_eq!(task.await.unwrap().unwrap(), StopReason::Done);
+    let project = baton::project::Project::open(&dir).unwrap();
+    let sessions = journal::sessions(&project.journal().unwrap().entries);
+    assert_eq!(sessions[1].verdict, Some(Verdict::Vetoed));
+    assert_eq!(sessions[1].flipped[0].feature, 1);
+    assert_eq!(sessions[2].flipped[0].feature, 1, "after the veto, feature 1 is built again");
+    assert!(
+        sessions.iter().all(|s| s.flipped.iter().all(|f| f.feature != 3)),
+        "no session built the hand-marked feature"
+    );
+    assert_eq!(project.features().unwrap().unwrap().passing(), 8);
+    let repo = git2::Repository::open(&dir).unwrap();
+    assert!(repo.find_reference("refs/baton/vetoed/session-0002").is_ok());
+    // Feature 3 was marked by hand, not built: the project's tests say so honestly (its test is
+    // missing), yet every test that exists passes.
+    assert!(!dir.join("tests/test_3.sh").exists());
+}
