@@ -9,3 +9,4 @@ pub mod commands;
 pub mod harness;
 pub mod logging;
 pub mod project;
+pub mod tui;

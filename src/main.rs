@@ -183,16 +183,16 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> color_eyre::Result<bool> {
     let explicit_dir = cli.chdir.clone();
     let base = cli.chdir.unwrap_or_else(|| PathBuf::from("."));
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    let out: &mut dyn Write = &mut out;
+    // Not locked for the whole run: the screen writes to stdout from its own thread.
+    let mut stdout = std::io::stdout();
+    let out: &mut dyn Write = &mut stdout;
     let project = || Project::open(&base);
     let done = match cli.command {
         Some(Command::Demo { dir, headless, json, pace, backend, claude_bin }) => {
             let dir = dir.map(|d| base.join(d));
             let args = commands::demo::DemoArgs { dir, pace, backend, claude_bin };
             if !headless {
-                return Err(color_eyre::eyre::eyre!("the screen is not built yet: use `baton demo --headless`"));
+                return commands::screen::demo(args, out);
             }
             return commands::demo::headless(args, json, out);
         }
@@ -233,7 +233,7 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
             commands::init::run(&base.join(dir.unwrap_or_default()), spec.as_deref(), out)
         }
         Some(Command::Status { json }) => commands::status::run(&project()?, json, out),
-        None => commands::status::run(&project()?, false, out),
+        None => return commands::screen::open(project()?, commands::run::RunArgs::default(), out),
         Some(Command::Features { command }) => match command {
             FeaturesCommand::List { json } => commands::features::list(&project()?, json, out),
             FeaturesCommand::Mark { number, passes } => commands::features::mark(&project()?, number, passes, out),

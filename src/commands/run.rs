@@ -233,7 +233,11 @@ impl Printer {
                     writeln!(
                         out,
                         "  verify: {}",
-                        if v.passed { "passed".to_owned() } else { format!("FAILED (exit {:?})", v.exit_code) }
+                        if v.passed {
+                            "passed".to_owned()
+                        } else {
+                            format!("FAILED (exit status {})", v.exit_code.map_or("-".to_owned(), |c| c.to_string()))
+                        }
                     )?;
                 }
                 if *waiting {

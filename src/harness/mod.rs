@@ -349,11 +349,20 @@ impl Harness {
             if let Wait::Stop(r) = self.review_gate().await? {
                 return Ok(r);
             }
+            // Commands that came while nothing waited for them (a mark sent as the run started).
+            let mut start_requested = false;
+            while let Ok(c) = self.commands.try_recv() {
+                if c == Command::StartNext {
+                    start_requested = true;
+                } else if let Some(r) = self.handle_idle(c)? {
+                    return Ok(r);
+                }
+            }
             self.apply_queued()?;
             if let Some(r) = self.stop_condition().await? {
                 return Ok(r);
             }
-            if self.opts.mode == Mode::Step {
+            if self.opts.mode == Mode::Step && !start_requested {
                 self.emit(HarnessEvent::Waiting { reason: "step mode: start the next session when ready".into() });
                 if let Wait::Stop(r) = self.wait_for(|c| matches!(c, Command::StartNext)).await? {
                     return Ok(r);

@@ -14,9 +14,12 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> io::Result<()> {
     };
     let mut tmp = tempfile::Builder::new().prefix(".baton-tmp-").tempfile_in(dir)?;
     tmp.write_all(bytes)?;
-    if let Ok(meta) = fs::metadata(path) {
-        tmp.as_file().set_permissions(meta.permissions())?;
-    }
+    // A new file gets the usual 0644, not the temp file's private 0600.
+    let perms = match fs::metadata(path) {
+        Ok(meta) => meta.permissions(),
+        Err(_) => std::os::unix::fs::PermissionsExt::from_mode(0o644),
+    };
+    tmp.as_file().set_permissions(perms)?;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     // The rename itself is durable only once the directory is synced.

@@ -1,0 +1,84 @@
+//! Opening the screen: `baton` in a project, `baton run` without `--headless`, `baton demo`.
+
+use std::io::Write;
+
+use color_eyre::Result;
+
+use crate::agent::scripted::ScriptedModel;
+use crate::harness::RunOptions;
+use crate::project::Project;
+use crate::project::config::{ApprovePolicy, Mode};
+use crate::tui::{self, Launch};
+
+/// Whether `dir` looks like a project at all: a baton config, a feature list, a spec or a git repo.
+pub fn is_project(project: &Project) -> bool {
+    project.config_path().exists()
+        || project.features_path().exists()
+        || project.spec_path().exists()
+        || project.root().join(".git").exists()
+}
+
+/// `baton` with no command: the screen, or what to do when this is not a project yet.
+pub fn open(project: Project, args: super::run::RunArgs, out: &mut dyn Write) -> Result<bool> {
+    if !is_project(&project) {
+        writeln!(out, "{} is not a baton project yet.", project.root().display())?;
+        writeln!(out, "  baton init --spec SPEC.txt   make it one, from a description of what to build")?;
+        writeln!(out, "  baton demo                   try baton on a small demo project (no key, no network)")?;
+        return Ok(true);
+    }
+    let mut config = project.config().clone();
+    if let Some(m) = &args.model {
+        config.agent.model = m.clone();
+    }
+    let mut opts = RunOptions::from_config(&config);
+    if let Some(a) = args.approve {
+        opts.approve = a;
+    }
+    if let Some(n) = args.sessions {
+        opts.max_sessions = Some(n);
+    }
+    if let Some(b) = args.budget_usd {
+        opts.budget_usd = Some(b);
+    }
+    let backend = match super::run::backend_for(
+        &config,
+        args.backend.unwrap_or(config.agent.backend),
+        args.claude_bin.as_deref(),
+    ) {
+        Ok(b) => Some(b),
+        Err(e) => {
+            // Watching needs no backend; say why sessions cannot start.
+            writeln!(out, "baton: sessions cannot start: {e}")?;
+            writeln!(out, "opening the screen to watch the project; press q to leave")?;
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            None
+        }
+    };
+    tui::run(project, Launch { backend, opts, start: false })?;
+    Ok(true)
+}
+
+/// `baton demo` with the screen: sessions run on their own; each waits for your review.
+pub fn demo(args: super::demo::DemoArgs, out: &mut dyn Write) -> Result<bool> {
+    let project = super::demo::create(args.dir.as_deref(), out)?;
+    let root = project.root().to_owned();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    // The scripted model lives on this runtime for as long as the screen is open.
+    let model = runtime.block_on(async {
+        ScriptedModel::start(super::demo::scenario(args.pace)?, None).await.map_err(color_eyre::Report::from)
+    })?;
+    let backend = super::demo::backend(&args, &project, &model.url())?;
+    let mut opts = RunOptions::from_config(project.config());
+    opts.approve = ApprovePolicy::Manual;
+    opts.mode = Mode::Continuous;
+    let launch = Launch { backend: Some(backend), opts, start: true };
+    let result = std::thread::scope(|s| s.spawn(|| tui::run(project, launch)).join());
+    drop(model);
+    drop(runtime);
+    match result {
+        Ok(r) => r?,
+        Err(_) => return Err(color_eyre::eyre::eyre!("the screen panicked (the terminal was restored)")),
+    }
+    writeln!(out, "demo project: {} (baton -C {} status)", root.display(), root.display())?;
+    Ok(true)
+}

@@ -1,0 +1,162 @@
+//! The key map: one table that the handlers dispatch from and the help screen is drawn from, so
+//! the two never drift apart.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Global,
+    Features,
+    Transcript,
+    GitLog,
+    Progress,
+    Review,
+}
+
+impl Scope {
+    pub fn title(self) -> &'static str {
+        match self {
+            Scope::Global => "Everywhere",
+            Scope::Features => "Features",
+            Scope::Transcript => "Transcript",
+            Scope::GitLog => "Git log",
+            Scope::Progress => "Progress",
+            Scope::Review => "Review",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Help,
+    FocusNext,
+    FocusPrev,
+    Zoom,
+    NextSession,
+    ToggleContinuous,
+    Pause,
+    Interrupt,
+    ShowReview,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Mark,
+    Filter,
+    Expand,
+    Search,
+    SearchNext,
+    SearchPrev,
+    PickSession,
+    LiveSession,
+    Approve,
+    Veto,
+    Diff,
+    Close,
+}
+
+pub struct Binding {
+    pub scope: Scope,
+    pub keys: &'static [&'static str],
+    pub action: Action,
+    pub help: &'static str,
+}
+
+const fn b(scope: Scope, keys: &'static [&'static str], action: Action, help: &'static str) -> Binding {
+    Binding { scope, keys, action, help }
+}
+
+pub const BINDINGS: &[Binding] = &[
+    b(Scope::Global, &["n"], Action::NextSession, "start the next session (step mode)"),
+    b(Scope::Global, &["c"], Action::ToggleContinuous, "toggle continuous mode"),
+    b(Scope::Global, &["p"], Action::Pause, "pause after the current session"),
+    b(Scope::Global, &["x"], Action::Interrupt, "interrupt the running session (asks first)"),
+    b(Scope::Global, &["r"], Action::ShowReview, "show the review waiting for a verdict"),
+    b(Scope::Global, &["Tab"], Action::FocusNext, "focus the next pane"),
+    b(Scope::Global, &["S-Tab"], Action::FocusPrev, "focus the previous pane"),
+    b(Scope::Global, &["z"], Action::Zoom, "zoom the focused pane full screen"),
+    b(Scope::Global, &["?"], Action::Help, "this help"),
+    b(Scope::Global, &["q", "C-c"], Action::Quit, "quit (asks first while a session runs)"),
+    b(Scope::Features, &["j", "Down"], Action::Down, "next feature"),
+    b(Scope::Features, &["k", "Up"], Action::Up, "previous feature"),
+    b(Scope::Features, &["Space"], Action::Mark, "mark passing / failing (queued while a session runs)"),
+    b(Scope::Features, &["f"], Action::Filter, "filter: all, failing, passing"),
+    b(Scope::Transcript, &["j", "Down"], Action::Down, "next entry (stops following)"),
+    b(Scope::Transcript, &["k", "Up"], Action::Up, "previous entry (stops following)"),
+    b(Scope::Transcript, &["PageDown", "C-d"], Action::PageDown, "page down"),
+    b(Scope::Transcript, &["PageUp", "C-u"], Action::PageUp, "page up"),
+    b(Scope::Transcript, &["g", "Home"], Action::Top, "first entry"),
+    b(Scope::Transcript, &["G", "End"], Action::Bottom, "last entry, and follow"),
+    b(Scope::Transcript, &["Enter"], Action::Expand, "expand or fold a tool call"),
+    b(Scope::Transcript, &["/"], Action::Search, "search"),
+    b(Scope::Transcript, &["N"], Action::SearchPrev, "previous match"),
+    b(Scope::Transcript, &["s"], Action::PickSession, "read a past session's transcript"),
+    b(Scope::Transcript, &["L"], Action::LiveSession, "back to the live session"),
+    b(Scope::GitLog, &["j", "Down"], Action::Down, "next commit"),
+    b(Scope::GitLog, &["k", "Up"], Action::Up, "previous commit"),
+    b(Scope::GitLog, &["Enter"], Action::Diff, "the commit's diff"),
+    b(Scope::Progress, &["j", "Down"], Action::Down, "scroll down"),
+    b(Scope::Progress, &["k", "Up"], Action::Up, "scroll up"),
+    b(Scope::Progress, &["G", "End"], Action::Bottom, "the end, and follow"),
+    b(Scope::Review, &["y"], Action::Approve, "approve: keep the commits"),
+    b(Scope::Review, &["v"], Action::Veto, "veto: reset to the base, with a reason"),
+    b(Scope::Review, &["d"], Action::Diff, "the session's full diff"),
+    b(Scope::Review, &["Esc"], Action::Close, "hide the review (r shows it again)"),
+];
+
+/// `n` (the search key in the transcript) is bound after a search is typed; listed here so the
+/// help shows it.
+pub const SEARCH_NEXT_HELP: (&str, &str) = ("n", "next match (after a search)");
+
+/// The canonical name of a key press, as the table writes it.
+pub fn name(key: &KeyEvent) -> String {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let base = match key.code {
+        KeyCode::Char(' ') => "Space".to_owned(),
+        KeyCode::Char(c) => c.to_string(),
+        KeyCode::Tab => "Tab".to_owned(),
+        KeyCode::BackTab => "S-Tab".to_owned(),
+        KeyCode::Enter => "Enter".to_owned(),
+        KeyCode::Esc => "Esc".to_owned(),
+        KeyCode::Up => "Up".to_owned(),
+        KeyCode::Down => "Down".to_owned(),
+        KeyCode::PageUp => "PageUp".to_owned(),
+        KeyCode::PageDown => "PageDown".to_owned(),
+        KeyCode::Home => "Home".to_owned(),
+        KeyCode::End => "End".to_owned(),
+        KeyCode::Backspace => "Backspace".to_owned(),
+        other => format!("{other:?}"),
+    };
+    if ctrl { format!("C-{base}") } else { base }
+}
+
+/// The action `key` means in `scope` (the scope's own bindings first, then the global ones).
+pub fn lookup(scope: Scope, key: &KeyEvent) -> Option<Action> {
+    let n = name(key);
+    let find = |s: Scope| BINDINGS.iter().find(|b| b.scope == s && b.keys.contains(&n.as_str())).map(|b| b.action);
+    find(scope).or_else(|| if scope == Scope::Review { None } else { find(Scope::Global) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_keys_win_over_global_ones_and_every_key_is_unique_in_its_scope() {
+        let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(lookup(Scope::Features, &key(' ')), Some(Action::Mark));
+        assert_eq!(lookup(Scope::Transcript, &key('G')), Some(Action::Bottom));
+        assert_eq!(lookup(Scope::Features, &key('n')), Some(Action::NextSession));
+        assert_eq!(lookup(Scope::Review, &key('n')), None, "a dialog takes only its own keys");
+        for (i, a) in BINDINGS.iter().enumerate() {
+            for bb in &BINDINGS[i + 1..] {
+                if a.scope == bb.scope {
+                    assert!(a.keys.iter().all(|k| !bb.keys.contains(k)), "{:?} bound twice", a.keys);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The screen: four live panes (features, transcript, git log, progress), a status line, and
+//! dialogs for review, help and confirmation. A view over the harness's events; keys become the
+//! harness's commands. Git and file work happen on the worker thread; keys are read on their own
+//! thread; the drawing loop waits on channels and redraws only when something changed.
+
+pub mod app;
+pub mod dialogs;
+pub mod keys;
+pub mod panes;
+pub mod text;
+pub mod theme;
+pub mod worker;
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use color_eyre::Result;
+use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event, KeyEventKind};
+use ratatui::crossterm::execute;
+use ratatui::crossterm::terminal::{EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode};
+
+use crate::agent::Backend;
+use crate::harness::{Command, Handles, Harness, HarnessEvent, RunOptions, StopReason};
+use crate::project::Project;
+use crate::project::lock;
+use app::{App, Effect, Reply, Request};
+
+/// What the screen runs: a backend to start sessions with (none when another baton runs the
+/// loop), and how.
+pub struct Launch {
+    pub backend: Option<Arc<dyn Backend>>,
+    pub opts: RunOptions,
+    /// Start the first session at once (the demo), rather than waiting for `n`.
+    pub start: bool,
+}
+
+/// Puts the terminal back as it was. Safe to call more than once.
+pub fn restore_terminal() {
+    let _ = disable_raw_mode();
+    let _ = execute!(std::io::stdout(), DisableMouseCapture, LeaveAlternateScreen, ratatui::crossterm::cursor::Show);
+}
+
+/// Makes sure a panic restores the terminal before it is reported.
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_terminal();
+        previous(info);
+    }));
+}
+
+struct Loop {
+    handles: Option<Handles>,
+    task: Option<tokio::task::JoinHandle<Result<StopReason, crate::harness::HarnessError>>>,
+}
+
+pub fn run(project: Project, launch: Launch) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    runtime.block_on(run_async(project, launch))
+}
+
+async fn run_async(project: Project, launch: Launch) -> Result<()> {
+    let config = project.config().clone();
+    let mut app = App::new(theme::Theme::from_env(), config.files.progress.display().to_string(), launch.opts.mode);
+    if let Some(pid) = lock::holder(&project.baton_dir()) {
+        app.status.readonly = Some(format!("the loop runs in another baton (pid {pid}): watching"));
+    } else if launch.backend.is_none() {
+        app.status.readonly = Some("no backend".into());
+    }
+
+    let (req_tx, req_rx) = std::sync::mpsc::channel::<Request>();
+    let (reply_tx, mut reply_rx) = tokio::sync::mpsc::unbounded_channel::<Reply>();
+    let _worker = worker::spawn(project.clone(), req_rx, reply_tx);
+
+    let mut run_loop = Loop { handles: None, task: None };
+    let start_loop = |run_loop: &mut Loop| -> Result<()> {
+        if let Some(backend) = &launch.backend {
+            let (h, handles) = Harness::new(project.clone(), backend.clone(), launch.opts.clone())?;
+            run_loop.task = Some(tokio::spawn(h.run()));
+            run_loop.handles = Some(handles);
+        }
+        Ok(())
+    };
+    if app.status.readonly.is_none() {
+        start_loop(&mut run_loop)?;
+        if launch.start
+            && let Some(h) = &run_loop.handles
+        {
+            let _ = h.commands.send(Command::StartNext);
+        }
+    }
+
+    enable_raw_mode()?;
+    install_panic_hook();
+    execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
+    let result = draw_loop(&mut app, &mut run_loop, start_loop, &req_tx, &mut reply_rx, &config).await;
+    restore_terminal();
+    // A session still running is stopped and recorded before baton exits.
+    if let (Some(h), Some(task)) = (run_loop.handles.take(), run_loop.task.take()) {
+        let _ = h.commands.send(Command::Quit);
+        drop(h);
+        let _ = tokio::time::timeout(Duration::from_secs(15), task).await;
+    }
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn draw_loop(
+    app: &mut App,
+    run_loop: &mut Loop,
+    start_loop: impl Fn(&mut Loop) -> Result<()>,
+    req_tx: &std::sync::mpsc::Sender<Request>,
+    reply_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Reply>,
+    config: &crate::project::config::Config,
+) -> Result<()> {
+    let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
+    let mut terminal = ratatui::Terminal::new(backend)?;
+    terminal.clear()?;
+    // Keys are read on their own thread, started only now: while it waits for input it holds
+    // crossterm's reader, which the terminal set-up above needs for the cursor position.
+    let (key_tx, mut key_rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    std::thread::spawn(move || {
+        while let Ok(ev) = event::read() {
+            if key_tx.send(ev).is_err() {
+                return;
+            }
+        }
+    });
+    let frame_time = Duration::from_millis(16);
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - frame_time;
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        if dirty && last_draw.elapsed() >= frame_time {
+            terminal.draw(|f| app.render(f))?;
+            last_draw = Instant::now();
+            dirty = false;
+        }
+        let wait = if dirty { frame_time.saturating_sub(last_draw.elapsed()) } else { Duration::from_secs(3600) };
+        let mut effects = Vec::new();
+        tokio::select! {
+            ev = async { match run_loop.handles.as_mut() { Some(h) => h.events.recv().await, None => std::future::pending().await } } => {
+                match ev {
+                    Some(ev) => {
+                        let stopped = matches!(ev, HarnessEvent::Stopped { .. });
+                        effects.extend(app.on_harness(ev));
+                        // Bursts of events go into one frame.
+                        if let Some(h) = run_loop.handles.as_mut() {
+                            while let Ok(more) = h.events.try_recv() {
+                                effects.extend(app.on_harness(more));
+                            }
+                        }
+                        if stopped {
+                            run_loop.handles = None;
+                            if let Some(t) = run_loop.task.take() && let Ok(Err(e)) = t.await {
+                                app.status.notice = Some(format!("the loop stopped: {e}"));
+                            }
+                        }
+                    }
+                    None => {
+                        run_loop.handles = None;
+                        if let Some(t) = run_loop.task.take() && let Ok(Err(e)) = t.await {
+                            app.status.notice = Some(format!("the loop stopped: {e}"));
+                        }
+                    }
+                }
+                dirty = true;
+            }
+            Some(reply) = reply_rx.recv() => { app.on_reply(reply); dirty = true; }
+            Some(ev) = key_rx.recv() => {
+                match ev {
+                    Event::Key(k) if k.kind != KeyEventKind::Release => effects.extend(app.on_key(k)),
+                    Event::Mouse(m) => effects.extend(app.on_mouse(m)),
+                    _ => {}
+                }
+                dirty = true;
+            }
+            _ = clock.tick(), if app.status.running => { dirty = true; }
+            _ = tokio::time::sleep(wait), if dirty => {}
+        }
+        for fx in effects {
+            match fx {
+                Effect::Quit => return Ok(()),
+                Effect::Worker(r) => {
+                    let _ = req_tx.send(r);
+                }
+                Effect::Notify(text) => {
+                    let mut out = std::io::stdout();
+                    if config.screen.bell {
+                        let _ = out.write_all(b"\x07");
+                    }
+                    if config.screen.notify {
+                        let _ = write!(out, "\x1b]9;{text}\x07");
+                    }
+                    let _ = out.flush();
+                }
+                Effect::Harness(cmd) => {
+                    if run_loop.handles.is_none()
+                        && app.status.readonly.is_none()
+                        && matches!(cmd, Command::StartNext | Command::Mark { .. })
+                    {
+                        // The last run stopped: a new one takes the command.
+                        if let Err(e) = start_loop(run_loop) {
+                            app.status.notice = Some(e.to_string());
+                        }
+                    }
+                    match &run_loop.handles {
+                        Some(h) => {
+                            let _ = h.commands.send(cmd);
+                        }
+                        None => app.status.notice = Some("no loop is running here".into()),
+                    }
+                }
+            }
+        }
+    }
+}

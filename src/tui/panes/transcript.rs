@@ -1,0 +1,349 @@
+//! Transcript: the live session as it streams, or a past one. Assistant text wraps to the width,
+//! each tool call is one line with its result folded under it, refusals and errors are marked,
+//! thinking is dimmed. Drawing costs what is visible: only the entries on screen are wrapped, so
+//! a million-line transcript draws as fast as a short one.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{frame, inner};
+use crate::agent::AgentEvent;
+use crate::tui::keys::Action;
+use crate::tui::text::{clip, wrap};
+use crate::tui::theme::Theme;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Entry {
+    Session {
+        number: u32,
+        title: String,
+    },
+    Prompt(String),
+    Text(String),
+    Thinking(String),
+    Tool {
+        id: String,
+        name: String,
+        arg: String,
+        result: Option<(String, bool)>,
+        denied: Option<String>,
+        expanded: bool,
+    },
+    Notice {
+        text: String,
+        error: bool,
+    },
+}
+
+impl Entry {
+    fn matches(&self, needle: &str) -> bool {
+        let hay = match self {
+            Entry::Session { title, .. } => title.as_str(),
+            Entry::Prompt(t) | Entry::Text(t) | Entry::Thinking(t) => t.as_str(),
+            Entry::Tool { arg, name, .. } => {
+                return arg.to_lowercase().contains(needle) || name.to_lowercase().contains(needle);
+            }
+            Entry::Notice { text, .. } => text.as_str(),
+        };
+        hay.to_lowercase().contains(needle)
+    }
+
+    /// The entry's lines at `width`, with their styles.
+    fn lines(&self, width: usize, theme: &Theme) -> Vec<(String, Style)> {
+        match self {
+            Entry::Session { title, .. } => vec![(clip(&format!("── {title} "), width), theme.accent())],
+            Entry::Prompt(t) => {
+                let first = t.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                vec![(clip(&format!("prompt: {first}"), width), theme.dim())]
+            }
+            Entry::Text(t) => wrap(t.trim_end(), width).into_iter().map(|l| (l, theme.text())).collect(),
+            Entry::Thinking(t) => wrap(t.trim_end(), width.saturating_sub(2))
+                .into_iter()
+                .map(|l| (format!("┆ {l}"), theme.dim()))
+                .collect(),
+            Entry::Tool { name, arg, result, denied, expanded, .. } => {
+                let (mark, style) = match (denied, result) {
+                    (Some(_), _) => ("⛔", theme.fail()),
+                    (None, Some((_, true))) => ("✗", theme.fail()),
+                    (None, Some((_, false))) => ("▸", theme.accent()),
+                    (None, None) => ("…", theme.warn()),
+                };
+                let fold = if *expanded { "▾" } else { "" };
+                let arg = arg.split_whitespace().collect::<Vec<_>>().join(" ");
+                let mut out = vec![(clip(&format!("{mark} {name} {arg} {fold}"), width), style)];
+                if let Some(reason) = denied {
+                    out.push((clip(&format!("  refused by policy: {reason}"), width), theme.fail()));
+                }
+                if *expanded {
+                    if let Some((text, _)) = result {
+                        for l in wrap(text.trim_end(), width.saturating_sub(2)) {
+                            out.push((format!("  {l}"), theme.dim()));
+                        }
+                    }
+                } else if let Some((text, true)) = result
+                    && denied.is_none()
+                {
+                    let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
+                    out.push((clip(&format!("  {last}"), width), theme.fail()));
+                }
+                out
+            }
+            Entry::Notice { text, error } => wrap(text, width.saturating_sub(2))
+                .into_iter()
+                .map(|l| (format!("! {l}"), if *error { theme.fail() } else { theme.warn() }))
+                .collect(),
+        }
+    }
+}
+
+/// The argument of a tool call worth showing on its line.
+pub fn key_arg(input: &serde_json::Value) -> String {
+    ["command", "file_path", "path", "pattern", "url", "description"]
+        .iter()
+        .find_map(|k| input.get(*k).and_then(|v| v.as_str()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| input.to_string())
+}
+
+#[derive(Debug, Default)]
+pub struct TranscriptPane {
+    pub entries: Vec<Entry>,
+    /// The entry at the top of the view when not following.
+    top: usize,
+    pub selected: usize,
+    pub follow: bool,
+    /// `Some(n)` when showing a past session rather than the live one.
+    pub viewing: Option<u32>,
+    pub search: Option<String>,
+    /// The search being typed.
+    pub typing: Option<String>,
+    last_height: usize,
+}
+
+impl TranscriptPane {
+    pub fn new() -> Self {
+        TranscriptPane { follow: true, ..Default::default() }
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.top = 0;
+        self.selected = 0;
+        self.follow = true;
+    }
+
+    /// Folds one agent event into the entries.
+    pub fn push(&mut self, ev: &AgentEvent) {
+        match ev {
+            AgentEvent::Prompt { text } => self.entries.push(Entry::Prompt(text.clone())),
+            AgentEvent::TextDelta { text } => match self.entries.last_mut() {
+                Some(Entry::Text(t)) => t.push_str(text),
+                _ => self.entries.push(Entry::Text(text.clone())),
+            },
+            AgentEvent::ThinkingDelta { text } => match self.entries.last_mut() {
+                Some(Entry::Thinking(t)) => t.push_str(text),
+                _ => self.entries.push(Entry::Thinking(text.clone())),
+            },
+            AgentEvent::ToolCall { id, name, input } => self.entries.push(Entry::Tool {
+                id: id.clone(),
+                name: name.clone(),
+                arg: key_arg(input),
+                result: None,
+                denied: None,
+                expanded: false,
+            }),
+            AgentEvent::ToolResult { id, output, is_error } => {
+                if let Some(Entry::Tool { result, .. }) = self.find_tool(id) {
+                    *result = Some((output.clone(), *is_error));
+                }
+            }
+            AgentEvent::PolicyDenied { id, reason, .. } => {
+                if let Some(Entry::Tool { denied, .. }) = self.find_tool(id) {
+                    *denied = Some(reason.clone());
+                }
+            }
+            AgentEvent::Retry { reason, attempt, wait_ms } => self.entries.push(Entry::Notice {
+                text: format!("retry {attempt} in {:.1}s: {reason}", *wait_ms as f64 / 1000.0),
+                error: false,
+            }),
+            AgentEvent::Notice { text } => self.entries.push(Entry::Notice { text: text.clone(), error: true }),
+            AgentEvent::Started { .. } | AgentEvent::Usage { .. } => {}
+        }
+        if self.follow {
+            self.selected = self.entries.len().saturating_sub(1);
+        }
+    }
+
+    fn find_tool(&mut self, id: &str) -> Option<&mut Entry> {
+        self.entries.iter_mut().rev().take(200).find(|e| matches!(e, Entry::Tool { id: i, .. } if i == id))
+    }
+
+    pub fn notice(&mut self, text: String, error: bool) {
+        self.entries.push(Entry::Notice { text, error });
+        if self.follow {
+            self.selected = self.entries.len().saturating_sub(1);
+        }
+    }
+
+    fn jump_to_match(&mut self, forward: bool) {
+        let Some(needle) = self.search.clone().map(|s| s.to_lowercase()) else { return };
+        let n = self.entries.len();
+        if n == 0 {
+            return;
+        }
+        for step in 1..=n {
+            let i = if forward { (self.selected + step) % n } else { (self.selected + n - step % n) % n };
+            if self.entries[i].matches(&needle) {
+                self.follow = false;
+                self.selected = i;
+                self.top = self.top.min(i);
+                if i >= self.top + self.last_height.max(1) {
+                    self.top = i;
+                }
+                return;
+            }
+        }
+    }
+
+    /// Keys while a search is typed; returns false when the key is not for the search box.
+    pub fn type_search(&mut self, key: &ratatui::crossterm::event::KeyEvent) -> bool {
+        use ratatui::crossterm::event::KeyCode;
+        let Some(text) = self.typing.as_mut() else { return false };
+        match key.code {
+            KeyCode::Esc => self.typing = None,
+            KeyCode::Enter => {
+                let t = self.typing.take().unwrap_or_default();
+                self.search = (!t.is_empty()).then_some(t);
+                self.jump_to_match(true);
+            }
+            KeyCode::Backspace => {
+                text.pop();
+            }
+            KeyCode::Char(c) => text.push(c),
+            _ => {}
+        }
+        true
+    }
+
+    pub fn search_next(&mut self) {
+        self.jump_to_match(true);
+    }
+
+    pub fn handle(&mut self, action: Action) {
+        let n = self.entries.len();
+        let page = self.last_height.max(1);
+        match action {
+            Action::Down => {
+                self.selected = (self.selected + 1).min(n.saturating_sub(1));
+                self.follow = self.selected + 1 >= n && self.follow;
+            }
+            Action::Up => {
+                self.follow = false;
+                self.selected = self.selected.saturating_sub(1);
+                self.top = self.top.min(self.selected);
+            }
+            Action::PageUp => {
+                self.follow = false;
+                self.selected = self.selected.saturating_sub(page);
+                self.top = self.top.min(self.selected);
+            }
+            Action::PageDown => self.selected = (self.selected + page).min(n.saturating_sub(1)),
+            Action::Top => {
+                self.follow = false;
+                self.selected = 0;
+                self.top = 0;
+            }
+            Action::Bottom => {
+                self.follow = true;
+                self.selected = n.saturating_sub(1);
+            }
+            Action::Expand => {
+                if let Some(Entry::Tool { expanded, .. }) = self.entries.get_mut(self.selected) {
+                    *expanded = !*expanded;
+                }
+            }
+            Action::Search => self.typing = Some(String::new()),
+            Action::SearchPrev => self.jump_to_match(false),
+            Action::SearchNext => self.jump_to_match(true),
+            _ => {}
+        }
+    }
+
+    pub fn render(&mut self, f: &mut Frame, area: Rect, focused: bool, theme: &Theme) {
+        let what = match self.viewing {
+            Some(n) => format!("session {n} (L: live)"),
+            None => "live".to_owned(),
+        };
+        let follow = if self.follow { " · following" } else { " · G to follow" };
+        f.render_widget(frame(format!(" Transcript · {what}{follow} "), focused, theme), area);
+        let mut body = inner(area);
+        if let Some(t) = &self.typing {
+            let bar = Rect { y: body.y + body.height.saturating_sub(1), height: 1, ..body };
+            f.render_widget(
+                Paragraph::new(Line::from(vec![Span::styled("/", theme.accent()), Span::raw(t.clone())])),
+                bar,
+            );
+            body.height = body.height.saturating_sub(1);
+        }
+        let width = body.width as usize;
+        let height = body.height as usize;
+        self.last_height = height;
+        if self.entries.is_empty() {
+            f.render_widget(Paragraph::new(Span::styled("no session yet: press n to start one", theme.dim())), body);
+            return;
+        }
+        let needle = self.search.as_ref().map(|s| s.to_lowercase());
+        // Which entries are on screen: from the end backwards when following, else from `top`,
+        // moved so the selection shows. Only those entries are wrapped.
+        let mut rows: Vec<(usize, String, Style)> = Vec::new();
+        if self.follow {
+            let mut i = self.entries.len();
+            while i > 0 && rows.len() < height {
+                i -= 1;
+                let mut ls: Vec<(usize, String, Style)> =
+                    self.entries[i].lines(width, theme).into_iter().map(|(l, s)| (i, l, s)).collect();
+                ls.append(&mut rows);
+                rows = ls;
+            }
+            let cut = rows.len().saturating_sub(height);
+            rows.drain(..cut);
+            self.top = rows.first().map_or(0, |r| r.0);
+        } else {
+            if self.selected < self.top {
+                self.top = self.selected;
+            }
+            loop {
+                rows.clear();
+                let mut i = self.top;
+                while i < self.entries.len() && rows.len() < height {
+                    rows.extend(self.entries[i].lines(width, theme).into_iter().map(|(l, s)| (i, l, s)));
+                    i += 1;
+                }
+                let last_full = rows.iter().take(height).map(|r| r.0).max().unwrap_or(0);
+                if self.selected <= last_full || self.top >= self.selected {
+                    break;
+                }
+                self.top += 1;
+            }
+            rows.truncate(height);
+        }
+        let lines: Vec<Line> = rows
+            .into_iter()
+            .map(|(i, text, style)| {
+                let mut style = style;
+                if needle.as_ref().is_some_and(|n| self.entries[i].matches(n)) {
+                    style = style.patch(theme.search_hit());
+                }
+                let mut line = Line::styled(text, style);
+                if focused && !self.follow && i == self.selected {
+                    line = line.style(style.patch(theme.selected()));
+                }
+                line
+            })
+            .collect();
+        f.render_widget(Paragraph::new(lines), body);
+    }
+}

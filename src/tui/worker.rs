@@ -1,0 +1,186 @@
+//! The worker: a thread that does the screen's git and file work, so nothing slow runs where the
+//! screen is drawn. It answers requests and watches the feature list, the notes, the journal and
+//! HEAD, sending fresh data only when something changed.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::app::{Reply, Request};
+use super::panes::features::Row;
+use super::panes::gitlog::{LogRow, Mark};
+use crate::agent::AgentEvent;
+use crate::project::Project;
+use crate::project::journal;
+
+/// How many commits one page of the log holds.
+pub const PAGE: usize = 200;
+
+fn stamp(p: &PathBuf) -> Option<(SystemTime, u64)> {
+    std::fs::metadata(p).ok().and_then(|m| Some((m.modified().ok()?, m.len())))
+}
+
+pub fn spawn(
+    project: Project,
+    requests: Receiver<Request>,
+    replies: UnboundedSender<Reply>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut seen: HashMap<PathBuf, Option<(SystemTime, u64)>> = HashMap::new();
+        let watched = [
+            project.features_path(),
+            project.progress().path().to_owned(),
+            project.journal_path(),
+            project.root().join(".git/logs/HEAD"),
+        ];
+        let mut first = true;
+        loop {
+            let req = match requests.recv_timeout(Duration::from_millis(400)) {
+                Ok(r) => Some(r),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => return,
+            };
+            let mut changed = first || matches!(req, Some(Request::Refresh));
+            first = false;
+            for p in &watched {
+                let now = stamp(p);
+                if seen.get(p) != Some(&now) {
+                    seen.insert(p.clone(), now);
+                    changed = true;
+                }
+            }
+            let send = |r: Reply| replies.send(r).is_ok();
+            if changed && !(send(features(&project)) && send(progress(&project)) && send(log(&project))) {
+                return;
+            }
+            let reply = match req {
+                Some(Request::Diff { title, from, to }) => Some(diff(&project, title, from, to)),
+                Some(Request::Transcript(n)) => Some(transcript(&project, n)),
+                Some(Request::Sessions) => Some(match project.journal() {
+                    Ok(r) => Reply::Sessions(journal::sessions(&r.entries)),
+                    Err(e) => Reply::Error(e.to_string()),
+                }),
+                Some(Request::Refresh) | None => None,
+            };
+            if let Some(r) = reply
+                && !send(r)
+            {
+                return;
+            }
+        }
+    })
+}
+
+fn features(project: &Project) -> Reply {
+    match project.features() {
+        Ok(list) => Reply::Features(list.map(|l| {
+            l.features()
+                .iter()
+                .enumerate()
+                .map(|(i, f)| Row {
+                    number: i + 1,
+                    passes: f.passes(),
+                    category: f.category().to_owned(),
+                    description: f.description().to_owned(),
+                })
+                .collect()
+        })),
+        Err(e) => Reply::Error(e.to_string()),
+    }
+}
+
+fn progress(project: &Project) -> Reply {
+    Reply::Progress(project.progress().read().unwrap_or_default())
+}
+
+/// The first page of the log, with each session's last commit and vetoed tips marked.
+pub fn log(project: &Project) -> Reply {
+    let repo = match project.repo() {
+        Ok(r) => r,
+        Err(e) => return Reply::Error(e.to_string()),
+    };
+    let sessions = project.journal().map(|r| journal::sessions(&r.entries)).unwrap_or_default();
+    let mut heads: HashMap<String, (u32, String)> = HashMap::new();
+    for s in &sessions {
+        if let (Some(h), Some(v)) = (&s.head, s.verdict)
+            && s.base.as_ref() != Some(h)
+        {
+            heads.insert(h.clone(), (s.number, v.to_string()));
+        }
+    }
+    let mut rows = Vec::new();
+    if let Ok(vetoed) = repo.baton_refs("vetoed/") {
+        for (name, oid) in vetoed.iter().rev() {
+            let number = name.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            if let Ok(c) = repo.commit_info(*oid) {
+                rows.push(LogRow {
+                    id: c.id,
+                    summary: c.summary,
+                    author: c.author,
+                    mark: Some(Mark::VetoedTip { number }),
+                });
+            }
+        }
+    }
+    let mut more = false;
+    match repo.walk(None) {
+        Ok(walk) => {
+            for (i, c) in walk.enumerate() {
+                if i == PAGE {
+                    more = true;
+                    break;
+                }
+                let Ok(c) = c else { break };
+                let mark = heads
+                    .get(&c.id)
+                    .map(|(number, verdict)| Mark::SessionHead { number: *number, verdict: verdict.clone() });
+                rows.push(LogRow { id: c.id, summary: c.summary, author: c.author, mark });
+            }
+        }
+        Err(e) => return Reply::Error(e.to_string()),
+    }
+    Reply::Log { rows, more }
+}
+
+fn diff(project: &Project, title: String, from: Option<String>, to: String) -> Reply {
+    let run = || -> Result<String, String> {
+        let repo = project.repo().map_err(|e| e.to_string())?;
+        let to = git2::Oid::from_str(&to).map_err(|e| e.to_string())?;
+        let from = match from {
+            Some(f) => Some(git2::Oid::from_str(&f).map_err(|e| e.to_string())?),
+            // A single commit: against its first parent.
+            None => repo
+                .commit_info(to)
+                .map_err(|e| e.to_string())?
+                .parents
+                .first()
+                .and_then(|p| git2::Oid::from_str(p).ok()),
+        };
+        let info = repo.commit_info(to).map_err(|e| e.to_string())?;
+        let body = repo.diff_text(from, to).map_err(|e| e.to_string())?;
+        Ok(format!(
+            "commit {}\nAuthor: {} <{}>\n\n    {}\n\n{body}",
+            info.id,
+            info.author,
+            info.email,
+            info.message.trim().replace('\n', "\n    ")
+        ))
+    };
+    match run() {
+        Ok(text) => Reply::Diff { title, text },
+        Err(e) => Reply::Error(format!("cannot show the diff: {e}")),
+    }
+}
+
+fn transcript(project: &Project, number: u32) -> Reply {
+    let path = project.transcript_path(number);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => return Reply::Error(format!("cannot read {}: {e}", path.display())),
+    };
+    let events = text.lines().filter_map(|l| serde_json::from_str::<AgentEvent>(l).ok()).collect();
+    Reply::Transcript { number, events }
+}
