@@ -63,7 +63,14 @@ impl GitLogPane {
 
     pub fn render(&mut self, f: &mut Frame, area: Rect, focused: bool, theme: &Theme) {
         let more = if self.more { "+" } else { "" };
-        f.render_widget(frame(format!(" Git log · {}{more} commits ", self.rows.len()), focused, theme), area);
+        f.render_widget(
+            frame(
+                format!(" Git log · {}{more} commit{} ", self.rows.len(), if self.rows.len() == 1 { "" } else { "s" }),
+                focused,
+                theme,
+            ),
+            area,
+        );
         let body = inner(area);
         if self.rows.is_empty() {
             let msg = if self.loaded { "no commits yet" } else { "reading…" };
