@@ -349,3 +349,36 @@ async fn review_and_marks_from_another_terminal_reach_the_running_loop() {
     assert_eq!(head(dir.path()), base.id().to_string());
     assert_eq!(passing(dir.path()), 1);
 }
+
+#[tokio::test]
+async fn operator_edits_and_additions_are_applied_between_sessions_and_are_no_violations() {
+    let dir = project_dir();
+    let model = ScriptedModel::start(scenario("true"), None).await.unwrap();
+    let (h, handles) = harness(dir.path(), &model, |o| o.max_sessions = Some(2)).await;
+    let mut sent = false;
+    let (reason, _) = drive(h, handles, |ev| match ev {
+        // While session 2 runs: queued, applied after its guard.
+        HarnessEvent::SessionStarted { number: 2, .. } if !sent => {
+            sent = true;
+            Some(Command::EditFeature {
+                number: None,
+                category: "functional".into(),
+                description: "greet --shout prints HELLO".into(),
+                steps: vec!["Run ./greet --shout".into(), "See HELLO".into()],
+            })
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, StopReason::SessionCap);
+    let s = sessions(dir.path());
+    assert!(s[1].violations.is_empty(), "an operator change is never a violation: {:?}", s[1].violations);
+    let list = Project::open(dir.path()).unwrap().features().unwrap().unwrap();
+    assert_eq!(list.len(), 4);
+    assert_eq!(list.get(4).unwrap().description(), "greet --shout prints HELLO");
+    assert_eq!(list.get(4).unwrap().steps().collect::<Vec<_>>(), ["Run ./greet --shout", "See HELLO"]);
+    let repo = git2::Repository::open(dir.path()).unwrap();
+    let tip = repo.head().unwrap().peel_to_commit().unwrap();
+    assert!(tip.summary().unwrap().unwrap().starts_with("Add feature 4: greet --shout"), "{:?}", tip.summary());
+    assert_eq!(tip.author().name().unwrap(), "Ada Operator");
+}

@@ -128,7 +128,13 @@ fn busy_app() -> App {
     app.on_reply(Reply::Features(Some(
         rows.iter()
             .enumerate()
-            .map(|(i, (p, c, d))| Row { number: i + 1, passes: *p, category: (*c).into(), description: (*d).into() })
+            .map(|(i, (p, c, d))| Row {
+                number: i + 1,
+                passes: *p,
+                category: (*c).into(),
+                description: (*d).into(),
+                steps: vec![format!("Step {}", i + 1)],
+            })
             .collect(),
     )));
     app.on_reply(Reply::Log {
@@ -304,4 +310,34 @@ fn a_million_line_transcript_draws_only_what_is_visible() {
     assert!(screen.contains("line 999999"));
     assert!(!screen.contains("line 999960"), "only the last screenful is drawn");
     // How fast that is, is measured by `cargo bench`, not here.
+}
+
+#[test]
+fn e_edits_a_feature_and_a_adds_one_through_the_loop() {
+    let mut app = busy_app();
+    app.on_key(code(KeyCode::BackTab)); // Features
+    app.on_key(key('j'));
+    app.on_key(key('e'));
+    insta::assert_snapshot!("editor_80x24", strip_clock(draw(&mut app, 80, 24)));
+    // Add a second step and save.
+    app.on_key(code(KeyCode::Enter));
+    for c in "- See 'laps 8'".chars() {
+        app.on_key(key(c));
+    }
+    let fx = app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL));
+    assert_eq!(
+        fx,
+        vec![Effect::Harness(Command::EditFeature {
+            number: Some(2),
+            category: "functional".into(),
+            description: "tally add NAME N adds N at once".into(),
+            steps: vec!["Step 2".into(), "See 'laps 8'".into()],
+        })]
+    );
+    // A new feature needs a description and a step.
+    app.on_key(key('a'));
+    assert_eq!(app.on_key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)), vec![]);
+    assert!(app.status.notice.as_deref().unwrap().contains("needs a description"));
+    app.on_key(code(KeyCode::Esc));
+    assert!(app.dialog.is_none());
 }

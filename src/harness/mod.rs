@@ -44,6 +44,13 @@ pub enum Command {
         feature: usize,
         passes: bool,
     },
+    /// Edit feature `number` (from 1), or add one at the end when `None`; queued like a mark.
+    EditFeature {
+        number: Option<usize>,
+        category: String,
+        description: String,
+        steps: Vec<String>,
+    },
     /// Interrupt whatever runs and end the loop.
     Quit,
 }
@@ -226,6 +233,7 @@ pub struct Harness {
     /// Where this loop has read the journal up to, for requests from other baton processes.
     journal_seen: usize,
     queued: Vec<(usize, bool)>,
+    queued_edits: Vec<Command>,
     pause_requested: bool,
     quit_requested: bool,
     sessions_this_run: u32,
@@ -263,6 +271,7 @@ impl Harness {
             _lock: lock,
             journal_seen,
             queued: Vec::new(),
+            queued_edits: Vec::new(),
             pause_requested: false,
             quit_requested: false,
             sessions_this_run: 0,
@@ -412,6 +421,10 @@ impl Harness {
                 self.queued.push((feature, passes));
                 self.apply_queued()?;
             }
+            edit @ Command::EditFeature { .. } => {
+                self.queued_edits.push(edit);
+                self.apply_queued()?;
+            }
             Command::Approve(n) | Command::Veto(n, _) => {
                 self.emit(HarnessEvent::Notice { text: format!("session {n} is not waiting for a verdict") });
             }
@@ -524,6 +537,10 @@ impl Harness {
                             change: format!("mark feature {feature} {}", if passes { "passing" } else { "failing" }),
                         });
                     }
+                    edit @ Command::EditFeature { .. } => {
+                        self.emit(HarnessEvent::Queued { change: describe_edit(&edit) });
+                        self.queued_edits.push(edit);
+                    }
                     Command::Approve(n) | Command::Veto(n, _) => {
                         self.emit(HarnessEvent::Notice {
                             text: format!("session {n} is not the one waiting; session {number} is"),
@@ -553,6 +570,7 @@ impl Harness {
 
     /// Applies operator marks queued while a session ran, as one commit in the operator's name.
     fn apply_queued(&mut self) -> Result<(), HarnessError> {
+        self.apply_edits()?;
         if self.queued.is_empty() {
             return Ok(());
         }
@@ -591,6 +609,54 @@ impl Harness {
             self.append(Record::FeatureMarked { feature, passes, commit: Some(commit.to_string()) })?;
         }
         self.features_changed();
+        Ok(())
+    }
+
+    /// Applies operator edits and additions queued while a session ran, one operator commit each.
+    fn apply_edits(&mut self) -> Result<(), HarnessError> {
+        for edit in std::mem::take(&mut self.queued_edits) {
+            let Command::EditFeature { number, category, description, steps } = &edit else { continue };
+            let mut list = match self.project.features()? {
+                Some(l) => l,
+                None => crate::project::features::FeatureList::empty(self.project.features_path()),
+            };
+            let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+            let n = match number {
+                Some(n) => match list.get_mut(*n) {
+                    Ok(f) => {
+                        let fields = f.fields_mut();
+                        fields.insert("category".into(), category.as_str().into());
+                        fields.insert("description".into(), description.as_str().into());
+                        fields.insert("steps".into(), steps.iter().map(|s| serde_json::Value::from(*s)).collect());
+                        *n
+                    }
+                    Err(e) => {
+                        self.emit(HarnessEvent::Notice { text: e.to_string() });
+                        continue;
+                    }
+                },
+                None => {
+                    list.push(crate::project::features::Feature::new(category, description, &steps));
+                    list.len()
+                }
+            };
+            list.save()?;
+            let verb = if number.is_some() { "Edit" } else { "Add" };
+            let message = format!(
+                "{verb} feature {n}: {description}
+
+Changed by hand with baton.
+"
+            );
+            let rel = self.project.config().files.features.clone();
+            let commit = self.repo().commit_paths(&[rel.as_path()], &message, Author::Operator)?;
+            self.append(Record::FeatureEdited {
+                feature: n,
+                added: number.is_none(),
+                commit: Some(commit.to_string()),
+            })?;
+            self.features_changed();
+        }
         Ok(())
     }
 
@@ -750,6 +816,10 @@ impl Harness {
                         self.queued.push((feature, passes));
                         self.emit(HarnessEvent::Queued { change: format!("mark feature {feature} {}", if passes { "passing" } else { "failing" }) });
                     }
+                    Some(edit @ Command::EditFeature { .. }) => {
+                        self.emit(HarnessEvent::Queued { change: describe_edit(&edit) });
+                        self.queued_edits.push(edit);
+                    }
                     Some(Command::Approve(_) | Command::Veto(..) | Command::StartNext) => {}
                 },
                 end = &mut task => break end.unwrap_or_else(|e| SessionEnd {
@@ -881,6 +951,14 @@ impl Harness {
             Author::Baton,
         )?;
         Ok(())
+    }
+}
+
+fn describe_edit(edit: &Command) -> String {
+    match edit {
+        Command::EditFeature { number: Some(n), .. } => format!("edit feature {n}"),
+        Command::EditFeature { number: None, description, .. } => format!("add a feature: {description}"),
+        _ => String::new(),
     }
 }
 

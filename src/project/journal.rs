@@ -107,6 +107,8 @@ pub enum Record {
     },
     /// The operator marked a feature by hand.
     FeatureMarked { feature: usize, passes: bool, commit: Option<String> },
+    /// The operator edited a feature, or added one.
+    FeatureEdited { feature: usize, added: bool, commit: Option<String> },
     /// Another baton process asks the running loop to approve or veto a session.
     ReviewRequested {
         number: u32,
@@ -329,6 +331,7 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
                 }
             }
             Record::FeatureMarked { .. }
+            | Record::FeatureEdited { .. }
             | Record::ReviewRequested { .. }
             | Record::MarkRequested { .. }
             | Record::RunStarted { .. }

@@ -324,6 +324,19 @@ impl App {
                 }
             }
             Action::PickSession => return vec![Effect::Worker(Request::Sessions)],
+            Action::Edit | Action::Add if self.focus == Pane::Features => {
+                let (number, lines) = match (action, self.features.current()) {
+                    (Action::Edit, Some(r)) => {
+                        (Some(r.number), dialogs::editor_text(&r.category, &r.description, &r.steps))
+                    }
+                    (Action::Edit, None) => return Vec::new(),
+                    _ => (None, dialogs::editor_text("functional", "", &["".to_owned()])),
+                };
+                let mut area = TextArea::new(lines);
+                area.move_cursor(ratatui_textarea::CursorMove::Bottom);
+                area.move_cursor(ratatui_textarea::CursorMove::End);
+                self.dialog = Some(Dialog::Editor { number, area: Box::new(area) });
+            }
             Action::LiveSession => self.past = None,
             other => match self.focus {
                 Pane::Features => {
@@ -418,6 +431,24 @@ impl App {
                     if let Some(r) = &self.pending {
                         self.dialog = Some(Dialog::Review { review: Box::new(r.clone()), veto: None });
                     }
+                }
+            },
+            Dialog::Editor { number, area } => match keys::lookup(Scope::Editor, &key) {
+                Some(Action::Save) => match dialogs::parse_editor(area.lines()) {
+                    Ok((category, description, steps)) => {
+                        let number = *number;
+                        self.dialog = None;
+                        self.status.notice = Some(match number {
+                            Some(n) => format!("feature {n} edited (applied between sessions)"),
+                            None => "feature added (applied between sessions)".to_owned(),
+                        });
+                        return vec![Effect::Harness(Command::EditFeature { number, category, description, steps })];
+                    }
+                    Err(e) => self.status.notice = Some(e),
+                },
+                Some(Action::Close) => self.dialog = None,
+                _ => {
+                    area.input(key);
                 }
             },
             Dialog::Sessions { sessions, selected } => match key.code {

@@ -14,11 +14,63 @@ use crate::harness::Review;
 use crate::project::journal::SessionSummary;
 
 pub enum Dialog {
-    Review { review: Box<Review>, veto: Option<Box<TextArea<'static>>> },
-    Help { scroll: u16 },
+    Review {
+        review: Box<Review>,
+        veto: Option<Box<TextArea<'static>>>,
+    },
+    Help {
+        scroll: u16,
+    },
     Confirm(Confirm),
-    Diff { title: String, lines: Vec<String>, scroll: usize },
-    Sessions { sessions: Vec<SessionSummary>, selected: usize },
+    Diff {
+        title: String,
+        lines: Vec<String>,
+        scroll: usize,
+    },
+    Sessions {
+        sessions: Vec<SessionSummary>,
+        selected: usize,
+    },
+    /// Editing feature `number`, or a new one when `None`.
+    Editor {
+        number: Option<usize>,
+        area: Box<TextArea<'static>>,
+    },
+}
+
+/// The editor's text for a feature: a description line, a category line, then one step a line.
+pub fn editor_text(category: &str, description: &str, steps: &[String]) -> Vec<String> {
+    let mut lines = vec![format!("description: {description}"), format!("category: {category}"), "steps:".to_owned()];
+    lines.extend(steps.iter().map(|s| format!("- {s}")));
+    lines
+}
+
+/// Reads the editor's text back: (category, description, steps), or what is missing.
+pub fn parse_editor(lines: &[String]) -> Result<(String, String, Vec<String>), String> {
+    let mut description = None;
+    let mut category = None;
+    let mut steps = Vec::new();
+    let mut in_steps = false;
+    for line in lines {
+        let t = line.trim();
+        if let Some(d) = t.strip_prefix("description:") {
+            description = Some(d.trim().to_owned());
+            in_steps = false;
+        } else if let Some(c) = t.strip_prefix("category:") {
+            category = Some(c.trim().to_owned());
+            in_steps = false;
+        } else if t == "steps:" {
+            in_steps = true;
+        } else if in_steps && !t.is_empty() {
+            steps.push(t.strip_prefix("- ").unwrap_or(t).to_owned());
+        }
+    }
+    let description = description.filter(|d| !d.is_empty()).ok_or("the feature needs a description: line")?;
+    let category = category.filter(|c| !c.is_empty()).unwrap_or_else(|| "functional".to_owned());
+    if steps.is_empty() {
+        return Err("the feature needs at least one step under steps:".into());
+    }
+    Ok((category, description, steps))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,6 +171,16 @@ pub fn render(dialog: &mut Dialog, f: &mut Frame, theme: &Theme) {
                 .collect();
             let title = format!(" {title} · {} lines · j/k PgUp/PgDn · Esc ", lines.len());
             f.render_widget(Paragraph::new(shown).block(boxed(title, theme)), r);
+        }
+        Dialog::Editor { number, area: text } => {
+            let r = centered(area, 80, 60);
+            f.render_widget(Clear, r);
+            let title = match number {
+                Some(n) => format!(" Edit feature {n} · Ctrl-S saves · Esc cancels "),
+                None => " Add a feature · Ctrl-S saves · Esc cancels ".to_owned(),
+            };
+            text.set_block(boxed(title, theme));
+            f.render_widget(&**text, r);
         }
         Dialog::Sessions { sessions, selected } => {
             let r = centered(area, 70, 70);

@@ -11,6 +11,7 @@ pub enum Scope {
     GitLog,
     Progress,
     Review,
+    Editor,
 }
 
 impl Scope {
@@ -22,6 +23,7 @@ impl Scope {
             Scope::GitLog => "Git log",
             Scope::Progress => "Progress",
             Scope::Review => "Review",
+            Scope::Editor => "Feature editor",
         }
     }
 }
@@ -56,6 +58,9 @@ pub enum Action {
     Veto,
     Diff,
     Close,
+    Edit,
+    Add,
+    Save,
 }
 
 pub struct Binding {
@@ -84,6 +89,8 @@ pub const BINDINGS: &[Binding] = &[
     b(Scope::Features, &["k", "Up"], Action::Up, "previous feature"),
     b(Scope::Features, &["Space"], Action::Mark, "mark passing / failing (queued while a session runs)"),
     b(Scope::Features, &["f"], Action::Filter, "filter: all, failing, passing"),
+    b(Scope::Features, &["e"], Action::Edit, "edit the feature (queued while a session runs)"),
+    b(Scope::Features, &["a"], Action::Add, "add a feature at the end"),
     b(Scope::Transcript, &["j", "Down"], Action::Down, "next entry (stops following)"),
     b(Scope::Transcript, &["k", "Up"], Action::Up, "previous entry (stops following)"),
     b(Scope::Transcript, &["PageDown", "C-d"], Action::PageDown, "page down"),
@@ -105,6 +112,8 @@ pub const BINDINGS: &[Binding] = &[
     b(Scope::Review, &["v"], Action::Veto, "veto: reset to the base, with a reason"),
     b(Scope::Review, &["d"], Action::Diff, "the session's full diff"),
     b(Scope::Review, &["Esc"], Action::Close, "hide the review (r shows it again)"),
+    b(Scope::Editor, &["C-s"], Action::Save, "save the feature"),
+    b(Scope::Editor, &["Esc"], Action::Close, "cancel"),
 ];
 
 /// `n` (the search key in the transcript) is bound after a search is typed; listed here so the
@@ -137,7 +146,7 @@ pub fn name(key: &KeyEvent) -> String {
 pub fn lookup(scope: Scope, key: &KeyEvent) -> Option<Action> {
     let n = name(key);
     let find = |s: Scope| BINDINGS.iter().find(|b| b.scope == s && b.keys.contains(&n.as_str())).map(|b| b.action);
-    find(scope).or_else(|| if scope == Scope::Review { None } else { find(Scope::Global) })
+    find(scope).or_else(|| if matches!(scope, Scope::Review | Scope::Editor) { None } else { find(Scope::Global) })
 }
 
 #[cfg(test)]

@@ -198,7 +198,7 @@ async fn draw_loop(
                 Effect::Harness(cmd) => {
                     if run_loop.handles.is_none()
                         && app.status.readonly.is_none()
-                        && matches!(cmd, Command::StartNext | Command::Mark { .. })
+                        && matches!(cmd, Command::StartNext | Command::Mark { .. } | Command::EditFeature { .. })
                     {
                         // The last run stopped: a new one takes the command.
                         if let Err(e) = start_loop(run_loop) {

@@ -85,6 +85,7 @@ fn features(project: &Project) -> Reply {
                     passes: f.passes(),
                     category: f.category().to_owned(),
                     description: f.description().to_owned(),
+                    steps: f.steps().map(str::to_owned).collect(),
                 })
                 .collect()
         })),

@@ -19,6 +19,7 @@ pub struct Row {
     pub passes: bool,
     pub category: String,
     pub description: String,
+    pub steps: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
