@@ -167,6 +167,10 @@ pub struct StreamParser {
     /// Message ids whose text arrived as partial stream events (not repeated from `assistant`).
     streamed: std::collections::HashSet<String>,
     current_message: Option<String>,
+    /// Whether the current message's text came as partial events (then `assistant` repeats it).
+    current_streamed: bool,
+    /// Events of a line read the slow way, handed out by `line_into`.
+    pending: Vec<AgentEvent>,
     /// Tool names by id, to name a refused call.
     tool_names: std::collections::HashMap<String, String>,
     turn_usage: Usage,
@@ -195,6 +199,46 @@ fn text_of_result(content: &Value) -> String {
 impl StreamParser {
     /// One line of the stream. Unknown types and lines that are not JSON are skipped.
     pub fn line(&mut self, line: &str, price: Option<Price>) -> Vec<AgentEvent> {
+        let mut out = Vec::new();
+        self.line_into(line, price, &mut out);
+        out
+    }
+
+    /// Like [`StreamParser::line`], appending to `out` (no allocation for lines that say nothing).
+    pub fn line_into(&mut self, line: &str, price: Option<Price>, out: &mut Vec<AgentEvent>) {
+        out.extend(self.parse_line(line, price));
+        out.append(&mut self.pending);
+    }
+
+    fn parse_line(&mut self, line: &str, price: Option<Price>) -> Option<AgentEvent> {
+        // Most lines carry at most one event: the common ones are answered without a Vec.
+        if let Some(rest) = line.strip_prefix("{\"type\":\"stream_event\",\"event\":") {
+            let mut de = serde_json::Deserializer::from_str(rest);
+            if let Ok(event) = <fast::StreamEvent as serde::Deserialize>::deserialize(&mut de) {
+                self.saw_anything = true;
+                return self.stream_event(event, price);
+            }
+        }
+        let events = self.slow_line(line, price);
+        self.pending.extend(events);
+        None
+    }
+
+    fn slow_line(&mut self, line: &str, price: Option<Price>) -> Vec<AgentEvent> {
+        // Partial-message events are read into borrowed, typed fields (no tree of values, no
+        // copies of what is skipped), and so are messages; anything else as a JSON value.
+        if line.starts_with("{\"type\":\"stream_event\"")
+            && let Ok(l) = serde_json::from_str::<fast::StreamLine>(line)
+        {
+            self.saw_anything = true;
+            return self.stream_event(l.event, price).into_iter().collect();
+        }
+        if (line.starts_with("{\"type\":\"assistant\"") || line.starts_with("{\"type\":\"user\""))
+            && let Ok(l) = serde_json::from_str::<fast::MessageLine>(line)
+        {
+            self.saw_anything = true;
+            return self.message_line(l);
+        }
         let Ok(v) = serde_json::from_str::<Value>(line) else {
             if !line.trim().is_empty() {
                 tracing::debug!(
@@ -237,38 +281,8 @@ impl StreamParser {
                 }
             }
             ("stream_event", _) => {
-                let e = &v["event"];
-                match e["type"].as_str().unwrap_or("") {
-                    "message_start" => {
-                        let id = s(&e["message"], "id");
-                        self.current_message = Some(id);
-                        self.turn_usage = usage_of(&e["message"]["usage"]);
-                    }
-                    "content_block_delta" => {
-                        let d = &e["delta"];
-                        let id = self.current_message.clone().unwrap_or_default();
-                        match d["type"].as_str().unwrap_or("") {
-                            "text_delta" => {
-                                self.streamed.insert(id);
-                                out.push(AgentEvent::TextDelta { text: s(d, "text") });
-                            }
-                            "thinking_delta" => {
-                                self.streamed.insert(id);
-                                out.push(AgentEvent::ThinkingDelta { text: s(d, "thinking") });
-                            }
-                            _ => {}
-                        }
-                    }
-                    "message_delta" => {
-                        if let Some(n) = e["usage"]["output_tokens"].as_u64() {
-                            self.turn_usage.output_tokens = n;
-                        }
-                    }
-                    "message_stop" => {
-                        let u = std::mem::take(&mut self.turn_usage);
-                        out.push(AgentEvent::Usage { usage: u, cost_usd: cost(price, &u) });
-                    }
-                    _ => {}
+                if let Ok(l) = serde_json::from_value::<fast::StreamLineOwned>(v.clone()) {
+                    out.extend(self.stream_event(l.event.borrowed(), price));
                 }
             }
             ("assistant", _) => {
@@ -311,6 +325,86 @@ impl StreamParser {
             (t, st) => tracing::debug!("claude-code: skipping a `{t}`/`{st}` line"),
         }
         out
+    }
+
+    /// An `assistant` line (tool calls, and text not already streamed) or a `user` line (tool
+    /// results).
+    fn message_line(&mut self, l: fast::MessageLine<'_>) -> Vec<AgentEvent> {
+        let mut out = Vec::new();
+        let id = l.message.id.as_deref().unwrap_or("");
+        let streamed = self.streamed.contains(id);
+        for b in l.message.content {
+            match (l.kind, b.kind) {
+                ("assistant", "text") if !streamed => {
+                    out.push(AgentEvent::TextDelta { text: b.text.unwrap_or_default().into_owned() })
+                }
+                ("assistant", "thinking") if !streamed => {
+                    out.push(AgentEvent::ThinkingDelta { text: b.thinking.unwrap_or_default().into_owned() })
+                }
+                ("assistant", "tool_use") => {
+                    let tid = b.id.unwrap_or_default().into_owned();
+                    let name = b.name.unwrap_or_default().into_owned();
+                    self.tool_names.insert(tid.clone(), name.clone());
+                    out.push(AgentEvent::ToolCall { id: tid, name, input: b.input.unwrap_or(Value::Null) });
+                }
+                ("user", "tool_result") => {
+                    let id = b.tool_use_id.unwrap_or_default().into_owned();
+                    let output = match b.content {
+                        Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
+                            Ok(v) => text_of_result(&v),
+                            Err(_) => String::new(),
+                        },
+                        None => String::new(),
+                    };
+                    let is_error = b.is_error.unwrap_or(false);
+                    if is_error && let Some(i) = output.find(REFUSAL_PREFIX) {
+                        let reason = output[i + REFUSAL_PREFIX.len()..].trim().to_owned();
+                        let name = self.tool_names.get(&id).cloned().unwrap_or_default();
+                        out.push(AgentEvent::PolicyDenied { id: id.clone(), name, reason });
+                    }
+                    out.push(AgentEvent::ToolResult { id, output, is_error });
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn stream_event(&mut self, e: fast::StreamEvent<'_>, price: Option<Price>) -> Option<AgentEvent> {
+        match e.kind {
+            "message_start" => {
+                if let Some(m) = e.message {
+                    self.current_message = Some(m.id.into_owned());
+                    self.current_streamed = false;
+                    self.turn_usage = m.usage.map(fast::UsageLite::usage).unwrap_or_default();
+                }
+                None
+            }
+            "content_block_delta" => {
+                let d = e.delta?;
+                let event = match (d.kind, d.text, d.thinking) {
+                    ("text_delta", Some(t), _) => AgentEvent::TextDelta { text: t.into_owned() },
+                    ("thinking_delta", _, Some(t)) => AgentEvent::ThinkingDelta { text: t.into_owned() },
+                    _ => return None,
+                };
+                if !self.current_streamed {
+                    self.current_streamed = true;
+                    self.streamed.insert(self.current_message.clone().unwrap_or_default());
+                }
+                Some(event)
+            }
+            "message_delta" => {
+                if let Some(n) = e.usage.and_then(|u| u.output_tokens) {
+                    self.turn_usage.output_tokens = n;
+                }
+                None
+            }
+            "message_stop" => {
+                let u = std::mem::take(&mut self.turn_usage);
+                Some(AgentEvent::Usage { usage: u, cost_usd: cost(price, &u) })
+            }
+            _ => None,
+        }
     }
 
     /// How the session ended, decided from what was seen (an API failure arrives as
@@ -477,5 +571,161 @@ pub fn pre_tool_use_hook(input: &str, project_root: Option<&Path>) -> Option<Val
     match policy.check_tool(v["tool_name"].as_str().unwrap_or(""), &v["tool_input"]) {
         super::policy::Decision::Allow => None,
         super::policy::Decision::Deny(reason) => Some(deny(reason)),
+    }
+}
+
+/// Typed, borrowed views of the `stream_event` lines, which are most of a session's stream.
+mod fast {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+
+    use crate::project::session::Usage;
+
+    #[derive(Deserialize)]
+    pub struct StreamLine<'a> {
+        #[serde(borrow)]
+        pub event: StreamEvent<'a>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct StreamLineOwned {
+        pub event: StreamEventOwned,
+    }
+
+    #[derive(Deserialize)]
+    pub struct StreamEvent<'a> {
+        #[serde(rename = "type", borrow)]
+        pub kind: &'a str,
+        #[serde(default, borrow)]
+        pub delta: Option<Delta<'a>>,
+        #[serde(default, borrow)]
+        pub message: Option<Message<'a>>,
+        #[serde(default)]
+        pub usage: Option<UsageLite>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct StreamEventOwned {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        delta: Option<DeltaOwned>,
+        #[serde(default)]
+        message: Option<MessageOwned>,
+        #[serde(default)]
+        usage: Option<UsageLite>,
+    }
+
+    impl StreamEventOwned {
+        pub fn borrowed(&self) -> StreamEvent<'_> {
+            StreamEvent {
+                kind: &self.kind,
+                delta: self.delta.as_ref().map(|d| Delta {
+                    kind: &d.kind,
+                    text: d.text.as_deref().map(Cow::Borrowed),
+                    thinking: d.thinking.as_deref().map(Cow::Borrowed),
+                }),
+                message: self.message.as_ref().map(|m| Message { id: Cow::Borrowed(&m.id), usage: m.usage }),
+                usage: self.usage,
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    pub struct Delta<'a> {
+        #[serde(rename = "type", borrow)]
+        pub kind: &'a str,
+        #[serde(default, borrow)]
+        pub text: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        pub thinking: Option<Cow<'a, str>>,
+    }
+
+    #[derive(Deserialize)]
+    struct DeltaOwned {
+        #[serde(rename = "type")]
+        kind: String,
+        #[serde(default)]
+        text: Option<String>,
+        #[serde(default)]
+        thinking: Option<String>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Message<'a> {
+        #[serde(default, borrow)]
+        pub id: Cow<'a, str>,
+        #[serde(default)]
+        pub usage: Option<UsageLite>,
+    }
+
+    #[derive(Deserialize)]
+    struct MessageOwned {
+        #[serde(default)]
+        id: String,
+        #[serde(default)]
+        usage: Option<UsageLite>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct MessageLine<'a> {
+        #[serde(rename = "type", borrow)]
+        pub kind: &'a str,
+        #[serde(borrow)]
+        pub message: MessageBody<'a>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct MessageBody<'a> {
+        #[serde(default, borrow)]
+        pub id: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        pub content: Vec<Block<'a>>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Block<'a> {
+        #[serde(rename = "type", borrow)]
+        pub kind: &'a str,
+        #[serde(default, borrow)]
+        pub text: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        pub thinking: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        pub id: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        pub name: Option<Cow<'a, str>>,
+        #[serde(default)]
+        pub input: Option<serde_json::Value>,
+        #[serde(default, borrow)]
+        pub tool_use_id: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        pub content: Option<&'a serde_json::value::RawValue>,
+        #[serde(default)]
+        pub is_error: Option<bool>,
+    }
+
+    #[derive(Deserialize, Clone, Copy, Default)]
+    pub struct UsageLite {
+        #[serde(default)]
+        pub input_tokens: Option<u64>,
+        #[serde(default)]
+        pub output_tokens: Option<u64>,
+        #[serde(default)]
+        pub cache_creation_input_tokens: Option<u64>,
+        #[serde(default)]
+        pub cache_read_input_tokens: Option<u64>,
+    }
+
+    impl UsageLite {
+        pub fn usage(self) -> Usage {
+            Usage {
+                input_tokens: self.input_tokens.unwrap_or(0),
+                output_tokens: self.output_tokens.unwrap_or(0),
+                cache_creation_input_tokens: self.cache_creation_input_tokens.unwrap_or(0),
+                cache_read_input_tokens: self.cache_read_input_tokens.unwrap_or(0),
+            }
+        }
     }
 }

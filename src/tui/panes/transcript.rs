@@ -139,10 +139,19 @@ impl TranscriptPane {
     pub fn push(&mut self, ev: &AgentEvent) {
         match ev {
             AgentEvent::Prompt { text } => self.entries.push(Entry::Prompt(text.clone())),
-            AgentEvent::TextDelta { text } => match self.entries.last_mut() {
-                Some(Entry::Text(t)) => t.push_str(text),
-                _ => self.entries.push(Entry::Text(text.clone())),
-            },
+            // One entry per line of text, so drawing wraps only the lines on screen, however long
+            // a message grows.
+            AgentEvent::TextDelta { text } => {
+                let mut pieces = text.split('\n');
+                let first = pieces.next().unwrap_or("");
+                match self.entries.last_mut() {
+                    Some(Entry::Text(t)) => t.push_str(first),
+                    _ => self.entries.push(Entry::Text(first.to_owned())),
+                }
+                for piece in pieces {
+                    self.entries.push(Entry::Text(piece.to_owned()));
+                }
+            }
             AgentEvent::ThinkingDelta { text } => match self.entries.last_mut() {
                 Some(Entry::Thinking(t)) => t.push_str(text),
                 _ => self.entries.push(Entry::Thinking(text.clone())),
