@@ -82,15 +82,6 @@ text = "The greeter says hello to {{{{who}}}}. Done."
     )
 }
 
-fn temp_repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = git2::Repository::init(dir.path()).unwrap();
-    let mut config = repo.config().unwrap();
-    config.set_str("user.name", "Agent").unwrap();
-    config.set_str("user.email", "agent@example.com").unwrap();
-    dir
-}
-
 fn tool_results(events: &[AgentEvent]) -> Vec<(String, bool)> {
     events
         .iter()
@@ -123,7 +114,7 @@ fn assert_greeter_done(dir: &Path, ran: &Ran) {
 
 #[tokio::test]
 async fn a_multi_turn_session_writes_edits_runs_and_commits() {
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     let ran = run(&session(""), dir.path(), limits(), CancellationToken::new()).await;
     assert_greeter_done(dir.path(), &ran);
 
@@ -184,7 +175,7 @@ async fn every_passing_fault_is_ridden_through_and_shown() {
         ("{ kind = \"reset\" }", "cannot reach the API"),
     ];
     for (fault, shown) in faults {
-        let dir = temp_repo();
+        let dir = common::temp_repo();
         let ran = run(&session(&format!("faults = [{fault}]")), dir.path(), limits(), CancellationToken::new()).await;
         assert_greeter_done(dir.path(), &ran);
         let retries: Vec<_> = ran
@@ -215,7 +206,7 @@ async fn every_passing_fault_is_ridden_through_and_shown() {
 
 #[tokio::test]
 async fn faults_that_do_not_pass_end_the_session_bounded() {
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     let ran =
         run(&session("faults = [{ kind = \"unauthorized\" }]"), dir.path(), limits(), CancellationToken::new()).await;
     match &ran.end.reason {
@@ -228,7 +219,7 @@ async fn faults_that_do_not_pass_end_the_session_bounded() {
     assert!(!dir.path().join("bin/greet.sh").exists());
 
     // Overloaded more times than the retry budget: rate limited, after exactly that many tries.
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     let ran = run(
         &session("faults = [{ kind = \"overloaded\", times = 10 }]"),
         dir.path(),
@@ -243,7 +234,7 @@ async fn faults_that_do_not_pass_end_the_session_bounded() {
 
 #[tokio::test]
 async fn a_refused_command_does_not_run_and_the_model_is_told_why() {
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     let scenario = r#"
 name = "refused"
 [[turns]]
@@ -269,7 +260,7 @@ text = "The policy refused curl; I will work offline."
 
 #[tokio::test]
 async fn paths_that_escape_the_project_are_refused() {
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     std::os::unix::fs::symlink("/etc", dir.path().join("link-out")).unwrap();
     let scenario = r#"
 name = "escape"
@@ -314,7 +305,7 @@ fn processes_with(marker: &str) -> Vec<String> {
 
 #[tokio::test]
 async fn a_background_process_is_killed_with_its_group_at_timeout() {
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     let marker = format!("{}", 900_000 + std::process::id() % 90_000);
     let scenario = format!(
         r#"
@@ -340,7 +331,7 @@ text = "ok"
 
 #[tokio::test]
 async fn cancelling_kills_the_running_command_and_its_group() {
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     let marker = format!("{}", 800_000 + std::process::id() % 90_000);
     let scenario = format!(
         r#"
@@ -377,7 +368,7 @@ text = "never"
 
 #[tokio::test]
 async fn ten_megabytes_of_output_come_back_capped() {
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     let scenario = r#"
 name = "flood"
 [[turns]]
@@ -402,7 +393,7 @@ text = "ok"
 
 #[tokio::test]
 async fn max_turns_and_wall_time_end_a_session() {
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     let ran = run(
         &session(""),
         dir.path(),

@@ -22,15 +22,6 @@ struct Ran {
     elapsed: Duration,
 }
 
-fn temp_repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = git2::Repository::init(dir.path()).unwrap();
-    let mut config = repo.config().unwrap();
-    config.set_str("user.name", "Agent").unwrap();
-    config.set_str("user.email", "agent@example.com").unwrap();
-    dir
-}
-
 async fn run(name: &str, scenario: &str, dir: &Path, cancel: CancellationToken) -> Ran {
     let model = ScriptedModel::start(Scenario::parse("test.toml", scenario).unwrap(), None).await.unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -112,7 +103,7 @@ text = "The greeter is committed."
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claude_runs_commands_and_edits_files_in_a_temp_repo() {
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     let ran = run("session", SESSION, dir.path(), CancellationToken::new()).await;
     assert_eq!(ran.end.reason, EndReason::Completed, "{:#?}", ran.events);
     assert_eq!(std::fs::read_to_string(dir.path().join("greet.sh")).unwrap(), "#!/bin/sh\necho \"Hello, $1\"\n");
@@ -147,7 +138,7 @@ async fn claude_runs_commands_and_edits_files_in_a_temp_repo() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_the_policy_refuses_does_not_run_and_the_model_hears_why() {
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     let scenario = r#"
 name = "refused"
 [[turns]]
@@ -182,7 +173,7 @@ text = "The policy refused curl."
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overloaded_api_is_retried_by_the_cli_and_shown() {
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     let scenario = SESSION.replace("id = \"write\"", "id = \"write\"\nfaults = [{ kind = \"overloaded\" }]");
     let ran = run("retry", &scenario, dir.path(), CancellationToken::new()).await;
     assert_eq!(ran.end.reason, EndReason::Completed);
@@ -208,7 +199,7 @@ fn processes_matching(needle: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupt_stops_claude_and_leaves_no_process_behind() {
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     let marker = 600_000 + std::process::id() % 90_000;
     let scenario = format!(
         r#"
@@ -256,7 +247,7 @@ text = "never"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_cut_reported_as_success_is_classified_as_an_api_error() {
-    let dir = temp_repo();
+    let dir = common::temp_repo();
     let scenario = SESSION.replace("id = \"look\"", "id = \"look\"\nfaults = [{ kind = \"stream_cut\", times = 50 }]");
     let ran = run("stream-cut", &scenario, dir.path(), CancellationToken::new()).await;
     match &ran.end.reason {

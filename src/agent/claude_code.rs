@@ -281,8 +281,10 @@ impl StreamParser {
                 }
             }
             ("stream_event", _) => {
-                if let Ok(l) = serde_json::from_value::<fast::StreamLineOwned>(v.clone()) {
-                    out.extend(self.stream_event(l.event.borrowed(), price));
+                // Rare (the fast path reads these): through text again, to share the typed reader.
+                let text = v.to_string();
+                if let Ok(l) = serde_json::from_str::<fast::StreamLine>(&text) {
+                    out.extend(self.stream_event(l.event, price));
                 }
             }
             ("assistant", _) => {
@@ -442,12 +444,7 @@ impl StreamParser {
 }
 
 fn cost(price: Option<Price>, u: &Usage) -> f64 {
-    let Some(p) = price else { return 0.0 };
-    (u.input_tokens as f64 * p.input
-        + u.output_tokens as f64 * p.output
-        + u.cache_creation_input_tokens as f64 * p.cache_write
-        + u.cache_read_input_tokens as f64 * p.cache_read)
-        / 1e6
+    price.map_or(0.0, |p| p.cost(u))
 }
 
 impl Backend for ClaudeCodeBackend {
@@ -589,11 +586,6 @@ mod fast {
     }
 
     #[derive(Deserialize)]
-    pub struct StreamLineOwned {
-        pub event: StreamEventOwned,
-    }
-
-    #[derive(Deserialize)]
     pub struct StreamEvent<'a> {
         #[serde(rename = "type", borrow)]
         pub kind: &'a str,
@@ -603,33 +595,6 @@ mod fast {
         pub message: Option<Message<'a>>,
         #[serde(default)]
         pub usage: Option<UsageLite>,
-    }
-
-    #[derive(Deserialize)]
-    pub struct StreamEventOwned {
-        #[serde(rename = "type")]
-        kind: String,
-        #[serde(default)]
-        delta: Option<DeltaOwned>,
-        #[serde(default)]
-        message: Option<MessageOwned>,
-        #[serde(default)]
-        usage: Option<UsageLite>,
-    }
-
-    impl StreamEventOwned {
-        pub fn borrowed(&self) -> StreamEvent<'_> {
-            StreamEvent {
-                kind: &self.kind,
-                delta: self.delta.as_ref().map(|d| Delta {
-                    kind: &d.kind,
-                    text: d.text.as_deref().map(Cow::Borrowed),
-                    thinking: d.thinking.as_deref().map(Cow::Borrowed),
-                }),
-                message: self.message.as_ref().map(|m| Message { id: Cow::Borrowed(&m.id), usage: m.usage }),
-                usage: self.usage,
-            }
-        }
     }
 
     #[derive(Deserialize)]
@@ -643,29 +608,11 @@ mod fast {
     }
 
     #[derive(Deserialize)]
-    struct DeltaOwned {
-        #[serde(rename = "type")]
-        kind: String,
-        #[serde(default)]
-        text: Option<String>,
-        #[serde(default)]
-        thinking: Option<String>,
-    }
-
-    #[derive(Deserialize)]
     pub struct Message<'a> {
         #[serde(default, borrow)]
         pub id: Cow<'a, str>,
         #[serde(default)]
         pub usage: Option<UsageLite>,
-    }
-
-    #[derive(Deserialize)]
-    struct MessageOwned {
-        #[serde(default)]
-        id: String,
-        #[serde(default)]
-        usage: Option<UsageLite>,
     }
 
     #[derive(Deserialize)]

@@ -25,6 +25,27 @@ pub struct RunArgs {
     pub claude_bin: Option<std::path::PathBuf>,
 }
 
+impl RunArgs {
+    /// The project's config and run options with the command line's overrides applied.
+    pub fn apply(&self, config: &Config) -> (Config, RunOptions) {
+        let mut config = config.clone();
+        if let Some(m) = &self.model {
+            config.agent.model = m.clone();
+        }
+        let mut opts = RunOptions::from_config(&config);
+        if let Some(a) = self.approve {
+            opts.approve = a;
+        }
+        if let Some(n) = self.sessions {
+            opts.max_sessions = Some(n);
+        }
+        if let Some(b) = self.budget_usd {
+            opts.budget_usd = Some(b);
+        }
+        (config, opts)
+    }
+}
+
 /// The backend a run uses: from the command line, else the config.
 pub fn backend_for(
     config: &Config,
@@ -43,27 +64,14 @@ pub fn backend_for(
 /// Runs the loop headless. Returns whether the run ended as asked (done, session cap, budget,
 /// paused by policy).
 pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<bool> {
-    let mut config = project.config().clone();
-    if let Some(m) = &args.model {
-        config.agent.model = m.clone();
-    }
     // Say who runs the loop before anything else can go wrong.
     if let Some(pid) = crate::project::lock::holder(&project.baton_dir()) {
         return Err(crate::project::lock::LockError::Held { pid }.into());
     }
+    let (config, mut opts) = args.apply(project.config());
     let backend = backend_for(&config, args.backend.unwrap_or(config.agent.backend), args.claude_bin.as_deref())?;
-    let mut opts = RunOptions::from_config(&config);
     // Without a screen nobody presses `n`: sessions follow one another.
     opts.mode = Mode::Continuous;
-    if let Some(a) = args.approve {
-        opts.approve = a;
-    }
-    if let Some(n) = args.sessions {
-        opts.max_sessions = Some(n);
-    }
-    if let Some(b) = args.budget_usd {
-        opts.budget_usd = Some(b);
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -26,20 +26,7 @@ pub fn open(project: Project, args: super::run::RunArgs, out: &mut dyn Write) ->
         writeln!(out, "  baton demo                   try baton on a small demo project (no key, no network)")?;
         return Ok(true);
     }
-    let mut config = project.config().clone();
-    if let Some(m) = &args.model {
-        config.agent.model = m.clone();
-    }
-    let mut opts = RunOptions::from_config(&config);
-    if let Some(a) = args.approve {
-        opts.approve = a;
-    }
-    if let Some(n) = args.sessions {
-        opts.max_sessions = Some(n);
-    }
-    if let Some(b) = args.budget_usd {
-        opts.budget_usd = Some(b);
-    }
+    let (config, opts) = args.apply(project.config());
     let backend = match super::run::backend_for(
         &config,
         args.backend.unwrap_or(config.agent.backend),

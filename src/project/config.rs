@@ -199,6 +199,17 @@ pub struct Price {
     pub cache_read: f64,
 }
 
+impl Price {
+    /// What `usage` costs at this price (prices are per million tokens).
+    pub fn cost(&self, usage: &crate::project::session::Usage) -> f64 {
+        (usage.input_tokens as f64 * self.input
+            + usage.output_tokens as f64 * self.output
+            + usage.cache_creation_input_tokens as f64 * self.cache_write
+            + usage.cache_read_input_tokens as f64 * self.cache_read)
+            / 1_000_000.0
+    }
+}
+
 impl Config {
     /// The project's settings: built-in defaults, then the user's file, then the project's
     /// `.baton/config.toml`; a later file wins key by key. Missing files are fine.

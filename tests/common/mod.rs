@@ -155,3 +155,13 @@ pub fn claude_bin() -> PathBuf {
     }
     bin
 }
+
+/// An empty git repository with an agent's identity, for a backend to work in.
+pub fn temp_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init(dir.path()).unwrap();
+    let mut config = repo.config().unwrap();
+    config.set_str("user.name", "Agent").unwrap();
+    config.set_str("user.email", "agent@example.com").unwrap();
+    dir
+}

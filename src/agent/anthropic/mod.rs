@@ -61,12 +61,7 @@ impl AnthropicBackend {
     }
 
     fn cost(&self, usage: &Usage) -> f64 {
-        let Some(p) = self.price else { return 0.0 };
-        (usage.input_tokens as f64 * p.input
-            + usage.output_tokens as f64 * p.output
-            + usage.cache_creation_input_tokens as f64 * p.cache_write
-            + usage.cache_read_input_tokens as f64 * p.cache_read)
-            / 1_000_000.0
+        self.price.map_or(0.0, |p| p.cost(usage))
     }
 
     fn system_prompt(&self, ctx: &ToolContext) -> String {
