@@ -283,10 +283,10 @@ impl TranscriptPane {
 
     pub fn render(&mut self, f: &mut Frame, area: Rect, focused: bool, theme: &Theme) {
         let what = match self.viewing {
-            Some(n) => format!("session {n} (L: live)"),
+            Some(n) => format!("session {n} · L live"),
             None => "live".to_owned(),
         };
-        let follow = if self.follow { " · following" } else { " · G to follow" };
+        let follow = if self.follow { " · following" } else { " · G follows" };
         f.render_widget(frame(format!(" Transcript · {what}{follow} "), focused, theme), area);
         let mut body = inner(area);
         if let Some(t) = &self.typing {
