@@ -155,6 +155,21 @@ fn ingest() -> f64 {
             writeln!(f, "{l}").unwrap();
         }
     }
+    let parse_only = median(
+        (0..3)
+            .map(|_| {
+                let mut parser = StreamParser::default();
+                let mut events = Vec::new();
+                let t = Instant::now();
+                for l in &lines {
+                    parser.line_into(l, None, &mut events);
+                    events.clear();
+                }
+                lines.len() as f64 / t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    );
+    println!("ingest: parsing alone, lines/s {parse_only:.0}");
     let rate = median((0..3).map(|_| ingest_once(&lines)).collect());
     report("ingest: stream-json parsed and folded, lines/s", format!("{rate:.0}"), "> 1,500,000 lines/s");
     rate

@@ -222,7 +222,8 @@ impl StreamParser {
         // Messages likewise: `message` comes first, and what follows it (a `user` line repeats the
         // whole tool output in `tool_use_result`) is left unread.
         for kind in ["assistant", "user"] {
-            let prefix = if kind == "user" { "{\"type\":\"user\",\"message\":" } else { "{\"type\":\"assistant\",\"message\":" };
+            let prefix =
+                if kind == "user" { "{\"type\":\"user\",\"message\":" } else { "{\"type\":\"assistant\",\"message\":" };
             if let Some(rest) = line.strip_prefix(prefix) {
                 let mut de = serde_json::Deserializer::from_str(rest);
                 if let Ok(message) = <fast::MessageBody as serde::Deserialize>::deserialize(&mut de) {
