@@ -127,8 +127,12 @@ fn ingest_once(lines: &[String]) -> f64 {
     let mut parser = StreamParser::default();
     let mut events = Vec::new();
     let t = Instant::now();
-    for l in lines {
-        parser.line_into(l, None, &mut events);
+    // As the backend reads them: the lines already in its buffer (a 64 KiB pipe read holds a
+    // couple of hundred of these) are parsed together, then folded.
+    for chunk in lines.chunks(64) {
+        for l in chunk {
+            parser.line_into(l, None, &mut events);
+        }
         for ev in events.drain(..) {
             app.on_harness(HarnessEvent::Agent { number: 1, event: ev });
         }

@@ -205,8 +205,17 @@ impl StreamParser {
     }
 
     /// Like [`StreamParser::line`], appending to `out` (no allocation for lines that say nothing).
+    /// Consecutive text (or thinking) deltas are joined into one event: a burst of small deltas
+    /// read together costs one event, not one each.
     pub fn line_into(&mut self, line: &str, price: Option<Price>, out: &mut Vec<AgentEvent>) {
-        out.extend(self.parse_line(line, price));
+        match (self.parse_line(line, price), out.last_mut()) {
+            (Some(AgentEvent::TextDelta { text }), Some(AgentEvent::TextDelta { text: last })) => last.push_str(&text),
+            (Some(AgentEvent::ThinkingDelta { text }), Some(AgentEvent::ThinkingDelta { text: last })) => {
+                last.push_str(&text)
+            }
+            (Some(event), _) => out.push(event),
+            (None, _) => {}
+        }
         out.append(&mut self.pending);
     }
 
@@ -511,23 +520,35 @@ impl Backend for ClaudeCodeBackend {
             let mut raw = None;
             let mut lines = BufReader::new(stdout).lines();
             let mut parser = StreamParser::default();
+            let mut batch = Vec::new();
             let deadline = tokio::time::sleep(req.limits.wall_time);
             tokio::pin!(deadline);
             let stopped = loop {
                 tokio::select! {
                     line = lines.next_line() => match line {
-                        Ok(Some(line)) => {
-                            if let Some(path) = &req.raw_log {
-                                raw = raw.or_else(|| {
-                                    let _ = path.parent().map(std::fs::create_dir_all);
-                                    std::fs::File::create(path).ok()
-                                });
-                                if let Some(f) = raw.as_mut() {
-                                    use std::io::Write;
-                                    let _ = writeln!(f, "{}", crate::project::secrets::global().redact(&line));
+                        Ok(Some(first)) => {
+                            // Whole lines already read from the pipe go together, so a burst of
+                            // text deltas becomes one event.
+                            let mut line = Some(first);
+                            while let Some(l) = line.take() {
+                                if let Some(path) = &req.raw_log {
+                                    raw = raw.or_else(|| {
+                                        let _ = path.parent().map(std::fs::create_dir_all);
+                                        std::fs::File::create(path).ok()
+                                    });
+                                    if let Some(f) = raw.as_mut() {
+                                        use std::io::Write;
+                                        let _ = writeln!(f, "{}", crate::project::secrets::global().redact(&l));
+                                    }
+                                }
+                                parser.line_into(&l, self.price, &mut batch);
+                                if lines.get_ref().buffer().contains(&b'\n')
+                                    && let Ok(Some(next)) = lines.next_line().await
+                                {
+                                    line = Some(next);
                                 }
                             }
-                            for ev in parser.line(&line, self.price) {
+                            for ev in batch.drain(..) {
                                 let _ = events.send(ev);
                             }
                         }
