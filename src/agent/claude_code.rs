@@ -228,6 +228,11 @@ impl StreamParser {
                 return self.stream_event(event, price);
             }
         }
+        // Status lines ("requesting", ...) say nothing baton shows: skipped unread.
+        if line.starts_with("{\"type\":\"system\",\"subtype\":\"status\"") {
+            self.saw_anything = true;
+            return None;
+        }
         // Messages likewise: `message` comes first, and what follows it (a `user` line repeats the
         // whole tool output in `tool_use_result`) is left unread.
         for kind in ["assistant", "user"] {

@@ -45,11 +45,26 @@ pub enum Request {
 #[derive(Debug)]
 pub enum Reply {
     Features(Option<Vec<Row>>),
-    Log { rows: Vec<LogRow>, more: bool },
+    Log {
+        rows: Vec<LogRow>,
+        more: bool,
+    },
     Progress(String),
-    Diff { title: String, text: String },
-    Transcript { number: u32, events: Vec<AgentEvent> },
+    Diff {
+        title: String,
+        text: String,
+    },
+    Transcript {
+        number: u32,
+        events: Vec<AgentEvent>,
+    },
     Sessions(Vec<SessionSummary>),
+    /// What the journal says when the screen opens: the last session, the state, the total cost.
+    Overview {
+        last: Option<(u32, SessionKind)>,
+        state: String,
+        total_cost: f64,
+    },
     Error(String),
 }
 
@@ -249,6 +264,14 @@ impl App {
             Reply::Sessions(sessions) => {
                 let selected = sessions.len().saturating_sub(1);
                 self.dialog = Some(Dialog::Sessions { sessions, selected });
+            }
+            Reply::Overview { last, state, total_cost } => {
+                // Only until the loop has said something itself.
+                if self.status.session.is_none() && !self.status.running {
+                    self.status.session = last;
+                    self.status.state = state;
+                    self.status.cost_total = total_cost;
+                }
             }
             Reply::Error(e) => self.status.notice = Some(e),
         }

@@ -63,12 +63,6 @@ pub fn run(project: Project, launch: Launch) -> Result<()> {
 async fn run_async(project: Project, launch: Launch) -> Result<()> {
     let config = project.config().clone();
     let mut app = App::new(theme::Theme::from_env(), config.files.progress.display().to_string(), launch.opts.mode);
-    // Start from what the journal says: the last session, the state, what the project has cost.
-    if let Ok(status) = crate::project::state::Status::read(&project) {
-        app.status.session = status.sessions.last().map(|s| (s.number, s.kind));
-        app.status.state = status.state.to_string();
-        app.status.cost_total = status.total_cost_usd;
-    }
     if let Some(pid) = lock::holder(&project.baton_dir()) {
         app.status.readonly = Some(format!("the loop runs in another baton (pid {pid}): watching"));
     } else if launch.backend.is_none() {

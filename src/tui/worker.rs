@@ -37,8 +37,11 @@ pub fn spawn(
             project.root().join(".git/logs/HEAD"),
         ];
         let mut first = true;
+        let mut first_pass = true;
         loop {
-            let req = match requests.recv_timeout(Duration::from_millis(400)) {
+            // The first pass reads everything at once; then changes are looked for every 400 ms.
+            let wait = if first { Duration::ZERO } else { Duration::from_millis(400) };
+            let req = match requests.recv_timeout(wait) {
                 Ok(r) => Some(r),
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return,
@@ -53,6 +56,19 @@ pub fn spawn(
                 }
             }
             let send = |r: Reply| replies.send(r).is_ok();
+            if first_pass {
+                first_pass = false;
+                // Read here, not before the first frame: a big feature list takes a while.
+                if let Ok(status) = crate::project::state::Status::read(&project)
+                    && !send(Reply::Overview {
+                        last: status.sessions.last().map(|s| (s.number, s.kind)),
+                        state: status.state.to_string(),
+                        total_cost: status.total_cost_usd,
+                    })
+                {
+                    return;
+                }
+            }
             if changed && !(send(features(&project)) && send(progress(&project)) && send(log(&project))) {
                 return;
             }
