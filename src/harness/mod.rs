@@ -230,8 +230,8 @@ pub struct Harness {
     events: UnboundedSender<HarnessEvent>,
     commands: UnboundedReceiver<Command>,
     _lock: LoopLock,
-    /// Where this loop has read the journal up to, for requests from other baton processes.
-    journal_seen: usize,
+    /// Where this loop has read the journal up to (bytes), for requests from other processes.
+    journal_offset: u64,
     queued: Vec<(usize, bool)>,
     queued_edits: Vec<Command>,
     pause_requested: bool,
@@ -257,7 +257,7 @@ impl Harness {
         let lock = lock::acquire(&project.baton_dir())?;
         let repo = project.repo()?;
         let journal = project.open_journal()?;
-        let journal_seen = project.journal()?.entries.len();
+        let journal_offset = std::fs::metadata(project.journal_path()).map_or(0, |m| m.len());
         let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = tokio::sync::mpsc::unbounded_channel();
         let harness = Harness {
@@ -269,7 +269,7 @@ impl Harness {
             events: ev_tx,
             commands: cmd_rx,
             _lock: lock,
-            journal_seen,
+            journal_offset,
             queued: Vec::new(),
             queued_edits: Vec::new(),
             pause_requested: false,
@@ -433,37 +433,38 @@ impl Harness {
         Ok(None)
     }
 
-    /// Waits for a command `want`, handling everything else; also takes up requests other baton
-    /// processes wrote to the journal.
+    /// Waits for a command `want`, handling everything else.
     async fn wait_for(&mut self, want: impl Fn(&Command) -> bool) -> Result<Wait, HarnessError> {
-        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        let mut tick = requests_tick();
         loop {
-            tokio::select! {
-                cmd = self.commands.recv() => match cmd {
-                    Some(c) if want(&c) => return Ok(Wait::Go),
-                    Some(c) => if let Some(r) = self.handle_idle(c)? { return Ok(Wait::Stop(r)) },
-                    None => return Ok(Wait::Stop(StopReason::Paused)),
-                },
-                _ = tick.tick() => {
-                    for c in self.journal_requests()? {
-                        if want(&c) {
-                            return Ok(Wait::Go);
-                        }
-                        if let Some(r) = self.handle_idle(c)? {
-                            return Ok(Wait::Stop(r));
-                        }
-                    }
+            let Some(cmds) = self.next_commands(&mut tick).await? else { return Ok(Wait::Stop(StopReason::Paused)) };
+            for c in cmds {
+                if want(&c) {
+                    return Ok(Wait::Go);
+                }
+                if let Some(r) = self.handle_idle(c)? {
+                    return Ok(Wait::Stop(r));
                 }
             }
         }
     }
 
-    /// Requests other baton processes appended to the journal since we last looked.
+    /// The next commands: from the screen's channel, or requests other baton processes appended to
+    /// the journal (looked for at each `tick`). `None` when the channel is closed.
+    async fn next_commands(&mut self, tick: &mut tokio::time::Interval) -> Result<Option<Vec<Command>>, HarnessError> {
+        tokio::select! {
+            cmd = self.commands.recv() => Ok(cmd.map(|c| vec![c])),
+            _ = tick.tick() => self.journal_requests().map(Some),
+        }
+    }
+
+    /// Requests other baton processes appended to the journal since we last looked; only the new
+    /// bytes are read.
     fn journal_requests(&mut self) -> Result<Vec<Command>, HarnessError> {
-        let entries = self.project.journal()?.entries;
-        let new = entries.get(self.journal_seen..).unwrap_or(&[]).to_vec();
-        self.journal_seen = entries.len();
-        Ok(new
+        let (read, end) = journal::read_from(&self.project.journal_path(), self.journal_offset, false)?;
+        self.journal_offset = end;
+        Ok(read
+            .entries
             .into_iter()
             .filter_map(|e| match e.record {
                 Record::ReviewRequested { number, approve: true, .. } => Some(Command::Approve(number)),
@@ -478,8 +479,6 @@ impl Harness {
 
     fn append(&mut self, record: Record) -> Result<(), HarnessError> {
         self.journal.append(record)?;
-        // Our own records are not requests.
-        self.journal_seen += 1;
         Ok(())
     }
 
@@ -504,16 +503,10 @@ impl Harness {
             return Ok(Wait::Go);
         }
         self.emit(HarnessEvent::Waiting { reason: format!("session {number} waits for a verdict") });
+        let mut tick = requests_tick();
         loop {
-            let mut tick = tokio::time::interval(Duration::from_millis(250));
-            let cmd = tokio::select! {
-                cmd = self.commands.recv() => match cmd {
-                    Some(c) => vec![c],
-                    None => return Ok(Wait::Stop(StopReason::Paused)),
-                },
-                _ = tick.tick() => self.journal_requests()?,
-            };
-            for c in cmd {
+            let Some(cmds) = self.next_commands(&mut tick).await? else { return Ok(Wait::Stop(StopReason::Paused)) };
+            for c in cmds {
                 match c {
                     Command::Approve(n) if n == number => {
                         self.verdict(number, Verdict::Approved, None)?;
@@ -560,7 +553,6 @@ impl Harness {
             review::ReviewError::Project(p) => HarnessError::Project(p),
             other => HarnessError::Io(other.to_string()),
         })?;
-        self.journal_seen += 1;
         self.emit(HarnessEvent::Verdict { number, verdict, reason });
         if verdict == Verdict::Vetoed {
             self.features_changed();
@@ -952,6 +944,14 @@ Changed by hand with baton.
         )?;
         Ok(())
     }
+}
+
+/// How often a waiting loop looks in the journal for requests from other baton processes. Made
+/// once per wait: a fresh interval ticks at once, which would make the wait a busy loop.
+fn requests_tick() -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
 }
 
 fn describe_edit(edit: &Command) -> String {

@@ -199,27 +199,37 @@ pub struct JournalRead {
 /// not parse (a last line cut off by a crash, a record from a newer baton) is skipped with a
 /// warning; reading never fails on content.
 pub fn read(path: &Path) -> Result<JournalRead, JournalError> {
-    let file = match File::open(path) {
+    Ok(read_from(path, 0, true)?.0)
+}
+
+/// The records after byte `offset`, and the offset to read on from. A follower (the running loop
+/// looking for requests from other processes) reads only what was appended since it last looked;
+/// it passes `take_torn: false` so a line still being written is left for next time.
+pub fn read_from(path: &Path, offset: u64, take_torn: bool) -> Result<(JournalRead, u64), JournalError> {
+    let err = |source| JournalError::Open { path: path.to_owned(), source };
+    let mut file = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(JournalRead::default()),
-        Err(source) => {
-            return Err(JournalError::Open { path: path.to_owned(), source });
-        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((JournalRead::default(), 0)),
+        Err(source) => return Err(err(source)),
     };
+    file.seek(SeekFrom::Start(offset)).map_err(err)?;
     let mut out = JournalRead::default();
     let mut reader = BufReader::new(file);
     let mut line = Vec::new();
     let mut number = 0;
+    let mut end = offset;
     loop {
         line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|source| JournalError::Open { path: path.to_owned(), source })?;
+        let n = reader.read_until(b'\n', &mut line).map_err(err)?;
         if n == 0 {
             break;
         }
         number += 1;
         let complete = line.ends_with(b"\n");
+        if !complete && !take_torn {
+            break;
+        }
+        end += n as u64;
         let text = line.trim_ascii();
         if text.is_empty() {
             continue;
@@ -238,7 +248,7 @@ pub fn read(path: &Path) -> Result<JournalRead, JournalError> {
             }
         }
     }
-    Ok(out)
+    Ok((out, end))
 }
 
 /// One session as the journal tells it.
@@ -413,6 +423,25 @@ mod tests {
         assert_eq!(read2.entries.len(), 2);
         assert_eq!(read2.warnings.len(), 1);
         assert_eq!(sessions(&read2.entries)[0].outcome, Some(Outcome::Completed));
+    }
+
+    #[test]
+    fn a_follower_reads_only_what_was_appended_and_waits_for_a_line_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let mut journal = Journal::open(&path).unwrap();
+        journal.append(started(1)).unwrap();
+        let (first, offset) = read_from(&path, 0, false).unwrap();
+        assert_eq!(first.entries.len(), 1);
+        journal.append(ended(1)).unwrap();
+        // Another process is half-way through a line.
+        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"at\":").unwrap();
+        let (next, offset2) = read_from(&path, offset, false).unwrap();
+        assert_eq!(next.entries.len(), 1);
+        assert!(matches!(next.entries[0].record, Record::SessionEnded(_)));
+        assert!(next.warnings.is_empty(), "the torn line is left for later, not warned about");
+        let (later, _) = read_from(&path, offset2, false).unwrap();
+        assert!(later.entries.is_empty());
     }
 
     #[test]
