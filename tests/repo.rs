@@ -182,3 +182,19 @@ fn exclude_adds_a_line_once() {
     write(dir.path(), ".baton/journal.jsonl", "{}\n");
     assert!(repo.is_clean().unwrap(), ".baton/ is invisible to git");
 }
+
+#[test]
+fn the_screen_reads_the_log_a_page_at_a_time() {
+    use baton::tui::app::Reply;
+    let (dir, repo) = new_repo();
+    for i in 0..250 {
+        write(dir.path(), "n.txt", &format!("{i}\n"));
+        repo.commit_paths(&[Path::new("n.txt")], &format!("Commit {i}"), Author::Operator).unwrap();
+    }
+    let project = baton::project::Project::open(dir.path()).unwrap();
+    let Reply::Log { rows, more } = baton::tui::worker::log(&project, baton::tui::worker::PAGE) else { panic!() };
+    assert_eq!((rows.len(), more), (200, true));
+    let Reply::Log { rows, more } = baton::tui::worker::log(&project, 2 * baton::tui::worker::PAGE) else { panic!() };
+    assert_eq!((rows.len(), more), (250, false));
+    assert_eq!(rows[249].summary, "Commit 0");
+}

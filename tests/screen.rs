@@ -341,3 +341,14 @@ fn e_edits_a_feature_and_a_adds_one_through_the_loop() {
     app.on_key(code(KeyCode::Esc));
     assert!(app.dialog.is_none());
 }
+
+#[test]
+fn reaching_the_end_of_the_log_asks_for_the_next_page() {
+    let mut app = busy_app();
+    app.on_key(code(KeyCode::Tab)); // Git log
+    app.gitlog.more = true;
+    assert_eq!(app.on_key(key('j')), vec![]);
+    assert_eq!(app.on_key(key('j')), vec![], "still inside the page");
+    assert_eq!(app.on_key(key('j')), vec![Effect::Worker(Request::MoreLog)]);
+    assert_eq!(app.on_key(key('j')), vec![], "asked once until the page arrives");
+}

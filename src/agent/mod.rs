@@ -114,6 +114,16 @@ pub enum AgentEvent {
     },
 }
 
+/// The argument of a tool call that says the most about it (the command, the file, the pattern),
+/// for a one-line summary, whichever backend's tool names it uses.
+pub fn key_argument(input: &serde_json::Value) -> String {
+    ["command", "file_path", "path", "pattern", "url", "description"]
+        .iter()
+        .find_map(|k| input.get(*k).and_then(|v| v.as_str()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| input.to_string())
+}
+
 /// How a session ended, as the backend saw it. The harness decides the outcome from this and from
 /// what the session did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -128,16 +128,6 @@ fn clip(s: &str, n: usize) -> String {
     super::clip(&s.split_whitespace().collect::<Vec<_>>().join(" "), n)
 }
 
-/// The argument of a tool call that says the most about it.
-pub fn key_argument(name: &str, input: &serde_json::Value) -> String {
-    let keys = ["command", "file_path", "path", "pattern", "url", "description"];
-    let _ = name;
-    keys.iter()
-        .find_map(|k| input.get(*k).and_then(|v| v.as_str()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| input.to_string())
-}
-
 fn tokens(n: u64) -> String {
     if n >= 10_000 {
         format!("{:.0}k", n as f64 / 1000.0)
@@ -193,7 +183,7 @@ impl Printer {
             }
             HarnessEvent::Agent { event, .. } => match event {
                 AgentEvent::ToolCall { name, input, .. } => {
-                    writeln!(out, "  ▸ {name}: {}", clip(&key_argument(name, input), 160))?
+                    writeln!(out, "  ▸ {name}: {}", clip(&crate::agent::key_argument(input), 160))?
                 }
                 // A refusal is already shown by its PolicyDenied line.
                 AgentEvent::ToolResult { output, is_error: true, .. }

@@ -37,9 +37,15 @@ const PANES: [Pane; 4] = [Pane::Features, Pane::Transcript, Pane::GitLog, Pane::
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     Refresh,
-    Diff { title: String, from: Option<String>, to: String },
+    Diff {
+        title: String,
+        from: Option<String>,
+        to: String,
+    },
     Transcript(u32),
     Sessions,
+    /// The next page of the log (the cursor reached the end of what was read).
+    MoreLog,
 }
 
 #[derive(Debug)]
@@ -369,6 +375,12 @@ impl App {
                 }
                 Pane::Transcript => self.transcript_mut().handle(other),
                 Pane::GitLog => {
+                    let at_end = self.gitlog.selected + 1 >= self.gitlog.rows.len();
+                    if self.gitlog.more && at_end && matches!(other, Action::Down | Action::PageDown | Action::Bottom) {
+                        self.gitlog.more = false; // until the next page arrives
+                        self.gitlog.handle(other);
+                        return vec![Effect::Worker(Request::MoreLog)];
+                    }
                     if let Some(id) = self.gitlog.handle(other) {
                         let title = format!("commit {}", &id[..7.min(id.len())]);
                         return vec![Effect::Worker(Request::Diff { title, from: None, to: id })];

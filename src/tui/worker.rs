@@ -38,6 +38,9 @@ pub fn spawn(
         ];
         let mut first = true;
         let mut first_pass = true;
+        // How much of the log the screen has asked for: one page, then a page more each time its
+        // cursor reaches the end.
+        let mut log_limit = PAGE;
         loop {
             // The first pass reads everything at once; then changes are looked for every 400 ms.
             let wait = if first { Duration::ZERO } else { Duration::from_millis(400) };
@@ -46,7 +49,10 @@ pub fn spawn(
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
-            let mut changed = first || matches!(req, Some(Request::Refresh));
+            if matches!(req, Some(Request::MoreLog)) {
+                log_limit += PAGE;
+            }
+            let mut changed = first || matches!(req, Some(Request::Refresh | Request::MoreLog));
             first = false;
             for p in &watched {
                 let now = stamp(p);
@@ -69,7 +75,7 @@ pub fn spawn(
                     return;
                 }
             }
-            if changed && !(send(features(&project)) && send(progress(&project)) && send(log(&project))) {
+            if changed && !(send(features(&project)) && send(progress(&project)) && send(log(&project, log_limit))) {
                 return;
             }
             let reply = match req {
@@ -79,7 +85,7 @@ pub fn spawn(
                     Ok(r) => Reply::Sessions(journal::sessions(&r.entries)),
                     Err(e) => Reply::Error(e.to_string()),
                 }),
-                Some(Request::Refresh) | None => None,
+                Some(Request::Refresh | Request::MoreLog) | None => None,
             };
             if let Some(r) = reply
                 && !send(r)
@@ -113,8 +119,8 @@ fn progress(project: &Project) -> Reply {
     Reply::Progress(project.progress().read().unwrap_or_default())
 }
 
-/// The first page of the log, with each session's last commit and vetoed tips marked.
-pub fn log(project: &Project) -> Reply {
+/// The first `limit` commits of the log, with each session's last commit and vetoed tips marked.
+pub fn log(project: &Project, limit: usize) -> Reply {
     let repo = match project.repo() {
         Ok(r) => r,
         Err(e) => return Reply::Error(e.to_string()),
@@ -146,7 +152,7 @@ pub fn log(project: &Project) -> Reply {
     match repo.walk(None) {
         Ok(walk) => {
             for (i, c) in walk.enumerate() {
-                if i == PAGE {
+                if i == limit {
                     more = true;
                     break;
                 }

@@ -99,15 +99,6 @@ impl Entry {
     }
 }
 
-/// The argument of a tool call worth showing on its line.
-pub fn key_arg(input: &serde_json::Value) -> String {
-    ["command", "file_path", "path", "pattern", "url", "description"]
-        .iter()
-        .find_map(|k| input.get(*k).and_then(|v| v.as_str()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| input.to_string())
-}
-
 #[derive(Debug, Default)]
 pub struct TranscriptPane {
     pub entries: Vec<Entry>,
@@ -159,7 +150,7 @@ impl TranscriptPane {
             AgentEvent::ToolCall { id, name, input } => self.entries.push(Entry::Tool {
                 id: id.clone(),
                 name: name.clone(),
-                arg: key_arg(input),
+                arg: crate::agent::key_argument(input),
                 result: None,
                 denied: None,
                 expanded: false,
