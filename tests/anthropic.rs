@@ -82,33 +82,17 @@ text = "The greeter says hello to {{{{who}}}}. Done."
     )
 }
 
-fn tool_results(events: &[AgentEvent]) -> Vec<(String, bool)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::ToolResult { output, is_error, .. } => Some((output.clone(), *is_error)),
-            _ => None,
-        })
-        .collect()
-}
-
-fn text_of(events: &[AgentEvent]) -> String {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::TextDelta { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
 fn assert_greeter_done(dir: &Path, ran: &Ran) {
     assert_eq!(ran.end.reason, EndReason::Completed, "{:?}", ran.events);
     assert_eq!(std::fs::read_to_string(dir.join("bin/greet.sh")).unwrap(), "#!/bin/sh\necho \"Hello, $1\"\n");
     let repo = git2::Repository::open(dir).unwrap();
     let head = repo.head().unwrap().peel_to_commit().unwrap();
     assert_eq!(head.summary().unwrap(), Some("Add the greeter"));
-    assert!(text_of(&ran.events).ends_with("The greeter says hello to world. Done."), "{}", text_of(&ran.events));
+    assert!(
+        common::text_of(&ran.events).ends_with("The greeter says hello to world. Done."),
+        "{}",
+        common::text_of(&ran.events)
+    );
     assert_eq!(ran.end.turns, 5);
 }
 
@@ -118,7 +102,7 @@ async fn a_multi_turn_session_writes_edits_runs_and_commits() {
     let ran = run(&session(""), dir.path(), limits(), CancellationToken::new()).await;
     assert_greeter_done(dir.path(), &ran);
 
-    let results = tool_results(&ran.events);
+    let results = common::tool_results(&ran.events);
     assert_eq!(results.len(), 4);
     assert!(results.iter().all(|(_, err)| !err), "{results:?}");
     assert!(results[3].0.contains("Hello, world\n1\n"), "{results:?}");
@@ -251,7 +235,7 @@ text = "The policy refused curl; I will work offline."
     assert!(!dir.path().join("ran.txt").exists(), "nothing of the refused command ran");
     let denied: Vec<_> = ran.events.iter().filter(|e| matches!(e, AgentEvent::PolicyDenied { .. })).collect();
     assert_eq!(denied.len(), 1);
-    let results = tool_results(&ran.events);
+    let results = common::tool_results(&ran.events);
     assert!(results[0].1 && results[0].0.contains("`curl` is not on the allowlist"), "{results:?}");
     let sent_back = &ran.requests[1]["messages"][2]["content"][0];
     assert_eq!(sent_back["is_error"], true);
@@ -279,7 +263,7 @@ id = "end"
 text = "Stayed inside."
 "#;
     let ran = run(scenario, dir.path(), limits(), CancellationToken::new()).await;
-    let results = tool_results(&ran.events);
+    let results = common::tool_results(&ran.events);
     assert_eq!(results.len(), 5);
     for (out, is_error) in &results {
         assert!(is_error, "{out}");
@@ -290,17 +274,8 @@ text = "Stayed inside."
 }
 
 fn processes_with(marker: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
-            if cmdline.contains(marker) && !cmdline.contains("bash -c") {
-                // A zombie has an empty cmdline; a live process shows its arguments.
-                found.push(format!("{}: {cmdline}", entry.file_name().to_string_lossy()));
-            }
-        }
-    }
-    found
+    // The `bash -c` wrapper shows the marker too; the processes it started are what matter.
+    common::processes(|c| c.contains(marker) && !c.contains("bash -c"))
 }
 
 #[tokio::test]
@@ -321,7 +296,7 @@ text = "ok"
     );
     let ran = run(&scenario, dir.path(), limits(), CancellationToken::new()).await;
     assert_eq!(ran.end.reason, EndReason::Completed);
-    let results = tool_results(&ran.events);
+    let results = common::tool_results(&ran.events);
     assert!(results[0].1 && results[0].0.starts_with("started\n"), "{results:?}");
     assert!(results[0].0.contains("timed out after 1s"), "{results:?}");
     assert!(ran.elapsed < Duration::from_secs(10));
@@ -380,7 +355,7 @@ id = "end"
 text = "ok"
 "#;
     let ran = run(scenario, dir.path(), limits(), CancellationToken::new()).await;
-    let results = tool_results(&ran.events);
+    let results = common::tool_results(&ran.events);
     let (out, is_error) = &results[0];
     assert!(!is_error);
     assert!(out.len() < 40_000, "{} bytes came back", out.len());

@@ -59,16 +59,6 @@ async fn run(name: &str, scenario: &str, dir: &Path, cancel: CancellationToken) 
     Ran { end, events, model, elapsed }
 }
 
-fn results(events: &[AgentEvent]) -> Vec<(String, bool)> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::ToolResult { output, is_error, .. } => Some((output.clone(), *is_error)),
-            _ => None,
-        })
-        .collect()
-}
-
 const SESSION: &str = r##"
 name = "claude session"
 pace = { chunk_chars = 7 }
@@ -119,18 +109,11 @@ async fn claude_runs_commands_and_edits_files_in_a_temp_repo() {
         })
         .collect();
     assert_eq!(calls, ["Bash", "Write", "Read", "Edit", "Bash"]);
-    let r = results(&ran.events);
+    let r = common::tool_results(&ran.events);
     assert!(r.iter().all(|(_, err)| !err), "{r:?}");
     assert!(r[4].0.contains("Hello, world"), "{r:?}");
     assert!(matches!(ran.events.first(), Some(AgentEvent::Started { session_id: Some(_), .. })));
-    let text: String = ran
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::TextDelta { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    let text = common::text_of(&ran.events);
     assert!(text.starts_with("Let me look around.Writing the script."), "{text}");
     assert!(ran.end.usage.input_tokens > 0 && ran.end.turns == 6, "{:?}", ran.end);
     assert!(ran.end.cost_usd > 0.0);
@@ -186,15 +169,7 @@ async fn an_overloaded_api_is_retried_by_the_cli_and_shown() {
 }
 
 fn processes_matching(needle: &str) -> Vec<String> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let c = std::fs::read(e.path().join("cmdline")).ok()?;
-            let c = String::from_utf8_lossy(&c).replace('\0', " ");
-            c.contains(needle).then_some(c)
-        })
-        .collect()
+    common::processes(|c| c.contains(needle))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -94,15 +94,7 @@ async fn a_run_without_a_key_fails_clearly() {
 }
 
 fn processes_with(marker: &str) -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            std::fs::read(e.path().join("cmdline"))
-                .map(|c| String::from_utf8_lossy(&c).replace('\0', " ").starts_with(&format!("sleep {marker}")))
-                .unwrap_or(false)
-        })
-        .count()
+    common::processes(|c| c.starts_with(&format!("sleep {marker}"))).len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

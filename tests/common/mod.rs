@@ -165,3 +165,39 @@ pub fn temp_repo() -> tempfile::TempDir {
     config.set_str("user.email", "agent@example.com").unwrap();
     dir
 }
+
+/// The command lines of the processes on the machine for which `pick` holds.
+pub fn processes(pick: impl Fn(&str) -> bool) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let c = std::fs::read(e.path().join("cmdline")).ok()?;
+            // A zombie has an empty cmdline; a live process shows its arguments.
+            let c = String::from_utf8_lossy(&c).replace('\0', " ");
+            pick(&c).then_some(c)
+        })
+        .collect()
+}
+
+/// The (output, is_error) of every tool result among `events`.
+pub fn tool_results(events: &[baton::agent::AgentEvent]) -> Vec<(String, bool)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            baton::agent::AgentEvent::ToolResult { output, is_error, .. } => Some((output.clone(), *is_error)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// All the assistant text among `events`.
+pub fn text_of(events: &[baton::agent::AgentEvent]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            baton::agent::AgentEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
