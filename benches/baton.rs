@@ -66,6 +66,7 @@ fn big_app(features: usize, lines: usize) -> App {
                 id: format!("t{i}"),
                 name: "bash".into(),
                 arg: format!("cargo test --package p{i}"),
+                full: format!("cargo test --package p{i}"),
                 result: Some(("ok".into(), false)),
                 denied: None,
                 expanded: false,

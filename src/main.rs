@@ -186,7 +186,7 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
     // Not locked for the whole run: the screen writes to stdout from its own thread.
     let mut stdout = std::io::stdout();
     let out: &mut dyn Write = &mut stdout;
-    let project = || Project::open(&base);
+    let project = || Project::open_existing(&base);
     let done = match cli.command {
         Some(Command::Demo { dir, headless, json, pace, backend, claude_bin }) => {
             let dir = dir.map(|d| base.join(d));
@@ -233,7 +233,7 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
             commands::init::run(&base.join(dir.unwrap_or_default()), spec.as_deref(), out)
         }
         Some(Command::Status { json }) => commands::status::run(&project()?, json, out),
-        None => return commands::screen::open(project()?, commands::run::RunArgs::default(), out),
+        None => return commands::screen::open(Project::open(&base)?, commands::run::RunArgs::default(), out),
         Some(Command::Features { command }) => match command {
             FeaturesCommand::List { json } => commands::features::list(&project()?, json, out),
             FeaturesCommand::Mark { number, passes } => commands::features::mark(&project()?, number, passes, out),

@@ -369,5 +369,19 @@ fn logs_go_to_a_file_in_the_state_dir_not_to_the_terminal() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "only the error itself reaches the terminal: {stderr}");
     let log = fs::read_to_string(sandbox.home.path().join(".local/state/baton/baton.log")).unwrap();
-    assert!(log.contains("there is no session 3"), "{log}");
+    assert!(log.contains("is not a baton project"), "{log}");
+}
+
+#[test]
+fn commands_refuse_a_directory_that_is_not_a_project() {
+    let sandbox = Sandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    for args in
+        [&["status"][..], &["status", "--json"], &["features", "list"], &["sessions", "list"], &["review", "approve"]]
+    {
+        let run = sandbox.run(dir.path(), args).failed();
+        assert!(run.stderr.contains("is not a baton project"), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("baton init"), "says what to do: {}", run.stderr);
+    }
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was written there");
 }

@@ -47,9 +47,44 @@ fn demo_headless_builds_a_real_project_to_done() {
     let status = sandbox.run(&dir, &["status", "--json"]).ok().json();
     assert_eq!(status["state"], "done");
     assert_eq!(status["features"]["passing"], 8);
-    // A second demo into the same directory is refused: it is not empty.
-    let again = sandbox.run(parent.path(), &["demo", "tally", "--headless"]).failed();
-    assert!(again.stderr.contains("is not empty"), "{}", again.stderr);
+    // A directory that holds something else is refused: baton demo makes a new project.
+    std::fs::create_dir(parent.path().join("mine")).unwrap();
+    std::fs::write(parent.path().join("mine/notes.txt"), "keep me").unwrap();
+    let refused = sandbox.run(parent.path(), &["demo", "mine", "--headless"]).failed();
+    assert!(refused.stderr.contains("is not empty and not a demo project"), "{}", refused.stderr);
+    assert_eq!(std::fs::read_to_string(parent.path().join("mine/notes.txt")).unwrap(), "keep me");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_demo_goes_on_where_it_stopped() {
+    let sandbox = Sandbox::new();
+    let parent = tempfile::tempdir().unwrap();
+    let project = demo::create(Some(&parent.path().join("tally")), &mut std::io::sink()).unwrap();
+    let dir = project.root().to_owned();
+    // Two sessions, then the demo is left (as a quit or a kill leaves it).
+    let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
+    let args = DemoArgs { dir: None, pace: DemoPace::Fast, backend: BackendKind::Anthropic, claude_bin: None };
+    let backend = demo::backend(&args, &project, &model.url()).unwrap();
+    let mut opts = RunOptions::from_config(project.config());
+    opts.approve = ApprovePolicy::Auto;
+    opts.mode = Mode::Continuous;
+    opts.max_sessions = Some(2);
+    let (harness, _handles) = Harness::new(project, backend, opts).unwrap();
+    assert_eq!(harness.run().await.unwrap(), StopReason::SessionCap);
+    let head_before = git2::Repository::open(&dir).unwrap().head().unwrap().target().unwrap();
+
+    let again = sandbox.run(parent.path(), &["demo", "tally", "--headless", "--pace", "fast"]).ok();
+    assert!(again.stdout.contains("going on where it stopped"), "{}", again.stdout);
+    assert!(again.stdout.contains("── session 3 (coding)"), "numbering goes on: {}", again.stdout);
+    assert!(!again.stdout.contains("session 1 (initializer)"), "{}", again.stdout);
+    let status = sandbox.run(&dir, &["status", "--json"]).ok().json();
+    assert_eq!(status["state"], "done");
+    assert!(status["next_session"].is_null(), "a done project names no next session: {status}");
+    let repo = git2::Repository::open(&dir).unwrap();
+    assert!(repo.graph_descendant_of(repo.head().unwrap().target().unwrap(), head_before).unwrap());
+    let text = sandbox.run(&dir, &["status"]).ok().stdout;
+    assert!(text.contains("done      every feature passes"), "{text}");
+    assert!(!text.contains("next "), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -48,14 +48,22 @@ pub struct DemoArgs {
     pub claude_bin: Option<PathBuf>,
 }
 
+/// The file that marks a directory as a demo project `baton demo` made, so that it goes on there.
+const MARKER: &str = ".baton/demo";
+
 /// Makes the demo project: the spec, git, baton's config with the project's tests as the verify
-/// command. Refuses a directory that holds anything.
+/// command. A demo project made before is opened as it is, to go on where it stopped; any other
+/// directory that holds anything is refused.
 pub fn create(dir: Option<&Path>, out: &mut dyn Write) -> Result<Project> {
     let dir = match dir {
+        Some(d) if d.join(MARKER).is_file() => {
+            writeln!(out, "demo project: {} (going on where it stopped)", d.display())?;
+            return Ok(Project::open(d)?);
+        }
         Some(d) => {
             if d.exists() && std::fs::read_dir(d).map(|mut e| e.next().is_some()).unwrap_or(true) {
                 return Err(eyre!(
-                    "{} is not empty: baton demo makes a new project, so give it a new directory",
+                    "{} is not empty and not a demo project: baton demo makes a new project, so give it a new directory",
                     d.display()
                 ));
             }
@@ -77,6 +85,8 @@ pub fn create(dir: Option<&Path>, out: &mut dyn Write) -> Result<Project> {
         c.set_str("user.name", "baton demo")?;
         c.set_str("user.email", "demo@baton.invalid")?;
     }
+    std::fs::write(dir.join(MARKER), "made by `baton demo`; `baton demo DIR` goes on here\n")
+        .wrap_err("cannot mark the demo project")?;
     writeln!(out, "demo project: {}", dir.display())?;
     Ok(Project::open(&dir)?)
 }

@@ -10,37 +10,19 @@ use crate::project::Project;
 use crate::project::config::{ApprovePolicy, Mode};
 use crate::tui::{self, Launch};
 
-/// Whether `dir` looks like a project at all: a baton config, a feature list, a spec or a git repo.
-pub fn is_project(project: &Project) -> bool {
-    project.config_path().exists()
-        || project.features_path().exists()
-        || project.spec_path().exists()
-        || project.root().join(".git").exists()
-}
-
 /// `baton` with no command: the screen, or what to do when this is not a project yet.
 pub fn open(project: Project, args: super::run::RunArgs, out: &mut dyn Write) -> Result<bool> {
-    if !is_project(&project) {
+    if !project.looks_like_one() {
         writeln!(out, "{} is not a baton project yet.", project.root().display())?;
         writeln!(out, "  baton init --spec SPEC.txt   make it one, from a description of what to build")?;
         writeln!(out, "  baton demo                   try baton on a small demo project (no key, no network)")?;
         return Ok(true);
     }
     let (config, opts) = args.apply(project.config());
-    let backend = match super::run::backend_for(
-        &config,
-        args.backend.unwrap_or(config.agent.backend),
-        args.claude_bin.as_deref(),
-    ) {
-        Ok(b) => Some(b),
-        Err(e) => {
-            // Watching needs no backend; say why sessions cannot start.
-            writeln!(out, "baton: sessions cannot start: {e}")?;
-            writeln!(out, "opening the screen to watch the project; press q to leave")?;
-            std::thread::sleep(std::time::Duration::from_millis(1500));
-            None
-        }
-    };
+    // Watching, reviewing and marking need no backend; the screen says why sessions cannot start.
+    let backend =
+        super::run::backend_for(&config, args.backend.unwrap_or(config.agent.backend), args.claude_bin.as_deref())
+            .map_err(|e| e.to_string());
     tui::run(project, Launch { backend, opts, start: false })?;
     Ok(true)
 }
@@ -58,7 +40,7 @@ pub fn demo(args: super::demo::DemoArgs, out: &mut dyn Write) -> Result<bool> {
     let mut opts = RunOptions::from_config(project.config());
     opts.approve = ApprovePolicy::Manual;
     opts.mode = Mode::Continuous;
-    let launch = Launch { backend: Some(backend), opts, start: true };
+    let launch = Launch { backend: Ok(backend), opts, start: true };
     let result = std::thread::scope(|s| s.spawn(|| tui::run(project, launch)).join());
     drop(model);
     drop(runtime);

@@ -6,7 +6,7 @@ use std::io::Write;
 use color_eyre::Result;
 
 use crate::project::Project;
-use crate::project::state::Status;
+use crate::project::state::{RunState, Status};
 
 pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
     let status = Status::read(project)?;
@@ -34,9 +34,12 @@ pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
         None => writeln!(out, "review    nothing pending")?,
     }
     writeln!(out, "sessions  {} run, ${:.2} in total", status.sessions.len(), status.total_cost_usd)?;
-    if status.pending_review.is_none() && status.state != crate::project::state::RunState::Running {
-        let next = status.next_session;
-        writeln!(out, "next      session {} ({})", next.number, next.kind)?;
+    match status.next_session {
+        None => writeln!(out, "done      every feature passes; mark one failing or add one to go on")?,
+        Some(next) if status.pending_review.is_none() && status.state != RunState::Running => {
+            writeln!(out, "next      session {} ({})", next.number, next.kind)?
+        }
+        Some(_) => {}
     }
     Ok(())
 }

@@ -522,7 +522,13 @@ impl Harness {
                         self.verdict(number, Verdict::Vetoed, Some(reason))?;
                         return Ok(Wait::Go);
                     }
-                    Command::Pause | Command::Quit => return Ok(Wait::Stop(StopReason::Paused)),
+                    // A pause is taken after the verdict: stopping here would leave the review
+                    // with no loop to carry it out.
+                    Command::Pause => {
+                        self.pause_requested = true;
+                        self.emit(HarnessEvent::Queued { change: "pause after this review".into() });
+                    }
+                    Command::Quit => return Ok(Wait::Stop(StopReason::Paused)),
                     Command::SetMode(m) => self.opts.mode = m,
                     Command::Mark { feature, passes } => {
                         self.queued.push((feature, passes));

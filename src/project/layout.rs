@@ -12,6 +12,8 @@ use super::repo::{Repo, RepoError};
 pub enum ProjectError {
     #[error("{} does not exist or is not a directory", path.display())]
     NoDirectory { path: PathBuf },
+    #[error("{} is not a baton project: no .baton/config.toml, feature list, spec or git repository there (`baton init` makes it one, `baton demo` tries baton on a demo)", path.display())]
+    NotAProject { path: PathBuf },
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
@@ -40,6 +42,24 @@ impl Project {
         let root = std::path::absolute(dir).unwrap_or_else(|_| dir.to_owned());
         let config = Config::load(&root)?;
         Ok(Project { root, config })
+    }
+
+    /// Opens the project at `dir`, which must look like one: a baton config, a feature list, a
+    /// spec or a git repository.
+    pub fn open_existing(dir: &Path) -> Result<Self, ProjectError> {
+        let project = Project::open(dir)?;
+        if !project.looks_like_one() {
+            return Err(ProjectError::NotAProject { path: project.root });
+        }
+        Ok(project)
+    }
+
+    /// Whether the directory looks like a project at all.
+    pub fn looks_like_one(&self) -> bool {
+        self.config_path().exists()
+            || self.features_path().exists()
+            || self.spec_path().exists()
+            || self.root.join(".git").exists()
     }
 
     pub fn root(&self) -> &Path {

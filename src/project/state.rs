@@ -47,7 +47,8 @@ pub struct Status {
     pub features: FeatureCount,
     /// The session waiting for a verdict, if any.
     pub pending_review: Option<u32>,
-    pub next_session: NextSession,
+    /// The session the loop starts next; none when the run is done.
+    pub next_session: Option<NextSession>,
     /// The pid of the process running the loop, if one is.
     pub loop_pid: Option<String>,
     pub total_cost_usd: f64,
@@ -86,10 +87,10 @@ impl Status {
         } else {
             RunState::Idle
         };
-        let next_session = NextSession {
+        let next_session = (state != RunState::Done).then(|| NextSession {
             number: sessions.last().map_or(1, |s| s.number + 1),
             kind: if features.is_some() { SessionKind::Coding } else { SessionKind::Initializer },
-        };
+        });
         Ok(Status {
             project: project.root().display().to_string(),
             state,

@@ -10,8 +10,10 @@ pub enum Scope {
     Transcript,
     GitLog,
     Progress,
+    Search,
     Review,
     Editor,
+    Dialog,
 }
 
 impl Scope {
@@ -22,8 +24,10 @@ impl Scope {
             Scope::Transcript => "Transcript",
             Scope::GitLog => "Git log",
             Scope::Progress => "Progress",
+            Scope::Search => "Transcript, after a search",
             Scope::Review => "Review",
             Scope::Editor => "Feature editor",
+            Scope::Dialog => "Help, diff, messages and other pages",
         }
     }
 }
@@ -61,6 +65,9 @@ pub enum Action {
     Edit,
     Add,
     Save,
+    Detail,
+    Messages,
+    EndSearch,
 }
 
 pub struct Binding {
@@ -83,10 +90,14 @@ pub const BINDINGS: &[Binding] = &[
     b(Scope::Global, &["Tab"], Action::FocusNext, "focus the next pane"),
     b(Scope::Global, &["S-Tab"], Action::FocusPrev, "focus the previous pane"),
     b(Scope::Global, &["z"], Action::Zoom, "zoom the focused pane full screen"),
+    b(Scope::Global, &["m"], Action::Messages, "every message the status line showed"),
     b(Scope::Global, &["?"], Action::Help, "this help"),
     b(Scope::Global, &["q", "C-c"], Action::Quit, "quit (asks first while a session runs)"),
     b(Scope::Features, &["j", "Down"], Action::Down, "next feature"),
     b(Scope::Features, &["k", "Up"], Action::Up, "previous feature"),
+    b(Scope::Features, &["g", "Home"], Action::Top, "first feature"),
+    b(Scope::Features, &["G", "End"], Action::Bottom, "last feature"),
+    b(Scope::Features, &["Enter"], Action::Detail, "the feature in full: description and steps"),
     b(Scope::Features, &["Space"], Action::Mark, "mark passing / failing (queued while a session runs)"),
     b(Scope::Features, &["f"], Action::Filter, "filter: all, failing, passing"),
     b(Scope::Features, &["e"], Action::Edit, "edit the feature (queued while a session runs)"),
@@ -97,28 +108,41 @@ pub const BINDINGS: &[Binding] = &[
     b(Scope::Transcript, &["PageUp", "C-u"], Action::PageUp, "page up"),
     b(Scope::Transcript, &["g", "Home"], Action::Top, "first entry"),
     b(Scope::Transcript, &["G", "End"], Action::Bottom, "last entry, and follow"),
-    b(Scope::Transcript, &["Enter"], Action::Expand, "expand or fold a tool call"),
-    b(Scope::Transcript, &["/"], Action::Search, "search"),
-    b(Scope::Transcript, &["N"], Action::SearchPrev, "previous match"),
+    b(Scope::Transcript, &["Enter"], Action::Expand, "expand or fold a tool call: the command as written, its output"),
+    b(Scope::Transcript, &["/"], Action::Search, "search (Enter searches, Esc cancels)"),
     b(Scope::Transcript, &["s"], Action::PickSession, "read a past session's transcript"),
     b(Scope::Transcript, &["L"], Action::LiveSession, "back to the live session"),
+    b(Scope::Search, &["n"], Action::SearchNext, "next match"),
+    b(Scope::Search, &["N"], Action::SearchPrev, "previous match"),
+    b(Scope::Search, &["Esc"], Action::EndSearch, "end the search: n starts sessions again"),
     b(Scope::GitLog, &["j", "Down"], Action::Down, "next commit"),
     b(Scope::GitLog, &["k", "Up"], Action::Up, "previous commit"),
+    b(Scope::GitLog, &["g", "Home"], Action::Top, "newest commit"),
+    b(Scope::GitLog, &["G", "End"], Action::Bottom, "oldest commit read so far (reads on)"),
     b(Scope::GitLog, &["Enter"], Action::Diff, "the commit's diff"),
     b(Scope::Progress, &["j", "Down"], Action::Down, "scroll down"),
     b(Scope::Progress, &["k", "Up"], Action::Up, "scroll up"),
+    b(Scope::Progress, &["g", "Home"], Action::Top, "the start"),
     b(Scope::Progress, &["G", "End"], Action::Bottom, "the end, and follow"),
     b(Scope::Review, &["y"], Action::Approve, "approve: keep the commits"),
-    b(Scope::Review, &["v"], Action::Veto, "veto: reset to the base, with a reason"),
-    b(Scope::Review, &["d"], Action::Diff, "the session's full diff"),
+    b(Scope::Review, &["v"], Action::Veto, "veto: reset to the base, with a reason (Enter vetoes)"),
+    b(Scope::Review, &["d"], Action::Diff, "the session's full diff (Esc comes back here)"),
+    b(Scope::Review, &["j", "k"], Action::Down, "scroll (also Up, Down, PageUp, PageDown, g, G)"),
     b(Scope::Review, &["Esc"], Action::Close, "hide the review (r shows it again)"),
+    b(Scope::Review, &["q", "c", "p", "?"], Action::Help, "quit, continuous, pause and help work here too"),
     b(Scope::Editor, &["C-s"], Action::Save, "save the feature"),
     b(Scope::Editor, &["Esc"], Action::Close, "cancel"),
+    b(Scope::Editor, &["arrows", "Enter", "Backspace"], Action::Down, "move, new line, delete: a plain text editor"),
+    b(Scope::Editor, &["C-z", "C-y"], Action::Up, "undo, redo"),
+    b(Scope::Dialog, &["j", "k", "PageDown", "PageUp"], Action::Down, "scroll (g, G: top, end)"),
+    b(Scope::Dialog, &["r"], Action::ShowReview, "to the waiting review"),
+    b(Scope::Dialog, &["Esc", "q", "?"], Action::Close, "close"),
 ];
 
-/// `n` (the search key in the transcript) is bound after a search is typed; listed here so the
-/// help shows it.
-pub const SEARCH_NEXT_HELP: (&str, &str) = ("n", "next match (after a search)");
+/// The scopes whose keys [`lookup`] dispatches from; the others are listed for the help only, and
+/// their dialogs read the keys themselves.
+const DISPATCHED: [Scope; 6] =
+    [Scope::Global, Scope::Features, Scope::Transcript, Scope::Search, Scope::GitLog, Scope::Progress];
 
 /// The canonical name of a key press, as the table writes it.
 pub fn name(key: &KeyEvent) -> String {
@@ -146,7 +170,12 @@ pub fn name(key: &KeyEvent) -> String {
 pub fn lookup(scope: Scope, key: &KeyEvent) -> Option<Action> {
     let n = name(key);
     let find = |s: Scope| BINDINGS.iter().find(|b| b.scope == s && b.keys.contains(&n.as_str())).map(|b| b.action);
-    find(scope).or_else(|| if matches!(scope, Scope::Review | Scope::Editor) { None } else { find(Scope::Global) })
+    if !DISPATCHED.contains(&scope) {
+        return find(scope);
+    }
+    find(scope)
+        .or_else(|| if scope == Scope::Search { find(Scope::Transcript) } else { None })
+        .or_else(|| find(Scope::Global))
 }
 
 #[cfg(test)]
@@ -160,9 +189,12 @@ mod tests {
         assert_eq!(lookup(Scope::Transcript, &key('G')), Some(Action::Bottom));
         assert_eq!(lookup(Scope::Features, &key('n')), Some(Action::NextSession));
         assert_eq!(lookup(Scope::Review, &key('n')), None, "a dialog takes only its own keys");
+        assert_eq!(lookup(Scope::Search, &key('n')), Some(Action::SearchNext), "n is the next match in a search");
+        assert_eq!(lookup(Scope::Transcript, &key('n')), Some(Action::NextSession), "and the next session outside one");
+        assert_eq!(lookup(Scope::Search, &key('G')), Some(Action::Bottom), "a search keeps the transcript's keys");
         for (i, a) in BINDINGS.iter().enumerate() {
             for bb in &BINDINGS[i + 1..] {
-                if a.scope == bb.scope {
+                if a.scope == bb.scope && DISPATCHED.contains(&a.scope) {
                     assert!(a.keys.iter().all(|k| !bb.keys.contains(k)), "{:?} bound twice", a.keys);
                 }
             }

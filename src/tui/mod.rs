@@ -5,8 +5,10 @@
 
 pub mod app;
 pub mod dialogs;
+mod input;
 pub mod keys;
 pub mod panes;
+mod status;
 pub mod text;
 pub mod theme;
 pub mod worker;
@@ -26,10 +28,11 @@ use crate::project::Project;
 use crate::project::lock;
 use app::{App, Effect, Reply, Request};
 
-/// What the screen runs: a backend to start sessions with (none when another baton runs the
-/// loop), and how.
+/// What the screen runs: a backend to start sessions with, and how.
 pub struct Launch {
-    pub backend: Option<Arc<dyn Backend>>,
+    /// The backend, or why there is none (say, no API key): the screen then shows the project
+    /// and takes verdicts and marks, but starts no session.
+    pub backend: Result<Arc<dyn Backend>, String>,
     pub opts: RunOptions,
     /// Start the first session at once (the demo), rather than waiting for `n`.
     pub start: bool,
@@ -64,9 +67,9 @@ async fn run_async(project: Project, launch: Launch) -> Result<()> {
     let config = project.config().clone();
     let mut app = App::new(theme::Theme::from_env(), config.files.progress.display().to_string(), launch.opts.mode);
     if let Some(pid) = lock::holder(&project.baton_dir()) {
-        app.status.readonly = Some(format!("the loop runs in another baton (pid {pid}): watching"));
-    } else if launch.backend.is_none() {
-        app.status.readonly = Some("no backend".into());
+        app.status.cannot_start = Some(format!("the loop runs in another baton (pid {pid})"));
+    } else if let Err(why) = &launch.backend {
+        app.status.cannot_start = Some(why.clone());
     }
 
     let (req_tx, req_rx) = std::sync::mpsc::channel::<Request>();
@@ -74,16 +77,18 @@ async fn run_async(project: Project, launch: Launch) -> Result<()> {
     let _worker = worker::spawn(project.clone(), req_rx, reply_tx);
 
     let mut run_loop = Loop { handles: None, task: None };
-    let start_loop = |run_loop: &mut Loop| -> Result<()> {
-        if let Some(backend) = &launch.backend {
-            let (h, handles) = Harness::new(project.clone(), backend.clone(), launch.opts.clone())?;
+    let start_loop = |run_loop: &mut Loop, mode: crate::project::config::Mode| -> Result<()> {
+        if let Ok(backend) = &launch.backend {
+            let mut opts = launch.opts.clone();
+            opts.mode = mode;
+            let (h, handles) = Harness::new(project.clone(), backend.clone(), opts)?;
             run_loop.task = Some(tokio::spawn(h.run()));
             run_loop.handles = Some(handles);
         }
         Ok(())
     };
-    if app.status.readonly.is_none() {
-        start_loop(&mut run_loop)?;
+    if app.status.cannot_start.is_none() {
+        start_loop(&mut run_loop, launch.opts.mode)?;
         if launch.start
             && let Some(h) = &run_loop.handles
         {
@@ -109,7 +114,7 @@ async fn run_async(project: Project, launch: Launch) -> Result<()> {
 async fn draw_loop(
     app: &mut App,
     run_loop: &mut Loop,
-    start_loop: impl Fn(&mut Loop) -> Result<()>,
+    start_loop: impl Fn(&mut Loop, crate::project::config::Mode) -> Result<()>,
     req_tx: &std::sync::mpsc::Sender<Request>,
     reply_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Reply>,
     config: &crate::project::config::Config,
@@ -127,11 +132,16 @@ async fn draw_loop(
             }
         }
     });
+    // SIGTERM and SIGHUP (a closed terminal, `kill`) are a quit: the terminal is restored and a
+    // running session recorded as interrupted, as `q` does.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let frame_time = Duration::from_millis(16);
     let mut dirty = true;
     let mut last_draw = Instant::now() - frame_time;
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     loop {
+        app.loop_here = run_loop.handles.is_some();
         if dirty && last_draw.elapsed() >= frame_time {
             terminal.draw(|f| app.render(f))?;
             last_draw = Instant::now();
@@ -154,14 +164,14 @@ async fn draw_loop(
                         if stopped {
                             run_loop.handles = None;
                             if let Some(t) = run_loop.task.take() && let Ok(Err(e)) = t.await {
-                                app.status.notice = Some(format!("the loop stopped: {e}"));
+                                app.notice(format!("the loop stopped: {e}"));
                             }
                         }
                     }
                     None => {
                         run_loop.handles = None;
                         if let Some(t) = run_loop.task.take() && let Ok(Err(e)) = t.await {
-                            app.status.notice = Some(format!("the loop stopped: {e}"));
+                            app.notice(format!("the loop stopped: {e}"));
                         }
                     }
                 }
@@ -177,6 +187,8 @@ async fn draw_loop(
                 dirty = true;
             }
             _ = clock.tick(), if app.status.running => { dirty = true; }
+            _ = term.recv() => return Ok(()),
+            _ = hup.recv() => return Ok(()),
             _ = tokio::time::sleep(wait), if dirty => {}
         }
         for fx in effects {
@@ -196,23 +208,51 @@ async fn draw_loop(
                     let _ = out.flush();
                 }
                 Effect::Harness(cmd) => {
-                    if run_loop.handles.is_none()
-                        && app.status.readonly.is_none()
-                        && matches!(cmd, Command::StartNext | Command::Mark { .. } | Command::EditFeature { .. })
-                    {
-                        // The last run stopped: a new one takes the command.
-                        if let Err(e) = start_loop(run_loop) {
-                            app.status.notice = Some(e.to_string());
+                    let wants_loop = matches!(
+                        cmd,
+                        Command::StartNext
+                            | Command::Mark { .. }
+                            | Command::EditFeature { .. }
+                            | Command::Approve(_)
+                            | Command::Veto(..)
+                    );
+                    if run_loop.handles.is_none() && app.status.cannot_start.is_none() && wants_loop {
+                        // The last run stopped: a new one takes the command (a verdict first, as
+                        // every loop starts at the review gate).
+                        if let Err(e) = start_loop(run_loop, app.mode) {
+                            app.notice(e.to_string());
                         }
                     }
                     match &run_loop.handles {
                         Some(h) => {
                             let _ = h.commands.send(cmd);
                         }
-                        None => app.status.notice = Some("no loop is running here".into()),
+                        // No loop can run here: verdicts and marks go the way the command line
+                        // sends them, to the loop that runs elsewhere or straight to git.
+                        None if matches!(cmd, Command::Approve(_) | Command::Veto(..) | Command::Mark { .. }) => {
+                            let _ = req_tx.send(Request::Operator(cmd));
+                        }
+                        // The mode is the screen's until a loop starts with it.
+                        None if matches!(cmd, Command::SetMode(_)) => {}
+                        None => {
+                            app.status.pause_pending = false;
+                            let why = app.status.cannot_start.clone().unwrap_or_else(|| "no loop is running".into());
+                            app.notice(format!("{}: {why}", describe(&cmd)));
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+/// What a command asks, for a message saying it could not be done.
+fn describe(cmd: &Command) -> &'static str {
+    match cmd {
+        Command::StartNext => "cannot start a session",
+        Command::EditFeature { .. } => "cannot edit the feature list now",
+        Command::Pause => "nothing runs to pause",
+        Command::Interrupt => "nothing to interrupt",
+        _ => "cannot do that here",
     }
 }

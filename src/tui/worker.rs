@@ -9,12 +9,14 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::app::{Reply, Request};
+use super::app::{JournalView, Reply, Request};
 use super::panes::features::Row;
 use super::panes::gitlog::{LogRow, Mark};
 use crate::agent::AgentEvent;
+use crate::harness::Command;
 use crate::project::Project;
 use crate::project::journal;
+use crate::project::session::Verdict;
 
 /// How many commits one page of the log holds.
 pub const PAGE: usize = 200;
@@ -52,25 +54,30 @@ pub fn spawn(
             if matches!(req, Some(Request::MoreLog)) {
                 log_limit += PAGE;
             }
-            let mut changed = first || matches!(req, Some(Request::Refresh | Request::MoreLog));
+            let refresh = matches!(req, Some(Request::Refresh | Request::Operator(_)));
+            let mut changed = first || refresh || matches!(req, Some(Request::MoreLog));
+            let mut journal_changed = first || refresh;
             first = false;
             for p in &watched {
                 let now = stamp(p);
                 if seen.get(p) != Some(&now) {
                     seen.insert(p.clone(), now);
                     changed = true;
+                    journal_changed |= *p == project.journal_path();
                 }
             }
             let send = |r: Reply| replies.send(r).is_ok();
+            if journal_changed && !send(journal_view(&project)) {
+                return;
+            }
             if first_pass {
                 first_pass = false;
-                // Read here, not before the first frame: a big feature list takes a while.
-                if let Ok(status) = crate::project::state::Status::read(&project)
-                    && !send(Reply::Overview {
-                        last: status.sessions.last().map(|s| (s.number, s.kind)),
-                        state: status.state.to_string(),
-                        total_cost: status.total_cost_usd,
-                    })
+                // The last session's transcript, so a screen opened on a project shows what
+                // happened last, whatever can run here.
+                if let Some(last) =
+                    project.journal().ok().and_then(|r| journal::sessions(&r.entries).last().map(|s| s.number))
+                    && let Reply::Transcript { number, events, .. } = transcript(&project, last)
+                    && !send(Reply::Transcript { number, events, last: true })
                 {
                     return;
                 }
@@ -85,6 +92,7 @@ pub fn spawn(
                     Ok(r) => Reply::Sessions(journal::sessions(&r.entries)),
                     Err(e) => Reply::Error(e.to_string()),
                 }),
+                Some(Request::Operator(cmd)) => Some(operator(&project, cmd)),
                 Some(Request::Refresh | Request::MoreLog) | None => None,
             };
             if let Some(r) = reply
@@ -94,6 +102,50 @@ pub fn spawn(
             }
         }
     })
+}
+
+/// What the journal says: the state, the pending review (with its commits, read from git), and
+/// every verdict given.
+fn journal_view(project: &Project) -> Reply {
+    let status = match crate::project::state::Status::read(project) {
+        Ok(s) => s,
+        Err(e) => return Reply::Error(e.to_string()),
+    };
+    let pending = status
+        .sessions
+        .iter()
+        .rev()
+        .find(|s| s.verdict == Some(Verdict::Pending))
+        .and_then(|s| project.repo().ok().and_then(|repo| crate::harness::review::build(&repo, s).ok()))
+        .map(Box::new);
+    Reply::Journal(JournalView {
+        last: status.sessions.last().map(|s| (s.number, s.kind)),
+        state: status.state.to_string(),
+        total_cost: status.total_cost_usd,
+        pending,
+        decided: status
+            .sessions
+            .iter()
+            .filter_map(|s| s.verdict.filter(|v| *v != Verdict::Pending).map(|v| (s.number, v)))
+            .collect(),
+        done: status.state == crate::project::state::RunState::Done,
+    })
+}
+
+/// Carries out a verdict or a mark the way the command line does: through the journal when a loop
+/// runs elsewhere, else at once under the loop lock.
+fn operator(project: &Project, cmd: Command) -> Reply {
+    let mut out = Vec::new();
+    let done = match cmd {
+        Command::Approve(_) => crate::commands::review::run(project, true, None, &mut out),
+        Command::Veto(_, reason) => crate::commands::review::run(project, false, Some(reason), &mut out),
+        Command::Mark { feature, passes } => crate::commands::features::mark(project, feature, passes, &mut out),
+        _ => return Reply::Error("that needs a loop running here".into()),
+    };
+    match done {
+        Ok(()) => Reply::Notice(String::from_utf8_lossy(&out).split_whitespace().collect::<Vec<_>>().join(" ")),
+        Err(e) => Reply::Error(e.to_string()),
+    }
 }
 
 fn features(project: &Project) -> Reply {
@@ -134,12 +186,15 @@ pub fn log(project: &Project, limit: usize) -> Reply {
             heads.insert(h.clone(), (s.number, v.to_string()));
         }
     }
-    let mut rows = Vec::new();
-    if let Ok(vetoed) = repo.baton_refs("vetoed/") {
-        for (name, oid) in vetoed.iter().rev() {
+    // Vetoed tips are not on the branch: each goes where its time puts it among the commits.
+    let mut vetoed: Vec<LogRow> = Vec::new();
+    let mut times = Vec::new();
+    if let Ok(refs) = repo.baton_refs("vetoed/") {
+        for (name, oid) in refs {
             let number = name.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(0);
-            if let Ok(c) = repo.commit_info(*oid) {
-                rows.push(LogRow {
+            if let Ok(c) = repo.commit_info(oid) {
+                times.push(c.time);
+                vetoed.push(LogRow {
                     id: c.id,
                     summary: c.summary,
                     author: c.author,
@@ -148,6 +203,11 @@ pub fn log(project: &Project, limit: usize) -> Reply {
             }
         }
     }
+    let mut order: Vec<usize> = (0..vetoed.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(times[i]));
+    let mut vetoed: std::collections::VecDeque<(i64, LogRow)> =
+        order.into_iter().map(|i| (times[i], vetoed[i].clone())).collect();
+    let mut rows = Vec::new();
     let mut more = false;
     match repo.walk(None) {
         Ok(walk) => {
@@ -157,6 +217,9 @@ pub fn log(project: &Project, limit: usize) -> Reply {
                     break;
                 }
                 let Ok(c) = c else { break };
+                while vetoed.front().is_some_and(|(t, _)| *t > c.time) {
+                    rows.extend(vetoed.pop_front().map(|(_, r)| r));
+                }
                 let mark = heads
                     .get(&c.id)
                     .map(|(number, verdict)| Mark::SessionHead { number: *number, verdict: verdict.clone() });
@@ -164,6 +227,9 @@ pub fn log(project: &Project, limit: usize) -> Reply {
             }
         }
         Err(e) => return Reply::Error(e.to_string()),
+    }
+    if !more {
+        rows.extend(vetoed.into_iter().map(|(_, r)| r));
     }
     Reply::Log { rows, more }
 }
@@ -205,5 +271,5 @@ fn transcript(project: &Project, number: u32) -> Reply {
         Err(e) => return Reply::Error(format!("cannot read {}: {e}", path.display())),
     };
     let events = text.lines().filter_map(|l| serde_json::from_str::<AgentEvent>(l).ok()).collect();
-    Reply::Transcript { number, events }
+    Reply::Transcript { number, events, last: false }
 }

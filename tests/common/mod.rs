@@ -2,6 +2,9 @@
 //! real git repositories in temp dirs.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod pty;
+pub mod screen;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,7 +1,7 @@
 //! Features: the checklist with pass marks, a gauge of passing/total in the title, a filter, and
 //! the agent's flips since the last session highlighted.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{frame, inner, scroll_into_view};
 use crate::tui::keys::Action;
-use crate::tui::text::clip;
+use crate::tui::text::{clip, wrap};
 use crate::tui::theme::Theme;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -38,24 +38,90 @@ pub struct FeaturesPane {
     pub filter: Filter,
     /// Features the last session flipped.
     pub flipped: HashSet<usize>,
-    /// Marks sent but not applied yet (a session runs).
-    pub queued: HashSet<usize>,
+    /// Marks sent but not applied yet (a session runs or a review waits): feature, passes.
+    pub queued: HashMap<usize, bool>,
+    /// Edits and additions sent but not applied yet, shown as they will be.
+    pub queued_edits: Vec<QueuedEdit>,
     pub loaded: bool,
+}
+
+/// An edit of feature `number`, or an addition when `None`, waiting for the boundary.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueuedEdit {
+    pub number: Option<usize>,
+    pub row: Row,
 }
 
 impl FeaturesPane {
     pub fn set_rows(&mut self, rows: Vec<Row>) {
         self.rows = rows;
         self.loaded = true;
-        for r in &self.rows {
-            self.queued.remove(&r.number);
-        }
+        // A queued change is done once the list says what it asked for.
+        let rows = &self.rows;
+        self.queued.retain(|n, passes| rows.iter().find(|r| r.number == *n).is_some_and(|r| r.passes != *passes));
+        self.queued_edits.retain(|e| match e.number {
+            Some(n) => rows.iter().find(|r| r.number == n).is_some_and(|r| {
+                (&r.category, &r.description, &r.steps) != (&e.row.category, &e.row.description, &e.row.steps)
+            }),
+            None => !rows.iter().any(|r| r.description == e.row.description),
+        });
         self.clamp();
     }
 
-    fn visible(&self) -> Vec<&Row> {
-        self.rows
+    /// Everything queued was applied or dropped at a boundary.
+    pub fn clear_queued(&mut self) {
+        self.queued.clear();
+        self.queued_edits.clear();
+    }
+
+    pub fn queue_edit(&mut self, number: Option<usize>, category: &str, description: &str, steps: &[String]) {
+        let n = number.unwrap_or(self.rows.len() + 1 + self.queued_edits.iter().filter(|e| e.number.is_none()).count());
+        let passes = number.and_then(|n| self.rows.iter().find(|r| r.number == n)).is_some_and(|r| r.passes);
+        let row = Row {
+            number: n,
+            passes,
+            category: category.to_owned(),
+            description: description.to_owned(),
+            steps: steps.to_vec(),
+        };
+        self.queued_edits.push(QueuedEdit { number, row });
+    }
+
+    /// Selects the `row`th row on screen (a mouse click).
+    pub fn click(&mut self, row: usize) {
+        let n = self.visible().len();
+        if self.offset + row < n {
+            self.selected = self.offset + row;
+        }
+    }
+
+    /// The rows as they will be once the queued changes are applied, each with whether it waits.
+    fn shown(&self) -> Vec<(Row, bool)> {
+        let mut out: Vec<(Row, bool)> = self
+            .rows
             .iter()
+            .map(|r| {
+                let mut row = r.clone();
+                let mut queued = false;
+                if let Some(e) = self.queued_edits.iter().rev().find(|e| e.number == Some(r.number)) {
+                    row = Row { passes: r.passes, ..e.row.clone() };
+                    queued = true;
+                }
+                if let Some(p) = self.queued.get(&r.number) {
+                    row.passes = *p;
+                    queued = true;
+                }
+                (row, queued)
+            })
+            .collect();
+        out.extend(self.queued_edits.iter().filter(|e| e.number.is_none()).map(|e| (e.row.clone(), true)));
+        out
+    }
+
+    fn visible(&self) -> Vec<Row> {
+        self.shown()
+            .into_iter()
+            .map(|(r, _)| r)
             .filter(|r| match self.filter {
                 Filter::All => true,
                 Filter::Failing => !r.passes,
@@ -74,8 +140,8 @@ impl FeaturesPane {
     }
 
     /// The feature under the cursor.
-    pub fn current(&self) -> Option<&Row> {
-        self.visible().get(self.selected).copied()
+    pub fn current(&self) -> Option<Row> {
+        self.visible().get(self.selected).cloned()
     }
 
     /// Returns (feature, passes) to mark, for `Action::Mark`.
@@ -98,8 +164,11 @@ impl FeaturesPane {
                 self.offset = 0;
             }
             Action::Mark => {
-                let r = self.current()?.clone();
-                self.queued.insert(r.number);
+                let r = self.current()?;
+                if r.number > self.rows.len() {
+                    return None; // an addition not applied yet
+                }
+                self.queued.insert(r.number, !r.passes);
                 return Some((r.number, !r.passes));
             }
             _ => {}
@@ -122,28 +191,35 @@ impl FeaturesPane {
         let block = frame(title, focused, theme);
         let body = inner(area);
         f.render_widget(block, area);
-        if !self.loaded || total == 0 {
+        if !self.loaded || total == 0 && self.queued_edits.is_empty() {
             let msg = if self.loaded { "no feature list yet: the initializer session writes it" } else { "reading…" };
-            f.render_widget(Paragraph::new(Span::styled(msg, theme.dim())), body);
+            let lines: Vec<Line> =
+                wrap(msg, body.width as usize).into_iter().map(|l| Line::styled(l, theme.dim())).collect();
+            f.render_widget(Paragraph::new(lines), body);
             return;
         }
         let height = body.height as usize;
         scroll_into_view(&mut self.offset, self.selected, height);
+        let queued: HashSet<usize> = self.shown().into_iter().filter(|(_, q)| *q).map(|(r, _)| r.number).collect();
         let visible = self.visible();
-        let num_w = total.to_string().len();
+        let num_w = visible.iter().map(|r| r.number).max().unwrap_or(total).to_string().len();
+        let width = body.width as usize;
+        // Descriptions get the room: the category column only where it leaves 40 columns for them.
         let cat_w = visible.iter().map(|r| r.category.chars().count()).max().unwrap_or(0).min(14);
+        let cat_w = if width >= num_w + 4 + cat_w + 1 + 40 { cat_w } else { 0 };
         let mut lines = Vec::new();
         for (i, r) in visible.iter().enumerate().skip(self.offset).take(height) {
             let (mark, mark_style) = if r.passes { ("✓", theme.pass()) } else { ("✗", theme.fail()) };
-            let queued = if self.queued.contains(&r.number) { "…" } else { " " };
+            let waits = if queued.contains(&r.number) { "…" } else { " " };
             let prefix = format!("{:>num_w$} ", r.number);
-            let room = (body.width as usize).saturating_sub(prefix.len() + 4 + cat_w + 1);
+            let cat = if cat_w > 0 { format!("{:<cat_w$} ", clip(&r.category, cat_w)) } else { String::new() };
+            let room = width.saturating_sub(prefix.len() + 3 + cat.chars().count());
             let mut spans = vec![
                 Span::styled(prefix, theme.dim()),
                 Span::styled(mark, mark_style),
-                Span::styled(queued, theme.warn()),
+                Span::styled(waits, theme.warn()),
                 Span::raw(" "),
-                Span::styled(format!("{:<cat_w$} ", clip(&r.category, cat_w)), theme.dim()),
+                Span::styled(cat, theme.dim()),
                 Span::raw(clip(&r.description, room)),
             ];
             if self.flipped.contains(&r.number) {

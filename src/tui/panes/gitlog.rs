@@ -45,6 +45,13 @@ impl GitLogPane {
         self.selected = self.selected.min(self.rows.len().saturating_sub(1));
     }
 
+    /// Selects the `row`th row on screen (a mouse click).
+    pub fn click(&mut self, row: usize) {
+        if self.offset + row < self.rows.len() {
+            self.selected = self.offset + row;
+        }
+    }
+
     /// The commit to show the diff of, for `Action::Diff`.
     pub fn handle(&mut self, action: Action) -> Option<String> {
         let n = self.rows.len();

@@ -27,7 +27,10 @@ pub enum Entry {
     Tool {
         id: String,
         name: String,
+        /// The key argument on one line, for the folded view.
         arg: String,
+        /// The input as written (a command keeps its lines), for the expanded view.
+        full: String,
         result: Option<(String, bool)>,
         denied: Option<String>,
         expanded: bool,
@@ -36,6 +39,8 @@ pub enum Entry {
         text: String,
         error: bool,
     },
+    /// The run is over: every feature passes.
+    Done(String),
 }
 
 impl Entry {
@@ -46,7 +51,7 @@ impl Entry {
             Entry::Tool { arg, name, .. } => {
                 return arg.to_lowercase().contains(needle) || name.to_lowercase().contains(needle);
             }
-            Entry::Notice { text, .. } => text.as_str(),
+            Entry::Notice { text, .. } | Entry::Done(text) => text.as_str(),
         };
         hay.to_lowercase().contains(needle)
     }
@@ -64,16 +69,24 @@ impl Entry {
                 .into_iter()
                 .map(|l| (format!("┆ {l}"), theme.dim()))
                 .collect(),
-            Entry::Tool { name, arg, result, denied, expanded, .. } => {
+            Entry::Tool { name, arg, full, result, denied, expanded, .. } => {
                 let (mark, style) = match (denied, result) {
                     (Some(_), _) => ("⛔", theme.fail()),
                     (None, Some((_, true))) => ("✗", theme.fail()),
                     (None, Some((_, false))) => ("▸", theme.accent()),
                     (None, None) => ("…", theme.warn()),
                 };
-                let fold = if *expanded { "▾" } else { "" };
-                let arg = arg.split_whitespace().collect::<Vec<_>>().join(" ");
-                let mut out = vec![(clip(&format!("{mark} {name} {arg} {fold}"), width), style)];
+                let mut out = if *expanded {
+                    // As written: every line of the command, wrapped, nothing squashed.
+                    let mut out = vec![(clip(&format!("{mark} {name} ▾"), width), style)];
+                    for l in wrap(full.trim_end(), width.saturating_sub(4)) {
+                        out.push((format!("  │ {l}"), theme.text()));
+                    }
+                    out
+                } else {
+                    let arg = arg.split_whitespace().collect::<Vec<_>>().join(" ");
+                    vec![(clip(&format!("{mark} {name} {arg}"), width), style)]
+                };
                 if let Some(reason) = denied {
                     out.push((clip(&format!("  refused by policy: {reason}"), width), theme.fail()));
                 }
@@ -95,6 +108,9 @@ impl Entry {
                 .into_iter()
                 .map(|l| (format!("! {l}"), if *error { theme.fail() } else { theme.warn() }))
                 .collect(),
+            Entry::Done(text) => {
+                wrap(text, width.saturating_sub(2)).into_iter().map(|l| (format!("✓ {l}"), theme.pass())).collect()
+            }
         }
     }
 }
@@ -111,7 +127,11 @@ pub struct TranscriptPane {
     pub search: Option<String>,
     /// The search being typed.
     pub typing: Option<String>,
+    /// A past session's transcript, read on request (`L` goes back to the live one).
+    pub is_past: bool,
     last_height: usize,
+    /// The entry each drawn line belongs to, for the mouse.
+    drawn: Vec<usize>,
 }
 
 impl TranscriptPane {
@@ -124,6 +144,25 @@ impl TranscriptPane {
         self.top = 0;
         self.selected = 0;
         self.follow = true;
+        self.viewing = None;
+        // A search belongs to the transcript it was typed in.
+        self.search = None;
+        self.typing = None;
+    }
+
+    pub fn push_entry(&mut self, entry: Entry) {
+        self.entries.push(entry);
+        if self.follow {
+            self.selected = self.entries.len().saturating_sub(1);
+        }
+    }
+
+    /// Selects the entry drawn on the `row`th line (a mouse click).
+    pub fn click(&mut self, row: usize) {
+        if let Some(&i) = self.drawn.get(row) {
+            self.follow = false;
+            self.selected = i;
+        }
     }
 
     /// Folds one agent event into the entries.
@@ -151,6 +190,10 @@ impl TranscriptPane {
                 id: id.clone(),
                 name: name.clone(),
                 arg: crate::agent::key_argument(input),
+                full: match input.get("command").and_then(|c| c.as_str()) {
+                    Some(c) => c.to_owned(),
+                    None => serde_json::to_string_pretty(input).unwrap_or_default(),
+                },
                 result: None,
                 denied: None,
                 expanded: false,
@@ -182,10 +225,7 @@ impl TranscriptPane {
     }
 
     pub fn notice(&mut self, text: String, error: bool) {
-        self.entries.push(Entry::Notice { text, error });
-        if self.follow {
-            self.selected = self.entries.len().saturating_sub(1);
-        }
+        self.push_entry(Entry::Notice { text, error });
     }
 
     fn jump_to_match(&mut self, forward: bool) {
@@ -272,10 +312,12 @@ impl TranscriptPane {
         }
     }
 
-    pub fn render(&mut self, f: &mut Frame, area: Rect, focused: bool, theme: &Theme) {
-        let what = match self.viewing {
-            Some(n) => format!("session {n} · L live"),
-            None => "live".to_owned(),
+    /// Draws the pane; `empty` says why there is nothing to show, when there is a reason.
+    pub fn render(&mut self, f: &mut Frame, area: Rect, focused: bool, theme: &Theme, empty: Option<&str>) {
+        let what = match (self.viewing, self.is_past) {
+            (Some(n), true) => format!("session {n} · L live"),
+            (Some(n), false) => format!("session {n}, the last one"),
+            (None, _) => "live".to_owned(),
         };
         let follow = if self.follow { " · following" } else { " · G follows" };
         f.render_widget(frame(format!(" Transcript · {what}{follow} "), focused, theme), area);
@@ -292,7 +334,9 @@ impl TranscriptPane {
         let height = body.height as usize;
         self.last_height = height;
         if self.entries.is_empty() {
-            f.render_widget(Paragraph::new(Span::styled("no session yet: press n to start one", theme.dim())), body);
+            let msg = empty.unwrap_or("no session yet: press n to start one");
+            let lines: Vec<Line> = wrap(msg, width).into_iter().map(|l| Line::styled(l, theme.dim())).collect();
+            f.render_widget(Paragraph::new(lines), body);
             return;
         }
         let needle = self.search.as_ref().map(|s| s.to_lowercase());
@@ -330,6 +374,7 @@ impl TranscriptPane {
             }
             rows.truncate(height);
         }
+        self.drawn = rows.iter().map(|r| r.0).collect();
         let lines: Vec<Line> = rows
             .into_iter()
             .map(|(i, text, style)| {

@@ -1,0 +1,191 @@
+//! The review dialog: everything a session did, problems first (guard findings, a failed verify),
+//! then the features it flipped, its commits and files. It scrolls and says what is below, so
+//! nothing is cut without a sign at any size.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui_textarea::TextArea;
+
+use super::{boxed, centered, scrolled, wrapped};
+use crate::harness::Review;
+use crate::tui::text::clip;
+use crate::tui::theme::Theme;
+
+pub struct ReviewDialog {
+    pub review: Box<Review>,
+    /// The veto reason being typed, when `v` was pressed.
+    pub veto: Option<Box<TextArea<'static>>>,
+    pub scroll: usize,
+    /// Why the last key was refused (an empty veto reason), shown in the dialog.
+    pub error: Option<String>,
+    page: usize,
+}
+
+impl ReviewDialog {
+    pub fn new(review: Box<Review>) -> Self {
+        ReviewDialog { review, veto: None, scroll: 0, error: None, page: 10 }
+    }
+
+    pub fn start_veto(&mut self) {
+        let mut t = TextArea::default();
+        t.set_placeholder_text("what is wrong, and what the next session should do");
+        self.veto = Some(Box::new(t));
+        self.error = None;
+    }
+
+    pub fn page(&self) -> usize {
+        self.page
+    }
+
+    fn body(&self, w: usize, theme: &Theme) -> Vec<Line<'static>> {
+        let review = &self.review;
+        let tokens = |n: u64| if n >= 1000 { format!("{:.1}k", n as f64 / 1000.0) } else { n.to_string() };
+        let secs = review.duration_ms / 1000;
+        let mut lines = vec![Line::styled(
+            format!(
+                "{} in / {} out tokens · ${:.2} · {}m{:02}s · {} turns",
+                tokens(review.input_tokens),
+                tokens(review.output_tokens),
+                review.cost_usd,
+                secs / 60,
+                secs % 60,
+                review.turns
+            ),
+            theme.dim(),
+        )];
+        if let Some(d) = &review.detail {
+            lines.extend(wrapped("", d, w, theme.warn()));
+        }
+        // What matters most first: the rules broken and the checks failed.
+        if !review.violations.is_empty() {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled("Guard: the session broke the rules; baton repaired the list", theme.fail()));
+            for v in &review.violations {
+                lines.extend(wrapped("  ✗ ", v, w, theme.fail()));
+            }
+        }
+        if let Some(v) = review.verify.as_ref().filter(|v| !v.passed) {
+            lines.push(Line::raw(""));
+            let why = match (v.timed_out, v.exit_code) {
+                (true, _) => "timed out".to_owned(),
+                (false, Some(c)) => format!("FAILED (exit status {c})"),
+                (false, None) => "FAILED".to_owned(),
+            };
+            let output: Vec<&str> = v.output.lines().collect();
+            lines.push(Line::from(vec![
+                Span::styled("Verify ", theme.accent()),
+                Span::styled(why, theme.fail()),
+                Span::styled(format!(" · its output, {} lines:", output.len()), theme.dim()),
+            ]));
+            for l in output {
+                lines.extend(wrapped("  │ ", l, w, theme.dim()));
+            }
+        }
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("Features", theme.accent()));
+        if review.flipped.is_empty() {
+            lines.push(Line::styled("  no feature changed", theme.dim()));
+        }
+        for fl in &review.flipped {
+            let (mark, style) =
+                if fl.passes { ("✓ now passing", theme.pass()) } else { ("✗ now failing", theme.fail()) };
+            let lead = format!("  {:>3} {mark} ", fl.feature);
+            lines.extend(super::led((&lead, style), &fl.description, w, theme.text()));
+        }
+        lines.push(Line::raw(""));
+        lines.push(Line::styled(
+            format!(
+                "Commits ({}) · {} file{}, +{} -{}",
+                review.commits.len(),
+                review.diffstat.files.len(),
+                if review.diffstat.files.len() == 1 { "" } else { "s" },
+                review.diffstat.insertions,
+                review.diffstat.deletions
+            ),
+            theme.accent(),
+        ));
+        if review.commits.is_empty() {
+            lines.push(Line::styled("  none", theme.dim()));
+        }
+        for c in &review.commits {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {} ", c.short_id()), theme.dim()),
+                Span::raw(clip(&c.summary, w.saturating_sub(11))),
+            ]));
+        }
+        let path_w = w.saturating_sub(20).clamp(10, 60);
+        for s in &review.diffstat.files {
+            lines.push(Line::from(vec![
+                Span::styled(format!("    {:<path_w$}", clip(&s.path, path_w)), theme.dim()),
+                Span::styled(format!(" +{}", s.insertions), theme.added()),
+                Span::styled(format!(" -{}", s.deletions), theme.removed()),
+            ]));
+        }
+        // The checks that found nothing, last.
+        if review.violations.is_empty() {
+            lines.push(Line::raw(""));
+            lines.push(Line::from(vec![
+                Span::styled("Guard ", theme.accent()),
+                Span::styled("the feature list changed only in `passes`", theme.pass()),
+            ]));
+        }
+        match &review.verify {
+            None => lines.push(Line::from(vec![
+                Span::styled("Verify ", theme.accent()),
+                Span::styled("no verify command configured", theme.dim()),
+            ])),
+            Some(v) if v.passed => lines
+                .push(Line::from(vec![Span::styled("Verify ", theme.accent()), Span::styled("passed", theme.pass())])),
+            Some(_) => {}
+        }
+        lines
+    }
+
+    pub fn render(&mut self, f: &mut Frame, area: Rect, theme: &Theme) {
+        let r = centered(area, 86, 86);
+        f.render_widget(Clear, r);
+        let review = &self.review;
+        let block =
+            boxed(format!(" Review · session {} ({}) · {} ", review.number, review.kind, review.outcome), theme);
+        let inner = block.inner(r);
+        f.render_widget(block, r);
+        let w = inner.width as usize;
+        let error: Vec<Line> = self.error.as_deref().map(|e| wrapped("✗ ", e, w, theme.fail())).unwrap_or_default();
+        let veto_h = if self.veto.is_some() { 5.min(inner.height.saturating_sub(3)) } else { 0 };
+        let [body, veto_area, error_area, keys] = Layout::vertical([
+            Constraint::Min(1),
+            Constraint::Length(veto_h),
+            Constraint::Length(error.len() as u16),
+            Constraint::Length(1),
+        ])
+        .areas(inner);
+        let lines = self.body(w, theme);
+        self.page = scrolled(f, body, lines, &mut self.scroll, theme);
+        if let Some(t) = self.veto.as_deref_mut() {
+            t.set_block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.fail())
+                    .title(" Why veto? It goes to the next session "),
+            );
+            f.render_widget(&*t, veto_area);
+        }
+        f.render_widget(Paragraph::new(error), error_area);
+        let key = |k: &'static str, what: &'static str| [Span::styled(k, theme.warn()), Span::raw(what)];
+        let hints: Vec<Span> = if self.veto.is_some() {
+            [key("Enter", " veto  "), key("Esc", " back")].concat()
+        } else {
+            [
+                key("y", " approve  "),
+                key("v", " veto  "),
+                key("d", " diff  "),
+                key("j/k", " scroll  "),
+                key("Esc", " hide"),
+            ]
+            .concat()
+        };
+        f.render_widget(Paragraph::new(Line::from(hints)), keys);
+    }
+}

@@ -1,0 +1,336 @@
+//! Keys and the mouse. The top dialog takes every key; a review that waits can always be reached
+//! (`r`, or `n`, from the panes and from any page-like dialog) and decided with one more key.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, MouseEventKind};
+use ratatui_textarea::TextArea;
+
+use super::app::{App, Effect, PANES, Pane, Request};
+use super::dialogs::{self, Confirm, Dialog, ReviewDialog};
+use super::keys::{self, Action, Scope};
+use crate::harness::Command;
+use crate::project::config::Mode;
+
+impl App {
+    pub fn on_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        if !self.dialogs.is_empty() {
+            return self.dialog_key(key);
+        }
+        if self.focus == Pane::Transcript && self.transcript_mut().type_search(&key) {
+            return Vec::new();
+        }
+        let searching = self.transcript_mut().search.is_some();
+        let scope = match self.focus {
+            Pane::Features => Scope::Features,
+            Pane::Transcript if searching => Scope::Search,
+            Pane::Transcript => Scope::Transcript,
+            Pane::GitLog => Scope::GitLog,
+            Pane::Progress => Scope::Progress,
+        };
+        let Some(action) = keys::lookup(scope, &key) else { return Vec::new() };
+        self.act(action)
+    }
+
+    /// Brings the waiting review to the top, closing the page-like dialogs over it.
+    fn show_review(&mut self) -> bool {
+        let Some(r) = self.pending.clone() else { return false };
+        self.dialogs.retain(|d| !matches!(d, Dialog::Review(_)));
+        self.dialogs.push(Dialog::Review(ReviewDialog::new(Box::new(r))));
+        true
+    }
+
+    pub(super) fn act(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Quit => {
+                if self.status.running {
+                    self.dialogs.push(Dialog::Confirm(Confirm::Quit));
+                } else {
+                    return vec![Effect::Quit];
+                }
+            }
+            Action::Help => self.dialogs.push(Dialog::Help { scroll: 0 }),
+            Action::Messages => self.dialogs.push(Dialog::Messages { scroll: usize::MAX }),
+            Action::FocusNext | Action::FocusPrev => {
+                let i = PANES.iter().position(|p| *p == self.focus).unwrap_or(0);
+                let step = if action == Action::FocusNext { 1 } else { PANES.len() - 1 };
+                self.focus = PANES[(i + step) % PANES.len()];
+            }
+            Action::Zoom => self.zoom = !self.zoom,
+            Action::NextSession => {
+                if let Some(n) = self.pending.as_ref().map(|p| p.number) {
+                    self.show_review();
+                    self.notice(format!("session {n} waits for a verdict first: y approves, v vetoes"));
+                } else if self.status.running {
+                    self.notice("a session is running; n starts the next one after it (step mode)");
+                } else if self.status.done {
+                    self.notice("done: every feature passes. Mark one failing (Space) or add one (a) to go on");
+                } else if let Some(why) = self.status.cannot_start.clone() {
+                    self.notice(format!("sessions cannot start here: {why}"));
+                } else {
+                    return vec![Effect::Harness(Command::StartNext)];
+                }
+            }
+            Action::ToggleContinuous => {
+                self.mode = if self.mode == Mode::Step { Mode::Continuous } else { Mode::Step };
+                self.notice(format!("{} mode", if self.mode == Mode::Step { "step" } else { "continuous" }));
+                return vec![Effect::Harness(Command::SetMode(self.mode))];
+            }
+            Action::Pause => {
+                let when = if self.pending.is_some() {
+                    "pausing after the verdict on this review"
+                } else if self.status.running {
+                    "pausing after this session"
+                } else {
+                    "pausing"
+                };
+                self.status.pause_pending = true;
+                self.notice(when);
+                return vec![Effect::Harness(Command::Pause)];
+            }
+            Action::Interrupt => {
+                if self.status.running {
+                    self.dialogs.push(Dialog::Confirm(Confirm::Interrupt));
+                } else {
+                    self.notice("no session is running");
+                }
+            }
+            Action::ShowReview => {
+                if !self.show_review() {
+                    self.notice("no review is waiting");
+                }
+            }
+            Action::PickSession => return vec![Effect::Worker(Request::Sessions)],
+            Action::EndSearch => {
+                self.transcript_mut().search = None;
+                self.notice("search ended");
+            }
+            Action::Detail if self.focus == Pane::Features => {
+                if let Some(r) = self.features.current() {
+                    self.dialogs.push(Dialog::Feature(r));
+                }
+            }
+            Action::Edit | Action::Add if self.focus == Pane::Features => {
+                let number = match action {
+                    Action::Edit => match self.features.current() {
+                        Some(r) => Some(r.number),
+                        None => return Vec::new(),
+                    },
+                    _ => None,
+                };
+                self.open_editor(number);
+            }
+            Action::LiveSession => self.past = None,
+            other => match self.focus {
+                Pane::Features => {
+                    if let Some((feature, passes)) = self.features.handle(other) {
+                        return vec![Effect::Harness(Command::Mark { feature, passes })];
+                    }
+                }
+                Pane::Transcript => self.transcript_mut().handle(other),
+                Pane::GitLog => {
+                    let at_end = self.gitlog.selected + 1 >= self.gitlog.rows.len();
+                    if self.gitlog.more && at_end && matches!(other, Action::Down | Action::PageDown | Action::Bottom) {
+                        self.gitlog.more = false; // until the next page arrives
+                        self.gitlog.handle(other);
+                        return vec![Effect::Worker(Request::MoreLog)];
+                    }
+                    if let Some(id) = self.gitlog.handle(other) {
+                        let title = format!("commit {}", &id[..7.min(id.len())]);
+                        return vec![Effect::Worker(Request::Diff { title, from: None, to: id })];
+                    }
+                }
+                Pane::Progress => self.progress.handle(other),
+            },
+        }
+        Vec::new()
+    }
+
+    /// The editor for feature `number` (from 1), or for a new feature; the cursor where the typing
+    /// starts: the end of the text to edit, the description of a new one.
+    fn open_editor(&mut self, number: Option<usize>) {
+        let row = number.and_then(|n| self.features.rows.iter().find(|r| r.number == n)).cloned();
+        let lines = match &row {
+            Some(r) => dialogs::editor_text(&r.category, &r.description, &r.steps),
+            None => dialogs::editor_text("functional", "", &["".to_owned()]),
+        };
+        let mut area = TextArea::new(lines);
+        if row.is_some() {
+            area.move_cursor(ratatui_textarea::CursorMove::Bottom);
+        } else {
+            area.move_cursor(ratatui_textarea::CursorMove::Top);
+        }
+        area.move_cursor(ratatui_textarea::CursorMove::End);
+        self.dialogs.push(Dialog::Editor { number, area: Box::new(area), error: None });
+    }
+
+    fn dialog_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        let Some(dialog) = self.dialogs.last_mut() else { return Vec::new() };
+        match dialog {
+            Dialog::Review(r) if r.veto.is_some() => match key.code {
+                KeyCode::Esc => {
+                    r.veto = None;
+                    r.error = None;
+                }
+                KeyCode::Enter => {
+                    let reason = r.veto.as_ref().map(|a| a.lines().join("\n")).unwrap_or_default().trim().to_owned();
+                    if reason.is_empty() {
+                        r.error = Some("a veto needs a reason: it goes to the next session".into());
+                    } else {
+                        let number = r.review.number;
+                        self.dialogs.pop();
+                        return vec![Effect::Harness(Command::Veto(number, reason))];
+                    }
+                }
+                _ => {
+                    if let Some(a) = r.veto.as_mut() {
+                        a.input(key);
+                    }
+                }
+            },
+            Dialog::Review(r) => {
+                let page = r.page();
+                match keys::lookup(Scope::Review, &key) {
+                    Some(Action::Approve) => {
+                        let n = r.review.number;
+                        self.dialogs.pop();
+                        return vec![Effect::Harness(Command::Approve(n))];
+                    }
+                    Some(Action::Veto) => r.start_veto(),
+                    Some(Action::Diff) => {
+                        let Some(to) = r.review.head.clone() else {
+                            r.error = Some("the session committed nothing: there is no diff".into());
+                            return Vec::new();
+                        };
+                        let title = format!("session {} diff", r.review.number);
+                        return vec![Effect::Worker(Request::Diff { title, from: r.review.base.clone(), to })];
+                    }
+                    Some(Action::Close) => {
+                        self.dialogs.pop();
+                    }
+                    _ if dialogs::scroll_key(&mut r.scroll, &key, page) => {}
+                    // The keys that make sense whatever is open.
+                    _ => {
+                        if let Some(
+                            a @ (Action::Quit
+                            | Action::ToggleContinuous
+                            | Action::Pause
+                            | Action::Help
+                            | Action::Messages),
+                        ) = keys::lookup(Scope::Global, &key)
+                        {
+                            return self.act(a);
+                        }
+                    }
+                }
+            }
+            Dialog::Help { scroll } | Dialog::Messages { scroll } | Dialog::Diff { scroll, .. } => {
+                if !dialogs::scroll_key(scroll, &key, 10) {
+                    return self.page_key(key);
+                }
+            }
+            Dialog::Feature(row) => {
+                if key.code == KeyCode::Char('e') {
+                    let n = row.number;
+                    self.dialogs.pop();
+                    self.open_editor(Some(n));
+                } else {
+                    return self.page_key(key);
+                }
+            }
+            Dialog::Confirm(kind) => {
+                let kind = *kind;
+                self.dialogs.pop();
+                if key.code == KeyCode::Char('y') {
+                    return match kind {
+                        Confirm::Quit => vec![Effect::Quit],
+                        Confirm::Interrupt => vec![Effect::Harness(Command::Interrupt)],
+                    };
+                }
+            }
+            Dialog::Editor { number, area, error } => match keys::lookup(Scope::Editor, &key) {
+                Some(Action::Save) => match dialogs::parse_editor(area.lines()) {
+                    Ok((category, description, steps)) => {
+                        let number = *number;
+                        self.dialogs.pop();
+                        self.notice(match number {
+                            Some(n) => format!("feature {n} edited (applied between sessions)"),
+                            None => "feature added (applied between sessions)".to_owned(),
+                        });
+                        self.features.queue_edit(number, &category, &description, &steps);
+                        return vec![Effect::Harness(Command::EditFeature { number, category, description, steps })];
+                    }
+                    Err(e) => *error = Some(e),
+                },
+                Some(Action::Close) => {
+                    self.dialogs.pop();
+                }
+                _ => {
+                    area.input(key);
+                }
+            },
+            Dialog::Sessions { sessions, selected } => match key.code {
+                KeyCode::Down | KeyCode::Char('j') => *selected = (*selected + 1).min(sessions.len().saturating_sub(1)),
+                KeyCode::Up | KeyCode::Char('k') => *selected = selected.saturating_sub(1),
+                KeyCode::Enter => {
+                    let n = sessions.get(*selected).map(|s| s.number);
+                    self.dialogs.pop();
+                    if let Some(n) = n {
+                        return vec![Effect::Worker(Request::Transcript(n))];
+                    }
+                }
+                _ => return self.page_key(key),
+            },
+        }
+        Vec::new()
+    }
+
+    /// Keys of the page-like dialogs beyond scrolling: close, or go to the waiting review.
+    fn page_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        match keys::lookup(Scope::Dialog, &key) {
+            Some(Action::Close) => {
+                self.dialogs.pop();
+            }
+            Some(Action::ShowReview) if !self.show_review() => self.notice("no review is waiting"),
+            _ if key.code == KeyCode::Enter => {
+                self.dialogs.pop();
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    pub fn on_mouse(&mut self, m: MouseEvent) -> Vec<Effect> {
+        if !self.dialogs.is_empty() {
+            return Vec::new();
+        }
+        let at = self
+            .areas
+            .iter()
+            .find(|(_, r)| m.column >= r.x && m.column < r.x + r.width && m.row >= r.y && m.row < r.y + r.height)
+            .map(|(p, r)| (*p, *r));
+        let Some((pane, area)) = at else { return Vec::new() };
+        match m.kind {
+            MouseEventKind::Down(MouseButton::Left) => {
+                self.focus = pane;
+                // The row under the pointer, inside the pane's frame.
+                if let Some(row) = m.row.checked_sub(area.y + 1).map(usize::from) {
+                    match pane {
+                        Pane::Features => self.features.click(row),
+                        Pane::GitLog => self.gitlog.click(row),
+                        Pane::Transcript => self.transcript_mut().click(row),
+                        Pane::Progress => {}
+                    }
+                }
+            }
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                let before = self.focus;
+                self.focus = pane;
+                let a = if m.kind == MouseEventKind::ScrollDown { Action::Down } else { Action::Up };
+                let fx = self.act(a);
+                self.focus = before;
+                return fx;
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+}

@@ -1,0 +1,99 @@
+//! The status line: session, state, the keys that matter now, tokens and cost, mode, backend, and
+//! the latest notice (cut with a pointer to the message log when it does not fit).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use unicode_width::UnicodeWidthStr;
+
+use super::app::App;
+use super::dialogs::Dialog;
+use crate::project::config::Mode;
+
+fn tokens(n: u64) -> String {
+    if n >= 1000 { format!("{:.1}k", n as f64 / 1000.0) } else { n.to_string() }
+}
+
+impl App {
+    /// The keys worth knowing in the state the screen is in.
+    fn hints(&self) -> String {
+        let review_hidden = self.pending.is_some() && !matches!(self.dialog(), Some(Dialog::Review(_)));
+        if review_hidden && !self.dialogs.is_empty() {
+            "a review waits behind this dialog".into()
+        } else if review_hidden {
+            "a review waits: r".into()
+        } else if self.pending.is_some() {
+            "y approve · v veto".into()
+        } else if self.focus == super::app::Pane::Transcript && self.transcript.search.is_some() && self.past.is_none()
+        {
+            "n/N match · Esc ends search".into()
+        } else if self.status.running {
+            "x stop · p pause · ? help".into()
+        } else if self.status.done {
+            "done · ? help".into()
+        } else {
+            "n next · ? help".into()
+        }
+    }
+
+    pub(super) fn render_status(&self, f: &mut Frame, area: Rect) {
+        let t = &self.theme;
+        let s = &self.status;
+        let width = area.width as usize;
+        let session = match s.session {
+            Some((n, kind)) => (format!("S{n} {kind}"), t.accent()),
+            None => ("no session".to_owned(), t.dim()),
+        };
+        let mut state = s.state.clone();
+        if let (true, Some(started)) = (s.running, s.started) {
+            let e = started.elapsed().as_secs();
+            state.push_str(&format!(" {:02}:{:02}", e / 60, e % 60));
+        }
+        if s.pause_pending {
+            state.push_str(" · pause queued");
+        }
+        let state_style = match s.state.as_str() {
+            "running" | "done" => t.pass(),
+            "awaiting review" => t.warn(),
+            _ => t.text(),
+        };
+        let who = match &s.cannot_start {
+            Some(r) => (r.clone(), t.warn()),
+            None => (format!("{} {}", s.backend, s.model), t.text()),
+        };
+        // The total counts the running session too.
+        let total = s.cost_total + if s.running { s.cost_session } else { 0.0 };
+        let money = (
+            format!("{}↑ {}↓ ${:.2} (total ${total:.2})", tokens(s.tokens_in), tokens(s.tokens_out), s.cost_session),
+            t.text(),
+        );
+        let mode = (if self.mode == Mode::Step { "step" } else { "continuous" }.to_owned(), t.text());
+        // Most important first; what does not fit is left out, least important first.
+        let mut parts = vec![session, (state, state_style), (self.hints(), t.dim()), money, mode, who];
+        let total = |p: &[(String, Style)]| p.iter().map(|(s, _)| s.width() + 3).sum::<usize>();
+        while parts.len() > 2 && total(&parts) > width {
+            parts.pop();
+        }
+        let mut spans = Vec::new();
+        for (i, (text, style)) in parts.into_iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(" │ ", t.dim()));
+            }
+            spans.push(Span::styled(text, style));
+        }
+        let used: usize = spans.iter().map(|s| s.content.width()).sum();
+        if let Some(n) = &s.notice {
+            let room = width.saturating_sub(used + 3);
+            if n.width() <= room {
+                spans.push(Span::styled(format!(" · {n}"), t.warn()));
+            } else if room > 16 {
+                let cut = super::text::clip(n, room - 8);
+                spans.push(Span::styled(format!(" · {cut}"), t.warn()));
+                spans.push(Span::styled(" m: all", t.dim()));
+            }
+        }
+        f.render_widget(Paragraph::new(Line::from(spans)), area);
+    }
+}
