@@ -198,3 +198,25 @@ fn the_screen_reads_the_log_a_page_at_a_time() {
     assert_eq!((rows.len(), more), (250, false));
     assert_eq!(rows[249].summary, "Commit 0");
 }
+
+#[test]
+fn the_screens_log_places_a_vetoed_tip_by_its_time_not_at_the_top() {
+    let (dir, repo) = common::quickstart_repo();
+    let at = |secs: i64| git2::Signature::new("Ada Operator", "ada@example.com", &git2::Time::new(secs, 0)).unwrap();
+    let commit = |msg: &str, secs: i64, parent: git2::Oid| {
+        let tree = repo.find_commit(parent).unwrap().tree().unwrap();
+        let parent = repo.find_commit(parent).unwrap();
+        repo.commit(None, &at(secs), &at(secs), msg, &tree, &[&parent]).unwrap()
+    };
+    let base = repo.head().unwrap().target().unwrap();
+    let vetoed = commit("Session 2: vetoed work", 2_000_000_000, base);
+    repo.reference("refs/baton/vetoed/session-0002", vetoed, true, "vetoed").unwrap();
+    let later = commit("Session 3: later work", 2_000_000_100, base);
+    repo.reference("refs/heads/master", later, true, "on").unwrap();
+    repo.set_head("refs/heads/master").unwrap();
+    let project = baton::project::Project::open(dir.path()).unwrap();
+    let baton::tui::app::Reply::Log { rows, .. } = baton::tui::worker::log(&project, 100) else { panic!("no log") };
+    let order: Vec<&str> = rows.iter().map(|r| r.summary.as_str()).collect();
+    assert_eq!(order, ["Session 3: later work", "Session 2: vetoed work", "Initial commit from the quickstart"]);
+    assert!(matches!(rows[1].mark, Some(baton::tui::panes::gitlog::Mark::VetoedTip { number: 2 })));
+}

@@ -183,6 +183,11 @@ impl App {
         self.status.notice = Some(text);
     }
 
+    /// Where `pane` was drawn last.
+    pub fn pane_area(&self, pane: Pane) -> Option<Rect> {
+        self.areas.iter().find(|(p, _)| *p == pane).map(|(_, r)| *r)
+    }
+
     /// The top dialog, if any.
     pub fn dialog(&self) -> Option<&Dialog> {
         self.dialogs.last()

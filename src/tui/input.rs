@@ -33,7 +33,7 @@ impl App {
     /// Brings the waiting review to the top, closing the page-like dialogs over it.
     fn show_review(&mut self) -> bool {
         let Some(r) = self.pending.clone() else { return false };
-        self.dialogs.retain(|d| !matches!(d, Dialog::Review(_)));
+        self.dialogs.retain(|d| d.is_typing() && !matches!(d, Dialog::Review(_)));
         self.dialogs.push(Dialog::Review(ReviewDialog::new(Box::new(r))));
         true
     }

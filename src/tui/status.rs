@@ -33,6 +33,8 @@ impl App {
             "x stop · p pause · ? help".into()
         } else if self.status.done {
             "done · ? help".into()
+        } else if self.status.cannot_start.is_some() {
+            "watching: no session starts here · ? help".into()
         } else {
             "n next · ? help".into()
         }
@@ -73,7 +75,9 @@ impl App {
         // Most important first; what does not fit is left out, least important first.
         let mut parts = vec![session, (state, state_style), (self.hints(), t.dim()), money, mode, who];
         let total = |p: &[(String, Style)]| p.iter().map(|(s, _)| s.width() + 3).sum::<usize>();
-        while parts.len() > 2 && total(&parts) > width {
+        // A notice gets room (up to 48 columns) before the mode and the backend do.
+        let notice_room = s.notice.as_deref().map_or(0, |n| n.width().min(48) + 3);
+        while parts.len() > 2 && (total(&parts) > width || parts.len() > 3 && total(&parts) + notice_room > width) {
             parts.pop();
         }
         let mut spans = Vec::new();
@@ -88,8 +92,8 @@ impl App {
             let room = width.saturating_sub(used + 3);
             if n.width() <= room {
                 spans.push(Span::styled(format!(" · {n}"), t.warn()));
-            } else if room > 16 {
-                let cut = super::text::clip(n, room - 8);
+            } else if room > 20 {
+                let cut = super::text::clip(n, room - 10);
                 spans.push(Span::styled(format!(" · {cut}"), t.warn()));
                 spans.push(Span::styled(" m: all", t.dim()));
             }

@@ -54,6 +54,12 @@ pub fn spawn(
             if matches!(req, Some(Request::MoreLog)) {
                 log_limit += PAGE;
             }
+            // An operator command first, so the journal read below already shows what it did.
+            if let Some(Request::Operator(cmd)) = &req
+                && replies.send(operator(&project, cmd.clone())).is_err()
+            {
+                return;
+            }
             let refresh = matches!(req, Some(Request::Refresh | Request::Operator(_)));
             let mut changed = first || refresh || matches!(req, Some(Request::MoreLog));
             let mut journal_changed = first || refresh;
@@ -92,8 +98,7 @@ pub fn spawn(
                     Ok(r) => Reply::Sessions(journal::sessions(&r.entries)),
                     Err(e) => Reply::Error(e.to_string()),
                 }),
-                Some(Request::Operator(cmd)) => Some(operator(&project, cmd)),
-                Some(Request::Refresh | Request::MoreLog) | None => None,
+                Some(Request::Refresh | Request::MoreLog | Request::Operator(_)) | None => None,
             };
             if let Some(r) = reply
                 && !send(r)

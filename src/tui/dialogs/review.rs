@@ -13,6 +13,9 @@ use crate::harness::Review;
 use crate::tui::text::clip;
 use crate::tui::theme::Theme;
 
+/// How many of a failed verify's last lines show among the problems.
+const TAIL: usize = 8;
+
 pub struct ReviewDialog {
     pub review: Box<Review>,
     /// The veto reason being typed, when `v` was pressed.
@@ -74,12 +77,19 @@ impl ReviewDialog {
                 (false, None) => "FAILED".to_owned(),
             };
             let output: Vec<&str> = v.output.lines().collect();
-            lines.push(Line::from(vec![
-                Span::styled("Verify ", theme.accent()),
-                Span::styled(why, theme.fail()),
-                Span::styled(format!(" · its output, {} lines:", output.len()), theme.dim()),
-            ]));
-            for l in output {
+            lines.push(Line::from(vec![Span::styled("Verify ", theme.accent()), Span::styled(why, theme.fail())]));
+            // Its last lines here; all of it at the end, so the features stay near the top.
+            let shown = output.len().min(TAIL);
+            if shown < output.len() {
+                lines.push(Line::styled(
+                    format!(
+                        "  … {} earlier lines: the whole output is at the end of this review",
+                        output.len() - shown
+                    ),
+                    theme.dim(),
+                ));
+            }
+            for l in &output[output.len() - shown..] {
                 lines.extend(wrapped("  │ ", l, w, theme.dim()));
             }
         }
@@ -138,7 +148,16 @@ impl ReviewDialog {
             ])),
             Some(v) if v.passed => lines
                 .push(Line::from(vec![Span::styled("Verify ", theme.accent()), Span::styled("passed", theme.pass())])),
-            Some(_) => {}
+            Some(v) => {
+                let output: Vec<&str> = v.output.lines().collect();
+                if output.len() > TAIL {
+                    lines.push(Line::raw(""));
+                    lines.push(Line::styled(format!("Verify output, all {} lines", output.len()), theme.accent()));
+                    for l in output {
+                        lines.extend(wrapped("  │ ", l, w, theme.dim()));
+                    }
+                }
+            }
         }
         lines
     }
