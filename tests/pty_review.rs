@@ -124,3 +124,36 @@ async fn a_screen_that_cannot_start_sessions_shows_the_last_one_takes_verdicts_a
     assert!(screen.wait_exit(Duration::from_secs(10)));
     assert!(screen.restored());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_screen_opened_while_another_loop_runs_takes_the_loop_over_when_it_ends() {
+    let sandbox = common::Sandbox::new();
+    let parent = tempfile::tempdir().unwrap();
+    let project = demo::create(Some(&parent.path().join("tally")), &mut std::io::sink()).unwrap();
+    let dir = project.root().to_owned();
+    let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
+    let args = DemoArgs { dir: None, pace: DemoPace::Fast, backend: BackendKind::Anthropic, claude_bin: None };
+    let backend = demo::backend(&args, &project, &model.url()).unwrap();
+    let mut opts = RunOptions::from_config(project.config());
+    opts.approve = ApprovePolicy::Manual;
+    let (harness, mut handles) = Harness::new(project, backend, opts).unwrap();
+    let task = tokio::spawn(harness.run());
+    handles.commands.send(Command::StartNext).unwrap();
+    while !matches!(handles.events.recv().await.unwrap(), HarnessEvent::ReviewNeeded { waiting: true, .. }) {}
+
+    // The demo opened again while this loop holds the project: it watches.
+    let demo_args = ["demo", dir.to_str().unwrap(), "--pace", "fast"];
+    let mut screen = Screen::start(sandbox.home.path(), parent.path(), &demo_args, (120, 40), &[]);
+    screen.wait_for("the loop runs in another baton (pid", Duration::from_secs(10));
+    handles.commands.send(Command::Quit).unwrap();
+    task.await.unwrap().unwrap();
+    screen.wait_for("the loop runs here now", Duration::from_secs(10));
+    screen.wait_for("Review · session 1", Duration::from_secs(10));
+    screen.send("y");
+    screen.wait_for("session 1 approved", Duration::from_secs(10));
+    screen.send("n");
+    screen.wait_for("Review · session 2", Duration::from_secs(60));
+    screen.send("q");
+    assert!(screen.wait_exit(Duration::from_secs(20)));
+    assert_eq!(sessions(&dir)[0].verdict, Some(Verdict::Approved));
+}

@@ -61,6 +61,8 @@ pub struct JournalView {
     pub decided: Vec<(u32, Verdict)>,
     /// Every feature passes and the run is over.
     pub done: bool,
+    /// The process that holds the loop lock, if any.
+    pub loop_pid: Option<String>,
 }
 
 #[derive(Debug)]

@@ -66,7 +66,8 @@ pub fn run(project: Project, launch: Launch) -> Result<()> {
 async fn run_async(project: Project, launch: Launch) -> Result<()> {
     let config = project.config().clone();
     let mut app = App::new(theme::Theme::from_env(), config.files.progress.display().to_string(), launch.opts.mode);
-    if let Some(pid) = lock::holder(&project.baton_dir()) {
+    let elsewhere = lock::holder(&project.baton_dir());
+    if let Some(pid) = &elsewhere {
         app.status.cannot_start = Some(format!("the loop runs in another baton (pid {pid})"));
     } else if let Err(why) = &launch.backend {
         app.status.cannot_start = Some(why.clone());
@@ -99,7 +100,8 @@ async fn run_async(project: Project, launch: Launch) -> Result<()> {
     enable_raw_mode()?;
     install_panic_hook();
     execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
-    let result = draw_loop(&mut app, &mut run_loop, start_loop, &req_tx, &mut reply_rx, &config).await;
+    let can_take_over = elsewhere.is_some() && launch.backend.is_ok();
+    let result = draw_loop(&mut app, &mut run_loop, start_loop, can_take_over, &req_tx, &mut reply_rx, &config).await;
     restore_terminal();
     // A session still running is stopped and recorded before baton exits.
     if let (Some(h), Some(task)) = (run_loop.handles.take(), run_loop.task.take()) {
@@ -115,6 +117,7 @@ async fn draw_loop(
     app: &mut App,
     run_loop: &mut Loop,
     start_loop: impl Fn(&mut Loop, crate::project::config::Mode) -> Result<()>,
+    mut can_take_over: bool,
     req_tx: &std::sync::mpsc::Sender<Request>,
     reply_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Reply>,
     config: &crate::project::config::Config,
@@ -177,7 +180,19 @@ async fn draw_loop(
                 }
                 dirty = true;
             }
-            Some(reply) = reply_rx.recv() => { app.on_reply(reply); dirty = true; }
+            Some(reply) = reply_rx.recv() => {
+                // The loop that ran elsewhere has ended: it runs here now, waiting for `n`.
+                if can_take_over && matches!(&reply, Reply::Journal(v) if v.loop_pid.is_none()) {
+                    can_take_over = false;
+                    app.status.cannot_start = None;
+                    match start_loop(run_loop, crate::project::config::Mode::Step) {
+                        Ok(()) => app.notice("the other baton's loop ended; the loop runs here now (step mode: n starts)"),
+                        Err(e) => app.notice(e.to_string()),
+                    }
+                }
+                app.on_reply(reply);
+                dirty = true;
+            }
             Some(ev) = key_rx.recv() => {
                 match ev {
                     Event::Key(k) if k.kind != KeyEventKind::Release => effects.extend(app.on_key(k)),

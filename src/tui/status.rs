@@ -20,7 +20,8 @@ impl App {
     /// The keys worth knowing in the state the screen is in.
     fn hints(&self) -> String {
         let review_hidden = self.pending.is_some() && !matches!(self.dialog(), Some(Dialog::Review(_)));
-        if review_hidden && !self.dialogs.is_empty() {
+        let behind = self.dialogs.iter().any(|d| matches!(d, Dialog::Review(_)));
+        if review_hidden && behind {
             "a review waits behind this dialog".into()
         } else if review_hidden {
             "a review waits: r".into()
@@ -73,7 +74,12 @@ impl App {
         );
         let mode = (if self.mode == Mode::Step { "step" } else { "continuous" }.to_owned(), t.text());
         // Most important first; what does not fit is left out, least important first.
-        let mut parts = vec![session, (state, state_style), (self.hints(), t.dim()), money, mode, who];
+        let mut parts = if s.cannot_start.is_some() {
+            // Why nothing starts here matters more than the figures.
+            vec![session, (state, state_style), (self.hints(), t.dim()), who, money, mode]
+        } else {
+            vec![session, (state, state_style), (self.hints(), t.dim()), money, mode, who]
+        };
         let total = |p: &[(String, Style)]| p.iter().map(|(s, _)| s.width() + 3).sum::<usize>();
         // A notice gets room (up to 48 columns) before the mode and the backend do.
         let notice_room = s.notice.as_deref().map_or(0, |n| n.width().min(48) + 3);

@@ -134,6 +134,7 @@ fn journal_view(project: &Project) -> Reply {
             .filter_map(|s| s.verdict.filter(|v| *v != Verdict::Pending).map(|v| (s.number, v)))
             .collect(),
         done: status.state == crate::project::state::RunState::Done,
+        loop_pid: status.loop_pid,
     })
 }
 
