@@ -147,7 +147,10 @@ async fn a_screen_opened_while_another_loop_runs_takes_the_loop_over_when_it_end
     screen.wait_for("the loop runs in another baton (pid", Duration::from_secs(10));
     handles.commands.send(Command::Quit).unwrap();
     task.await.unwrap().unwrap();
-    screen.wait_for("the loop runs here now", Duration::from_secs(10));
+    screen.wait_for("session 1 waits for a verdict", Duration::from_secs(10));
+    screen.send("m");
+    screen.wait_for("the loop runs here now", Duration::from_secs(5));
+    screen.send("r");
     screen.wait_for("Review · session 1", Duration::from_secs(10));
     screen.send("y");
     screen.wait_for("session 1 approved", Duration::from_secs(10));
