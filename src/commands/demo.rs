@@ -85,6 +85,11 @@ pub fn create(dir: Option<&Path>, out: &mut dyn Write) -> Result<Project> {
         c.set_str("user.name", "baton demo")?;
         c.set_str("user.email", "demo@baton.invalid")?;
     }
+    crate::project::repo::Repo::open(&dir)?.commit_paths(
+        &[Path::new("app_spec.txt")],
+        "Add the demo's spec\n\nWritten by baton demo.\n",
+        crate::project::repo::Author::Operator,
+    )?;
     std::fs::write(dir.join(MARKER), "made by `baton demo`; `baton demo DIR` goes on here\n")
         .wrap_err("cannot mark the demo project")?;
     writeln!(out, "demo project: {}", dir.display())?;

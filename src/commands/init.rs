@@ -10,7 +10,7 @@ use color_eyre::eyre::{WrapErr, eyre};
 use crate::project::BATON_EXCLUDE;
 use crate::project::config::{Config, commented_defaults, project_config_path};
 use crate::project::fsio::atomic_write;
-use crate::project::repo::Repo;
+use crate::project::repo::{Author, Repo};
 
 pub fn run(dir: &Path, spec: Option<&Path>, out: &mut dyn Write) -> Result<()> {
     // Check everything first, so a refusal leaves the directory as it was.
@@ -57,7 +57,14 @@ pub fn run(dir: &Path, spec: Option<&Path>, out: &mut dyn Write) -> Result<()> {
         && !spec_target.exists()
     {
         atomic_write(&spec_target, text).wrap_err_with(|| format!("cannot write {}", spec_target.display()))?;
-        did.push(format!("copied the spec to {}", spec_name.display()));
+        // Committed here, in the operator's name: left uncommitted, the first session would commit
+        // it as its own work, and a veto of that session would take it away.
+        let commit = repo.commit_paths(
+            &[spec_name.as_path()],
+            &format!("Add the spec, {}\n\nWritten by baton init.\n", spec_name.display()),
+            Author::Operator,
+        )?;
+        did.push(format!("copied the spec to {} and committed it ({})", spec_name.display(), &commit.to_string()[..7]));
     }
     if repo.exclude(BATON_EXCLUDE)? {
         did.push(format!("added {BATON_EXCLUDE} to .git/info/exclude"));

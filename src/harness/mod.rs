@@ -749,7 +749,7 @@ Changed by hand with baton.
         });
         let end = SessionEnd { reason: EndReason::Cancelled, usage: Usage::default(), cost_usd: 0.0, turns: 0 };
         let detail = "baton stopped while the session ran; recorded as interrupted on restart".to_owned();
-        self.finish_session(s.number, s.kind, base, before, end, Duration::ZERO, Some(detail)).await?;
+        self.finish_session(s.number, s.kind, base, &s.uncommitted, before, end, Duration::ZERO, Some(detail)).await?;
         // It belongs to the run that started it, not to this one's session cap.
         self.sessions_this_run -= 1;
         Ok(())
@@ -765,6 +765,9 @@ Changed by hand with baton.
         let before = self.project.features()?;
         let kind = if before.is_some() { SessionKind::Coding } else { SessionKind::Initializer };
         let base = self.repo().head()?;
+        // The operator's uncommitted files: never committed as this session's work, and put back
+        // as they were if it is vetoed.
+        let uncommitted = self.repo().uncommitted()?;
         let mut feedback = prompts::feedback(sessions.last());
         feedback.append(&mut self.boundary_feedback);
         let prompt = prompts::render(&self.project, kind, &feedback);
@@ -775,6 +778,7 @@ Changed by hand with baton.
             backend: self.backend.name().to_owned(),
             model: self.backend.model().to_owned(),
             base: base.map(|b| b.to_string()),
+            uncommitted: uncommitted.clone(),
         })?;
         self.emit(HarnessEvent::SessionStarted { number, kind, base: base.map(|b| b.to_string()) });
         let mut transcript = Transcript::open(&self.project.transcript_path(number))?;
@@ -832,7 +836,7 @@ Changed by hand with baton.
         }
         drop(transcript);
         let _ = std::fs::remove_file(self.pid_file(number));
-        self.finish_session(number, kind, base, before, end, started.elapsed(), None).await
+        self.finish_session(number, kind, base, &uncommitted, before, end, started.elapsed(), None).await
     }
 
     /// Everything after the agent stops: commit what it left, guard, verify, decide the outcome,
@@ -843,12 +847,13 @@ Changed by hand with baton.
         number: u32,
         kind: SessionKind,
         base: Option<git2::Oid>,
+        uncommitted: &[crate::project::uncommitted::Uncommitted],
         before: Option<FeatureList>,
         end: SessionEnd,
         elapsed: Duration,
         detail: Option<String>,
     ) -> Result<(), HarnessError> {
-        let leftover = self.repo().commit_all(&format!("baton: commit what session {number} left uncommitted\n\nThe session ended with these changes not committed; baton committed them so nothing is lost and everything is reviewable.\n"), Author::Baton)?;
+        let leftover = self.repo().commit_leftover(uncommitted, &format!("baton: commit what session {number} left uncommitted\n\nThe session ended with these changes not committed; baton committed them so nothing is lost and everything is reviewable.\n"), Author::Baton)?;
         let (violations, flips) = self.guard(number, kind, before.as_ref())?;
         let verify = self.run_verify().await;
         let head = self.repo().head()?;

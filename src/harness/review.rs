@@ -121,5 +121,8 @@ fn veto_in_git(repo: &Repo, s: &SessionSummary) -> Result<(), ProjectError> {
         Some(b) => repo.reset_hard(b)?,
         None => repo.reset_to_unborn(tip)?,
     }
+    // The reset took away what the session committed, the operator's uncommitted files too if it
+    // committed them: those go back exactly as they were, still uncommitted.
+    repo.restore_uncommitted(&s.uncommitted)?;
     Ok(())
 }

@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::session::{Outcome, SessionKind, Usage, Verdict};
+use super::uncommitted::Uncommitted;
 
 /// A feature whose `passes` a session changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +97,9 @@ pub enum Record {
         model: String,
         /// HEAD when the session started; `None` in a repository with no commit yet.
         base: Option<String>,
+        /// What differed from HEAD then: the operator's files, never the session's work.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        uncommitted: Vec<Uncommitted>,
     },
     /// The session is over and reviewable: everything the review shows.
     SessionEnded(SessionReport),
@@ -279,6 +283,9 @@ pub struct SessionSummary {
     pub flipped: Vec<Flip>,
     pub violations: Vec<String>,
     pub verify: Option<VerifyResult>,
+    /// What was not committed when the session started.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub uncommitted: Vec<Uncommitted>,
 }
 
 /// Folds the journal's records into one summary per session, in order.
@@ -286,7 +293,7 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
     let mut out: Vec<SessionSummary> = Vec::new();
     for entry in entries {
         match &entry.record {
-            Record::SessionStarted { number, kind, backend, model, base } => {
+            Record::SessionStarted { number, kind, backend, model, base, uncommitted } => {
                 out.retain(|s| s.number != *number);
                 out.push(SessionSummary {
                     number: *number,
@@ -312,6 +319,7 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
                     flipped: Vec::new(),
                     violations: Vec::new(),
                     verify: None,
+                    uncommitted: uncommitted.clone(),
                 });
             }
             Record::SessionEnded(r) => {
@@ -362,6 +370,7 @@ mod tests {
             backend: "anthropic".into(),
             model: "m".into(),
             base: Some("abc".into()),
+            uncommitted: Vec::new(),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod repo;
 pub mod secrets;
 pub mod session;
 pub mod state;
+pub mod uncommitted;
 
 mod layout;
 

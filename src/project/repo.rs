@@ -114,6 +114,11 @@ impl Repo {
         }
     }
 
+    /// The libgit2 repository, for the other parts of the project layer.
+    pub(super) fn git(&self) -> &Repository {
+        &self.git
+    }
+
     pub fn workdir(&self) -> &Path {
         self.git.workdir().unwrap_or_else(|| self.git.path())
     }
