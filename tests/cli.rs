@@ -309,6 +309,7 @@ fn sessions_and_status_read_the_journal_even_with_a_torn_last_line() {
                 backend: "anthropic".into(),
                 model: "claude-sonnet-4-5".into(),
                 base: Some(head.clone()),
+                uncommitted: Vec::new(),
             },
             Record::SessionEnded(SessionReport {
                 head: Some(head.clone()),
@@ -323,6 +324,7 @@ fn sessions_and_status_read_the_journal_even_with_a_torn_last_line() {
                 backend: "anthropic".into(),
                 model: "claude-sonnet-4-5".into(),
                 base: Some(head.clone()),
+                uncommitted: Vec::new(),
             },
             Record::SessionEnded(SessionReport {
                 head: Some(head.clone()),

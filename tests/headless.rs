@@ -47,7 +47,13 @@ async fn a_headless_run_prints_one_line_per_event_and_ends_done() {
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("── session 1 (initializer) from - ──"), "{}", run.stdout);
+    // It starts from the spec's commit, which `baton init` made in the operator's name.
+    let spec_commit = git2::Repository::open(dir.path()).unwrap().revparse_single("HEAD~4").unwrap().id().to_string();
+    assert!(
+        run.stdout.contains(&format!("── session 1 (initializer) from {} ──", &spec_commit[..7])),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("  ▸ write_file: feature_list.json"), "{}", run.stdout);
     assert!(run.stdout.contains("session 4: auto_approved"), "{}", run.stdout);
     assert!(

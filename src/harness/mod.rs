@@ -882,13 +882,14 @@ Changed by hand with baton.
         self.append(Record::SessionEnded(report))?;
         self.sessions_this_run += 1;
         self.cost_this_run += end.cost_usd;
-        self.no_progress_streak = if progress { 0 } else { self.no_progress_streak + 1 };
-        self.stall_streak = if new_pass { 0 } else { self.stall_streak + 1 };
-        self.outside_failure_streak = if matches!(outcome, Outcome::RateLimited | Outcome::ApiError) {
-            self.outside_failure_streak + 1
-        } else {
-            0
-        };
+        // A session the API failed says nothing of the agent's progress: it counts toward the
+        // back-off and its own cap, not toward the no-progress pause.
+        let outside = matches!(outcome, Outcome::RateLimited | Outcome::ApiError);
+        if !outside {
+            self.no_progress_streak = if progress { 0 } else { self.no_progress_streak + 1 };
+            self.stall_streak = if new_pass { 0 } else { self.stall_streak + 1 };
+        }
+        self.outside_failure_streak = if outside { self.outside_failure_streak + 1 } else { 0 };
         self.emit(HarnessEvent::SessionEnded {
             number,
             outcome,
