@@ -33,7 +33,7 @@ impl App {
         } else if self.status.running {
             "x stop · p pause · ? help".into()
         } else if self.status.done {
-            "done · ? help".into()
+            "Space marks, a adds · ? help".into()
         } else if self.status.cannot_start.is_some() {
             "watching: no session starts here · ? help".into()
         } else {
