@@ -7,9 +7,9 @@ mod common;
 use std::time::Duration;
 
 use baton::agent::scripted::ScriptedModel;
-use baton::commands::demo::{self, DemoArgs, DemoPace};
-use baton::harness::{Command, Harness, HarnessEvent, RunOptions, StopReason};
-use baton::project::config::{ApprovePolicy, BackendKind, Mode};
+use baton::commands::demo::{self, DemoPace};
+use baton::harness::{Command, HarnessEvent, StopReason};
+use baton::project::config::{ApprovePolicy, Mode};
 use baton::project::journal;
 use baton::project::session::Verdict;
 use common::Sandbox;
@@ -63,13 +63,8 @@ async fn a_stopped_demo_goes_on_where_it_stopped() {
     let dir = project.root().to_owned();
     // Two sessions, then the demo is left (as a quit or a kill leaves it).
     let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
-    let args = DemoArgs { dir: None, pace: DemoPace::Fast, backend: BackendKind::Anthropic, claude_bin: None };
-    let backend = demo::backend(&args, &project, &model.url()).unwrap();
-    let mut opts = RunOptions::from_config(project.config());
-    opts.approve = ApprovePolicy::Auto;
-    opts.mode = Mode::Continuous;
-    opts.max_sessions = Some(2);
-    let (harness, _handles) = Harness::new(project, backend, opts).unwrap();
+    let (harness, _handles) =
+        common::demo_harness(project, &model, ApprovePolicy::Auto, Mode::Continuous, |o| o.max_sessions = Some(2));
     assert_eq!(harness.run().await.unwrap(), StopReason::SessionCap);
     let head_before = git2::Repository::open(&dir).unwrap().head().unwrap().target().unwrap();
 
@@ -93,12 +88,7 @@ async fn the_demo_copes_with_a_veto_and_a_manual_mark_and_still_reaches_done() {
     let project = demo::create(Some(&parent.path().join("tally")), &mut std::io::sink()).unwrap();
     let dir = project.root().to_owned();
     let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
-    let args = DemoArgs { dir: None, pace: DemoPace::Fast, backend: BackendKind::Anthropic, claude_bin: None };
-    let backend = demo::backend(&args, &project, &model.url()).unwrap();
-    let mut opts = RunOptions::from_config(project.config());
-    opts.approve = ApprovePolicy::Manual;
-    opts.mode = Mode::Continuous;
-    let (harness, mut handles) = Harness::new(project, backend, opts).unwrap();
+    let (harness, mut handles) = common::demo_harness(project, &model, ApprovePolicy::Manual, Mode::Continuous, |_| {});
     let task = tokio::spawn(harness.run());
     while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), handles.events.recv()).await.unwrap() {
         if let HarnessEvent::ReviewNeeded { review, waiting: true } = ev {

@@ -9,10 +9,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use baton::agent::scripted::ScriptedModel;
-use baton::commands::demo::{self, DemoArgs, DemoPace};
-use baton::harness::{Command, Harness, HarnessEvent, RunOptions};
+use baton::commands::demo::{self, DemoPace};
+use baton::harness::{Command, HarnessEvent};
 use baton::project::Project;
-use baton::project::config::{ApprovePolicy, BackendKind, Mode};
+use baton::project::config::{ApprovePolicy, Mode};
 use baton::project::journal;
 use baton::project::session::{Outcome, Verdict};
 use common::pty::Screen;
@@ -68,12 +68,7 @@ fn sigterm_restores_the_terminal_and_records_the_session_as_interrupted() {
 /// Runs the demo's loop in this process until its next review waits, then quits it, leaving the
 /// review pending in the journal.
 async fn one_session_to_review(project: Project, model: &ScriptedModel) {
-    let args = DemoArgs { dir: None, pace: DemoPace::Fast, backend: BackendKind::Anthropic, claude_bin: None };
-    let backend = demo::backend(&args, &project, &model.url()).unwrap();
-    let mut opts = RunOptions::from_config(project.config());
-    opts.approve = ApprovePolicy::Manual;
-    opts.mode = Mode::Continuous;
-    let (harness, mut handles) = Harness::new(project, backend, opts).unwrap();
+    let (harness, mut handles) = common::demo_harness(project, model, ApprovePolicy::Manual, Mode::Continuous, |_| {});
     let task = tokio::spawn(harness.run());
     while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), handles.events.recv()).await.unwrap() {
         if matches!(ev, HarnessEvent::ReviewNeeded { waiting: true, .. }) {
@@ -132,11 +127,7 @@ async fn a_screen_opened_while_another_loop_runs_takes_the_loop_over_when_it_end
     let project = demo::create(Some(&parent.path().join("tally")), &mut std::io::sink()).unwrap();
     let dir = project.root().to_owned();
     let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
-    let args = DemoArgs { dir: None, pace: DemoPace::Fast, backend: BackendKind::Anthropic, claude_bin: None };
-    let backend = demo::backend(&args, &project, &model.url()).unwrap();
-    let mut opts = RunOptions::from_config(project.config());
-    opts.approve = ApprovePolicy::Manual;
-    let (harness, mut handles) = Harness::new(project, backend, opts).unwrap();
+    let (harness, mut handles) = common::demo_harness(project, &model, ApprovePolicy::Manual, Mode::Step, |_| {});
     let task = tokio::spawn(harness.run());
     handles.commands.send(Command::StartNext).unwrap();
     while !matches!(handles.events.recv().await.unwrap(), HarnessEvent::ReviewNeeded { waiting: true, .. }) {}

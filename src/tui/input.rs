@@ -38,6 +38,12 @@ impl App {
         true
     }
 
+    fn show_review_or_say(&mut self) {
+        if !self.show_review() {
+            self.notice("no review is waiting");
+        }
+    }
+
     pub(super) fn act(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Quit => {
@@ -93,11 +99,7 @@ impl App {
                     self.notice("no session is running");
                 }
             }
-            Action::ShowReview => {
-                if !self.show_review() {
-                    self.notice("no review is waiting");
-                }
-            }
+            Action::ShowReview => self.show_review_or_say(),
             Action::PickSession => return vec![Effect::Worker(Request::Sessions)],
             Action::EndSearch => {
                 self.transcript_mut().search = None;
@@ -289,7 +291,7 @@ impl App {
             Some(Action::Close) => {
                 self.dialogs.pop();
             }
-            Some(Action::ShowReview) if !self.show_review() => self.notice("no review is waiting"),
+            Some(Action::ShowReview) => self.show_review_or_say(),
             _ if key.code == KeyCode::Enter => {
                 self.dialogs.pop();
             }

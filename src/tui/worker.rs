@@ -193,26 +193,18 @@ pub fn log(project: &Project, limit: usize) -> Reply {
         }
     }
     // Vetoed tips are not on the branch: each goes where its time puts it among the commits.
-    let mut vetoed: Vec<LogRow> = Vec::new();
-    let mut times = Vec::new();
+    let mut vetoed: Vec<(i64, LogRow)> = Vec::new();
     if let Ok(refs) = repo.baton_refs("vetoed/") {
         for (name, oid) in refs {
             let number = name.rsplit('-').next().and_then(|n| n.parse().ok()).unwrap_or(0);
             if let Ok(c) = repo.commit_info(oid) {
-                times.push(c.time);
-                vetoed.push(LogRow {
-                    id: c.id,
-                    summary: c.summary,
-                    author: c.author,
-                    mark: Some(Mark::VetoedTip { number }),
-                });
+                let mark = Some(Mark::VetoedTip { number });
+                vetoed.push((c.time, LogRow { id: c.id, summary: c.summary, author: c.author, mark }));
             }
         }
     }
-    let mut order: Vec<usize> = (0..vetoed.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(times[i]));
-    let mut vetoed: std::collections::VecDeque<(i64, LogRow)> =
-        order.into_iter().map(|i| (times[i], vetoed[i].clone())).collect();
+    vetoed.sort_by_key(|(time, _)| std::cmp::Reverse(*time));
+    let mut vetoed = std::collections::VecDeque::from(vetoed);
     let mut rows = Vec::new();
     let mut more = false;
     match repo.walk(None) {

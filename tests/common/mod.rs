@@ -204,3 +204,27 @@ pub fn text_of(events: &[baton::agent::AgentEvent]) -> String {
         })
         .collect()
 }
+
+/// A loop on a demo project, driven by baton's own agent against the scripted model at `model`,
+/// with the approve policy and mode a test asks for (step mode's `n` is the test's to send).
+pub fn demo_harness(
+    project: baton::project::Project,
+    model: &baton::agent::scripted::ScriptedModel,
+    approve: baton::project::config::ApprovePolicy,
+    mode: baton::project::config::Mode,
+    tweak: impl FnOnce(&mut baton::harness::RunOptions),
+) -> (baton::harness::Harness, baton::harness::Handles) {
+    use baton::commands::demo::{self, DemoArgs, DemoPace};
+    let args = DemoArgs {
+        dir: None,
+        pace: DemoPace::Fast,
+        backend: baton::project::config::BackendKind::Anthropic,
+        claude_bin: None,
+    };
+    let backend = demo::backend(&args, &project, &model.url()).unwrap();
+    let mut opts = baton::harness::RunOptions::from_config(project.config());
+    opts.approve = approve;
+    opts.mode = mode;
+    tweak(&mut opts);
+    baton::harness::Harness::new(project, backend, opts).unwrap()
+}
