@@ -134,6 +134,8 @@ impl ClaudeCodeBackend {
             cmd.args(["--mcp-config", mcp]);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        // The CLI's commands inherit the mark, and so does baton's hook, which compares them.
+        cmd.env(super::policy::procs::SESSION_ENV, &req.session);
         cmd.current_dir(&req.workdir)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -600,13 +602,20 @@ pub fn pre_tool_use_hook(input: &str, project_root: Option<&Path>) -> Option<Val
         Ok(v) => v,
         Err(e) => return Some(deny(format!("baton's hook could not read its input ({e})"))),
     };
-    let root = project_root.map(Path::to_owned).or_else(|| v["cwd"].as_str().map(PathBuf::from))?;
+    let cwd = v["cwd"].as_str().filter(|c| !c.is_empty()).map(PathBuf::from);
+    let Some(root) = project_root.map(Path::to_owned).or_else(|| cwd.clone()) else {
+        return Some(deny(
+            "baton's hook was given no project (no `-C DIR` and no `cwd` in its input), so it has nothing to confine the agent to"
+                .into(),
+        ));
+    };
     let config = match config::Config::load(&root) {
         Ok(c) => c,
         Err(e) => return Some(deny(format!("baton cannot read its config: {e}"))),
     };
-    let policy = super::policy::Policy::new(&root, &config.policy);
-    match policy.check_tool(v["tool_name"].as_str().unwrap_or(""), &v["tool_input"]) {
+    let policy = super::policy::Policy::new(&root, &config);
+    let cwd = cwd.unwrap_or_else(|| root.clone());
+    match policy.check_tool_in(v["tool_name"].as_str().unwrap_or(""), &v["tool_input"], &cwd) {
         super::policy::Decision::Allow => None,
         super::policy::Decision::Deny(reason) => Some(deny(reason)),
     }

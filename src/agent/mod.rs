@@ -34,6 +34,9 @@ pub struct SessionRequest {
     pub pid_file: Option<PathBuf>,
     /// Where a backend that drives another program keeps that program's raw output.
     pub raw_log: Option<PathBuf>,
+    /// Marks the processes this session starts (in [`policy::procs::SESSION_ENV`]), the only
+    /// ones its commands may signal. Unique to the session.
+    pub session: String,
 }
 
 impl SessionRequest {
@@ -43,7 +46,16 @@ impl SessionRequest {
         limits: Limits,
         cancel: CancellationToken,
     ) -> Self {
-        SessionRequest { prompt: prompt.into(), workdir: workdir.into(), limits, cancel, pid_file: None, raw_log: None }
+        let session = format!("{}.{:016x}", std::process::id(), fastrand::u64(..));
+        SessionRequest {
+            prompt: prompt.into(),
+            workdir: workdir.into(),
+            limits,
+            cancel,
+            pid_file: None,
+            raw_log: None,
+            session,
+        }
     }
 }
 

@@ -87,6 +87,7 @@ impl CommandRun {
 pub async fn run_shell(
     command: &str,
     dir: &Path,
+    env: &[(&str, String)],
     timeout: Duration,
     cancel: &CancellationToken,
     on_spawn: impl FnOnce(i32),
@@ -97,6 +98,7 @@ pub async fn run_shell(
     cmd.arg("-c")
         .arg(command)
         .current_dir(dir)
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::from(OwnedFd::from(writer)))
         .stderr(Stdio::from(OwnedFd::from(writer2)))

@@ -9,12 +9,27 @@ pub struct Word {
     pub text: String,
     /// The word's value depends on an expansion (`$VAR`, `$(..)`, backticks, globs aside).
     pub dynamic: bool,
+    /// The word as written, quotes and all: what [`expand`] reads.
+    pub raw: String,
 }
 
-/// One simple command: the words it runs, variable assignments before it stripped.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl Word {
+    /// A word written without quotes or expansions.
+    pub fn plain(text: &str) -> Word {
+        Word { text: text.to_owned(), dynamic: false, raw: text.to_owned() }
+    }
+}
+
+/// One simple command: the words it runs (variable assignments before it stripped) and the
+/// files its redirections write and read. A line of redirections alone (`> out`) is a command
+/// with no words.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct SimpleCommand {
     pub words: Vec<Word>,
+    /// Targets of `>`, `>>`, `>|`, `&>`.
+    pub writes: Vec<Word>,
+    /// Sources of `<`.
+    pub reads: Vec<Word>,
 }
 
 impl SimpleCommand {
@@ -23,11 +38,11 @@ impl SimpleCommand {
     }
 }
 
-/// Everything a command line would run, and where it writes with `>`.
+/// Everything a command line would run, in the order it would run (a substitution before the
+/// command that uses it).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Parsed {
     pub commands: Vec<SimpleCommand>,
-    pub output_redirects: Vec<Word>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -51,8 +66,17 @@ enum Sep {
     Close,
 }
 
+/// The files one segment's redirections name.
+#[derive(Debug, Default)]
+struct Redirects {
+    writes: Vec<Word>,
+    reads: Vec<Word>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Redirect {
+    /// `<<<`: the next word is data.
+    HereString,
     None,
     Output,
     Input,
@@ -103,8 +127,7 @@ impl Parser<'_> {
         let mut depth = 0usize;
         loop {
             let (words, sep, redirects) = self.segment()?;
-            self.out.output_redirects.extend(redirects);
-            self.command(words, sep);
+            self.command(words, sep, redirects);
             match sep {
                 Sep::Open => depth += 1,
                 Sep::Close if depth > 0 => depth -= 1,
@@ -139,7 +162,9 @@ impl Parser<'_> {
     }
 
     /// Turns a segment's words into a simple command, skipping keywords and assignments.
-    fn command(&mut self, words: Vec<Word>, sep: Sep) {
+    fn command(&mut self, words: Vec<Word>, sep: Sep, redirects: Redirects) {
+        let Redirects { writes, reads } = redirects;
+        let lone = |writes: Vec<Word>, reads: Vec<Word>| SimpleCommand { words: Vec::new(), writes, reads };
         let mut words = words.into_iter().peekable();
         while let Some(w) = words.peek() {
             let t = w.text.as_str();
@@ -161,28 +186,35 @@ impl Parser<'_> {
                     }
                     words.next();
                 }
-                "for" | "select" | "function" => return,
+                "for" | "select" | "function" => break,
                 "case" => {
                     self.case_depth += 1;
+                    if !writes.is_empty() || !reads.is_empty() {
+                        self.out.commands.push(lone(writes, reads));
+                    }
                     return;
                 }
                 _ => break,
             }
         }
-        let words: Vec<Word> = words.collect();
+        let mut words: Vec<Word> = words.collect();
+        if words.first().is_some_and(|w| !w.dynamic && matches!(w.text.as_str(), "for" | "select" | "function")) {
+            // The loop's words and the function's name are not run.
+            words.clear();
+        }
         // `name() { ...; }` defines a function: the name is not run here.
         if sep == Sep::Open && words.len() == 1 && self.peek() == Some(')') {
-            return;
+            words.clear();
         }
-        if !words.is_empty() {
-            self.out.commands.push(SimpleCommand { words });
+        if !words.is_empty() || !writes.is_empty() || !reads.is_empty() {
+            self.out.commands.push(SimpleCommand { words, writes, reads });
         }
     }
 
-    /// Reads words up to a separator. Returns the words, the separator and output redirect targets.
-    fn segment(&mut self) -> Result<(Vec<Word>, Sep, Vec<Word>), ParseError> {
+    /// Reads words up to a separator. Returns the words, the separator and redirect targets.
+    fn segment(&mut self) -> Result<(Vec<Word>, Sep, Redirects), ParseError> {
         let mut words = Vec::new();
-        let mut redirects = Vec::new();
+        let mut redirects = Redirects::default();
         let mut redirect = Redirect::None;
         loop {
             let Some(c) = self.peek() else {
@@ -242,7 +274,7 @@ impl Parser<'_> {
                     // Process substitution: its commands run too.
                     self.pos += 2;
                     self.list(true)?;
-                    words.push(Word { text: String::new(), dynamic: true });
+                    words.push(Word { text: String::new(), dynamic: true, raw: "<(...)".into() });
                 }
                 '<' | '>' => redirect = self.redirect_operator(),
                 _ => {
@@ -265,8 +297,9 @@ impl Parser<'_> {
                                 return Ok((words, Sep::CaseIn, redirects));
                             }
                         }
-                        Redirect::Output => redirects.push(word),
-                        Redirect::Input | Redirect::Dup => {}
+                        Redirect::Output => redirects.writes.push(word),
+                        Redirect::Input => redirects.reads.push(word),
+                        Redirect::Dup | Redirect::HereString => {}
                         Redirect::HereDoc { strip_tabs } => {
                             let quoted = self.last_word_was_quoted;
                             self.pending_heredocs.push((word.text, strip_tabs, !quoted));
@@ -284,9 +317,8 @@ impl Parser<'_> {
             if self.peek() == Some('<') {
                 self.pos += 1;
                 if self.peek() == Some('<') {
-                    // Here-string: the next word is data.
                     self.pos += 1;
-                    return Redirect::Input;
+                    return Redirect::HereString;
                 }
                 let strip_tabs = self.peek() == Some('-');
                 if strip_tabs {
@@ -364,6 +396,13 @@ impl Parser<'_> {
 impl Parser<'_> {
     /// Reads one word, removing quotes. Substitutions inside it are parsed as commands.
     fn word(&mut self) -> Result<Word, ParseError> {
+        let start = self.pos;
+        let word = self.word_text()?;
+        let raw = self.chars[start..self.pos].iter().collect();
+        Ok(Word { raw, ..word })
+    }
+
+    fn word_text(&mut self) -> Result<Word, ParseError> {
         let mut text = String::new();
         let mut dynamic = false;
         self.last_word_was_quoted = false;
@@ -433,7 +472,7 @@ impl Parser<'_> {
                 }
             }
         }
-        Ok(Word { text, dynamic })
+        Ok(Word { text, dynamic, raw: String::new() })
     }
 
     /// At a `$` or a backtick: parses a substitution's commands, skips a parameter or arithmetic
@@ -453,9 +492,7 @@ impl Parser<'_> {
             }
             let inner: String = self.chars[start..self.pos].iter().collect();
             self.pos += 1;
-            let parsed = parse(&inner)?;
-            self.out.commands.extend(parsed.commands);
-            self.out.output_redirects.extend(parsed.output_redirects);
+            self.out.commands.extend(parse(&inner)?.commands);
             return Ok(true);
         }
         self.pos += 1; // the `$`
@@ -518,4 +555,121 @@ fn is_assignment(word: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// The value of a word as the shell would see it, when its only expansions are a leading `~` and
+/// `$NAME` or `${NAME}` that `lookup` knows. `None` when it holds anything else: a substitution,
+/// arithmetic, `${X:-y}`, a positional parameter, another user's `~name`, a name `lookup` does not
+/// know. Globs and braces are left as written.
+pub fn expand(raw: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let chars: Vec<char> = raw.chars().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    if chars.first() == Some(&'~') {
+        let end = chars.iter().position(|&c| c == '/').unwrap_or(chars.len());
+        if end > 1 {
+            return None;
+        }
+        out.push_str(&lookup("HOME")?);
+        i = end;
+    }
+    let name_at = |i: usize| -> Option<(String, usize)> {
+        // At the character after a `$`.
+        if chars.get(i) == Some(&'{') {
+            let close = chars[i..].iter().position(|&c| c == '}')? + i;
+            let name: String = chars[i + 1..close].iter().collect();
+            let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            return valid.then_some((name, close + 1));
+        }
+        let end =
+            chars[i..].iter().position(|c| !(c.is_ascii_alphanumeric() || *c == '_')).map_or(chars.len(), |p| p + i);
+        let name: String = chars[i..end].iter().collect();
+        name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_').then_some((name, end))
+    };
+    let mut quote = None::<char>;
+    while let Some(&c) = chars.get(i) {
+        match (quote, c) {
+            (None, '\'') => {
+                let close = chars[i + 1..].iter().position(|&c| c == '\'')? + i + 1;
+                out.extend(&chars[i + 1..close]);
+                i = close + 1;
+                continue;
+            }
+            (None, '"') => quote = Some('"'),
+            (Some(_), '"') => quote = None,
+            (_, '\\') => {
+                let next = *chars.get(i + 1)?;
+                if quote.is_some() && !matches!(next, '$' | '`' | '"' | '\\') {
+                    out.push('\\');
+                }
+                out.push(next);
+                i += 2;
+                continue;
+            }
+            (_, '`') => return None,
+            (_, '$') => match chars.get(i + 1) {
+                Some('(') => return None,
+                Some(c)
+                    if c.is_ascii_alphanumeric()
+                        || matches!(c, '_' | '{' | '@' | '*' | '#' | '?' | '$' | '!' | '-') =>
+                {
+                    let (name, end) = name_at(i + 1)?;
+                    out.push_str(&lookup(&name)?);
+                    i = end;
+                    continue;
+                }
+                _ => out.push('$'),
+            },
+            (_, c) => out.push(c),
+        }
+        i += 1;
+    }
+    quote.is_none().then_some(out)
+}
+
+/// The words brace expansion makes of `text` (`a{b,c}` → `ab`, `ac`), at most `limit` of them;
+/// text without a list in braces is one word.
+pub fn braces(text: &str, limit: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    expand_braces(text, limit, &mut out);
+    out
+}
+
+fn expand_braces(text: &str, limit: usize, out: &mut Vec<String>) {
+    if out.len() >= limit {
+        return;
+    }
+    let bytes = text.as_bytes();
+    for (open, _) in text.match_indices('{') {
+        let mut depth = 0;
+        let mut commas = Vec::new();
+        let mut close = None;
+        for (j, &b) in bytes.iter().enumerate().skip(open) {
+            match b {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = Some(j);
+                        break;
+                    }
+                }
+                b',' if depth == 1 => commas.push(j),
+                _ => {}
+            }
+        }
+        let Some(close) = close else { break };
+        if commas.is_empty() {
+            continue;
+        }
+        let (head, tail) = (&text[..open], &text[close + 1..]);
+        let mut start = open + 1;
+        for end in commas.into_iter().chain([close]) {
+            expand_braces(&format!("{head}{}{tail}", &text[start..end]), limit, out);
+            start = end + 1;
+        }
+        return;
+    }
+    out.push(text.to_owned());
 }

@@ -701,6 +701,7 @@ Changed by hand with baton.
         let run = agent::process::run_shell(
             cmd,
             self.project.root(),
+            &[],
             self.opts.verify_timeout,
             &CancellationToken::new(),
             |_| {},

@@ -25,6 +25,7 @@ pub struct Config {
     pub agent: Agent,
     pub run: Run,
     pub policy: Policy,
+    pub sandbox: Sandbox,
     pub screen: Screen,
     /// USD per million tokens, by model name.
     pub prices: BTreeMap<String, Price>,
@@ -44,6 +45,7 @@ impl Default for Config {
             agent: Agent::default(),
             run: Run::default(),
             policy: Policy::default(),
+            sandbox: Sandbox::default(),
             screen: Screen::default(),
             prices,
         }
@@ -173,6 +175,45 @@ pub struct Policy {
     pub allow: Vec<String>,
     /// Commands refused even if the allowlist has them.
     pub deny: Vec<String>,
+}
+
+/// What an agent's commands may reach outside the project.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Sandbox {
+    /// Paths outside the project an agent may write (e.g. a package cache); `~` is the home
+    /// directory. The system's temporary directory is always writable.
+    pub writable: Vec<String>,
+    /// Paths an agent may not read or list: keys and credentials.
+    pub hidden: Vec<String>,
+}
+
+/// Where keys and credentials live by default: ssh, cloud and registry logins, baton's own.
+pub const DEFAULT_HIDDEN: &[&str] = &[
+    "~/.ssh",
+    "~/.gnupg",
+    "~/.aws",
+    "~/.azure",
+    "~/.config/gcloud",
+    "~/.kube",
+    "~/.docker/config.json",
+    "~/.config/baton",
+    "~/.config/gh",
+    "~/.git-credentials",
+    "~/.config/git/credentials",
+    "~/.netrc",
+    "~/.npmrc",
+    "~/.pypirc",
+    "~/.config/pip",
+    "~/.cargo/credentials",
+    "~/.cargo/credentials.toml",
+    "~/.claude/.credentials.json",
+];
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox { writable: Vec::new(), hidden: DEFAULT_HIDDEN.iter().map(|s| s.to_string()).collect() }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

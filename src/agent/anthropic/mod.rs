@@ -31,7 +31,7 @@ pub struct AnthropicBackend {
     model: String,
     max_tokens: u32,
     price: Option<Price>,
-    policy_config: config::Policy,
+    policy_config: config::Config,
 }
 
 impl AnthropicBackend {
@@ -51,7 +51,7 @@ impl AnthropicBackend {
             model: config.agent.model.clone(),
             max_tokens: config.agent.max_tokens,
             price: config.price(&config.agent.model),
-            policy_config: config.policy.clone(),
+            policy_config: config.clone(),
         })
     }
 
@@ -105,7 +105,7 @@ impl AnthropicBackend {
         state: &mut State,
     ) -> EndReason {
         let system = self.system_prompt(ctx);
-        let policy = Policy::new(&req.workdir, &self.policy_config);
+        let policy = Policy::new(&req.workdir, &self.policy_config).with_session(Some(req.session.clone()));
         let mut messages = vec![json!({"role": "user", "content": [{"type": "text", "text": req.prompt}]})];
         loop {
             if state.turns >= req.limits.max_turns {
@@ -206,7 +206,7 @@ impl Backend for AnthropicBackend {
 
     fn run(&self, req: SessionRequest, events: UnboundedSender<AgentEvent>) -> BoxFuture<'_, SessionEnd> {
         Box::pin(async move {
-            let mut ctx = ToolContext::new(&req.workdir, req.cancel.clone());
+            let mut ctx = ToolContext::new(&req.workdir, req.cancel.clone()).with_session(req.session.clone());
             if let Some(path) = &req.pid_file {
                 ctx = ctx.with_group_file(path.clone());
             }

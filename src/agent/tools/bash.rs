@@ -13,8 +13,10 @@ pub const MAX_TIMEOUT_SECS: u64 = 600;
 
 pub async fn run(command: &str, timeout: Option<u64>, ctx: &ToolContext) -> ToolOutput {
     let secs = timeout.unwrap_or(DEFAULT_TIMEOUT_SECS).clamp(1, MAX_TIMEOUT_SECS);
-    let run =
-        run_shell(command, ctx.root(), Duration::from_secs(secs), &ctx.cancel, |pgid| ctx.remember_group(pgid)).await;
+    let run = run_shell(command, ctx.root(), &ctx.env(), Duration::from_secs(secs), &ctx.cancel, |pgid| {
+        ctx.remember_group(pgid)
+    })
+    .await;
     let run = match run {
         Ok(r) => r,
         Err(e) => return ToolOutput::error(format!("cannot run the command: {e}")),

@@ -41,12 +41,25 @@ pub struct ToolContext {
     groups: Arc<Mutex<Vec<i32>>>,
     /// Where each group id is also written, so a baton killed mid-session can clean up on restart.
     group_file: Option<PathBuf>,
+    /// The session's mark, set on every command it runs.
+    session: Option<String>,
 }
 
 impl ToolContext {
     pub fn new(root: &Path, cancel: CancellationToken) -> Self {
         let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-        ToolContext { root, cancel, groups: Arc::default(), group_file: None }
+        ToolContext { root, cancel, groups: Arc::default(), group_file: None, session: None }
+    }
+
+    /// Marks every command with `session` (in [`crate::agent::policy::procs::SESSION_ENV`]).
+    pub fn with_session(mut self, session: String) -> Self {
+        self.session = Some(session);
+        self
+    }
+
+    /// The environment every command gets on top of baton's.
+    pub(crate) fn env(&self) -> Vec<(&'static str, String)> {
+        self.session.iter().map(|s| (crate::agent::policy::procs::SESSION_ENV, s.clone())).collect()
     }
 
     /// Also records every process group in `path`, one id a line.
