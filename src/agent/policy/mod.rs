@@ -14,9 +14,12 @@
 //! The policy explains itself; the kernel sandbox is the wall behind it.
 
 mod allow;
+mod git;
 mod paths;
 pub mod procs;
 mod programs;
+mod scripts;
+mod signals;
 mod walk;
 
 use std::path::{Path, PathBuf};

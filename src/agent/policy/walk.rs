@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use super::Policy;
 use super::allow::{RECURSIVE, SHELLS, WRAPPERS, WRITERS};
 use super::paths::fold;
-use super::programs;
+use super::{git, programs, scripts, signals};
 use crate::agent::shell::{self, Word};
 
 pub(super) type Check = Result<(), String>;
@@ -140,13 +140,13 @@ impl<'p> Walk<'p> {
                 self.script(&joined.join(" "))
             }
             "find" => programs::find(self, args),
-            "sed" => programs::sed(self, args),
-            "awk" | "gawk" | "mawk" | "nawk" => programs::awk(self, args),
+            "sed" => scripts::sed(self, args),
+            "awk" | "gawk" | "mawk" | "nawk" => scripts::awk(self, args),
             "perl" => programs::perl(self, args),
             "tar" => programs::tar(self, args),
-            "git" => programs::git(self, args),
-            "kill" => programs::kill(self, args),
-            "pkill" => programs::pkill(self, args),
+            "git" => git::git(self, args),
+            "kill" => signals::kill(self, args),
+            "pkill" => signals::pkill(self, args),
             _ => self.writes(base, args),
         }
     }
