@@ -1,5 +1,5 @@
 //! Programs that write files through their own arguments: find, perl -i, tar.
-//! closely enough to find what it would write or run, or refused with a reason.
+//! Each is read far enough to find what it would write or run, or refused with a reason.
 
 use super::allow::WRITERS;
 use super::walk::{Check, Walk};
