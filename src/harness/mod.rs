@@ -5,6 +5,7 @@
 
 pub mod guard;
 pub mod prompts;
+mod restore;
 pub mod review;
 
 use std::io::Write;
@@ -19,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 use crate::agent::{self, AgentEvent, Backend, EndReason, Limits, SessionEnd, SessionRequest};
 use crate::project::config::{ApprovePolicy, Config, Mode};
 use crate::project::features::FeatureList;
-use crate::project::journal::{self, Flip, Journal, Record, SessionReport, SessionSummary, VerifyResult};
+use crate::project::journal::{self, Journal, Record, SessionReport, SessionSummary, VerifyResult};
 use crate::project::lock::{self, LockError, LoopLock};
 use crate::project::repo::{Author, Repo};
 use crate::project::session::{Outcome, SessionKind, Usage, Verdict};
@@ -899,62 +900,6 @@ Changed by hand with baton.
             duration_ms: elapsed.as_millis() as u64,
         });
         self.features_changed();
-        Ok(())
-    }
-
-    /// Runs the guard and repairs the list in a baton commit when the session broke the rules.
-    fn guard(
-        &mut self,
-        number: u32,
-        kind: SessionKind,
-        before: Option<&FeatureList>,
-    ) -> Result<(Vec<String>, Vec<Flip>), HarnessError> {
-        let path = self.project.features_path();
-        let after = match FeatureList::load_if_exists(&path) {
-            Ok(a) => a,
-            Err(e) => {
-                // The agent left a list that does not parse: put back the one it started from.
-                let Some(before) = before else {
-                    return Ok((vec![format!("the feature list does not parse: {e}")], Vec::new()));
-                };
-                before.save()?;
-                self.commit_repair(number)?;
-                return Ok((vec![format!("the feature list was left unparsable ({e}); restored")], Vec::new()));
-            }
-        };
-        match (before, after) {
-            (Some(before), Some(after)) => {
-                let report = guard::check(before, &after);
-                if let Some(repaired) = &report.repaired {
-                    repaired.save()?;
-                    self.commit_repair(number)?;
-                }
-                Ok((report.violations, report.flips))
-            }
-            (Some(before), None) => {
-                before.save()?;
-                self.commit_repair(number)?;
-                Ok((vec!["the feature list was deleted; restored".to_owned()], Vec::new()))
-            }
-            (None, Some(after)) if kind == SessionKind::Initializer => {
-                let (violations, fixed) = guard::check_initial(&after);
-                if let Some(fixed) = fixed {
-                    fixed.save()?;
-                    self.commit_repair(number)?;
-                }
-                Ok((violations, Vec::new()))
-            }
-            _ => Ok((Vec::new(), Vec::new())),
-        }
-    }
-
-    fn commit_repair(&self, number: u32) -> Result<(), HarnessError> {
-        let rel = self.project.config().files.features.clone();
-        self.repo().commit_paths(
-            &[rel.as_path()],
-            &format!("baton: restore the feature list after session {number}\n\nAn agent may change only `passes`; baton put back everything else and kept the `passes` changes.\n"),
-            Author::Baton,
-        )?;
         Ok(())
     }
 }

@@ -29,6 +29,34 @@ pub enum FeatureError {
     NoSuchFeature { path: PathBuf, number: usize, len: usize },
 }
 
+/// Reads `path` if it is a regular file (or a link to one): a FIFO in its place would block the
+/// read forever, a directory cannot be read.
+fn read_plain(path: &Path) -> std::io::Result<String> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(format!("it is {}, not a file", file_kind(&meta.file_type()))));
+    }
+    std::fs::read_to_string(path)
+}
+
+/// What a file system entry is, in words: "a directory", "a FIFO", "a symlink".
+pub fn file_kind(t: &std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_symlink() {
+        "a symlink"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_block_device() || t.is_char_device() {
+        "a device"
+    } else {
+        "a file"
+    }
+}
+
 /// One entry of the checklist, kept as its JSON object.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Feature(Map<String, Value>);
@@ -102,14 +130,14 @@ impl FeatureList {
 
     /// Reads and checks the file. Errors name the file, the line and column, and what was expected.
     pub fn load(path: &Path) -> Result<Self, FeatureError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| FeatureError::Read { path: path.to_owned(), source })?;
+        let read = |source| FeatureError::Read { path: path.to_owned(), source };
+        let text = read_plain(path).map_err(read)?;
         Self::parse(path, &text)
     }
 
     /// Like [`FeatureList::load`], but a missing file is `None` (no initializer session yet).
     pub fn load_if_exists(path: &Path) -> Result<Option<Self>, FeatureError> {
-        match std::fs::read_to_string(path) {
+        match read_plain(path) {
             Ok(text) => Self::parse(path, &text).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(FeatureError::Read { path: path.to_owned(), source }),

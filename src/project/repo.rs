@@ -213,8 +213,9 @@ impl Repo {
         }
     }
 
-    /// Commits the current content of `paths` (relative to the work tree; a missing file is a
-    /// deletion) on top of HEAD, leaving anything else the operator has staged out of it.
+    /// Commits the current content of `paths` (relative to the work tree; a missing file, or
+    /// something that is not a file, is a deletion) on top of HEAD, leaving anything else the
+    /// operator has staged out of it.
     pub fn commit_paths(&self, paths: &[&Path], message: &str, author: Author) -> Result<Oid, RepoError> {
         let head_tree = self.head_tree()?;
         let mut index = Index::new().ctx(|| "making an index".into())?;
@@ -226,6 +227,12 @@ impl Repo {
             let full = self.workdir().join(path);
             let io = |source| RepoError::Io { context: format!("reading {}", full.display()), source };
             match std::fs::symlink_metadata(&full) {
+                // A directory, FIFO, socket or device is no file git can hold: the file that was
+                // there is gone. (Reading a FIFO would block until someone writes to it.)
+                Ok(meta) if !meta.is_file() && !meta.file_type().is_symlink() => {
+                    let _ = index.remove_path(path);
+                    let _ = real.remove_path(path);
+                }
                 Ok(meta) => {
                     use std::os::unix::fs::PermissionsExt;
                     let (data, mode) = if meta.file_type().is_symlink() {
@@ -236,6 +243,9 @@ impl Repo {
                         (std::fs::read(&full).map_err(io)?, if exec { 0o100755 } else { 0o100644 })
                     };
                     let id = self.git.blob(&data).ctx(|| format!("storing {}", path.display()))?;
+                    // A directory that stood here in HEAD goes: a path is a file or a tree.
+                    let _ = index.remove_dir(path, 0);
+                    let _ = real.remove_dir(path, 0);
                     index
                         .add(&index_entry(path, id, mode, data.len()))
                         .ctx(|| format!("staging {}", path.display()))?;
@@ -433,6 +443,22 @@ impl Repo {
         let Ok(entry) = tree.get_path(path) else { return Ok(None) };
         let blob = self.git.find_blob(entry.id()).ctx(|| format!("reading {}", path.display()))?;
         Ok(Some(blob.content().to_vec()))
+    }
+
+    /// Whether HEAD holds `path` as a regular file with exactly `content`.
+    pub fn head_has_file(&self, path: &Path, content: &[u8]) -> Result<bool, RepoError> {
+        let Some(tree) = self.head_tree()? else { return Ok(false) };
+        let Ok(entry) = tree.get_path(path) else { return Ok(false) };
+        if !matches!(entry.filemode(), 0o100644 | 0o100755) {
+            return Ok(false);
+        }
+        let blob = self.git.find_blob(entry.id()).ctx(|| format!("reading {}", path.display()))?;
+        Ok(blob.content() == content)
+    }
+
+    /// Whether `.gitignore` (or `.git/info/exclude`) ignores `path`.
+    pub fn is_ignored(&self, path: &Path) -> bool {
+        self.git.is_path_ignored(path).unwrap_or(false)
     }
 
     /// Takes the branch back to before its first commit: the branch ref goes, and the files the
