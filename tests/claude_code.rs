@@ -267,3 +267,43 @@ async fn baton_run_headless_with_claude_code_runs_a_whole_project() {
     // The raw stream of each session is kept beside its transcript.
     assert!(dir.path().join(".baton/sessions/0002.raw.jsonl").exists());
 }
+
+/// The CLI's commands carry the session's mark, and baton's hook, run by the CLI, lets them
+/// signal nothing else: an operator's process survives a `kill` in the session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claude_session_may_signal_only_its_own_processes() {
+    let dir = common::temp_repo();
+    let mut operator = std::process::Command::new("sleep").arg("302").spawn().unwrap();
+    let scenario = format!(
+        r#"
+name = "signals"
+[[turns]]
+id = "mark"
+start = "Build"
+tools = [{{ name = "bash", input = {{ command = "echo mark=$BATON_SESSION" }} }}]
+[[turns]]
+id = "kill"
+tools = [{{ name = "bash", input = {{ command = "kill {pid}" }} }}]
+[[turns]]
+id = "end"
+text = "Done."
+"#,
+        pid = operator.id()
+    );
+    let ran = run("signals", &scenario, dir.path(), CancellationToken::new()).await;
+    let results = common::tool_results(&ran.events);
+    assert!(results[0].0.contains("mark=") && !results[0].0.trim().ends_with("mark="), "{results:?}");
+    let denied: Vec<String> = ran
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::PolicyDenied { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(denied.len(), 1, "{:#?}", ran.events);
+    assert!(denied[0].contains("was not started by this session"), "{denied:?}");
+    assert!(operator.try_wait().unwrap().is_none(), "the operator's process still runs");
+    operator.kill().unwrap();
+    let _ = operator.wait();
+}
