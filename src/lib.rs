@@ -9,4 +9,5 @@ pub mod commands;
 pub mod harness;
 pub mod logging;
 pub mod project;
+pub mod sandbox;
 pub mod tui;

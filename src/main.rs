@@ -164,6 +164,11 @@ enum SessionsCommand {
 }
 
 fn main() -> ExitCode {
+    // The sandbox launcher confines itself before anything else runs: no threads, no logging.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.len() > 2 && args[1] == "sandbox" && args[2] == "exec" {
+        baton::sandbox::exec::main(&args[3..]);
+    }
     let _ = color_eyre::config::HookBuilder::default().display_env_section(false).install();
     baton::logging::init();
     let cli = Cli::parse();

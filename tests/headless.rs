@@ -108,8 +108,13 @@ async fn a_run_killed_mid_session_resumes_as_interrupted_with_nothing_lost_or_do
     let sandbox = Sandbox::new();
     let dir = project_dir(&sandbox);
     let marker = 700_000 + std::process::id() % 90_000;
-    let flag = tempfile::tempdir().unwrap();
-    let flag = flag.path().join("slept");
+    let flag_dir = tempfile::tempdir().unwrap();
+    let flag = flag_dir.path().join("slept");
+    // The flag lives outside the project: the sandbox lets the agent write it only when told to.
+    let config = dir.path().join(".baton/config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text = text.replace("# writable = []", &format!("writable = [{:?}]", flag_dir.path().display().to_string()));
+    std::fs::write(&config, text).unwrap();
     // Session 2 writes its file, then hangs once (the flag makes later sessions quick).
     let slow = format!("test -f {f} || {{ touch {f}; sleep {marker}; }}", f = flag.display());
     let model = ScriptedModel::start(Scenario::parse("loop.toml", &LOOP.replace("SLOW_STEP", &slow)).unwrap(), None)

@@ -495,7 +495,18 @@ impl Backend for ClaudeCodeBackend {
                 cost_usd: 0.0,
                 turns: 0,
             };
-            let mut child = match self.command(&req).spawn() {
+            // The session's own temporary directory: the CLI's commands get it as TMPDIR, and the
+            // hook confines them to it (with the project).
+            let tmp = match tempfile::Builder::new().prefix("baton-session-").tempdir() {
+                Ok(t) => t,
+                Err(e) => return crashed(format!("cannot make the session's temporary directory: {e}")),
+            };
+            let mut command = self.command(&req);
+            command.env("TMPDIR", tmp.path());
+            if let Some(record) = &req.sandbox_record {
+                command.env(crate::sandbox::RECORD_ENV, record);
+            }
+            let mut child = match command.spawn() {
                 Ok(c) => c,
                 Err(e) => return crashed(format!("cannot start {}: {e}", self.claude.display())),
             };
@@ -615,9 +626,30 @@ pub fn pre_tool_use_hook(input: &str, project_root: Option<&Path>) -> Option<Val
     };
     let policy = super::policy::Policy::new(&root, &config);
     let cwd = cwd.unwrap_or_else(|| root.clone());
-    match policy.check_tool_in(v["tool_name"].as_str().unwrap_or(""), &v["tool_input"], &cwd) {
-        super::policy::Decision::Allow => None,
+    let tool = v["tool_name"].as_str().unwrap_or("");
+    match policy.check_tool_in(tool, &v["tool_input"], &cwd) {
         super::policy::Decision::Deny(reason) => Some(deny(reason)),
+        super::policy::Decision::Allow if tool == "Bash" => {
+            // The command runs, inside baton's sandbox: the hook hands the CLI the confined form.
+            let tmp = std::env::var_os("TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+            match crate::sandbox::Profile::new(&root, &config.sandbox, &tmp) {
+                Ok(None) => None,
+                Err(e) => Some(deny(e.to_string())),
+                Ok(Some(profile)) => {
+                    let profile = profile.with_record(std::env::var_os(crate::sandbox::RECORD_ENV).map(PathBuf::from));
+                    let mut input = v["tool_input"].clone();
+                    let command = input["command"].as_str().unwrap_or("").to_owned();
+                    input["command"] = Value::String(profile.shell_line(&command));
+                    Some(json!({"hookSpecificOutput": {
+                        "hookEventName": "PreToolUse",
+                        "permissionDecision": "allow",
+                        "permissionDecisionReason": "baton's policy allows it; it runs in baton's sandbox",
+                        "updatedInput": input,
+                    }}))
+                }
+            }
+        }
+        super::policy::Decision::Allow => None,
     }
 }
 

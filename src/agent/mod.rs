@@ -34,6 +34,8 @@ pub struct SessionRequest {
     pub pid_file: Option<PathBuf>,
     /// Where a backend that drives another program keeps that program's raw output.
     pub raw_log: Option<PathBuf>,
+    /// Where the sandbox notes the user namespace of each command the session runs.
+    pub sandbox_record: Option<PathBuf>,
     /// Marks the processes this session starts (in [`policy::procs::SESSION_ENV`]), the only
     /// ones its commands may signal. Unique to the session.
     pub session: String,
@@ -54,6 +56,7 @@ impl SessionRequest {
             cancel,
             pid_file: None,
             raw_log: None,
+            sandbox_record: None,
             session,
         }
     }

@@ -88,16 +88,27 @@ pub async fn run_shell(
     command: &str,
     dir: &Path,
     env: &[(&str, String)],
+    sandbox: Option<&crate::sandbox::Profile>,
     timeout: Duration,
     cancel: &CancellationToken,
     on_spawn: impl FnOnce(i32),
 ) -> std::io::Result<CommandRun> {
     let (reader, writer) = std::io::pipe()?;
     let writer2 = writer.try_clone()?;
-    let mut cmd = tokio::process::Command::new("bash");
-    cmd.arg("-c")
-        .arg(command)
-        .current_dir(dir)
+    let mut cmd = match sandbox {
+        Some(profile) => {
+            let argv = profile.argv(command);
+            let mut cmd = tokio::process::Command::new(&argv[0]);
+            cmd.args(&argv[1..]).env("TMPDIR", profile.tmp());
+            cmd
+        }
+        None => {
+            let mut cmd = tokio::process::Command::new("bash");
+            cmd.arg("-c").arg(command);
+            cmd
+        }
+    };
+    cmd.current_dir(dir)
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::from(OwnedFd::from(writer)))

@@ -98,6 +98,7 @@ pub fn create(dir: Option<&Path>, out: &mut dyn Write) -> Result<Project> {
 
 /// The backend for the demo, talking to the scripted model at `url`.
 pub fn backend(args: &DemoArgs, project: &Project, url: &str) -> Result<Arc<dyn Backend>> {
+    crate::sandbox::ready(&project.config().sandbox)?;
     Ok(match args.backend {
         BackendKind::Anthropic => Arc::new(AnthropicBackend::new(url, "demo-key", project.config())?),
         BackendKind::ClaudeCode => {

@@ -52,6 +52,7 @@ pub fn backend_for(
     kind: BackendKind,
     claude_bin: Option<&std::path::Path>,
 ) -> Result<Arc<dyn Backend>> {
+    crate::sandbox::ready(&config.sandbox)?;
     match kind {
         BackendKind::Anthropic => Ok(Arc::new(AnthropicBackend::from_env(config)?)),
         BackendKind::ClaudeCode => {

@@ -245,6 +245,9 @@ pub struct Harness {
     outside_failure_streak: u32,
     /// A verify failure found at a boundary, for the next prompt.
     boundary_feedback: Vec<String>,
+    /// The verify command's sandbox, and its temporary directory.
+    verify_sandbox: Option<crate::sandbox::Profile>,
+    _verify_tmp: Option<tempfile::TempDir>,
 }
 
 enum Wait {
@@ -261,6 +264,21 @@ impl Harness {
         let journal_offset = std::fs::metadata(project.journal_path()).map_or(0, |m| m.len());
         let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = tokio::sync::mpsc::unbounded_channel();
+        crate::sandbox::become_subreaper();
+        let verify_tmp = match project.config().sandbox.mode {
+            crate::project::config::SandboxMode::On => Some(
+                tempfile::Builder::new()
+                    .prefix("baton-verify-")
+                    .tempdir()
+                    .map_err(|e| HarnessError::Io(format!("cannot make a temporary directory: {e}")))?,
+            ),
+            crate::project::config::SandboxMode::Off => None,
+        };
+        let verify_sandbox = match &verify_tmp {
+            Some(tmp) => crate::sandbox::Profile::new(project.root(), &project.config().sandbox, tmp.path())
+                .map_err(|e| HarnessError::Io(e.to_string()))?,
+            None => None,
+        };
         let harness = Harness {
             project,
             repo: std::sync::Mutex::new(repo),
@@ -281,6 +299,8 @@ impl Harness {
             stall_streak: 0,
             outside_failure_streak: 0,
             boundary_feedback: Vec::new(),
+            verify_sandbox,
+            _verify_tmp: verify_tmp,
         };
         Ok((harness, Handles { commands: cmd_tx, events: ev_rx }))
     }
@@ -703,6 +723,7 @@ Changed by hand with baton.
             cmd,
             self.project.root(),
             &[],
+            self.verify_sandbox.as_ref(),
             self.opts.verify_timeout,
             &CancellationToken::new(),
             |_| {},
@@ -794,9 +815,12 @@ Changed by hand with baton.
             cancel.clone(),
         );
         request.pid_file = Some(self.pid_file(number));
+        let record = self.project.baton_dir().join("sessions").join(format!("{number:04}.sandboxes"));
+        request.sandbox_record = Some(record.clone());
         request.raw_log = Some(self.project.baton_dir().join("sessions").join(format!("{number:04}.raw.jsonl")));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let backend = self.backend.clone();
+        let token = request.session.clone();
         let mut task = tokio::spawn(async move { backend.run(request, tx).await });
         let started = Instant::now();
         let end = loop {
@@ -838,6 +862,8 @@ Changed by hand with baton.
         }
         drop(transcript);
         let _ = std::fs::remove_file(self.pid_file(number));
+        // Nothing the session started outlives it: a daemon could change the tree after the guard.
+        tokio::task::spawn_blocking(move || crate::sandbox::end_session(&token, Some(&record))).await.ok();
         self.finish_session(number, kind, base, &uncommitted, before, end, started.elapsed(), None).await
     }
 

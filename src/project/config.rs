@@ -181,11 +181,30 @@ pub struct Policy {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Sandbox {
+    /// `on`: every command of a session runs confined, and a session does not start where the
+    /// kernel cannot confine it. `off`: commands run unconfined (the policy still applies).
+    pub mode: SandboxMode,
+    /// Whether commands reach the network; `off` leaves them their own loopback only.
+    pub network: Network,
     /// Paths outside the project an agent may write (e.g. a package cache); `~` is the home
     /// directory. The system's temporary directory is always writable.
     pub writable: Vec<String>,
     /// Paths an agent may not read or list: keys and credentials.
     pub hidden: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SandboxMode {
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Network {
+    On,
+    Off,
 }
 
 /// Where keys and credentials live by default: ssh, cloud and registry logins, baton's own.
@@ -212,7 +231,12 @@ pub const DEFAULT_HIDDEN: &[&str] = &[
 
 impl Default for Sandbox {
     fn default() -> Self {
-        Sandbox { writable: Vec::new(), hidden: DEFAULT_HIDDEN.iter().map(|s| s.to_string()).collect() }
+        Sandbox {
+            mode: SandboxMode::On,
+            network: Network::Off,
+            writable: Vec::new(),
+            hidden: DEFAULT_HIDDEN.iter().map(|s| s.to_string()).collect(),
+        }
     }
 }
 

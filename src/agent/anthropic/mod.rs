@@ -105,7 +105,10 @@ impl AnthropicBackend {
         state: &mut State,
     ) -> EndReason {
         let system = self.system_prompt(ctx);
-        let policy = Policy::new(&req.workdir, &self.policy_config).with_session(Some(req.session.clone()));
+        let mut policy = Policy::new(&req.workdir, &self.policy_config).with_session(Some(req.session.clone()));
+        if let Some(profile) = ctx.sandbox() {
+            policy = policy.with_tmpdir(profile.tmp());
+        }
         let mut messages = vec![json!({"role": "user", "content": [{"type": "text", "text": req.prompt}]})];
         loop {
             if state.turns >= req.limits.max_turns {
@@ -206,7 +209,17 @@ impl Backend for AnthropicBackend {
 
     fn run(&self, req: SessionRequest, events: UnboundedSender<AgentEvent>) -> BoxFuture<'_, SessionEnd> {
         Box::pin(async move {
-            let mut ctx = ToolContext::new(&req.workdir, req.cancel.clone()).with_session(req.session.clone());
+            let tmp = match session_tmp(&req.workdir, &self.policy_config.sandbox) {
+                Ok(t) => t.map(|(dir, profile)| (dir, profile.with_record(req.sandbox_record.clone()))),
+                Err(message) => {
+                    let _ = events.send(AgentEvent::Notice { text: message.clone() });
+                    let reason = EndReason::Crashed { message };
+                    return SessionEnd { reason, usage: Usage::default(), cost_usd: 0.0, turns: 0 };
+                }
+            };
+            let mut ctx = ToolContext::new(&req.workdir, req.cancel.clone())
+                .with_session(req.session.clone())
+                .with_sandbox(tmp.as_ref().map(|(_, profile)| profile.clone()));
             if let Some(path) = &req.pid_file {
                 ctx = ctx.with_group_file(path.clone());
             }
@@ -222,5 +235,25 @@ impl Backend for AnthropicBackend {
             ctx.kill_leftovers();
             SessionEnd { reason, usage: state.usage, cost_usd: state.cost, turns: state.turns }
         })
+    }
+}
+
+/// The session's temporary directory and the sandbox its commands run in (none when the user
+/// turned the sandbox off). The directory goes when the returned guard drops.
+fn session_tmp(
+    root: &std::path::Path,
+    sandbox: &config::Sandbox,
+) -> Result<Option<(tempfile::TempDir, crate::sandbox::Profile)>, String> {
+    if sandbox.mode == config::SandboxMode::Off {
+        return Ok(None);
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix("baton-session-")
+        .tempdir()
+        .map_err(|e| format!("cannot make the session's temporary directory: {e}"))?;
+    match crate::sandbox::Profile::new(root, sandbox, tmp.path()) {
+        Ok(Some(profile)) => Ok(Some((tmp, profile))),
+        Ok(None) => Ok(None),
+        Err(e) => Err(e.to_string()),
     }
 }

@@ -28,7 +28,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 pub use allow::DEFAULT_ALLOW;
-pub use paths::confine;
+pub use paths::{confine, expand_home};
 use procs::Processes;
 use walk::Walk;
 
@@ -69,6 +69,8 @@ pub struct Policy {
     hidden: Vec<PathBuf>,
     /// `$TMPDIR` as the agent's commands see it.
     tmpdir: Option<String>,
+    /// Whether `/tmp` itself may be written (not when the session has its own temporary dir).
+    system_tmp: bool,
     /// The value of [`procs::SESSION_ENV`] in the processes this session started.
     session: Option<String>,
     processes: Arc<dyn Processes>,
@@ -94,10 +96,20 @@ impl Policy {
             writable: Vec::new(),
             hidden: Vec::new(),
             tmpdir: std::env::var("TMPDIR").ok().filter(|t| !t.is_empty()),
+            system_tmp: true,
             session: std::env::var(procs::SESSION_ENV).ok().filter(|s| !s.is_empty()),
             processes: Arc::new(procs::Live),
         };
         p.with_home(std::env::var_os("HOME").map(PathBuf::from))
+    }
+
+    /// The session's temporary directory: the only place outside the project (and `[sandbox]
+    /// writable`) its commands may write, as in the sandbox.
+    pub fn with_tmpdir(mut self, tmp: &Path) -> Self {
+        self.tmpdir = Some(tmp.display().to_string());
+        self.system_tmp = false;
+        let home = self.home.clone();
+        self.with_home(home)
     }
 
     /// Resolves `~` (and the sandbox's paths) against `home` instead of `$HOME`.
@@ -105,7 +117,10 @@ impl Policy {
         self.home = home;
         let expand = |p: &String| paths::expand_home(p, self.home.as_deref());
         self.hidden = self.sandbox.hidden.iter().filter_map(expand).collect();
-        let mut writable = vec![PathBuf::from("/tmp"), std::env::temp_dir()];
+        let mut writable = Vec::new();
+        if self.system_tmp {
+            writable.extend([PathBuf::from("/tmp"), std::env::temp_dir()]);
+        }
         writable.extend(self.tmpdir.iter().map(PathBuf::from));
         writable.extend(self.sandbox.writable.iter().filter_map(expand));
         self.writable = writable.iter().map(|w| w.canonicalize().unwrap_or_else(|_| w.clone())).collect();

@@ -6,7 +6,7 @@ use std::path::{Component, Path, PathBuf};
 use super::Policy;
 
 /// `~` or `~/rest` against `home`; other paths as they are. `None` for a `~` with no home.
-pub(super) fn expand_home(path: &str, home: Option<&Path>) -> Option<PathBuf> {
+pub fn expand_home(path: &str, home: Option<&Path>) -> Option<PathBuf> {
     match path.strip_prefix('~') {
         Some("") => home.map(Path::to_owned),
         Some(rest) if rest.starts_with('/') => home.map(|h| h.join(rest.trim_start_matches('/'))),

@@ -13,10 +13,11 @@ pub const MAX_TIMEOUT_SECS: u64 = 600;
 
 pub async fn run(command: &str, timeout: Option<u64>, ctx: &ToolContext) -> ToolOutput {
     let secs = timeout.unwrap_or(DEFAULT_TIMEOUT_SECS).clamp(1, MAX_TIMEOUT_SECS);
-    let run = run_shell(command, ctx.root(), &ctx.env(), Duration::from_secs(secs), &ctx.cancel, |pgid| {
-        ctx.remember_group(pgid)
-    })
-    .await;
+    let run =
+        run_shell(command, ctx.root(), &ctx.env(), ctx.sandbox(), Duration::from_secs(secs), &ctx.cancel, |pgid| {
+            ctx.remember_group(pgid)
+        })
+        .await;
     let run = match run {
         Ok(r) => r,
         Err(e) => return ToolOutput::error(format!("cannot run the command: {e}")),
@@ -39,6 +40,9 @@ pub async fn run(command: &str, timeout: Option<u64>, ctx: &ToolContext) -> Tool
                 let code = s.code().map_or_else(|| "killed by a signal".to_owned(), |c| format!("exit status {c}"));
                 if !text.is_empty() && !text.ends_with('\n') {
                     text.push('\n');
+                }
+                if let Some(why) = ctx.sandbox().and_then(|p| p.explain(&text)) {
+                    text.push_str(&format!("[{why}]\n"));
                 }
                 text.push_str(&format!("[{code}]"));
                 ToolOutput::error(text)

@@ -43,18 +43,30 @@ pub struct ToolContext {
     group_file: Option<PathBuf>,
     /// The session's mark, set on every command it runs.
     session: Option<String>,
+    /// How the session's commands are confined; `None` runs them unconfined.
+    sandbox: Option<crate::sandbox::Profile>,
 }
 
 impl ToolContext {
     pub fn new(root: &Path, cancel: CancellationToken) -> Self {
         let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-        ToolContext { root, cancel, groups: Arc::default(), group_file: None, session: None }
+        ToolContext { root, cancel, groups: Arc::default(), group_file: None, session: None, sandbox: None }
     }
 
     /// Marks every command with `session` (in [`crate::agent::policy::procs::SESSION_ENV`]).
     pub fn with_session(mut self, session: String) -> Self {
         self.session = Some(session);
         self
+    }
+
+    /// Runs every command in `profile`'s sandbox.
+    pub fn with_sandbox(mut self, profile: Option<crate::sandbox::Profile>) -> Self {
+        self.sandbox = profile;
+        self
+    }
+
+    pub fn sandbox(&self) -> Option<&crate::sandbox::Profile> {
+        self.sandbox.as_ref()
     }
 
     /// The environment every command gets on top of baton's.

@@ -1,0 +1,269 @@
+//! `baton sandbox exec`: the process that confines itself and then becomes the command. It runs
+//! before anything else in `main` (no threads, no runtime, no logging), because entering a new
+//! user namespace needs a single-threaded process.
+//!
+//! In order: a new user and mount namespace (and network namespace when the network is off, with
+//! its own loopback up); the hidden paths covered (an empty, unreadable tmpfs over a directory,
+//! `/dev/null` over a file); `.baton/` bound read-only; every capability dropped; Landlock:
+//! read and run anywhere, write only beneath the writable paths, no signal to a process outside
+//! the sandbox (unless `--signals`), no abstract Unix socket outside it; then `exec`.
+
+use std::convert::Infallible;
+use std::ffi::{CString, OsString};
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use landlock::{
+    ABI, Access, AccessFs, CompatLevel, Compatible, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
+    path_beneath_rules,
+};
+
+/// Exit status when the sandbox could not be set up (the command did not run).
+pub const SETUP_FAILED: i32 = 125;
+
+#[derive(Debug, Default)]
+struct Spec {
+    /// The project: writable, its `.baton/` read-only.
+    root: PathBuf,
+    write: Vec<PathBuf>,
+    hide: Vec<PathBuf>,
+    network: bool,
+    signals: bool,
+    /// Where to note the new user namespace, so baton can end everything in it later.
+    record: Option<PathBuf>,
+    program: Vec<OsString>,
+}
+
+/// Runs `baton sandbox exec ARGS`; never returns.
+pub fn main(args: &[OsString]) -> ! {
+    match run(args) {
+        Ok(never) => match never {},
+        Err(e) => {
+            eprintln!("baton sandbox: {e}");
+            std::process::exit(SETUP_FAILED)
+        }
+    }
+}
+
+fn parse(args: &[OsString]) -> Result<Spec, String> {
+    let mut spec = Spec::default();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().map(PathBuf::from).ok_or_else(|| format!("{} needs a value", a.to_string_lossy()));
+        match a.to_str() {
+            Some("--root") => spec.root = value()?,
+            Some("--write") => spec.write.push(value()?),
+            Some("--hide") => spec.hide.push(value()?),
+            Some("--network") => spec.network = true,
+            Some("--signals") => spec.signals = true,
+            Some("--record") => spec.record = Some(value()?),
+            Some("--") => {
+                spec.program = it.cloned().collect();
+                break;
+            }
+            _ => return Err(format!("unknown option {}", a.to_string_lossy())),
+        }
+    }
+    if spec.root.as_os_str().is_empty() || spec.program.is_empty() {
+        return Err(
+            "usage: baton sandbox exec --root DIR [--write DIR]... [--hide PATH]... [--network] -- PROGRAM [ARG]..."
+                .into(),
+        );
+    }
+    Ok(spec)
+}
+
+fn os_error(what: &str) -> String {
+    format!("cannot {what}: {}", io::Error::last_os_error())
+}
+
+fn cstr(p: &Path) -> Result<CString, String> {
+    CString::new(p.as_os_str().as_bytes()).map_err(|_| format!("{} holds a NUL byte", p.display()))
+}
+
+fn run(args: &[OsString]) -> Result<Infallible, String> {
+    let spec = parse(args)?;
+    // SAFETY: getuid and getgid cannot fail and touch no memory.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let mut flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
+    if !spec.network {
+        flags |= libc::CLONE_NEWNET;
+    }
+    // SAFETY: unshare changes this process's namespaces only; it is single-threaded here.
+    if unsafe { libc::unshare(flags) } != 0 {
+        return Err(os_error("enter new user, mount and network namespaces (unshare)"));
+    }
+    let write = |path: &str, text: String| std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"));
+    if let Err(e) = std::fs::write("/proc/self/setgroups", "deny")
+        && e.kind() != io::ErrorKind::NotFound
+    {
+        return Err(format!("cannot write /proc/self/setgroups: {e}"));
+    }
+    write("/proc/self/uid_map", format!("{uid} {uid} 1\n"))?;
+    write("/proc/self/gid_map", format!("{gid} {gid} 1\n"))?;
+    if let Some(record) = &spec.record {
+        // Before any restriction: the record lives where the command may not write.
+        let ns =
+            std::fs::read_link("/proc/self/ns/user").map_err(|e| format!("cannot read the user namespace: {e}"))?;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(record)
+            .map_err(|e| format!("cannot write {}: {e}", record.display()))?;
+        io::Write::write_all(&mut f, format!("{}\n", ns.display()).as_bytes())
+            .map_err(|e| format!("cannot write {}: {e}", record.display()))?;
+    }
+    mounts(&spec)?;
+    if !spec.network {
+        loopback_up()?;
+    }
+    drop_capabilities()?;
+    landlock(&spec)?;
+    let program: Vec<CString> = spec
+        .program
+        .iter()
+        .map(|a| CString::new(a.as_bytes()).map_err(|_| "an argument holds a NUL byte".to_owned()))
+        .collect::<Result<_, _>>()?;
+    let mut argv: Vec<*const libc::c_char> = program.iter().map(|a| a.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    // SAFETY: argv is a NULL-terminated array of pointers to NUL-terminated strings that outlive
+    // the call; execvp only returns on failure.
+    unsafe { libc::execvp(argv[0], argv.as_ptr()) };
+    Err(os_error(&format!("run {}", spec.program[0].to_string_lossy())))
+}
+
+fn mount(
+    source: Option<&Path>,
+    target: &Path,
+    fstype: Option<&str>,
+    flags: libc::c_ulong,
+    data: Option<&str>,
+) -> Result<(), String> {
+    let source = source.map(cstr).transpose()?;
+    let target_c = cstr(target)?;
+    let fstype = fstype.map(|f| CString::new(f).unwrap_or_default());
+    let data = data.map(|d| CString::new(d).unwrap_or_default());
+    let ptr = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
+    // SAFETY: every pointer is NULL or a NUL-terminated string alive for the call.
+    let rc = unsafe { libc::mount(ptr(&source), target_c.as_ptr(), ptr(&fstype), flags, ptr(&data).cast()) };
+    if rc != 0 {
+        return Err(os_error(&format!("mount over {}", target.display())));
+    }
+    Ok(())
+}
+
+/// The flags of the mount `path` lies on that a bind remount in a user namespace must keep.
+fn locked_flags(path: &Path) -> libc::c_ulong {
+    let Ok(c) = cstr(path) else { return 0 };
+    // SAFETY: statvfs fills the struct it is given; it is zeroed and valid.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
+        return 0;
+    }
+    let pairs = [
+        (libc::ST_NOSUID, libc::MS_NOSUID),
+        (libc::ST_NODEV, libc::MS_NODEV),
+        (libc::ST_NOEXEC, libc::MS_NOEXEC),
+        (libc::ST_NOATIME, libc::MS_NOATIME),
+        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        (libc::ST_RELATIME, libc::MS_RELATIME),
+    ];
+    pairs.iter().filter(|(st_flag, _)| st.f_flag & st_flag != 0).fold(0, |acc, (_, ms)| acc | ms)
+}
+
+fn mounts(spec: &Spec) -> Result<(), String> {
+    mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE, None)?;
+    for hidden in &spec.hide {
+        match std::fs::metadata(hidden) {
+            Ok(m) if m.is_dir() => mount(
+                Some(Path::new("tmpfs")),
+                hidden,
+                Some("tmpfs"),
+                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                Some("size=4k,mode=000"),
+            )?,
+            Ok(_) => mount(Some(Path::new("/dev/null")), hidden, None, libc::MS_BIND, None)?,
+            Err(_) => {}
+        }
+    }
+    let state = spec.root.join(".baton");
+    if state.is_dir() {
+        mount(Some(&state), &state, None, libc::MS_BIND | libc::MS_REC, None)?;
+        let keep = locked_flags(&state);
+        mount(None, &state, None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | keep, None)?;
+    }
+    Ok(())
+}
+
+/// Brings up `lo` in the new network namespace: a server the command starts on loopback works.
+fn loopback_up() -> Result<(), String> {
+    // SAFETY: a plain datagram socket, closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(os_error("open a socket to bring up loopback"));
+    }
+    // SAFETY: ifreq is plain data; the name fits; the ioctls read and write only it.
+    let result = unsafe {
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo".iter().enumerate() {
+            req.ifr_name[i] = *b as libc::c_char;
+        }
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) != 0 {
+            Err(os_error("read loopback's flags"))
+        } else {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            if libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) != 0 { Err(os_error("bring up loopback")) } else { Ok(()) }
+        }
+    };
+    // SAFETY: fd is ours.
+    unsafe { libc::close(fd) };
+    result
+}
+
+/// Drops every capability from the bounding and ambient sets, so nothing the command runs (not
+/// even as uid 0 in the namespace) can undo the mounts.
+fn drop_capabilities() -> Result<(), String> {
+    let last: u32 =
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40);
+    for cap in 0..=last {
+        // SAFETY: prctl with these options reads only its integer arguments.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } != 0 {
+            return Err(os_error("drop capabilities"));
+        }
+    }
+    // SAFETY: as above.
+    unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0) };
+    Ok(())
+}
+
+fn landlock(spec: &Spec) -> Result<(), String> {
+    let abi = ABI::V6;
+    let fail = |e: landlock::RulesetError| format!("cannot set up Landlock: {e}");
+    let mut ruleset = Ruleset::default()
+        .set_compatibility(CompatLevel::BestEffort)
+        .handle_access(AccessFs::from_all(abi))
+        .map_err(fail)?;
+    ruleset = ruleset.scope(Scope::AbstractUnixSocket).map_err(fail)?;
+    if !spec.signals {
+        ruleset = ruleset.scope(Scope::Signal).map_err(fail)?;
+    }
+    let mut writable = vec![spec.root.clone()];
+    writable.extend(spec.write.iter().cloned());
+    let devices = ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/ptmx", "/dev/pts", "/dev/shm"];
+    let status = ruleset
+        .create()
+        .map_err(fail)?
+        .add_rules(path_beneath_rules(["/"], AccessFs::from_read(abi)))
+        .map_err(fail)?
+        .add_rules(path_beneath_rules(&writable, AccessFs::from_all(abi)))
+        .map_err(fail)?
+        .add_rules(path_beneath_rules(devices, AccessFs::from_all(abi)))
+        .map_err(fail)?
+        .restrict_self()
+        .map_err(fail)?;
+    if status.ruleset == RulesetStatus::NotEnforced {
+        return Err("this kernel does not enforce Landlock, so nothing would confine the command".into());
+    }
+    Ok(())
+}
