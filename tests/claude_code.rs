@@ -307,3 +307,56 @@ text = "Done."
     operator.kill().unwrap();
     let _ = operator.wait();
 }
+
+/// The CLI's commands run in baton's sandbox (the hook hands the CLI the confined command): a
+/// script the agent writes and runs cannot write outside the project, read a hidden file or reach
+/// a server on the host's loopback, and work inside the project still goes through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claude_sessions_commands_are_confined_by_the_kernel() {
+    let dir = common::temp_repo();
+    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let secret_dir = outside.path().join("keys");
+    std::fs::create_dir_all(&secret_dir).unwrap();
+    std::fs::write(secret_dir.join("id_rsa"), "SECRET-KEY-MATERIAL").unwrap();
+    std::fs::create_dir_all(dir.path().join(".baton")).unwrap();
+    std::fs::write(
+        dir.path().join(".baton/config.toml"),
+        format!("[sandbox]\nhidden = [{:?}]\n", secret_dir.display().to_string()),
+    )
+    .unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // The policy sees `python3 escape.py`; what the script does only the kernel sees.
+    let script = [
+        "import socket".to_owned(),
+        format!("try:\\n    open('{}/escaped', 'w').write('x')\\nexcept Exception as e:\\n    print('write:', e)", outside.path().display()),
+        format!("try:\\n    print(open('{}/id_rsa').read())\\nexcept Exception as e:\\n    print('read:', e)", secret_dir.display()),
+        format!("try:\\n    socket.create_connection(('127.0.0.1', {port}), 2)\\nexcept Exception as e:\\n    print('connect:', e)"),
+    ]
+    .join("\\n");
+    let scenario = format!(
+        r#"
+name = "confined"
+[[turns]]
+id = "write-script"
+start = "Build"
+tools = [{{ name = "write_file", input = {{ path = "escape.py", content = "{script}" }} }}]
+[[turns]]
+id = "run-script"
+tools = [{{ name = "bash", input = {{ command = "python3 escape.py; echo inside > made.txt && cat made.txt" }} }}]
+[[turns]]
+id = "end"
+text = "Done."
+"#
+    );
+    let ran = run("confined", &scenario, dir.path(), CancellationToken::new()).await;
+    let results = common::tool_results(&ran.events);
+    let output = &results.last().unwrap().0;
+    assert!(!outside.path().join("escaped").exists(), "the script wrote outside: {output}");
+    assert!(!output.contains("SECRET-KEY-MATERIAL"), "{output}");
+    assert!(listener.accept().is_err(), "nothing reached the host's loopback: {output}");
+    assert!(output.contains("write:") && output.contains("read:") && output.contains("connect:"), "{output}");
+    assert!(output.contains("inside"), "work inside the project goes on: {output}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("made.txt")).unwrap(), "inside\n");
+}

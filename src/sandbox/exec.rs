@@ -115,6 +115,11 @@ fn run(args: &[OsString]) -> Result<Infallible, String> {
             .map_err(|e| format!("cannot write {}: {e}", record.display()))?;
     }
     mounts(&spec)?;
+    // The working directory still points into the mounts as they were: enter it again, through
+    // the writable binds.
+    if let Ok(cwd) = std::env::current_dir() {
+        std::env::set_current_dir(&cwd).map_err(|e| format!("cannot enter {}: {e}", cwd.display()))?;
+    }
     if !spec.network {
         loopback_up()?;
     }
@@ -187,11 +192,63 @@ fn mounts(spec: &Spec) -> Result<(), String> {
             Err(_) => {}
         }
     }
+    // Everything read-only but the writable paths: Landlock does not cover chmod, chown or
+    // utimes, a read-only mount does.
+    let mut writable = vec![spec.root.clone()];
+    writable.extend(spec.write.iter().filter(|w| w.is_dir()).cloned());
+    for w in &writable {
+        mount(Some(w), w, None, libc::MS_BIND | libc::MS_REC, None)?;
+    }
+    set_read_only(Path::new("/"), true)?;
+    for w in &writable {
+        set_read_only(w, false)?;
+    }
     let state = spec.root.join(".baton");
     if state.is_dir() {
         mount(Some(&state), &state, None, libc::MS_BIND | libc::MS_REC, None)?;
         let keep = locked_flags(&state);
         mount(None, &state, None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | keep, None)?;
+    }
+    Ok(())
+}
+
+/// `struct mount_attr` of mount_setattr(2).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+
+/// Makes the mount tree at `path` read-only, or writable again, submounts included.
+fn set_read_only(path: &Path, read_only: bool) -> Result<(), String> {
+    let c = cstr(path)?;
+    let attr = MountAttr {
+        attr_set: if read_only { MOUNT_ATTR_RDONLY } else { 0 },
+        attr_clr: if read_only { 0 } else { MOUNT_ATTR_RDONLY },
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let call = |flags: libc::c_uint| {
+        // SAFETY: mount_setattr reads the path and the attr struct, both alive for the call.
+        unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                c.as_ptr(),
+                flags,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        }
+    };
+    // A submount the parent namespace made read-only stays so: then only the top one changes.
+    if call(AT_RECURSIVE) != 0 && (read_only || call(0) != 0) {
+        return Err(os_error(&format!("make {} {}", path.display(), if read_only { "read-only" } else { "writable" })));
     }
     Ok(())
 }
