@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 //! baton's speed and memory, measured: `cargo bench` (add `-- NAME` to run one: render, ingest,
-//! python, gitlog, memory, session, startup). Each figure is the median of several runs; the
+//! python, gitlog, memory, session, startup, sandbox). Each figure is the median of several runs; the
 //! generated data (a 100,000-commit repository, a 100 MB stream) goes under `target/bench/`.
 //! BENCHMARKS.md reports the figures seen and how they compare with the targets.
 
@@ -42,6 +42,37 @@ fn rss_kb() -> u64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|n| n.parse().ok())
         .unwrap_or(0)
+}
+
+/// What confinement costs per command: `bash -c true` in baton's sandbox against the same
+/// command unconfined, alternating, in one run.
+fn sandbox() {
+    let dir = tempfile::tempdir_in(bench_dir()).unwrap();
+    let (root, tmp) = (dir.path().join("project"), dir.path().join("tmp"));
+    std::fs::create_dir_all(root.join(".baton")).unwrap();
+    std::fs::create_dir_all(&tmp).unwrap();
+    let config = baton::project::config::Sandbox::default();
+    let profile = baton::sandbox::Profile::new(&root, &config, &tmp).unwrap().unwrap();
+    let argv = profile.argv("true");
+    let time = |confined: bool| {
+        let started = Instant::now();
+        let status = if confined {
+            Command::new(&argv[0]).args(&argv[1..]).current_dir(&root).status().unwrap()
+        } else {
+            Command::new("bash").args(["-c", "true"]).current_dir(&root).status().unwrap()
+        };
+        assert!(status.success());
+        started.elapsed().as_secs_f64() * 1000.0
+    };
+    let (mut inside, mut outside) = (Vec::new(), Vec::new());
+    for _ in 0..200 {
+        inside.push(time(true));
+        outside.push(time(false));
+    }
+    let (inside, outside) = (median(inside), median(outside));
+    report("sandbox: confined `true`", format!("{inside:.2} ms"), "");
+    report("sandbox: unconfined `true`", format!("{outside:.2} ms"), "");
+    report("sandbox: cost per command", format!("{:.2} ms", inside - outside), "< 5 ms");
 }
 
 /// An app holding `features` features and a transcript of `lines` one-line entries.
@@ -503,6 +534,9 @@ fn main() {
     );
     if want("render") {
         render();
+    }
+    if want("sandbox") {
+        sandbox();
     }
     let mut rate = None;
     if want("ingest") {

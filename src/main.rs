@@ -96,6 +96,11 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         claude_bin: Option<PathBuf>,
     },
+    /// The kernel sandbox an agent's commands run in.
+    Sandbox {
+        #[command(subcommand)]
+        command: SandboxCommand,
+    },
     /// Hooks baton installs in the agents it drives.
     Hook {
         #[command(subcommand)]
@@ -112,6 +117,12 @@ enum Command {
         #[command(subcommand)]
         command: ReviewCommand,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum SandboxCommand {
+    /// What the sandbox allows on this machine, proved by a denied write and a denied connect.
+    Check,
 }
 
 #[derive(Subcommand, Debug)]
@@ -200,6 +211,10 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
                 return commands::screen::demo(args, out);
             }
             return commands::demo::headless(args, json, out);
+        }
+        Some(Command::Sandbox { command: SandboxCommand::Check }) => {
+            let project = Project::open_existing(&base).ok();
+            return commands::sandbox::check(project.as_ref(), out);
         }
         Some(Command::Hook { command: HookCommand::PreToolUse }) => {
             let mut input = String::new();

@@ -387,3 +387,22 @@ fn commands_refuse_a_directory_that_is_not_a_project() {
     }
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "nothing was written there");
 }
+
+#[test]
+fn sandbox_check_proves_a_denied_write_and_a_denied_connect() {
+    let sandbox = Sandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    let run = sandbox.run(dir.path(), &["sandbox", "check"]).ok();
+    assert!(run.stdout.contains("landlock: ABI "), "{}", run.stdout);
+    assert!(run.stdout.contains("sandbox: works"), "{}", run.stdout);
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with("proof: a write to ") && l.contains(": denied (")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.lines().any(|l| l.starts_with("proof: a connect to 127.0.0.1:") && l.contains(": denied (")),
+        "{}",
+        run.stdout
+    );
+}

@@ -5,6 +5,7 @@ pub mod features;
 pub mod init;
 pub mod review;
 pub mod run;
+pub mod sandbox;
 pub mod screen;
 pub mod sessions;
 pub mod status;
