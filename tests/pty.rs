@@ -54,3 +54,19 @@ fn approve_one_session_and_veto_the_next_in_a_real_terminal() {
     assert!(last.contains("demo project:"), "{last}");
     assert!(!last.contains("Transcript ·"), "the screen was left on the terminal:\n{last}");
 }
+
+/// With the sandbox turned off, the screen says so for the whole run, on the status line.
+#[test]
+fn a_run_with_the_sandbox_off_says_so_on_the_status_line() {
+    let sandbox = common::Sandbox::new();
+    let dir = tempfile::tempdir().unwrap();
+    sandbox.run(dir.path(), &["init"]).ok();
+    let config = dir.path().join(".baton/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap().replace("# mode = \"on\"", "mode = \"off\"");
+    std::fs::write(&config, text).unwrap();
+    let mut screen = Screen::start(sandbox.home.path(), dir.path(), &[], (120, 30), &[]);
+    let shown = screen.wait_for("⚠ sandbox off", Duration::from_secs(20));
+    assert!(shown.lines().last().unwrap_or("").contains("⚠ sandbox off") || shown.contains("│ ⚠ sandbox off │"), "{shown}");
+    screen.send("q");
+    assert!(screen.wait_exit(Duration::from_secs(20)));
+}

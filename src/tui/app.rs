@@ -119,6 +119,8 @@ pub struct Status {
     pub pause_pending: bool,
     /// Every feature passes: the run is over.
     pub done: bool,
+    /// `[sandbox] mode = "off"`: the agent's commands run unconfined, said for the whole run.
+    pub unconfined: bool,
     pub notice: Option<String>,
 }
 

@@ -66,6 +66,7 @@ pub fn run(project: Project, launch: Launch) -> Result<()> {
 async fn run_async(project: Project, launch: Launch) -> Result<()> {
     let config = project.config().clone();
     let mut app = App::new(theme::Theme::from_env(), config.files.progress.display().to_string(), launch.opts.mode);
+    app.status.unconfined = config.sandbox.mode == crate::project::config::SandboxMode::Off;
     let elsewhere = lock::holder(&project.baton_dir());
     if let Some(pid) = &elsewhere {
         app.status.cannot_start = Some(format!("the loop runs in another baton (pid {pid})"));

@@ -80,6 +80,9 @@ impl App {
         } else {
             vec![session, (state, state_style), (self.hints(), t.dim()), money, mode, who]
         };
+        if s.unconfined {
+            parts.insert(1, ("⚠ sandbox off".to_owned(), t.warn()));
+        }
         let total = |p: &[(String, Style)]| p.iter().map(|(s, _)| s.width() + 3).sum::<usize>();
         // A notice gets room (up to 48 columns) before the mode and the backend do.
         let notice_room = s.notice.as_deref().map_or(0, |n| n.width().min(48) + 3);
