@@ -346,17 +346,32 @@ tools = [{{ name = "write_file", input = {{ path = "escape.py", content = "{scri
 id = "run-script"
 tools = [{{ name = "bash", input = {{ command = "python3 escape.py; echo inside > made.txt && cat made.txt" }} }}]
 [[turns]]
+id = "fail"
+tools = [{{ name = "bash", input = {{ command = "python3 -c \"open('/etc/baton-escape', 'w')\"" }} }}]
+[[turns]]
 id = "end"
 text = "Done."
 "#
     );
     let ran = run("confined", &scenario, dir.path(), CancellationToken::new()).await;
     let results = common::tool_results(&ran.events);
-    let output = &results.last().unwrap().0;
+    let output = &results[results.len() - 2].0;
     assert!(!outside.path().join("escaped").exists(), "the script wrote outside: {output}");
     assert!(!output.contains("SECRET-KEY-MATERIAL"), "{output}");
     assert!(listener.accept().is_err(), "nothing reached the host's loopback: {output}");
     assert!(output.contains("write:") && output.contains("read:") && output.contains("connect:"), "{output}");
     assert!(output.contains("inside"), "work inside the project goes on: {output}");
     assert_eq!(std::fs::read_to_string(dir.path().join("made.txt")).unwrap(), "inside\n");
+    let marked: Vec<&String> = ran
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::SandboxDenied { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    // Only the command that failed the sandbox's way is marked as refused by it.
+    assert_eq!(marked.len(), 1, "{marked:?}");
+    assert!(marked[0].contains("Read-only file system") || marked[0].contains("Permission denied"), "{marked:?}");
+    assert!(!Path::new("/etc/baton-escape").exists());
 }

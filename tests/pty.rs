@@ -66,7 +66,10 @@ fn a_run_with_the_sandbox_off_says_so_on_the_status_line() {
     std::fs::write(&config, text).unwrap();
     let mut screen = Screen::start(sandbox.home.path(), dir.path(), &[], (120, 30), &[]);
     let shown = screen.wait_for("⚠ sandbox off", Duration::from_secs(20));
-    assert!(shown.lines().last().unwrap_or("").contains("⚠ sandbox off") || shown.contains("│ ⚠ sandbox off │"), "{shown}");
+    assert!(
+        shown.lines().last().unwrap_or("").contains("⚠ sandbox off") || shown.contains("│ ⚠ sandbox off │"),
+        "{shown}"
+    );
     screen.send("q");
     assert!(screen.wait_exit(Duration::from_secs(20)));
 }

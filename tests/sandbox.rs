@@ -288,3 +288,50 @@ fn what_a_session_starts_in_the_background_does_not_outlive_it() {
     assert!(!lab.root.join("late.txt").exists(), "the daemon was ended with the session");
     assert_eq!(ours("sleep 301"), 0, "the background process was ended with the session");
 }
+
+/// Through baton's own agent: the policy lets `python3` run, the sandbox stops what it does, and
+/// the refusal is marked as the sandbox's for the screen and the headless output.
+#[test]
+fn a_sandbox_refusal_is_marked_in_a_real_session() {
+    use baton::agent::anthropic::AnthropicBackend;
+    use baton::agent::scripted::{Scenario, ScriptedModel};
+    use baton::agent::{AgentEvent, Backend, Limits, SessionRequest};
+    let lab = Lab::new();
+    let scenario = r#"
+name = "marked"
+[[turns]]
+id = "escape"
+start = "Build"
+tools = [{ name = "bash", input = { command = "python3 -c \"open('/etc/baton-escape', 'w')\"" } }]
+[[turns]]
+id = "end"
+text = "Done."
+"#;
+    let events = lab.rt.block_on(async {
+        let model = ScriptedModel::start(Scenario::parse("marked.toml", scenario).unwrap(), None).await.unwrap();
+        let backend = AnthropicBackend::new(&model.url(), "test-key", &config::Config::default()).unwrap();
+        let request = SessionRequest::new(
+            "Build.",
+            &lab.root,
+            Limits { max_turns: 5, wall_time: Duration::from_secs(60) },
+            tokio_util::sync::CancellationToken::new(),
+        );
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        backend.run(request, tx).await;
+        let mut events = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            events.push(e);
+        }
+        events
+    });
+    let marked: Vec<&String> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::SandboxDenied { reason, .. } => Some(reason),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(marked.len(), 1, "{events:#?}");
+    assert!(marked[0].contains("Read-only file system") || marked[0].contains("Permission denied"), "{marked:?}");
+    assert!(!Path::new("/etc/baton-escape").exists());
+}

@@ -74,6 +74,8 @@ pub struct ClaudeCodeBackend {
     price: Option<Price>,
     mcp_config: Option<String>,
     mcp_tools: Vec<String>,
+    /// The hook confines the CLI's Bash commands (`[sandbox] mode = "on"`).
+    sandboxed: bool,
     /// How long an interrupted `claude` gets between SIGINT, SIGTERM and SIGKILL.
     pub grace: Duration,
     /// Environment for `claude` on top of baton's own (which passes through).
@@ -87,6 +89,7 @@ impl ClaudeCodeBackend {
             claude,
             baton,
             model: config.agent.model.clone(),
+            sandboxed: config.sandbox.mode == config::SandboxMode::On,
             price: config.price(&config.agent.model),
             mcp_config: (!config.agent.mcp_config.is_empty()).then(|| config.agent.mcp_config.clone()),
             mcp_tools: config.agent.mcp_tools.clone(),
@@ -178,6 +181,8 @@ pub struct StreamParser {
     turn_usage: Usage,
     pub result: Option<Value>,
     pub saw_anything: bool,
+    /// The CLI's Bash commands run in baton's sandbox: their failures are read for its marks.
+    pub sandboxed: bool,
 }
 
 fn usage_of(v: &Value) -> Usage {
@@ -199,6 +204,24 @@ fn text_of_result(content: &Value) -> String {
 }
 
 impl StreamParser {
+    /// Marks a refused call: by baton's policy (the hook's refusal), or, for a confined Bash
+    /// command that failed the sandbox's way, by the sandbox.
+    fn denials(&self, id: &str, output: &str, is_error: bool, out: &mut Vec<AgentEvent>) {
+        if !is_error {
+            return;
+        }
+        let name = self.tool_names.get(id).cloned().unwrap_or_default();
+        if let Some(i) = output.find(REFUSAL_PREFIX) {
+            let reason = output[i + REFUSAL_PREFIX.len()..].trim().to_owned();
+            out.push(AgentEvent::PolicyDenied { id: id.to_owned(), name, reason });
+        } else if self.sandboxed
+            && name == "Bash"
+            && let Some(reason) = crate::sandbox::denial(output)
+        {
+            out.push(AgentEvent::SandboxDenied { id: id.to_owned(), reason });
+        }
+    }
+
     /// One line of the stream. Unknown types and lines that are not JSON are skipped.
     pub fn line(&mut self, line: &str, price: Option<Price>) -> Vec<AgentEvent> {
         let mut out = Vec::new();
@@ -346,11 +369,7 @@ impl StreamParser {
                     let id = s(block, "tool_use_id");
                     let output = text_of_result(&block["content"]);
                     let is_error = block["is_error"].as_bool().unwrap_or(false);
-                    if is_error && let Some(i) = output.find(REFUSAL_PREFIX) {
-                        let reason = output[i + REFUSAL_PREFIX.len()..].trim().to_owned();
-                        let name = self.tool_names.get(&id).cloned().unwrap_or_default();
-                        out.push(AgentEvent::PolicyDenied { id: id.clone(), name, reason });
-                    }
+                    self.denials(&id, &output, is_error, &mut out);
                     out.push(AgentEvent::ToolResult { id, output, is_error });
                 }
             }
@@ -390,11 +409,7 @@ impl StreamParser {
                         None => String::new(),
                     };
                     let is_error = b.is_error.unwrap_or(false);
-                    if is_error && let Some(i) = output.find(REFUSAL_PREFIX) {
-                        let reason = output[i + REFUSAL_PREFIX.len()..].trim().to_owned();
-                        let name = self.tool_names.get(&id).cloned().unwrap_or_default();
-                        out.push(AgentEvent::PolicyDenied { id: id.clone(), name, reason });
-                    }
+                    self.denials(&id, &output, is_error, &mut out);
                     out.push(AgentEvent::ToolResult { id, output, is_error });
                 }
                 _ => {}
@@ -537,7 +552,7 @@ impl Backend for ClaudeCodeBackend {
             });
             let mut raw = None;
             let mut lines = BufReader::new(stdout).lines();
-            let mut parser = StreamParser::default();
+            let mut parser = StreamParser { sandboxed: self.sandboxed, ..StreamParser::default() };
             let mut batch = Vec::new();
             let deadline = tokio::time::sleep(req.limits.wall_time);
             tokio::pin!(deadline);

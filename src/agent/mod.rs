@@ -112,6 +112,12 @@ pub enum AgentEvent {
         name: String,
         reason: String,
     },
+    /// A command ran and failed the way baton's sandbox makes commands fail (a write outside the
+    /// writable paths, a connection with the network off): what it said.
+    SandboxDenied {
+        id: String,
+        reason: String,
+    },
     /// One model turn's usage and cost.
     Usage {
         usage: Usage,

@@ -196,6 +196,9 @@ impl Printer {
                 AgentEvent::PolicyDenied { name, reason, .. } => {
                     writeln!(out, "  ⛔ policy refused {name}: {}", clip(reason, 200))?
                 }
+                AgentEvent::SandboxDenied { reason, .. } => {
+                    writeln!(out, "  ⛔ sandbox denied: {}", clip(reason, 200))?
+                }
                 AgentEvent::Retry { reason, attempt, wait_ms } => {
                     writeln!(out, "  ↻ retry {attempt} in {}: {}", duration(*wait_ms), clip(reason, 160))?
                 }

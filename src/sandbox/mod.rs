@@ -129,6 +129,23 @@ impl Profile {
     }
 }
 
+/// The line of a failed confined command's output that shows the sandbox at work (a write
+/// refused, the network unreachable), if one does.
+pub fn denial(output: &str) -> Option<String> {
+    let signs = [
+        "Read-only file system",
+        "Permission denied",
+        "Network is unreachable",
+        "Operation not permitted",
+        "Connection refused",
+        "Temporary failure in name resolution",
+    ];
+    output
+        .lines()
+        .find(|l| !l.starts_with("[denied by baton's sandbox?") && signs.iter().any(|s| l.contains(s)))
+        .map(|l| l.trim().to_owned())
+}
+
 /// Whether `command` only signals processes (`kill`, `pkill`, with `sleep` and the like around
 /// them): the policy has checked its targets are the session's, so it may reach processes earlier
 /// commands started.

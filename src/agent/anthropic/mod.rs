@@ -174,6 +174,13 @@ impl AnthropicBackend {
                     }
                     Decision::Allow => tools::run(&name, &input, ctx).await,
                 };
+                if name == "bash"
+                    && out.is_error
+                    && ctx.sandbox().is_some()
+                    && let Some(reason) = crate::sandbox::denial(&out.output)
+                {
+                    let _ = events.send(AgentEvent::SandboxDenied { id: id.clone(), reason });
+                }
                 let _ = events.send(AgentEvent::ToolResult {
                     id: id.clone(),
                     output: out.output.clone(),

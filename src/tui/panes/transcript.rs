@@ -87,8 +87,8 @@ impl Entry {
                     let arg = arg.split_whitespace().collect::<Vec<_>>().join(" ");
                     vec![(clip(&format!("{mark} {name} {arg}"), width), style)]
                 };
-                if let Some(reason) = denied {
-                    out.push((clip(&format!("  refused by policy: {reason}"), width), theme.fail()));
+                if let Some(label) = denied {
+                    out.push((clip(&format!("  {label}"), width), theme.fail()));
                 }
                 if *expanded {
                     if let Some((text, _)) = result {
@@ -205,7 +205,12 @@ impl TranscriptPane {
             }
             AgentEvent::PolicyDenied { id, reason, .. } => {
                 if let Some(Entry::Tool { denied, .. }) = self.find_tool(id) {
-                    *denied = Some(reason.clone());
+                    *denied = Some(format!("refused by policy: {reason}"));
+                }
+            }
+            AgentEvent::SandboxDenied { id, reason } => {
+                if let Some(Entry::Tool { denied, .. }) = self.find_tool(id) {
+                    *denied = Some(format!("denied by the sandbox: {reason}"));
                 }
             }
             AgentEvent::Retry { reason, attempt, wait_ms } => self.entries.push(Entry::Notice {
