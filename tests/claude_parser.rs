@@ -111,3 +111,19 @@ fn junk_unknown_types_and_very_long_lines_are_fine() {
     let events = p.line(&line, None);
     assert!(matches!(&events[..], [AgentEvent::TextDelta { text }] if text.len() == 2_000_000));
 }
+
+/// The live figures (each turn's `Usage` event, from `message_start` and `message_delta`) add up
+/// to what the CLI's own `result` line says at the end.
+#[test]
+fn the_live_token_figures_add_up_to_the_clis_result() {
+    let (events, p) = parse("session");
+    let live: (u64, u64) = events.iter().fold((0, 0), |acc, e| match e {
+        AgentEvent::Usage { usage, .. } => (acc.0 + usage.input_tokens, acc.1 + usage.output_tokens),
+        _ => acc,
+    });
+    let result = p.result.as_ref().unwrap();
+    let output: u64 = result["usage"]["output_tokens"].as_u64().unwrap();
+    let input: u64 = result["usage"]["input_tokens"].as_u64().unwrap();
+    assert!(output > 6, "more than one token a turn: {output}");
+    assert_eq!(live, (input, output), "live figures against the result line");
+}

@@ -696,7 +696,8 @@ mod fast {
 
     #[derive(Deserialize)]
     pub struct Delta<'a> {
-        #[serde(rename = "type", borrow)]
+        /// A `message_delta`'s delta has no type (it holds the stop reason): then empty.
+        #[serde(rename = "type", default, borrow)]
         pub kind: &'a str,
         #[serde(default, borrow)]
         pub text: Option<Cow<'a, str>>,
