@@ -11,3 +11,4 @@ pub mod logging;
 pub mod project;
 pub mod sandbox;
 pub mod tui;
+pub mod words;

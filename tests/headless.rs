@@ -56,6 +56,7 @@ async fn a_headless_run_prints_one_line_per_event_and_ends_done() {
     );
     assert!(run.stdout.contains("  ▸ write_file: feature_list.json"), "{}", run.stdout);
     assert!(run.stdout.contains("session 4: auto_approved"), "{}", run.stdout);
+    assert!(run.stdout.contains("review session 1: 1 commit, 3 files +"), "counted in words: {}", run.stdout);
     assert!(
         lines.last().unwrap().starts_with("run ended: done: every feature passes; 3/3 features passing"),
         "{}",
@@ -146,6 +147,11 @@ async fn a_run_killed_mid_session_resumes_as_interrupted_with_nothing_lost_or_do
         .unwrap();
     let run = common::Run::from(out).ok();
     assert!(run.stdout.contains("session 2 was running when baton stopped"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("1 session run, as asked") && run.stdout.contains("; 1 session this run, $"),
+        "{}",
+        run.stdout
+    );
     assert_eq!(processes_with(&marker.to_string()), 0, "the restarted baton ended what the killed one left running");
 
     let project = Project::open(dir.path()).unwrap();

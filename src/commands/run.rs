@@ -220,10 +220,10 @@ impl Printer {
                     .collect();
                 writeln!(
                     out,
-                    "review session {}: {} commit(s), {} file(s) +{} -{}{}",
+                    "review session {}: {}, {} +{} -{}{}",
                     review.number,
-                    review.commits.len(),
-                    review.diffstat.files.len(),
+                    crate::words::count(review.commits.len() as u64, "commit"),
+                    crate::words::count(review.diffstat.files.len() as u64, "file"),
                     review.diffstat.insertions,
                     review.diffstat.deletions,
                     if flips.is_empty() { String::new() } else { format!(", features {}", flips.join(", ")) }

@@ -353,25 +353,28 @@ impl Harness {
         };
         let why = match reason {
             StopReason::Done => "every feature passes".to_owned(),
-            StopReason::SessionCap => format!("{} sessions run, as asked", self.sessions_this_run),
+            StopReason::SessionCap => {
+                format!("{} run, as asked", crate::words::count(self.sessions_this_run, "session"))
+            }
             StopReason::Budget => format!("the budget is spent (${:.2} this run)", self.cost_this_run),
             StopReason::Paused => "paused by the operator".to_owned(),
             StopReason::NoProgress if self.no_progress_streak >= self.opts.no_progress_sessions => format!(
-                "{} sessions in a row made no progress (no new passing feature, no commit); look at what they did before going on",
-                self.no_progress_streak
+                "{} in a row made no progress (no new passing feature, no commit); look at what they did before going on",
+                crate::words::count(self.no_progress_streak, "session")
             ),
             StopReason::NoProgress => format!(
-                "{} sessions in a row passed no new feature; look at what they did before going on",
-                self.stall_streak
+                "{} in a row passed no new feature; look at what they did before going on",
+                crate::words::count(self.stall_streak, "session")
             ),
             StopReason::OutsideFailures => {
                 format!(
-                    "{} sessions in a row failed for outside reasons (rate limits, API errors)",
-                    self.outside_failure_streak
+                    "{} in a row failed for outside reasons (rate limits, API errors)",
+                    crate::words::count(self.outside_failure_streak, "session")
                 )
             }
         };
-        format!("{why}; {features}; {} sessions this run, ${:.2}", self.sessions_this_run, self.cost_this_run)
+        let sessions = crate::words::count(self.sessions_this_run, "session");
+        format!("{why}; {features}; {sessions} this run, ${:.2}", self.cost_this_run)
     }
 
     async fn main_loop(&mut self) -> Result<StopReason, HarnessError> {
