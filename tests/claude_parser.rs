@@ -127,3 +127,27 @@ fn the_live_token_figures_add_up_to_the_clis_result() {
     assert!(output > 6, "more than one token a turn: {output}");
     assert_eq!(live, (input, output), "live figures against the result line");
 }
+
+/// After an API overload the CLI can end with `error_during_execution` and `is_error: false`:
+/// that is the API failing, said with the CLI's reason, not a session that made no progress.
+#[test]
+fn an_error_during_execution_is_an_outside_failure_with_the_clis_reason() {
+    let result = |errors: &str| {
+        let mut p = StreamParser::default();
+        p.line(
+            &format!(
+                r#"{{"type":"result","subtype":"error_during_execution","is_error":false,"duration_ms":900,"num_turns":2,"session_id":"s","total_cost_usd":0.01,"usage":{{"input_tokens":10,"output_tokens":3}},"errors":[{errors}]}}"#
+            ),
+            None,
+        );
+        p.end("").0
+    };
+    match result(r#""API Error: 529 {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}""#) {
+        EndReason::RateLimited { message } => assert!(message.contains("Overloaded"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    match result(r#""Connection error.""#) {
+        EndReason::ApiError { message, .. } => assert_eq!(message, "Connection error."),
+        other => panic!("{other:?}"),
+    }
+}

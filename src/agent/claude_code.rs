@@ -480,6 +480,15 @@ impl StreamParser {
         });
         let reason = match (subtype, is_error, status) {
             ("error_max_turns", _, _) => EndReason::MaxTurns,
+            // After an overload the CLI can end so with `is_error: false`: the API failed.
+            ("error_during_execution", _, Some(429 | 529)) => EndReason::RateLimited { message },
+            ("error_during_execution", _, _) if message.contains("verloaded") || message.contains("rate limit") => {
+                EndReason::RateLimited { message }
+            }
+            ("error_during_execution", _, status) => EndReason::ApiError {
+                status,
+                message: if message.is_empty() { "the CLI ended with error_during_execution".into() } else { message },
+            },
             (_, true, Some(429 | 529)) => EndReason::RateLimited { message },
             (_, true, status) if status.is_some() || subtype == "success" => EndReason::ApiError { status, message },
             (_, true, _) => EndReason::Crashed { message: format!("{subtype}: {message}") },
