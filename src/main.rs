@@ -186,6 +186,17 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
+        // The reader went away (`baton features list --json | head -1`): nothing more to say.
+        Err(err)
+            if err.chain().any(|e| {
+                e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                    || e.downcast_ref::<serde_json::Error>()
+                        .is_some_and(|j| j.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+                    || e.to_string().ends_with("Broken pipe (os error 32)")
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(err) => {
             let chain: Vec<String> = err.chain().map(|e| e.to_string()).collect();
             eprintln!("baton: {}", chain.join(": "));

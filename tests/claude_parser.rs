@@ -142,7 +142,9 @@ fn an_error_during_execution_is_an_outside_failure_with_the_clis_reason() {
         );
         p.end("").0
     };
-    match result(r#""API Error: 529 {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}""#) {
+    match result(
+        r#""API Error: 529 {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}""#,
+    ) {
         EndReason::RateLimited { message } => assert!(message.contains("Overloaded"), "{message}"),
         other => panic!("{other:?}"),
     }

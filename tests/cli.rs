@@ -406,3 +406,25 @@ fn sandbox_check_proves_a_denied_write_and_a_denied_connect() {
         run.stdout
     );
 }
+
+/// `baton features list --json | head -1`: the reader leaves early, baton exits quietly.
+#[test]
+fn a_reader_that_leaves_early_gets_no_broken_pipe_error() {
+    let sandbox = Sandbox::new();
+    let (dir, _repo) = quickstart_repo();
+    for args in [&["features", "list", "--json"][..], &["features", "list"], &["status", "--json"]] {
+        let mut child = sandbox
+            .baton(dir.path())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The read end closes before baton writes a byte.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("Broken pipe") && !stderr.contains("baton:"), "{args:?}: {stderr}");
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+    }
+}
