@@ -428,3 +428,16 @@ fn a_reader_that_leaves_early_gets_no_broken_pipe_error() {
         assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
     }
 }
+
+/// A typo at the end of a line is reported where it is: its line, and the column where the bad
+/// word starts (serde_json alone says the next line, column 0).
+#[test]
+fn a_typo_at_the_end_of_a_line_is_named_where_it_is() {
+    let sandbox = Sandbox::new();
+    let (dir, _repo) = quickstart_repo();
+    let text = "[\n  {\n    \"description\": \"a\",\n    \"passes\": tru\n  }\n]\n";
+    std::fs::write(dir.path().join("feature_list.json"), text).unwrap();
+    let run = sandbox.run(dir.path(), &["features", "list"]).failed();
+    assert!(run.stderr.contains("feature_list.json:4:15: "), "{}", run.stderr);
+    assert_eq!(std::fs::read_to_string(dir.path().join("feature_list.json")).unwrap(), text, "left as it was");
+}

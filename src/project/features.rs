@@ -148,7 +148,8 @@ impl FeatureList {
     pub fn parse(path: &Path, text: &str) -> Result<Self, FeatureError> {
         let invalid = |e: serde_json::Error| {
             let message = strip_position(&e.to_string());
-            FeatureError::Invalid { path: path.to_owned(), line: e.line(), column: e.column(), message }
+            let (line, column) = token_position(text, e.line(), e.column());
+            FeatureError::Invalid { path: path.to_owned(), line, column, message }
         };
         // Syntax first, then the shape (both with positions), then every object as it is.
         serde_json::from_str::<de::IgnoredAny>(text).map_err(invalid)?;
@@ -253,6 +254,34 @@ impl FeatureList {
     pub fn push(&mut self, feature: Feature) {
         self.features.push(feature);
     }
+}
+
+/// Where the token serde_json stopped at begins, as a 1-based line and column. serde_json reports
+/// where it stopped reading: past the whitespace after a bad word (`"passes": tru` then a newline
+/// is "line 5, column 0"), so go back over that whitespace and to the word's start.
+pub fn token_position(text: &str, line: usize, column: usize) -> (usize, usize) {
+    if line == 0 {
+        return (line, column);
+    }
+    let bytes = text.as_bytes();
+    let start_of_line = text.split_inclusive('\n').take(line - 1).map(str::len).sum::<usize>();
+    let mut at = (start_of_line + column.saturating_sub(1)).min(bytes.len().saturating_sub(1));
+    if column == 0 {
+        // Before the line: the token is the last one before the whitespace.
+        at = start_of_line.min(bytes.len());
+        while at > 0 && bytes[at - 1].is_ascii_whitespace() {
+            at -= 1;
+        }
+        at = at.saturating_sub(1);
+    }
+    let word = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'+');
+    while at > 0 && bytes.get(at).copied().is_some_and(word) && word(bytes[at - 1]) {
+        at -= 1;
+    }
+    let before = &text[..text.floor_char_boundary(at)];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
 }
 
 /// serde_json appends " at line L column C" to its messages; the position is reported separately.
@@ -588,5 +617,21 @@ mod tests {
         assert_eq!(again.len(), 10_000);
         assert_eq!(again.passing(), 3334);
         assert_eq!(again.to_json(), text);
+    }
+}
+
+#[cfg(test)]
+mod position_tests {
+    use super::token_position;
+
+    #[test]
+    fn positions_point_at_the_bad_token() {
+        let typo = "[\n  {\n    \"passes\": tru\n  }\n]\n";
+        // serde_json stops past the newline after `tru`: line 4, column 0.
+        assert_eq!(token_position(typo, 4, 0), (3, 15));
+        let comma = "[\n  {\"a\": 1\n   \"b\": 2}\n]";
+        // A missing comma: serde_json points at the `"` that should have followed one.
+        assert_eq!(token_position(comma, 3, 4), (3, 4));
+        assert_eq!(token_position("", 1, 0), (1, 1));
     }
 }
