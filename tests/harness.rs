@@ -382,3 +382,41 @@ async fn operator_edits_and_additions_are_applied_between_sessions_and_are_no_vi
     assert!(tip.summary().unwrap().unwrap().starts_with("Add feature 4: greet --shout"), "{:?}", tip.summary());
     assert_eq!(tip.author().name().unwrap(), "Ada Operator");
 }
+
+/// An initializer that writes notes but no feature list is not `completed`: it says so, waits for
+/// the operator even under `--approve auto`, and no second initializer follows on its own.
+#[tokio::test]
+async fn an_initializer_without_a_feature_list_is_named_and_never_auto_approved() {
+    let dir = project_dir();
+    let scenario = Scenario::parse(
+        "lazy.toml",
+        r#"
+name = "lazy initializer"
+[[turns]]
+id = "notes"
+start = "first session"
+tools = [{ name = "write_file", input = { path = "claude-progress.txt", content = "Thought about it.\n" } }]
+[[turns]]
+id = "done"
+text = "The groundwork is laid."
+"#,
+    )
+    .unwrap();
+    let model = ScriptedModel::start(scenario, None).await.unwrap();
+    let (h, handles) = harness(dir.path(), &model, |_| {}).await;
+    let mut waited = false;
+    let (_, events) = drive(h, handles, |ev| match ev {
+        HarnessEvent::ReviewNeeded { waiting: true, .. } => {
+            waited = true;
+            Some(Command::Quit)
+        }
+        _ => None,
+    })
+    .await;
+    assert!(waited, "the review waited for the operator: {events:?}");
+    let s = sessions(dir.path());
+    assert_eq!(s.len(), 1, "no second initializer started on its own");
+    assert_eq!(s[0].outcome, Some(Outcome::NoFeatureList));
+    assert_eq!(s[0].verdict, Some(Verdict::Pending));
+    assert!(s[0].detail.as_deref().unwrap_or("").contains("without writing feature_list.json"), "{:?}", s[0].detail);
+}

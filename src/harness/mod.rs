@@ -515,6 +515,8 @@ impl Harness {
         let rev = review::build(&self.repo(), &pending)?;
         let verify_ok = pending.verify.as_ref().is_none_or(|v| v.passed);
         let auto = match self.opts.approve {
+            // An initializer that wrote no feature list goes to the operator, whatever the policy.
+            _ if pending.outcome == Some(Outcome::NoFeatureList) => false,
             ApprovePolicy::Auto => true,
             ApprovePolicy::Checks => {
                 verify_ok && pending.violations.is_empty() && pending.outcome == Some(Outcome::Completed)
@@ -895,8 +897,19 @@ Changed by hand with baton.
         let guard_commits = usize::from(!violations.is_empty());
         let agent_commits = commits.len().saturating_sub(guard_commits);
         let new_pass = flips.iter().any(|f| f.passes);
-        let progress = agent_commits > 0 || new_pass || leftover.is_some();
-        let (outcome, end_detail) = outcome_of(&end.reason, progress);
+        let mut progress = agent_commits > 0 || new_pass || leftover.is_some();
+        let (mut outcome, mut end_detail) = outcome_of(&end.reason, progress);
+        // An initializer's one job is the feature list: without it, nothing that follows can run.
+        let no_list =
+            kind == SessionKind::Initializer && !matches!(self.project.features(), Ok(Some(l)) if !l.is_empty());
+        if no_list && matches!(outcome, Outcome::Completed | Outcome::NoProgress) {
+            outcome = Outcome::NoFeatureList;
+            progress = false;
+            end_detail = Some(format!(
+                "the initializer ended without writing {}; nothing after it can run",
+                self.project.config().files.features.display()
+            ));
+        }
         let report = SessionReport {
             head: head.map(|h| h.to_string()),
             usage: end.usage,

@@ -24,6 +24,8 @@ pub enum Outcome {
     ApiError,
     AgentCrashed,
     NoProgress,
+    /// An initializer that ended without writing the feature list: the run cannot go on from it.
+    NoFeatureList,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
