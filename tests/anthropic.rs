@@ -399,3 +399,40 @@ text = "ok"
     assert_eq!(ran.end.reason, EndReason::TimedOut);
     assert!(ran.elapsed < Duration::from_secs(5));
 }
+
+/// An overload in the middle of a reply: the text the failed attempt had streamed is dropped, so
+/// the transcript reads as what the model finally said, once.
+#[tokio::test]
+async fn a_reply_cut_by_an_overload_reads_once_in_the_transcript() {
+    let dir = common::temp_repo();
+    let ran =
+        run(&session("faults = [{ kind = \"error_event\" }]"), dir.path(), limits(), CancellationToken::new()).await;
+    assert_greeter_done(dir.path(), &ran);
+    let streamed: String = ran
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::TextDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        streamed.contains("I will stWriting the script."),
+        "the failed attempt streamed some text first: {streamed}"
+    );
+    let mut pane = baton::tui::panes::transcript::TranscriptPane::new();
+    for e in &ran.events {
+        pane.push(e);
+    }
+    let text: String = pane
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            baton::tui::panes::transcript::Entry::Text(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(text.matches("Writing the script.").count(), 1, "{text}");
+    assert!(!text.contains("I will st"), "the cut-off attempt is dropped: {text}");
+    assert!(text.contains("Let me get my bearings."), "the earlier turn's text stays: {text}");
+}

@@ -174,6 +174,10 @@ impl Printer {
         {
             return Ok(());
         }
+        if matches!(ev, HarnessEvent::Agent { event: AgentEvent::Retry { .. }, .. }) {
+            // The failed attempt's text is said again by the retried request.
+            self.text.clear();
+        }
         self.flush_text(out)?;
         match ev {
             HarnessEvent::RunStarted { backend, model, approve, mode } => {

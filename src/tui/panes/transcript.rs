@@ -213,10 +213,21 @@ impl TranscriptPane {
                     *denied = Some(format!("denied by the sandbox: {reason}"));
                 }
             }
-            AgentEvent::Retry { reason, attempt, wait_ms } => self.entries.push(Entry::Notice {
-                text: format!("retry {attempt} in {:.1}s: {reason}", *wait_ms as f64 / 1000.0),
-                error: false,
-            }),
+            AgentEvent::Retry { reason, attempt, wait_ms } => {
+                // What the failed attempt had streamed is not what the model said: the retried
+                // request says it again. A request always follows a tool call or the prompt, so
+                // the text at the end is that attempt's.
+                let mut discarded = false;
+                while matches!(self.entries.last(), Some(Entry::Text(_) | Entry::Thinking(_))) {
+                    self.entries.pop();
+                    discarded = true;
+                }
+                let dropped = if discarded { " (the cut-off reply is dropped)" } else { "" };
+                self.entries.push(Entry::Notice {
+                    text: format!("retry {attempt} in {:.1}s: {reason}{dropped}", *wait_ms as f64 / 1000.0),
+                    error: false,
+                })
+            }
             AgentEvent::Notice { text } => self.entries.push(Entry::Notice { text: text.clone(), error: true }),
             AgentEvent::Started { .. } | AgentEvent::Usage { .. } => {}
         }
