@@ -436,3 +436,72 @@ async fn a_reply_cut_by_an_overload_reads_once_in_the_transcript() {
     assert!(!text.contains("I will st"), "the cut-off attempt is dropped: {text}");
     assert!(text.contains("Let me get my bearings."), "the earlier turn's text stays: {text}");
 }
+
+fn notices(events: &[AgentEvent]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Notice { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A reply cut at the output token limit in the middle of a tool call: the call does not run,
+/// the agent is told and goes on, and the session's record says a reply was cut.
+#[tokio::test]
+async fn a_reply_cut_at_max_tokens_is_told_to_the_agent_and_the_session_goes_on() {
+    let dir = common::temp_repo();
+    let scenario = r#"
+name = "cut"
+[[turns]]
+id = "long"
+start = "Build"
+text = "Writing everything at once."
+stop_reason = "max_tokens"
+tools = [{ name = "write_file", input = { path = "half.txt", content = "cut in the midd" } }]
+[[turns]]
+id = "smaller"
+start = "cut off at the output token limit"
+text = "In smaller steps, then."
+tools = [{ name = "write_file", input = { path = "whole.txt", content = "done\n" } }]
+[[turns]]
+id = "end"
+text = "Done."
+"#;
+    let ran = run(scenario, dir.path(), limits(), CancellationToken::new()).await;
+    assert_eq!(ran.end.reason, EndReason::Completed, "{:#?}", ran.events);
+    assert!(!dir.path().join("half.txt").exists(), "the cut tool call did not run");
+    assert_eq!(std::fs::read_to_string(dir.path().join("whole.txt")).unwrap(), "done\n");
+    let shown = notices(&ran.events);
+    assert!(
+        shown.iter().any(|n| n.contains("cut at the output token limit") && n.contains("did not run")),
+        "{shown:?}"
+    );
+    assert_eq!(ran.end.notes, ["1 reply was cut at the output token limit"]);
+    // The model heard why: its next request ends with baton's word, after no dangling tool call.
+    let second = &ran.requests[1]["messages"];
+    let last = second.as_array().unwrap().last().unwrap();
+    assert!(last["content"][0]["text"].as_str().unwrap().contains("its tool call did not run"), "{last}");
+    assert!(!second.to_string().contains("cut in the midd"), "the cut call is not sent back");
+}
+
+/// A model that refuses: shown in the transcript, and the session's end says so.
+#[tokio::test]
+async fn a_refusal_is_shown_and_recorded() {
+    let dir = common::temp_repo();
+    let scenario = r#"
+name = "refusal"
+[[turns]]
+id = "no"
+start = "Build"
+text = "I can't help with that."
+stop_reason = "refusal"
+"#;
+    let ran = run(scenario, dir.path(), limits(), CancellationToken::new()).await;
+    assert_eq!(ran.end.reason, EndReason::Refused);
+    assert!(notices(&ran.events).iter().any(|n| n.contains("refused to go on")), "{:?}", ran.events);
+    let (outcome, detail) = baton::harness::outcome_of(&ran.end.reason, false);
+    assert_eq!(outcome, baton::project::session::Outcome::NoProgress);
+    assert!(detail.unwrap().contains("stop_reason: refusal"));
+}

@@ -518,6 +518,7 @@ impl Backend for ClaudeCodeBackend {
                 usage: Usage::default(),
                 cost_usd: 0.0,
                 turns: 0,
+                notes: Vec::new(),
             };
             // The session's own temporary directory: the CLI's commands get it as TMPDIR, and the
             // hook confines them to it (with the project).
@@ -617,7 +618,7 @@ impl Backend for ClaudeCodeBackend {
             }
             let stderr_tail = stderr_task.await.unwrap_or_default();
             let (reason, usage, cost_usd, turns) = parser.end(&stderr_tail);
-            SessionEnd { reason: stopped.unwrap_or(reason), usage, cost_usd, turns }
+            SessionEnd { reason: stopped.unwrap_or(reason), usage, cost_usd, turns, notes: Vec::new() }
         })
     }
 }

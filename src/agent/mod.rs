@@ -170,6 +170,8 @@ pub enum EndReason {
     Crashed {
         message: String,
     },
+    /// The model declined to go on (`stop_reason: refusal`).
+    Refused,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -178,6 +180,9 @@ pub struct SessionEnd {
     pub usage: Usage,
     pub cost_usd: f64,
     pub turns: u32,
+    /// What the session's record should also say (turns cut at the output token limit).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 /// A way of running an agent session.

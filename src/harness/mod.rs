@@ -775,7 +775,13 @@ Changed by hand with baton.
                 s.number
             ),
         });
-        let end = SessionEnd { reason: EndReason::Cancelled, usage: Usage::default(), cost_usd: 0.0, turns: 0 };
+        let end = SessionEnd {
+            reason: EndReason::Cancelled,
+            usage: Usage::default(),
+            cost_usd: 0.0,
+            turns: 0,
+            notes: Vec::new(),
+        };
         let detail = "baton stopped while the session ran; recorded as interrupted on restart".to_owned();
         self.finish_session(s.number, s.kind, base, &s.uncommitted, before, end, Duration::ZERO, Some(detail)).await?;
         // It belongs to the run that started it, not to this one's session cap.
@@ -857,7 +863,7 @@ Changed by hand with baton.
                 },
                 end = &mut task => break end.unwrap_or_else(|e| SessionEnd {
                     reason: EndReason::Crashed { message: format!("the backend task failed: {e}") },
-                    usage: Usage::default(), cost_usd: 0.0, turns: 0,
+                    usage: Usage::default(), cost_usd: 0.0, turns: 0, notes: Vec::new(),
                 }),
             }
         };
@@ -916,7 +922,10 @@ Changed by hand with baton.
             cost_usd: end.cost_usd,
             turns: end.turns,
             duration_ms: elapsed.as_millis() as u64,
-            detail: detail.or(end_detail),
+            detail: {
+                let parts: Vec<String> = detail.or(end_detail).into_iter().chain(end.notes.iter().cloned()).collect();
+                (!parts.is_empty()).then(|| parts.join("; "))
+            },
             commits,
             flipped: flips,
             violations,
@@ -979,6 +988,10 @@ pub fn outcome_of(reason: &EndReason, progress: bool) -> (Outcome, Option<String
         EndReason::RateLimited { message } => (Outcome::RateLimited, Some(message.clone())),
         EndReason::ApiError { message, .. } => (Outcome::ApiError, Some(message.clone())),
         EndReason::Crashed { message } => (Outcome::AgentCrashed, Some(message.clone())),
+        EndReason::Refused => (
+            if progress { Outcome::Completed } else { Outcome::NoProgress },
+            Some("the model refused to go on (stop_reason: refusal)".into()),
+        ),
     }
 }
 

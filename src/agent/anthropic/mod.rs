@@ -153,12 +153,44 @@ impl AnthropicBackend {
                     (s("id"), s("name"), b["input"].clone())
                 })
                 .collect();
-            messages.push(json!({"role": "assistant", "content": message.content}));
             match message.stop_reason.as_deref() {
                 Some("tool_use") if !calls.is_empty() => {}
-                Some("max_tokens") => return EndReason::MaxTokens,
+                Some("max_tokens") => {
+                    // The agent is told and goes on; a tool call cut in half does not run.
+                    state.cut_turns += 1;
+                    let cut_call = !calls.is_empty();
+                    let _ = events.send(AgentEvent::Notice {
+                        text: format!(
+                            "the reply was cut at the output token limit ({} tokens){}",
+                            self.max_tokens,
+                            if cut_call { " in the middle of a tool call, which did not run" } else { "" }
+                        ),
+                    });
+                    if state.cut_turns >= MAX_CUT_TURNS {
+                        return EndReason::MaxTokens;
+                    }
+                    let mut kept: Vec<Value> =
+                        message.content.into_iter().filter(|b| b["type"] != "tool_use").collect();
+                    if kept.is_empty() {
+                        kept.push(json!({"type": "text", "text": "(cut off)"}));
+                    }
+                    messages.push(json!({"role": "assistant", "content": kept}));
+                    let told = format!(
+                        "Your last reply was cut off at the output token limit{}. Go on from where it stopped, in smaller steps (write a long file in parts).",
+                        if cut_call { ", so its tool call did not run" } else { "" }
+                    );
+                    messages.push(json!({"role": "user", "content": [{"type": "text", "text": told}]}));
+                    continue;
+                }
+                Some("refusal") => {
+                    let _ = events
+                        .send(AgentEvent::Notice { text: "the model refused to go on (stop_reason: refusal)".into() });
+                    messages.push(json!({"role": "assistant", "content": message.content}));
+                    return EndReason::Refused;
+                }
                 _ => return EndReason::Completed,
             }
+            messages.push(json!({"role": "assistant", "content": message.content}));
 
             let mut results = Vec::new();
             for (id, name, input) in calls {
@@ -198,11 +230,16 @@ impl AnthropicBackend {
     }
 }
 
+/// Replies of one session cut at the output token limit before it ends as `max_tokens`.
+const MAX_CUT_TURNS: u32 = 3;
+
 #[derive(Default)]
 struct State {
     usage: Usage,
     cost: f64,
     turns: u32,
+    /// Replies cut at the output token limit, each told to the agent.
+    cut_turns: u32,
 }
 
 impl Backend for AnthropicBackend {
@@ -221,7 +258,7 @@ impl Backend for AnthropicBackend {
                 Err(message) => {
                     let _ = events.send(AgentEvent::Notice { text: message.clone() });
                     let reason = EndReason::Crashed { message };
-                    return SessionEnd { reason, usage: Usage::default(), cost_usd: 0.0, turns: 0 };
+                    return SessionEnd { reason, usage: Usage::default(), cost_usd: 0.0, turns: 0, notes: Vec::new() };
                 }
             };
             let mut ctx = ToolContext::new(&req.workdir, req.cancel.clone())
@@ -240,7 +277,12 @@ impl Backend for AnthropicBackend {
             };
             // Whatever a tool left running (a server started in the background) ends with the session.
             ctx.kill_leftovers();
-            SessionEnd { reason, usage: state.usage, cost_usd: state.cost, turns: state.turns }
+            let notes = match state.cut_turns {
+                0 => Vec::new(),
+                1 => vec!["1 reply was cut at the output token limit".to_owned()],
+                n => vec![format!("{n} replies were cut at the output token limit")],
+            };
+            SessionEnd { reason, usage: state.usage, cost_usd: state.cost, turns: state.turns, notes }
         })
     }
 }
