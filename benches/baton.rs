@@ -16,7 +16,7 @@ use baton::harness::HarnessEvent;
 use baton::project::config::Mode;
 use baton::tui::app::{App, Reply};
 use baton::tui::panes::features::Row;
-use baton::tui::panes::transcript::Entry;
+use baton::tui::panes::transcript::{Entry, ToolEntry};
 use baton::tui::theme::Theme;
 
 fn bench_dir() -> PathBuf {
@@ -93,7 +93,7 @@ fn big_app(features: usize, lines: usize) -> App {
     app.transcript.entries.reserve(lines);
     for i in 0..lines {
         app.transcript.entries.push(match i % 10 {
-            0 => Entry::Tool {
+            0 => Entry::Tool(Box::new(ToolEntry {
                 id: format!("t{i}"),
                 name: "bash".into(),
                 arg: format!("cargo test --package p{i}"),
@@ -101,7 +101,7 @@ fn big_app(features: usize, lines: usize) -> App {
                 result: Some(("ok".into(), false)),
                 denied: None,
                 expanded: false,
-            },
+            })),
             _ => Entry::Text(format!("line {i} of assistant text that explains what the agent is doing now")),
         });
     }

@@ -1,6 +1,7 @@
 //! Features: the checklist with pass marks, a gauge of passing/total in the title, a filter, and
 //! the agent's flips since the last session highlighted.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 
 use ratatui::Frame;
@@ -96,29 +97,32 @@ impl FeaturesPane {
     }
 
     /// The rows as they will be once the queued changes are applied, each with whether it waits.
-    fn shown(&self) -> Vec<(Row, bool)> {
-        let mut out: Vec<(Row, bool)> = self
+    fn shown(&self) -> Vec<(Cow<'_, Row>, bool)> {
+        // Borrowed unless a queued change makes a row differ: drawing 10^4 rows copies none.
+        let mut out: Vec<(Cow<'_, Row>, bool)> = self
             .rows
             .iter()
             .map(|r| {
-                let mut row = r.clone();
-                let mut queued = false;
-                if let Some(e) = self.queued_edits.iter().rev().find(|e| e.number == Some(r.number)) {
-                    row = Row { passes: r.passes, ..e.row.clone() };
-                    queued = true;
+                let edit = self.queued_edits.iter().rev().find(|e| e.number == Some(r.number));
+                let mark = self.queued.get(&r.number);
+                if edit.is_none() && mark.is_none() {
+                    return (Cow::Borrowed(r), false);
                 }
-                if let Some(p) = self.queued.get(&r.number) {
+                let mut row = match edit {
+                    Some(e) => Row { passes: r.passes, ..e.row.clone() },
+                    None => r.clone(),
+                };
+                if let Some(p) = mark {
                     row.passes = *p;
-                    queued = true;
                 }
-                (row, queued)
+                (Cow::Owned(row), true)
             })
             .collect();
-        out.extend(self.queued_edits.iter().filter(|e| e.number.is_none()).map(|e| (e.row.clone(), true)));
+        out.extend(self.queued_edits.iter().filter(|e| e.number.is_none()).map(|e| (Cow::Borrowed(&e.row), true)));
         out
     }
 
-    fn visible(&self) -> Vec<Row> {
+    fn visible(&self) -> Vec<Cow<'_, Row>> {
         self.shown()
             .into_iter()
             .map(|(r, _)| r)
@@ -141,7 +145,7 @@ impl FeaturesPane {
 
     /// The feature under the cursor.
     pub fn current(&self) -> Option<Row> {
-        self.visible().get(self.selected).cloned()
+        self.visible().get(self.selected).map(|r| r.as_ref().clone())
     }
 
     /// Returns (feature, passes) to mark, for `Action::Mark`.

@@ -24,17 +24,8 @@ pub enum Entry {
     Prompt(String),
     Text(String),
     Thinking(String),
-    Tool {
-        id: String,
-        name: String,
-        /// The key argument on one line, for the folded view.
-        arg: String,
-        /// The input as written (a command keeps its lines), for the expanded view.
-        full: String,
-        result: Option<(String, bool)>,
-        denied: Option<String>,
-        expanded: bool,
-    },
+    /// Boxed: a tool call holds far more than a line of text, and most entries are lines.
+    Tool(Box<ToolEntry>),
     Notice {
         text: String,
         error: bool,
@@ -43,13 +34,28 @@ pub enum Entry {
     Done(String),
 }
 
+/// One tool call and what came of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolEntry {
+    pub id: String,
+    pub name: String,
+    /// The key argument on one line, for the folded view.
+    pub arg: String,
+    /// The input as written (a command keeps its lines), for the expanded view.
+    pub full: String,
+    pub result: Option<(String, bool)>,
+    /// Who refused it and why ("refused by policy: ...", "denied by the sandbox: ...").
+    pub denied: Option<String>,
+    pub expanded: bool,
+}
+
 impl Entry {
     fn matches(&self, needle: &str) -> bool {
         let hay = match self {
             Entry::Session { title, .. } => title.as_str(),
             Entry::Prompt(t) | Entry::Text(t) | Entry::Thinking(t) => t.as_str(),
-            Entry::Tool { arg, name, .. } => {
-                return arg.to_lowercase().contains(needle) || name.to_lowercase().contains(needle);
+            Entry::Tool(t) => {
+                return t.arg.to_lowercase().contains(needle) || t.name.to_lowercase().contains(needle);
             }
             Entry::Notice { text, .. } | Entry::Done(text) => text.as_str(),
         };
@@ -69,7 +75,8 @@ impl Entry {
                 .into_iter()
                 .map(|l| (format!("┆ {l}"), theme.dim()))
                 .collect(),
-            Entry::Tool { name, arg, full, result, denied, expanded, .. } => {
+            Entry::Tool(tool) => {
+                let ToolEntry { name, arg, full, result, denied, expanded, .. } = tool.as_ref();
                 let (mark, style) = match (denied, result) {
                     (Some(_), _) => ("⛔", theme.fail()),
                     (None, Some((_, true))) => ("✗", theme.fail()),
@@ -186,7 +193,7 @@ impl TranscriptPane {
                 Some(Entry::Thinking(t)) => t.push_str(text),
                 _ => self.entries.push(Entry::Thinking(text.clone())),
             },
-            AgentEvent::ToolCall { id, name, input } => self.entries.push(Entry::Tool {
+            AgentEvent::ToolCall { id, name, input } => self.entries.push(Entry::Tool(Box::new(ToolEntry {
                 id: id.clone(),
                 name: name.clone(),
                 arg: crate::agent::key_argument(input),
@@ -197,20 +204,20 @@ impl TranscriptPane {
                 result: None,
                 denied: None,
                 expanded: false,
-            }),
+            }))),
             AgentEvent::ToolResult { id, output, is_error } => {
-                if let Some(Entry::Tool { result, .. }) = self.find_tool(id) {
-                    *result = Some((output.clone(), *is_error));
+                if let Some(t) = self.find_tool(id) {
+                    t.result = Some((output.clone(), *is_error));
                 }
             }
             AgentEvent::PolicyDenied { id, reason, .. } => {
-                if let Some(Entry::Tool { denied, .. }) = self.find_tool(id) {
-                    *denied = Some(format!("refused by policy: {reason}"));
+                if let Some(t) = self.find_tool(id) {
+                    t.denied = Some(format!("refused by policy: {reason}"));
                 }
             }
             AgentEvent::SandboxDenied { id, reason } => {
-                if let Some(Entry::Tool { denied, .. }) = self.find_tool(id) {
-                    *denied = Some(format!("denied by the sandbox: {reason}"));
+                if let Some(t) = self.find_tool(id) {
+                    t.denied = Some(format!("denied by the sandbox: {reason}"));
                 }
             }
             AgentEvent::Retry { reason, attempt, wait_ms } => {
@@ -236,8 +243,11 @@ impl TranscriptPane {
         }
     }
 
-    fn find_tool(&mut self, id: &str) -> Option<&mut Entry> {
-        self.entries.iter_mut().rev().take(200).find(|e| matches!(e, Entry::Tool { id: i, .. } if i == id))
+    fn find_tool(&mut self, id: &str) -> Option<&mut ToolEntry> {
+        self.entries.iter_mut().rev().take(200).find_map(|e| match e {
+            Entry::Tool(t) if t.id == id => Some(t.as_mut()),
+            _ => None,
+        })
     }
 
     pub fn notice(&mut self, text: String, error: bool) {
@@ -317,8 +327,8 @@ impl TranscriptPane {
                 self.selected = n.saturating_sub(1);
             }
             Action::Expand => {
-                if let Some(Entry::Tool { expanded, .. }) = self.entries.get_mut(self.selected) {
-                    *expanded = !*expanded;
+                if let Some(Entry::Tool(t)) = self.entries.get_mut(self.selected) {
+                    t.expanded = !t.expanded;
                 }
             }
             Action::Search => self.typing = Some(String::new()),
