@@ -6,16 +6,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
-use baton::agent::anthropic::AnthropicBackend;
-use baton::agent::scripted::{Scenario, ScriptedModel};
-use baton::harness::{Command, Harness, HarnessEvent, RunOptions};
-use baton::project::Project;
-use baton::project::config::{ApprovePolicy, Mode};
+use baton::harness::HarnessEvent;
 use baton::project::journal;
+use std::path::Path;
 
 /// One coding session that runs `command`, then says it is done.
 fn scenario(command: &str) -> String {
@@ -34,33 +27,16 @@ text = "Done."
     )
 }
 
-/// Runs one session of `command` in `dir`, to the review; returns its summary and the tool's
-/// output (to show the command really ran).
+/// Runs one session of `command` in `dir`, to its review; returns its summary. The policy must
+/// let the tampering run: it is the guard that is tested.
 async fn one_session(dir: &Path, command: &str) -> journal::SessionSummary {
-    let model = ScriptedModel::start(Scenario::parse("inline.toml", &scenario(command)).unwrap(), None).await.unwrap();
-    let project = Project::open(dir).unwrap();
-    let backend = AnthropicBackend::new(&model.url(), "test-key", project.config()).unwrap();
-    let mut opts = RunOptions::from_config(project.config());
-    opts.approve = ApprovePolicy::Manual;
-    opts.mode = Mode::Step;
-    let (harness, mut handles) = Harness::new(project, Arc::new(backend), opts).unwrap();
-    let task = tokio::spawn(harness.run());
-    handles.commands.send(Command::StartNext).unwrap();
-    let mut denied = Vec::new();
-    // A FIFO in the list's place once hung the loop: everything here must end within the timeout.
-    while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), handles.events.recv()).await.unwrap() {
-        match ev {
-            HarnessEvent::Agent { event: baton::agent::AgentEvent::PolicyDenied { reason, .. }, .. } => {
-                denied.push(reason)
-            }
-            HarnessEvent::ReviewNeeded { waiting: true, .. } => handles.commands.send(Command::Quit).unwrap(),
-            _ => {}
-        }
-    }
-    task.await.unwrap().unwrap();
+    let (summary, events) = common::one_session(dir, &scenario(command), None).await;
+    let denied: Vec<&HarnessEvent> = events
+        .iter()
+        .filter(|e| matches!(e, HarnessEvent::Agent { event: baton::agent::AgentEvent::PolicyDenied { .. }, .. }))
+        .collect();
     assert!(denied.is_empty(), "the policy let the tampering run: {denied:?}");
-    let sessions = journal::sessions(&Project::open(dir).unwrap().journal().unwrap().entries);
-    sessions.last().unwrap().clone()
+    summary
 }
 
 /// The list is back: a plain file with the content it started with (bar `passes` flips), and

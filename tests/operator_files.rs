@@ -5,17 +5,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
-
-use baton::agent::anthropic::AnthropicBackend;
-use baton::agent::scripted::{Scenario, ScriptedModel};
-use baton::harness::{Command, Harness, HarnessEvent, RunOptions};
-use baton::project::Project;
-use baton::project::config::{ApprovePolicy, Mode};
 use baton::project::journal;
 use baton::project::session::{Outcome, Verdict};
+use std::path::Path;
 
 /// A coding session that reads and says it is done, touching nothing.
 const IDLE: &str = r#"
@@ -62,27 +54,7 @@ fn quickstart() -> tempfile::TempDir {
 
 /// Runs one session of `scenario` and vetoes it; returns its summary.
 async fn one_vetoed_session(dir: &Path, scenario: &str) -> journal::SessionSummary {
-    let model = ScriptedModel::start(Scenario::parse("inline.toml", scenario).unwrap(), None).await.unwrap();
-    let project = Project::open(dir).unwrap();
-    let backend = AnthropicBackend::new(&model.url(), "test-key", project.config()).unwrap();
-    let mut opts = RunOptions::from_config(project.config());
-    opts.approve = ApprovePolicy::Manual;
-    opts.mode = Mode::Step;
-    let (harness, mut handles) = Harness::new(project, Arc::new(backend), opts).unwrap();
-    let task = tokio::spawn(harness.run());
-    handles.commands.send(Command::StartNext).unwrap();
-    while let Some(ev) = tokio::time::timeout(Duration::from_secs(30), handles.events.recv()).await.unwrap() {
-        match ev {
-            HarnessEvent::ReviewNeeded { review, waiting: true } => {
-                handles.commands.send(Command::Veto(review.number, "not this way".into())).unwrap();
-            }
-            HarnessEvent::Verdict { .. } => handles.commands.send(Command::Quit).unwrap(),
-            _ => {}
-        }
-    }
-    task.await.unwrap().unwrap();
-    let sessions = journal::sessions(&Project::open(dir).unwrap().journal().unwrap().entries);
-    sessions.last().unwrap().clone()
+    common::one_session(dir, scenario, Some("not this way")).await.0
 }
 
 fn status_of(dir: &Path, path: &str) -> git2::Status {

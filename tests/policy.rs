@@ -73,17 +73,24 @@ impl World {
 
     /// What `baton hook pre-tool-use` answers for `input`: `None` for allowed, else the reason.
     fn hook(&self, args: &[&str], input: serde_json::Value) -> Option<String> {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
-            .args(args)
+        self.hook_as(None, args, input)
+    }
+
+    /// The hook as run by a session's `claude` CLI, whose environment carries the mark `session`.
+    fn hook_as(&self, session: Option<&str>, args: &[&str], input: serde_json::Value) -> Option<String> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
+        cmd.args(args)
             .args(["hook", "pre-tool-use"])
             .current_dir(&self.root)
             .env("HOME", &self.home)
             .env("XDG_CONFIG_HOME", self.home.join(".config"))
-            .env_remove(SESSION_ENV)
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
+            .stdout(Stdio::piped());
+        match session {
+            Some(mark) => cmd.env(SESSION_ENV, mark),
+            None => cmd.env_remove(SESSION_ENV),
+        };
+        let mut child = cmd.spawn().unwrap();
         child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
         let out = child.wait_with_output().unwrap();
         assert!(out.status.success(), "the hook failed: {out:?}");
@@ -98,7 +105,8 @@ impl World {
             let original = input["tool_input"]["command"].as_str().unwrap();
             let confined = out["updatedInput"]["command"].as_str().unwrap();
             assert!(confined.contains(" sandbox exec --root "), "{confined}");
-            assert!(confined.ends_with(&format!("-- bash -c {}", quote(original))), "{confined}");
+            let quoted = baton::sandbox::shell_quote(original);
+            assert!(confined.ends_with(&format!("-- bash -c {quoted}")), "{confined}");
             return None;
         }
         assert_eq!(out["permissionDecision"], "deny", "{v}");
@@ -111,15 +119,6 @@ impl World {
             &["-C", &root],
             json!({"tool_name": "Bash", "tool_input": {"command": command}, "cwd": root, "hook_event_name": "PreToolUse"}),
         )
-    }
-}
-
-/// How the sandbox's shell line quotes a word.
-fn quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:=,@".contains(c)) {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -525,22 +524,14 @@ fn signals_reach_only_processes_carrying_the_sessions_mark() {
     );
 
     // The hook takes the session's mark from its own environment, inherited from the CLI.
+    let root = world.root.display().to_string();
     let hook = |pid: u32, mark: &str| {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_baton"))
-            .args(["-C", &world.root.display().to_string(), "hook", "pre-tool-use"])
-            .env("HOME", &world.home)
-            .env(SESSION_ENV, mark)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let input = json!({"tool_name": "Bash", "tool_input": {"command": format!("kill {pid}")}, "cwd": world.root});
-        child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
-        String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap()
+        let input = json!({"tool_name": "Bash", "tool_input": {"command": format!("kill {pid}")}, "cwd": root});
+        world.hook_as(Some(mark), &["-C", &root], input)
     };
-    assert!(hook(ours.id(), SESSION).contains("\"permissionDecision\":\"allow\""));
-    assert!(hook(theirs.id(), SESSION).contains("was not started by this session"));
-    assert!(hook(ours.id(), "a-different-session").contains("was not started by this session"));
+    assert_eq!(hook(ours.id(), SESSION), None);
+    assert!(hook(theirs.id(), SESSION).is_some_and(|r| r.contains("was not started by this session")));
+    assert!(hook(ours.id(), "a-different-session").is_some_and(|r| r.contains("was not started by this session")));
     for child in [&mut ours, &mut theirs, &mut other_session] {
         let _ = child.kill();
         let _ = child.wait();

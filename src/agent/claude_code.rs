@@ -115,8 +115,8 @@ impl ClaudeCodeBackend {
     pub fn settings(&self, workdir: &Path) -> Value {
         let command = format!(
             "{} -C {} hook pre-tool-use",
-            shell_quote(&self.baton.to_string_lossy()),
-            shell_quote(&workdir.to_string_lossy())
+            crate::sandbox::shell_quote(&self.baton.to_string_lossy()),
+            crate::sandbox::shell_quote(&workdir.to_string_lossy())
         );
         json!({"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [{"type": "command", "command": command, "timeout": 30}]}]}})
     }
@@ -146,14 +146,6 @@ impl ClaudeCodeBackend {
             .process_group(0)
             .kill_on_drop(true);
         cmd
-    }
-}
-
-fn shell_quote(s: &str) -> String {
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:=".contains(c)) {
-        s.to_owned()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 

@@ -265,20 +265,12 @@ impl Harness {
         let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = tokio::sync::mpsc::unbounded_channel();
         crate::sandbox::become_subreaper();
-        let verify_tmp = match project.config().sandbox.mode {
-            crate::project::config::SandboxMode::On => Some(
-                tempfile::Builder::new()
-                    .prefix("baton-verify-")
-                    .tempdir()
-                    .map_err(|e| HarnessError::Io(format!("cannot make a temporary directory: {e}")))?,
-            ),
-            crate::project::config::SandboxMode::Off => None,
-        };
-        let verify_sandbox = match &verify_tmp {
-            Some(tmp) => crate::sandbox::Profile::new(project.root(), &project.config().sandbox, tmp.path())
-                .map_err(|e| HarnessError::Io(e.to_string()))?,
-            None => None,
-        };
+        let (verify_tmp, verify_sandbox) =
+            match crate::sandbox::with_tmp(project.root(), &project.config().sandbox, "baton-verify-") {
+                Ok(Some((tmp, profile))) => (Some(tmp), Some(profile)),
+                Ok(None) => (None, None),
+                Err(e) => return Err(HarnessError::Io(e.to_string())),
+            };
         let harness = Harness {
             project,
             repo: std::sync::Mutex::new(repo),

@@ -618,11 +618,6 @@ mod tests {
         assert_eq!(again.passing(), 3334);
         assert_eq!(again.to_json(), text);
     }
-}
-
-#[cfg(test)]
-mod position_tests {
-    use super::token_position;
 
     #[test]
     fn positions_point_at_the_bad_token() {

@@ -113,10 +113,8 @@ impl Profile {
     /// What to tell the agent when a confined command failed the way the sandbox makes commands
     /// fail; `None` when the output shows nothing of it.
     pub fn explain(&self, output: &str) -> Option<String> {
-        let signs = ["Permission denied", "Read-only file system", "Network is unreachable", "Operation not permitted"];
-        let connect = ["Connection refused", "Name or service not known", "Temporary failure in name resolution"];
-        let net = !self.network && connect.iter().any(|s| output.contains(s));
-        if !net && !signs.iter().any(|s| output.contains(s)) {
+        let net = !self.network && NETWORK_SIGNS.iter().any(|s| output.contains(s));
+        if !net && !FILE_SIGNS.iter().any(|s| output.contains(s)) {
             return None;
         }
         let mut writable = vec![self.root.display().to_string(), format!("{} ($TMPDIR)", self.tmp.display())];
@@ -132,19 +130,24 @@ impl Profile {
 /// The line of a failed confined command's output that shows the sandbox at work (a write
 /// refused, the network unreachable), if one does.
 pub fn denial(output: &str) -> Option<String> {
-    let signs = [
-        "Read-only file system",
-        "Permission denied",
-        "Network is unreachable",
-        "Operation not permitted",
-        "Connection refused",
-        "Temporary failure in name resolution",
-    ];
     output
         .lines()
-        .find(|l| !l.starts_with("[denied by baton's sandbox?") && signs.iter().any(|s| l.contains(s)))
+        .find(|l| {
+            !l.starts_with("[denied by baton's sandbox?")
+                && FILE_SIGNS.iter().chain(NETWORK_SIGNS).any(|s| l.contains(s))
+        })
         .map(|l| l.trim().to_owned())
 }
+
+/// What a command prints when the sandbox refused it a file, or (with the network off) a
+/// connection.
+const FILE_SIGNS: &[&str] = &["Permission denied", "Read-only file system", "Operation not permitted"];
+const NETWORK_SIGNS: &[&str] = &[
+    "Network is unreachable",
+    "Connection refused",
+    "Name or service not known",
+    "Temporary failure in name resolution",
+];
 
 /// Whether `command` only signals processes (`kill`, `pkill`, with `sleep` and the like around
 /// them): the policy has checked its targets are the session's, so it may reach processes earlier
@@ -179,14 +182,28 @@ pub fn launcher() -> Result<PathBuf, SandboxError> {
 /// Whether sessions may start under `config`: with the sandbox on, a confined command must run
 /// on this machine. Said once, before any session, with what to do about it.
 pub fn ready(config: &config::Sandbox) -> Result<(), SandboxError> {
-    if config.mode == SandboxMode::Off {
-        return Ok(());
-    }
-    let tmp = tempfile::tempdir().map_err(|e| SandboxError::Unavailable(e.to_string()))?;
-    match Profile::new(tmp.path(), config, tmp.path())? {
-        Some(profile) => probe(&profile),
+    let scratch = tempfile::tempdir().map_err(|e| SandboxError::Unavailable(e.to_string()))?;
+    match with_tmp(scratch.path(), config, "baton-probe-")? {
+        Some((_tmp, profile)) => probe(&profile),
         None => Ok(()),
     }
+}
+
+/// A sandbox for commands in `root` with a temporary directory of its own (its `TMPDIR`), which
+/// goes when the returned guard drops; `None` when the user turned the sandbox off.
+pub fn with_tmp(
+    root: &Path,
+    config: &config::Sandbox,
+    prefix: &str,
+) -> Result<Option<(tempfile::TempDir, Profile)>, SandboxError> {
+    if config.mode == SandboxMode::Off {
+        return Ok(None);
+    }
+    let tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(|e| SandboxError::Unavailable(format!("cannot make a temporary directory: {e}")))?;
+    Ok(Profile::new(root, config, tmp.path())?.map(|profile| (tmp, profile)))
 }
 
 /// Checks that a confined command runs here: the kernel has what the sandbox needs.
@@ -209,7 +226,8 @@ pub fn probe(profile: &Profile) -> Result<(), SandboxError> {
     }
 }
 
-fn shell_quote(s: &str) -> String {
+/// `s` as one shell word: bare when it is safe so, in single quotes otherwise.
+pub fn shell_quote(s: &str) -> String {
     if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+:=,@".contains(c)) {
         s.to_owned()
     } else {

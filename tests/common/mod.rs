@@ -228,3 +228,43 @@ pub fn demo_harness(
     tweak(&mut opts);
     baton::harness::Harness::new(project, backend, opts).unwrap()
 }
+
+/// Runs one session of `scenario` (a scripted-model scenario's text) with baton's own agent in
+/// `dir`, in step mode with manual approval; vetoes it with `veto` if given, else leaves it at
+/// its review. Returns the session's summary and every event the loop sent.
+pub async fn one_session(
+    dir: &Path,
+    scenario: &str,
+    veto: Option<&str>,
+) -> (baton::project::journal::SessionSummary, Vec<baton::harness::HarnessEvent>) {
+    use baton::harness::{Command, HarnessEvent};
+    let scenario = baton::agent::scripted::Scenario::parse("inline.toml", scenario).unwrap();
+    let model = baton::agent::scripted::ScriptedModel::start(scenario, None).await.unwrap();
+    let project = baton::project::Project::open(dir).unwrap();
+    let backend = baton::agent::anthropic::AnthropicBackend::new(&model.url(), "test-key", project.config()).unwrap();
+    let mut opts = baton::harness::RunOptions::from_config(project.config());
+    opts.approve = baton::project::config::ApprovePolicy::Manual;
+    opts.mode = baton::project::config::Mode::Step;
+    let (harness, mut handles) = baton::harness::Harness::new(project, std::sync::Arc::new(backend), opts).unwrap();
+    let task = tokio::spawn(harness.run());
+    handles.commands.send(Command::StartNext).unwrap();
+    let mut events = Vec::new();
+    // Everything here must end within the timeout (a FIFO in the feature list's place once hung
+    // the loop).
+    while let Some(ev) = tokio::time::timeout(std::time::Duration::from_secs(60), handles.events.recv()).await.unwrap()
+    {
+        match (&ev, veto) {
+            (HarnessEvent::ReviewNeeded { review, waiting: true }, Some(reason)) => {
+                handles.commands.send(Command::Veto(review.number, reason.into())).unwrap();
+            }
+            (HarnessEvent::ReviewNeeded { waiting: true, .. }, None) | (HarnessEvent::Verdict { .. }, _) => {
+                handles.commands.send(Command::Quit).unwrap();
+            }
+            _ => {}
+        }
+        events.push(ev);
+    }
+    task.await.unwrap().unwrap();
+    let entries = baton::project::Project::open(dir).unwrap().journal().unwrap().entries;
+    (baton::project::journal::sessions(&entries).last().unwrap().clone(), events)
+}

@@ -253,9 +253,10 @@ impl Backend for AnthropicBackend {
 
     fn run(&self, req: SessionRequest, events: UnboundedSender<AgentEvent>) -> BoxFuture<'_, SessionEnd> {
         Box::pin(async move {
-            let tmp = match session_tmp(&req.workdir, &self.policy_config.sandbox) {
+            let tmp = match crate::sandbox::with_tmp(&req.workdir, &self.policy_config.sandbox, "baton-session-") {
                 Ok(t) => t.map(|(dir, profile)| (dir, profile.with_record(req.sandbox_record.clone()))),
-                Err(message) => {
+                Err(e) => {
+                    let message = e.to_string();
                     let _ = events.send(AgentEvent::Notice { text: message.clone() });
                     let reason = EndReason::Crashed { message };
                     return SessionEnd { reason, usage: Usage::default(), cost_usd: 0.0, turns: 0, notes: Vec::new() };
@@ -284,25 +285,5 @@ impl Backend for AnthropicBackend {
             };
             SessionEnd { reason, usage: state.usage, cost_usd: state.cost, turns: state.turns, notes }
         })
-    }
-}
-
-/// The session's temporary directory and the sandbox its commands run in (none when the user
-/// turned the sandbox off). The directory goes when the returned guard drops.
-fn session_tmp(
-    root: &std::path::Path,
-    sandbox: &config::Sandbox,
-) -> Result<Option<(tempfile::TempDir, crate::sandbox::Profile)>, String> {
-    if sandbox.mode == config::SandboxMode::Off {
-        return Ok(None);
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix("baton-session-")
-        .tempdir()
-        .map_err(|e| format!("cannot make the session's temporary directory: {e}"))?;
-    match crate::sandbox::Profile::new(root, sandbox, tmp.path()) {
-        Ok(Some(profile)) => Ok(Some((tmp, profile))),
-        Ok(None) => Ok(None),
-        Err(e) => Err(e.to_string()),
     }
 }

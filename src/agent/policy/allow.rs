@@ -175,5 +175,10 @@ pub(super) const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh"];
 /// Commands that change or remove every file they are given.
 pub(super) const WRITERS: &[&str] =
     &["rm", "rmdir", "mv", "touch", "mkdir", "tee", "truncate", "shred", "gzip", "gunzip"];
+/// Whether `base` changes the files it is given (so a path it gets from elsewhere is a write).
+pub(super) fn changes_files(base: &str) -> bool {
+    WRITERS.contains(&base) || matches!(base, "chmod" | "cp" | "ln" | "sed" | "perl")
+}
+
 /// Commands that read whole trees when asked to (`-r`), or always.
 pub(super) const RECURSIVE: &[&str] = &["rg", "zip"];

@@ -147,7 +147,7 @@ impl Policy {
     /// Decides a tool call, by baton's tool names or Claude Code's. Shell commands start in the
     /// project root.
     pub fn check_tool(&self, tool: &str, input: &Value) -> Decision {
-        self.check_tool_in(tool, input, &self.root.clone())
+        self.check_tool_in(tool, input, &self.root)
     }
 
     /// Decides a tool call whose shell commands start in `cwd`.
@@ -192,7 +192,7 @@ impl Policy {
     /// Decides a shell command line run in the project root: every command it would run must be
     /// allowed.
     pub fn check_command(&self, command: &str) -> Decision {
-        Decision::from(Walk::new(self, &self.root.clone()).script(command))
+        Decision::from(Walk::new(self, &self.root).script(command))
     }
 
     fn allowed(&self, base: &str) -> bool {

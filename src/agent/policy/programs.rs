@@ -1,7 +1,7 @@
 //! Programs that write files through their own arguments: find, perl -i, tar.
 //! Each is read far enough to find what it would write or run, or refused with a reason.
 
-use super::allow::WRITERS;
+use super::allow::changes_files;
 use super::walk::{Check, Walk};
 use crate::agent::shell::Word;
 
@@ -29,7 +29,7 @@ pub(super) fn find(w: &mut Walk, args: &[Word]) -> Check {
                 let inner = &args[from..end];
                 w.simple(inner)?;
                 let base = inner.first().map(|c| c.text.rsplit('/').next().unwrap_or(&c.text)).unwrap_or("");
-                if WRITERS.contains(&base) || matches!(base, "chmod" | "cp" | "ln" | "sed" | "perl") {
+                if changes_files(base) {
                     changes = true;
                 } else {
                     reads = true;

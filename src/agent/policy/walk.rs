@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Policy;
-use super::allow::{RECURSIVE, SHELLS, WRAPPERS, WRITERS};
+use super::allow::{RECURSIVE, SHELLS, WRAPPERS, WRITERS, changes_files};
 use super::paths::fold;
 use super::{git, programs, scripts, signals};
 use crate::agent::shell::{self, Word};
@@ -253,7 +253,7 @@ impl<'p> Walk<'p> {
             && let Some(cmd) = rest.first()
         {
             let base = cmd.text.rsplit('/').next().unwrap_or(&cmd.text);
-            if WRITERS.contains(&base) || matches!(base, "chmod" | "cp" | "ln" | "sed" | "perl") {
+            if changes_files(base) {
                 return Err(format!(
                     "`xargs {base}` gives `{base}` paths from its input, which baton cannot see before it runs; name the files, or use `find DIR ... -delete` or `-exec {base} {{}} +`"
                 ));
