@@ -18,7 +18,6 @@ use baton::sandbox::Profile;
 use serde_json::json;
 
 const SECRET: &str = "BEGIN-OPENSSH-PRIVATE-KEY-not-for-agents";
-const SESSION: &str = "sandbox-test-session";
 
 struct Lab {
     _dir: tempfile::TempDir,
@@ -27,6 +26,9 @@ struct Lab {
     home: PathBuf,
     cache: PathBuf,
     record: PathBuf,
+    /// This lab's own session mark: tests run side by side in one process, and ending one
+    /// session must not end another's commands.
+    session: String,
     ctx: ToolContext,
     rt: tokio::runtime::Runtime,
     port: u16,
@@ -57,9 +59,10 @@ impl Lab {
             ..config::Sandbox::default()
         };
         let record = root.join(".baton/sessions/0001.sandboxes");
+        let session = format!("sandbox-test-{}", base.file_name().unwrap().to_string_lossy());
         let profile = Profile::new(&root, &sandbox, &tmp).unwrap().unwrap().with_record(Some(record.clone()));
         let ctx = ToolContext::new(&root, tokio_util::sync::CancellationToken::new())
-            .with_session(SESSION.into())
+            .with_session(session.clone())
             .with_sandbox(Some(profile));
         // A server on the host's loopback: nothing confined may reach it.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -73,7 +76,7 @@ impl Lab {
             }
         });
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        Lab { _dir: dir, root, outside, home, cache, record, ctx, rt, port, connections }
+        Lab { _dir: dir, root, outside, home, cache, record, session, ctx, rt, port, connections }
     }
 
     /// Runs `command` confined, as the agent's `bash` tool would (no policy in front).
@@ -263,9 +266,11 @@ fn what_a_session_starts_in_the_background_does_not_outlive_it() {
     let lab = Lab::new();
     // A daemon that drops the session's mark, leaves its process group and double-forks, then
     // would change the project after the session (and the guard) are over.
-    let (out, failed) = lab.run(
-        "(env -u BATON_SESSION setsid sh -c 'sleep 1; echo late > late.txt' > /dev/null 2>&1 &) ; nohup sleep 301 > /dev/null 2>&1 & echo started",
-    );
+    // A sleep of its own length, so that no other run's leftover is counted.
+    let sleep = format!("sleep 301.{}", std::process::id());
+    let (out, failed) = lab.run(&format!(
+        "(env -u BATON_SESSION setsid sh -c 'sleep 1; echo late > late.txt' > /dev/null 2>&1 &) ; nohup {sleep} > /dev/null 2>&1 & echo started"
+    ));
     assert!(!failed && out.contains("started"), "{out}");
     let ours = |needle: &str| {
         std::fs::read_dir("/proc")
@@ -278,14 +283,14 @@ fn what_a_session_starts_in_the_background_does_not_outlive_it() {
             .count()
     };
     let started = std::time::Instant::now();
-    while ours("sleep 301") == 0 && started.elapsed() < Duration::from_secs(5) {
+    while ours(&sleep) == 0 && started.elapsed() < Duration::from_secs(5) {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(ours("sleep 301") > 0, "the background process runs during the session: {out}");
-    baton::sandbox::end_session(SESSION, Some(&lab.record));
+    assert!(ours(&sleep) > 0, "the background process runs during the session: {out}");
+    baton::sandbox::end_session(&lab.session, Some(&lab.record));
     std::thread::sleep(Duration::from_millis(1500));
     assert!(!lab.root.join("late.txt").exists(), "the daemon was ended with the session");
-    assert_eq!(ours("sleep 301"), 0, "the background process was ended with the session");
+    assert_eq!(ours(&sleep), 0, "the background process was ended with the session");
 }
 
 /// Through baton's own agent: the policy lets `python3` run, the sandbox stops what it does, and
