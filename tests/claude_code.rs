@@ -375,3 +375,57 @@ text = "Done."
     assert!(marked[0].contains("Read-only file system") || marked[0].contains("Permission denied"), "{marked:?}");
     assert!(!Path::new("/etc/baton-escape").exists());
 }
+
+/// A model that refuses: the CLI ends its turn; baton shows it and the session's end says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_through_the_cli_is_shown_and_recorded() {
+    let dir = common::temp_repo();
+    let scenario = r#"
+name = "refusal"
+[[turns]]
+id = "no"
+start = "Build the greeter"
+text = "I can't help with that."
+stop_reason = "refusal"
+"#;
+    let ran = run("model-refusal", scenario, dir.path(), CancellationToken::new()).await;
+    assert_eq!(ran.end.reason, EndReason::Refused, "{:#?}", ran.events);
+    assert!(notices(&ran.events).contains(&baton::agent::REFUSAL_NOTICE), "{:#?}", ran.events);
+    let (outcome, detail) = baton::harness::outcome_of(&ran.end.reason, false);
+    assert_eq!(outcome, baton::project::session::Outcome::NoProgress);
+    assert!(detail.unwrap().contains("stop_reason: refusal"));
+}
+
+fn notices(events: &[AgentEvent]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Notice { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A reply cut at the output token limit through the CLI: the CLI goes on (it runs what the
+/// reply held: baton cannot hold a call back from it), and the transcript and the record say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reply_cut_through_the_cli_is_shown_and_recorded() {
+    let dir = common::temp_repo();
+    let scenario = r#"
+name = "cut"
+[[turns]]
+id = "long"
+start = "Build the greeter"
+text = "Writing everything at once."
+stop_reason = "max_tokens"
+tools = [{ name = "write_file", input = { path = "half.txt", content = "cut in the midd" } }]
+[[turns]]
+id = "end"
+text = "Done."
+"#;
+    let ran = run("max-tokens", scenario, dir.path(), CancellationToken::new()).await;
+    assert_eq!(ran.end.reason, EndReason::Completed, "{:#?}", ran.events);
+    let shown = notices(&ran.events);
+    assert_eq!(shown, ["the reply was cut at the output token limit (stop_reason: max_tokens)"], "{:#?}", ran.events);
+    assert_eq!(ran.end.notes, ["1 reply was cut at the output token limit"]);
+}

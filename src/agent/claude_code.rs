@@ -171,6 +171,10 @@ pub struct StreamParser {
     /// Tool names by id, to name a refused call.
     tool_names: std::collections::HashMap<String, String>,
     turn_usage: Usage,
+    /// Replies the model ended at the output token limit (the CLI goes on after them).
+    cut_replies: u32,
+    /// Whether the model ended a reply with `stop_reason: refusal`.
+    refused: bool,
     pub result: Option<Value>,
     pub saw_anything: bool,
     /// The CLI's Bash commands run in baton's sandbox: their failures are read for its marks.
@@ -437,7 +441,19 @@ impl StreamParser {
                 if let Some(n) = e.usage.and_then(|u| u.output_tokens) {
                     self.turn_usage.output_tokens = n;
                 }
-                None
+                match e.delta.and_then(|d| d.stop_reason)? {
+                    "max_tokens" => {
+                        self.cut_replies += 1;
+                        Some(AgentEvent::Notice {
+                            text: "the reply was cut at the output token limit (stop_reason: max_tokens)".into(),
+                        })
+                    }
+                    "refusal" => {
+                        self.refused = true;
+                        Some(AgentEvent::Notice { text: crate::agent::REFUSAL_NOTICE.into() })
+                    }
+                    _ => None,
+                }
             }
             "message_stop" => {
                 let u = std::mem::take(&mut self.turn_usage);
@@ -450,6 +466,22 @@ impl StreamParser {
     /// How the session ended, decided from what was seen (an API failure arrives as
     /// `subtype: success` with `is_error: true`; no result at all means the process crashed).
     pub fn end(&self, stderr_tail: &str) -> (EndReason, Usage, f64, u32) {
+        let (reason, usage, cost, turns) = self.end_of_result(stderr_tail);
+        // A refusal ends the CLI's session as an error with the CLI's words: it is the model's.
+        let refused = self.refused || self.result.as_ref().is_some_and(|r| r["stop_reason"] == "refusal");
+        let reason = match reason {
+            EndReason::ApiError { .. } | EndReason::Completed if refused => EndReason::Refused,
+            r => r,
+        };
+        (reason, usage, cost, turns)
+    }
+
+    /// The notes for the session's record: replies cut at the output token limit.
+    pub fn notes(&self) -> Vec<String> {
+        crate::agent::cut_notes(self.cut_replies)
+    }
+
+    fn end_of_result(&self, stderr_tail: &str) -> (EndReason, Usage, f64, u32) {
         let Some(r) = &self.result else {
             let message = if stderr_tail.trim().is_empty() {
                 "claude exited without a result".to_owned()
@@ -610,7 +642,7 @@ impl Backend for ClaudeCodeBackend {
             }
             let stderr_tail = stderr_task.await.unwrap_or_default();
             let (reason, usage, cost_usd, turns) = parser.end(&stderr_tail);
-            SessionEnd { reason: stopped.unwrap_or(reason), usage, cost_usd, turns, notes: Vec::new() }
+            SessionEnd { reason: stopped.unwrap_or(reason), usage, cost_usd, turns, notes: parser.notes() }
         })
     }
 }
@@ -705,6 +737,9 @@ mod fast {
         pub text: Option<Cow<'a, str>>,
         #[serde(default, borrow)]
         pub thinking: Option<Cow<'a, str>>,
+        /// A `message_delta`'s: why the reply ended.
+        #[serde(default, borrow)]
+        pub stop_reason: Option<&'a str>,
     }
 
     #[derive(Deserialize)]

@@ -185,6 +185,18 @@ pub struct SessionEnd {
     pub notes: Vec<String>,
 }
 
+/// The session record's note for `n` replies cut at the output token limit (none for zero).
+pub fn cut_notes(n: u32) -> Vec<String> {
+    match n {
+        0 => Vec::new(),
+        1 => vec!["1 reply was cut at the output token limit".to_owned()],
+        n => vec![format!("{n} replies were cut at the output token limit")],
+    }
+}
+
+/// What the transcript says when the model refuses to go on.
+pub const REFUSAL_NOTICE: &str = "the model refused to go on (stop_reason: refusal)";
+
 /// A way of running an agent session.
 pub trait Backend: Send + Sync {
     /// `anthropic`, `claude-code`, ...

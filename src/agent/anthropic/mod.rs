@@ -184,7 +184,7 @@ impl AnthropicBackend {
                 }
                 Some("refusal") => {
                     let _ = events
-                        .send(AgentEvent::Notice { text: "the model refused to go on (stop_reason: refusal)".into() });
+                        .send(AgentEvent::Notice { text: crate::agent::REFUSAL_NOTICE.into() });
                     messages.push(json!({"role": "assistant", "content": message.content}));
                     return EndReason::Refused;
                 }
@@ -278,11 +278,7 @@ impl Backend for AnthropicBackend {
             };
             // Whatever a tool left running (a server started in the background) ends with the session.
             ctx.kill_leftovers();
-            let notes = match state.cut_turns {
-                0 => Vec::new(),
-                1 => vec!["1 reply was cut at the output token limit".to_owned()],
-                n => vec![format!("{n} replies were cut at the output token limit")],
-            };
+            let notes = crate::agent::cut_notes(state.cut_turns);
             SessionEnd { reason, usage: state.usage, cost_usd: state.cost, turns: state.turns, notes }
         })
     }
