@@ -188,3 +188,41 @@ fn reaching_the_end_of_the_log_asks_for_the_next_page() {
     assert_eq!(app.on_key(key('j')), vec![Effect::Worker(Request::MoreLog)]);
     assert_eq!(app.on_key(key('j')), vec![], "asked once until the page arrives");
 }
+
+/// A line that begins with a wide glyph (⛔ takes two columns) still reaches the pane's edge.
+#[test]
+fn a_line_with_a_wide_glyph_fills_the_pane() {
+    let mut app = busy_app();
+    let long = "curl -s https://example.invalid/a/very/long/path/that/runs/past/the/edge/of/the/pane/and/beyond/it/too";
+    app.on_harness(HarnessEvent::Agent {
+        number: 3,
+        event: AgentEvent::ToolCall { id: "wide1".into(), name: "bash".into(), input: serde_json::json!({"command": long}) },
+    });
+    app.on_harness(HarnessEvent::Agent {
+        number: 3,
+        event: AgentEvent::PolicyDenied { id: "wide1".into(), name: "bash".into(), reason: "curl is not allowed".into() },
+    });
+    let screen = draw(&mut app, 120, 40);
+    let buf = screen.buffer();
+    let row: Vec<&str> = (0..buf.area.height)
+        .map(|y| (0..buf.area.width).map(|x| buf[(x, y)].symbol()).collect::<Vec<_>>())
+        .find(|cells| cells.concat().contains("bash curl -s https://example.invalid"))
+        .expect("the refused call is shown");
+    // The clipped line ends in its ellipsis right against the pane's right border.
+    let border = row.iter().rposition(|c| *c == "┃" || *c == "│").unwrap();
+    assert_eq!(row[border - 1], "…", "{}", row.concat());
+}
+
+/// A notice too long for one line wraps under its mark: the mark is not repeated.
+#[test]
+fn a_wrapped_notice_keeps_its_mark_on_the_first_line_only() {
+    let mut app = busy_app();
+    let text = "rate limit: allowed_warning, the five hour window is 91% used and resets at 04:00 local time";
+    app.on_harness(HarnessEvent::Agent { number: 3, event: AgentEvent::Notice { text: text.into() } });
+    let screen = draw(&mut app, 80, 24).to_string();
+    let at = screen.lines().position(|l| l.contains("! rate limit: allowed_warning")).expect("shown");
+    let next = screen.lines().nth(at + 1).unwrap();
+    assert!(!next.contains("! ") && next.contains("  "), "{next}");
+    let words: Vec<&str> = text.split(' ').collect();
+    assert!(next.contains(words[words.len() - 1]) || next.contains("local"), "{screen}");
+}

@@ -111,15 +111,19 @@ impl Entry {
                 }
                 out
             }
-            Entry::Notice { text, error } => wrap(text, width.saturating_sub(2))
-                .into_iter()
-                .map(|l| (format!("! {l}"), if *error { theme.fail() } else { theme.warn() }))
-                .collect(),
-            Entry::Done(text) => {
-                wrap(text, width.saturating_sub(2)).into_iter().map(|l| (format!("✓ {l}"), theme.pass())).collect()
-            }
+            Entry::Notice { text, error } => marked("!", text, width, if *error { theme.fail() } else { theme.warn() }),
+            Entry::Done(text) => marked("✓", text, width, theme.pass()),
         }
     }
+}
+
+/// `text` wrapped after a one-column `mark`; the lines after the first are indented under it.
+fn marked(mark: &str, text: &str, width: usize, style: Style) -> Vec<(String, Style)> {
+    wrap(text, width.saturating_sub(2))
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| (format!("{} {l}", if i == 0 { mark } else { " " }), style))
+        .collect()
 }
 
 #[derive(Debug, Default)]
