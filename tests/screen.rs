@@ -196,11 +196,19 @@ fn a_line_with_a_wide_glyph_fills_the_pane() {
     let long = "curl -s https://example.invalid/a/very/long/path/that/runs/past/the/edge/of/the/pane/and/beyond/it/too";
     app.on_harness(HarnessEvent::Agent {
         number: 3,
-        event: AgentEvent::ToolCall { id: "wide1".into(), name: "bash".into(), input: serde_json::json!({"command": long}) },
+        event: AgentEvent::ToolCall {
+            id: "wide1".into(),
+            name: "bash".into(),
+            input: serde_json::json!({"command": long}),
+        },
     });
     app.on_harness(HarnessEvent::Agent {
         number: 3,
-        event: AgentEvent::PolicyDenied { id: "wide1".into(), name: "bash".into(), reason: "curl is not allowed".into() },
+        event: AgentEvent::PolicyDenied {
+            id: "wide1".into(),
+            name: "bash".into(),
+            reason: "curl is not allowed".into(),
+        },
     });
     let screen = draw(&mut app, 120, 40);
     let buf = screen.buffer();

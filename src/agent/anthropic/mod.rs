@@ -183,8 +183,7 @@ impl AnthropicBackend {
                     continue;
                 }
                 Some("refusal") => {
-                    let _ = events
-                        .send(AgentEvent::Notice { text: crate::agent::REFUSAL_NOTICE.into() });
+                    let _ = events.send(AgentEvent::Notice { text: crate::agent::REFUSAL_NOTICE.into() });
                     messages.push(json!({"role": "assistant", "content": message.content}));
                     return EndReason::Refused;
                 }
