@@ -110,10 +110,10 @@ async fn the_demo_copes_with_a_veto_and_a_manual_mark_and_still_reaches_done() {
     let project = baton::project::Project::open(&dir).unwrap();
     let sessions = journal::sessions(&project.journal().unwrap().entries);
     assert_eq!(sessions[1].verdict, Some(Verdict::Vetoed));
-    assert_eq!(sessions[1].flipped[0].feature, 1);
-    assert_eq!(sessions[2].flipped[0].feature, 1, "after the veto, feature 1 is built again");
+    assert_eq!(sessions[1].end.as_ref().unwrap().flipped[0].feature, 1);
+    assert_eq!(sessions[2].end.as_ref().unwrap().flipped[0].feature, 1, "after the veto, feature 1 is built again");
     assert!(
-        sessions.iter().all(|s| s.flipped.iter().all(|f| f.feature != 3)),
+        sessions.iter().all(|s| s.end.iter().flat_map(|r| &r.flipped).all(|f| f.feature != 3)),
         "no session built the hand-marked feature"
     );
     assert_eq!(project.features().unwrap().unwrap().passing(), 8);

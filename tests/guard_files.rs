@@ -27,16 +27,16 @@ text = "Done."
     )
 }
 
-/// Runs one session of `command` in `dir`, to its review; returns its summary. The policy must
+/// Runs one session of `command` in `dir`, to its review; returns its report. The policy must
 /// let the tampering run: it is the guard that is tested.
-async fn one_session(dir: &Path, command: &str) -> journal::SessionSummary {
+async fn one_session(dir: &Path, command: &str) -> journal::SessionReport {
     let (summary, events) = common::one_session(dir, &scenario(command), None).await;
     let denied: Vec<&HarnessEvent> = events
         .iter()
         .filter(|e| matches!(e, HarnessEvent::Agent { event: baton::agent::AgentEvent::PolicyDenied { .. }, .. }))
         .collect();
     assert!(denied.is_empty(), "the policy let the tampering run: {denied:?}");
-    summary
+    summary.end.expect("the session ended")
 }
 
 /// The list is back: a plain file with the content it started with (bar `passes` flips), and

@@ -16,6 +16,7 @@ use baton::project::Project;
 use baton::project::config::{ApprovePolicy, Mode};
 use baton::project::journal::{self, SessionSummary};
 use baton::project::session::{Outcome, SessionKind, Verdict};
+use common::Ended;
 use common::Sandbox;
 
 const LOOP: &str = include_str!("fixtures/loop.toml");
@@ -103,14 +104,14 @@ async fn an_initializer_and_three_coding_sessions_run_to_done() {
     assert_eq!(s[0].kind, SessionKind::Initializer);
     assert!(s[1..].iter().all(|s| s.kind == SessionKind::Coding));
     assert!(
-        s.iter().all(|s| s.outcome == Some(Outcome::Completed) && s.verdict == Some(Verdict::AutoApproved)),
+        s.iter().all(|s| s.outcome() == Some(Outcome::Completed) && s.verdict == Some(Verdict::AutoApproved)),
         "{s:#?}"
     );
     for (i, session) in s[1..].iter().enumerate() {
-        assert_eq!(session.flipped.len(), 1);
-        assert_eq!(session.flipped[0].feature, i + 1, "each session takes the first failing feature");
-        assert_eq!(session.base, s[i].head, "each session starts where the last ended");
-        assert!(session.violations.is_empty());
+        assert_eq!(session.r().flipped.len(), 1);
+        assert_eq!(session.r().flipped[0].feature, i + 1, "each session takes the first failing feature");
+        assert_eq!(session.base.as_deref(), s[i].head(), "each session starts where the last ended");
+        assert!(session.r().violations.is_empty());
     }
     assert_eq!(passing(dir.path()), 3);
     for n in 1..=3 {
@@ -154,15 +155,19 @@ async fn a_session_that_deletes_and_rewords_features_is_repaired_and_its_flip_ke
     let (reason, _) = drive(h, handles, |_| None).await;
     assert_eq!(reason, StopReason::SessionCap);
     let s = &sessions(dir.path())[1];
-    assert_eq!(s.violations.len(), 2, "{:?}", s.violations);
+    assert_eq!(s.r().violations.len(), 2, "{:?}", s.r().violations);
     assert!(
-        s.violations[0].contains("feature 2 \"greet NAME prints hello NAME\": description changed"),
+        s.r().violations[0].contains("feature 2 \"greet NAME prints hello NAME\": description changed"),
         "{:?}",
-        s.violations
+        s.r().violations
     );
-    assert!(s.violations[1].contains("feature 3 \"greet --help prints usage\" was removed"), "{:?}", s.violations);
-    assert_eq!(s.flipped.len(), 1);
-    assert!(s.flipped[0].passes && s.flipped[0].feature == 1);
+    assert!(
+        s.r().violations[1].contains("feature 3 \"greet --help prints usage\" was removed"),
+        "{:?}",
+        s.r().violations
+    );
+    assert_eq!(s.r().flipped.len(), 1);
+    assert!(s.r().flipped[0].passes && s.r().flipped[0].feature == 1);
 
     let list = Project::open(dir.path()).unwrap().features().unwrap().unwrap();
     assert_eq!(list.len(), 3);
@@ -199,10 +204,10 @@ async fn a_veto_resets_the_branch_keeps_the_tip_and_tells_the_next_session() {
     assert_eq!(s[1].reason.as_deref(), Some("the greeting has no test"));
     let repo = git2::Repository::open(dir.path()).unwrap();
     let kept = repo.find_reference("refs/baton/vetoed/session-0002").unwrap().target().unwrap();
-    assert_eq!(Some(kept.to_string()), s[1].head, "the vetoed tip is kept");
+    assert_eq!(Some(kept.to_string().as_str()), s[1].head(), "the vetoed tip is kept");
     // Session 3 started from session 2's base, did feature 1 again, and heard why.
     assert_eq!(s[2].base, s[1].base);
-    assert_eq!(s[2].flipped[0].feature, 1);
+    assert_eq!(s[2].r().flipped[0].feature, 1);
     let requests = model.requests();
     let first_of_last = requests.iter().rev().find(|r| r["messages"].as_array().unwrap().len() == 1).unwrap();
     let prompt = &first_of_last["messages"][0]["content"][0]["text"];
@@ -236,7 +241,7 @@ async fn checks_approves_only_when_verify_passes() {
     let s = sessions(dir.path());
     assert_eq!(s[0].verdict, Some(Verdict::Approved));
     assert_eq!(s[1].verdict, Some(Verdict::AutoApproved));
-    assert!(s[1].verify.as_ref().unwrap().passed);
+    assert!(s[1].r().verify.as_ref().unwrap().passed);
 }
 
 #[tokio::test]
@@ -262,8 +267,8 @@ async fn sessions_that_do_nothing_pause_the_loop() {
     assert_eq!(reason, StopReason::NoProgress);
     let s = sessions(dir.path());
     assert_eq!(s.len(), 3);
-    assert_eq!(s[1].outcome, Some(Outcome::NoProgress));
-    assert_eq!(s[2].outcome, Some(Outcome::NoProgress));
+    assert_eq!(s[1].outcome(), Some(Outcome::NoProgress));
+    assert_eq!(s[2].outcome(), Some(Outcome::NoProgress));
 }
 
 #[tokio::test]
@@ -282,7 +287,7 @@ async fn outside_failures_back_off_visibly_and_stop() {
         })
         .collect();
     assert_eq!(backoffs.len(), 2, "a visible wait before each retry session");
-    assert!(sessions(dir.path()).iter().all(|s| s.outcome == Some(Outcome::RateLimited)));
+    assert!(sessions(dir.path()).iter().all(|s| s.outcome() == Some(Outcome::RateLimited)));
 }
 
 #[tokio::test]
@@ -372,7 +377,7 @@ async fn operator_edits_and_additions_are_applied_between_sessions_and_are_no_vi
     .await;
     assert_eq!(reason, StopReason::SessionCap);
     let s = sessions(dir.path());
-    assert!(s[1].violations.is_empty(), "an operator change is never a violation: {:?}", s[1].violations);
+    assert!(s[1].r().violations.is_empty(), "an operator change is never a violation: {:?}", s[1].r().violations);
     let list = Project::open(dir.path()).unwrap().features().unwrap().unwrap();
     assert_eq!(list.len(), 4);
     assert_eq!(list.get(4).unwrap().description(), "greet --shout prints HELLO");
@@ -416,7 +421,11 @@ text = "The groundwork is laid."
     assert!(waited, "the review waited for the operator: {events:?}");
     let s = sessions(dir.path());
     assert_eq!(s.len(), 1, "no second initializer started on its own");
-    assert_eq!(s[0].outcome, Some(Outcome::NoFeatureList));
+    assert_eq!(s[0].outcome(), Some(Outcome::NoFeatureList));
     assert_eq!(s[0].verdict, Some(Verdict::Pending));
-    assert!(s[0].detail.as_deref().unwrap_or("").contains("without writing feature_list.json"), "{:?}", s[0].detail);
+    assert!(
+        s[0].r().detail.as_deref().unwrap_or("").contains("without writing feature_list.json"),
+        "{:?}",
+        s[0].r().detail
+    );
 }

@@ -167,16 +167,16 @@ async fn a_run_killed_mid_session_resumes_as_interrupted_with_nothing_lost_or_do
         .collect();
     assert_eq!(starts, vec![1, 2, 3], "no session was started twice");
     let s = journal::sessions(&read.entries);
-    assert_eq!(s[1].outcome, Some(Outcome::Interrupted));
+    assert_eq!(s[1].outcome(), Some(Outcome::Interrupted));
     assert_eq!(s[1].verdict, Some(Verdict::AutoApproved));
-    assert!(s[1].detail.as_deref().unwrap().contains("recorded as interrupted"));
+    assert!(s[1].end.as_ref().unwrap().detail.as_deref().unwrap().contains("recorded as interrupted"));
     // What session 2 wrote but never committed is kept in a baton commit.
     let repo = git2::Repository::open(dir.path()).unwrap();
-    let kept = repo.find_commit(git2::Oid::from_str(s[1].head.as_deref().unwrap()).unwrap()).unwrap();
+    let kept = repo.find_commit(git2::Oid::from_str(s[1].head().unwrap()).unwrap()).unwrap();
     assert!(kept.summary().unwrap().unwrap().starts_with("baton: commit what session 2 left uncommitted"));
     assert!(kept.tree().unwrap().get_path(Path::new("feature_1.txt")).is_ok());
     // Session 3 went on from there: feature 1 was still failing, so it finished it.
-    assert_eq!(s[2].outcome, Some(Outcome::Completed));
-    assert_eq!(s[2].base, s[1].head);
-    assert_eq!(s[2].flipped[0].feature, 1);
+    assert_eq!(s[2].outcome(), Some(Outcome::Completed));
+    assert_eq!(s[2].base.as_deref(), s[1].head());
+    assert_eq!(s[2].end.as_ref().unwrap().flipped[0].feature, 1);
 }

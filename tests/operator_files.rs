@@ -66,8 +66,9 @@ async fn a_session_that_did_nothing_is_no_progress_and_its_veto_leaves_the_opera
     let dir = quickstart();
     let head = git2::Repository::open(dir.path()).unwrap().head().unwrap().target().unwrap();
     let s = one_vetoed_session(dir.path(), IDLE).await;
-    assert_eq!(s.outcome, Some(Outcome::NoProgress), "the operator's files are not the session's progress: {s:?}");
-    assert!(s.commits.is_empty(), "nothing was committed for the session: {:?}", s.commits);
+    assert_eq!(s.outcome(), Some(Outcome::NoProgress), "the operator's files are not the session's progress: {s:?}");
+    let commits = &s.end.as_ref().unwrap().commits;
+    assert!(commits.is_empty(), "nothing was committed for the session: {commits:?}");
     assert_eq!(s.verdict, Some(Verdict::Vetoed));
     let repo = git2::Repository::open(dir.path()).unwrap();
     assert_eq!(repo.head().unwrap().target().unwrap(), head);
@@ -81,8 +82,8 @@ async fn a_veto_of_a_session_that_committed_the_operators_files_puts_them_back_u
     let dir = quickstart();
     let init_before = std::fs::read(dir.path().join("init.sh")).unwrap();
     let s = one_vetoed_session(dir.path(), GREEDY).await;
-    assert_eq!(s.outcome, Some(Outcome::Completed));
-    assert_eq!(s.commits.len(), 1, "{s:?}");
+    assert_eq!(s.outcome(), Some(Outcome::Completed));
+    assert_eq!(s.end.as_ref().unwrap().commits.len(), 1, "{s:?}");
     // The session's own work is gone with the veto, kept under refs/baton/vetoed/.
     assert!(!dir.path().join("hello.sh").exists());
     let repo = git2::Repository::open(dir.path()).unwrap();

@@ -43,7 +43,7 @@ fn approve_one_session_and_veto_the_next_in_a_real_terminal() {
     let repo = git2::Repository::open(&dir).unwrap();
     assert_eq!(Some(repo.head().unwrap().target().unwrap().to_string()), vetoed.base);
     let tip = repo.find_reference("refs/baton/vetoed/session-0002").unwrap().target().unwrap();
-    assert_eq!(Some(tip.to_string()), vetoed.head);
+    assert_eq!(Some(tip.to_string().as_str()), vetoed.head());
     assert_eq!(sessions.len(), 2, "step mode: no session started after the veto");
 
     screen.send("q");

@@ -60,7 +60,7 @@ fn sigterm_restores_the_terminal_and_records_the_session_as_interrupted() {
     screen.wait_exit(Duration::from_secs(20));
     assert!(screen.restored(), "full screen, hidden cursor or mouse reporting left on:\n{}", screen.text());
     let s = &sessions(&dir)[0];
-    assert_eq!(s.outcome, Some(Outcome::Interrupted), "{s:?}");
+    assert_eq!(s.outcome(), Some(Outcome::Interrupted), "{s:?}");
     let status = sandbox.run(&dir, &["status", "--json"]).ok().json();
     assert_ne!(status["state"], "running", "{status}");
 }

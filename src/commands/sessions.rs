@@ -33,17 +33,17 @@ pub fn list(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
         "#", "kind", "outcome", "verdict", "commits", "tokens in/out", "cost"
     )?;
     for s in &sessions {
-        let commits = format!("{}..{}", super::short(s.base.as_deref()), super::short(s.head.as_deref()));
+        let commits = format!("{}..{}", super::short(s.base.as_deref()), super::short(s.head()));
         writeln!(
             out,
             "{:>4}  {:<11}  {:<13}  {:<13}  {:<16}  {:>15}  {:>8}",
             s.number,
             s.kind.to_string(),
-            or_running(s.outcome),
+            or_running(s.outcome()),
             or_running(s.verdict),
             commits,
-            format!("{}/{}", s.input_tokens, s.output_tokens),
-            format!("${:.2}", s.cost_usd),
+            format!("{}/{}", s.usage().input_tokens, s.usage().output_tokens),
+            format!("${:.2}", s.cost_usd()),
         )?;
     }
     Ok(())
@@ -64,20 +64,23 @@ pub fn show(project: &Project, number: u32, json: bool, out: &mut dyn Write) -> 
     writeln!(out, "backend   {} ({})", s.backend, s.model)?;
     writeln!(out, "started   {}", s.started_at)?;
     writeln!(out, "ended     {}", or_running(s.ended_at))?;
-    writeln!(out, "outcome   {}", or_running(s.outcome))?;
+    writeln!(out, "outcome   {}", or_running(s.outcome()))?;
     let verdict = or_running(s.verdict);
     match &s.reason {
         Some(reason) => writeln!(out, "verdict   {verdict}: {reason}")?,
         None => writeln!(out, "verdict   {verdict}")?,
     }
     writeln!(out, "base      {}", s.base.as_deref().unwrap_or("(no commit yet)"))?;
-    writeln!(out, "head      {}", s.head.as_deref().unwrap_or("-"))?;
+    writeln!(out, "head      {}", s.head().unwrap_or("-"))?;
     writeln!(
         out,
         "tokens    {} in, {} out, {} cache write, {} cache read",
-        s.input_tokens, s.output_tokens, s.cache_creation_input_tokens, s.cache_read_input_tokens
+        s.usage().input_tokens,
+        s.usage().output_tokens,
+        s.usage().cache_creation_input_tokens,
+        s.usage().cache_read_input_tokens
     )?;
-    writeln!(out, "cost      ${:.4}", s.cost_usd)?;
+    writeln!(out, "cost      ${:.4}", s.cost_usd())?;
     let transcript = project.transcript_path(s.number);
     if transcript.exists() {
         writeln!(out, "transcript {}", transcript.display())?;

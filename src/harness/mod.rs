@@ -505,14 +505,14 @@ impl Harness {
         };
         let number = pending.number;
         let rev = review::build(&self.repo(), &pending)?;
-        let verify_ok = pending.verify.as_ref().is_none_or(|v| v.passed);
+        let report = pending.end.as_ref();
+        let verify_ok = report.and_then(|r| r.verify.as_ref()).is_none_or(|v| v.passed);
+        let clean = report.is_some_and(|r| r.violations.is_empty());
         let auto = match self.opts.approve {
             // An initializer that wrote no feature list goes to the operator, whatever the policy.
-            _ if pending.outcome == Some(Outcome::NoFeatureList) => false,
+            _ if pending.outcome() == Some(Outcome::NoFeatureList) => false,
             ApprovePolicy::Auto => true,
-            ApprovePolicy::Checks => {
-                verify_ok && pending.violations.is_empty() && pending.outcome == Some(Outcome::Completed)
-            }
+            ApprovePolicy::Checks => verify_ok && clean && pending.outcome() == Some(Outcome::Completed),
             ApprovePolicy::Manual => false,
         };
         self.emit(HarnessEvent::ReviewNeeded { review: Box::new(rev), waiting: !auto });
@@ -751,7 +751,7 @@ Changed by hand with baton.
     /// A session the journal says started but never ended: baton died while it ran. It is
     /// recorded as interrupted, with what it left committed, and goes to review.
     async fn recover(&mut self) -> Result<(), HarnessError> {
-        let Some(s) = self.sessions()?.into_iter().rev().find(|s| s.outcome.is_none()) else { return Ok(()) };
+        let Some(s) = self.sessions()?.into_iter().rev().find(|s| s.outcome().is_none()) else { return Ok(()) };
         agent::kill_recorded_groups(&self.pid_file(s.number));
         let base = s.base.as_deref().and_then(|b| git2::Oid::from_str(b).ok());
         let before = match base {

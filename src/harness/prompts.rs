@@ -50,13 +50,14 @@ pub fn feedback(last: Option<&SessionSummary>) -> Vec<String> {
             s.number
         ));
     }
-    for v in &s.violations {
+    let report = s.end.as_ref();
+    for v in report.map_or(&[][..], |r| &r.violations) {
         out.push(format!(
             "Session {} changed the feature list beyond `passes` ({v}); baton reverted it. Change only `passes`.",
             s.number
         ));
     }
-    if let Some(v) = &s.verify
+    if let Some(v) = report.and_then(|r| r.verify.as_ref())
         && !v.passed
         && s.verdict != Some(Verdict::Vetoed)
     {
@@ -64,7 +65,7 @@ pub fn feedback(last: Option<&SessionSummary>) -> Vec<String> {
             v.output.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
         out.push(format!("The project's verify command failed after session {}. Fix that first. Its output ended with:\n```\n{tail}\n```", s.number));
     }
-    match s.outcome {
+    match s.outcome() {
         Some(o @ (Outcome::MaxTurns | Outcome::TimedOut | Outcome::Interrupted))
             if s.verdict != Some(Verdict::Vetoed) =>
         {

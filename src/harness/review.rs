@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::project::journal::{Flip, Journal, Record, SessionSummary, VerifyResult};
+use crate::project::journal::{Flip, Journal, Record, SessionReport, SessionSummary, VerifyResult};
 use crate::project::repo::{CommitInfo, DiffStat, Repo};
 use crate::project::session::{Outcome, SessionKind, Verdict};
 use crate::project::{Project, ProjectError};
@@ -37,28 +37,31 @@ fn oid(s: Option<&str>) -> Option<git2::Oid> {
 
 /// The review of a finished session, with its commits and diffstat read from git.
 pub fn build(repo: &Repo, s: &SessionSummary) -> Result<Review, ProjectError> {
-    let (base, head) = (oid(s.base.as_deref()), oid(s.head.as_deref()));
+    let (base, head) = (oid(s.base.as_deref()), oid(s.head()));
     let (commits, diffstat) = match head {
         Some(h) if Some(h) != base => (repo.commits_between(base, h)?, repo.diffstat(base, h)?),
         _ => (Vec::new(), DiffStat::default()),
     };
+    // A session that never ended (baton was killed) reviews as interrupted, with nothing recorded.
+    let none = SessionReport::new(s.number, Outcome::Interrupted);
+    let r = s.end.as_ref().unwrap_or(&none);
     Ok(Review {
         number: s.number,
         kind: s.kind,
-        outcome: s.outcome.unwrap_or(Outcome::Interrupted),
-        detail: s.detail.clone(),
+        outcome: r.outcome,
+        detail: r.detail.clone(),
         base: s.base.clone(),
-        head: s.head.clone(),
+        head: r.head.clone(),
         commits,
         diffstat,
-        flipped: s.flipped.clone(),
-        violations: s.violations.clone(),
-        verify: s.verify.clone(),
-        input_tokens: s.input_tokens,
-        output_tokens: s.output_tokens,
-        cost_usd: s.cost_usd,
-        duration_ms: s.duration_ms,
-        turns: s.turns,
+        flipped: r.flipped.clone(),
+        violations: r.violations.clone(),
+        verify: r.verify.clone(),
+        input_tokens: r.usage.input_tokens,
+        output_tokens: r.usage.output_tokens,
+        cost_usd: r.cost_usd,
+        duration_ms: r.duration_ms,
+        turns: r.turns,
     })
 }
 

@@ -255,8 +255,8 @@ pub fn read_from(path: &Path, offset: u64, take_torn: bool) -> Result<(JournalRe
     Ok((out, end))
 }
 
-/// One session as the journal tells it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One session as the journal tells it: how it started, its report once it ended, the verdict.
+#[derive(Debug, Clone, PartialEq)]
 pub struct SessionSummary {
     pub number: u32,
     pub kind: SessionKind,
@@ -265,27 +265,90 @@ pub struct SessionSummary {
     pub started_at: Timestamp,
     pub ended_at: Option<Timestamp>,
     /// `None` while the session runs.
-    pub outcome: Option<Outcome>,
+    pub end: Option<SessionReport>,
     /// `None` while the session runs.
     pub verdict: Option<Verdict>,
     pub reason: Option<String>,
     pub base: Option<String>,
-    pub head: Option<String>,
-    pub input_tokens: u64,
-    pub output_tokens: u64,
-    pub cache_creation_input_tokens: u64,
-    pub cache_read_input_tokens: u64,
-    pub cost_usd: f64,
-    pub turns: u32,
-    pub duration_ms: u64,
-    pub detail: Option<String>,
-    pub commits: Vec<String>,
-    pub flipped: Vec<Flip>,
-    pub violations: Vec<String>,
-    pub verify: Option<VerifyResult>,
     /// What was not committed when the session started.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub uncommitted: Vec<Uncommitted>,
+}
+
+impl SessionSummary {
+    /// `None` while the session runs.
+    pub fn outcome(&self) -> Option<Outcome> {
+        self.end.as_ref().map(|r| r.outcome)
+    }
+
+    pub fn head(&self) -> Option<&str> {
+        self.end.as_ref().and_then(|r| r.head.as_deref())
+    }
+
+    pub fn cost_usd(&self) -> f64 {
+        self.end.as_ref().map_or(0.0, |r| r.cost_usd)
+    }
+
+    pub fn usage(&self) -> Usage {
+        self.end.as_ref().map(|r| r.usage).unwrap_or_default()
+    }
+}
+
+/// A summary as `status --json` and `sessions --json` print it: one flat object, the report's
+/// fields beside the session's (zero and empty while it runs).
+impl Serialize for SessionSummary {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Flat<'a> {
+            number: u32,
+            kind: SessionKind,
+            backend: &'a str,
+            model: &'a str,
+            started_at: Timestamp,
+            ended_at: Option<Timestamp>,
+            outcome: Option<Outcome>,
+            verdict: Option<Verdict>,
+            reason: Option<&'a str>,
+            base: Option<&'a str>,
+            head: Option<&'a str>,
+            #[serde(flatten)]
+            usage: Usage,
+            cost_usd: f64,
+            turns: u32,
+            duration_ms: u64,
+            detail: Option<&'a str>,
+            commits: &'a [String],
+            flipped: &'a [Flip],
+            violations: &'a [String],
+            verify: Option<&'a VerifyResult>,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            uncommitted: &'a [Uncommitted],
+        }
+        let r = self.end.as_ref();
+        Flat {
+            number: self.number,
+            kind: self.kind,
+            backend: &self.backend,
+            model: &self.model,
+            started_at: self.started_at,
+            ended_at: self.ended_at,
+            outcome: self.outcome(),
+            verdict: self.verdict,
+            reason: self.reason.as_deref(),
+            base: self.base.as_deref(),
+            head: self.head(),
+            usage: self.usage(),
+            cost_usd: self.cost_usd(),
+            turns: r.map_or(0, |r| r.turns),
+            duration_ms: r.map_or(0, |r| r.duration_ms),
+            detail: r.and_then(|r| r.detail.as_deref()),
+            commits: r.map_or(&[], |r| &r.commits),
+            flipped: r.map_or(&[], |r| &r.flipped),
+            violations: r.map_or(&[], |r| &r.violations),
+            verify: r.and_then(|r| r.verify.as_ref()),
+            uncommitted: &self.uncommitted,
+        }
+        .serialize(serializer)
+    }
 }
 
 /// Folds the journal's records into one summary per session, in order.
@@ -302,44 +365,18 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
                     model: model.clone(),
                     started_at: entry.at,
                     ended_at: None,
-                    outcome: None,
+                    end: None,
                     verdict: None,
                     reason: None,
                     base: base.clone(),
-                    head: None,
-                    input_tokens: 0,
-                    output_tokens: 0,
-                    cache_creation_input_tokens: 0,
-                    cache_read_input_tokens: 0,
-                    cost_usd: 0.0,
-                    turns: 0,
-                    duration_ms: 0,
-                    detail: None,
-                    commits: Vec::new(),
-                    flipped: Vec::new(),
-                    violations: Vec::new(),
-                    verify: None,
                     uncommitted: uncommitted.clone(),
                 });
             }
             Record::SessionEnded(r) => {
                 if let Some(s) = out.iter_mut().find(|s| s.number == r.number) {
                     s.ended_at = Some(entry.at);
-                    s.outcome = Some(r.outcome);
+                    s.end = Some(r.clone());
                     s.verdict.get_or_insert(Verdict::Pending);
-                    s.head = r.head.clone();
-                    s.input_tokens = r.usage.input_tokens;
-                    s.output_tokens = r.usage.output_tokens;
-                    s.cache_creation_input_tokens = r.usage.cache_creation_input_tokens;
-                    s.cache_read_input_tokens = r.usage.cache_read_input_tokens;
-                    s.cost_usd = r.cost_usd;
-                    s.turns = r.turns;
-                    s.duration_ms = r.duration_ms;
-                    s.detail = r.detail.clone();
-                    s.commits = r.commits.clone();
-                    s.flipped = r.flipped.clone();
-                    s.violations = r.violations.clone();
-                    s.verify = r.verify.clone();
                 }
             }
             Record::Verdict { number, verdict, reason } => {
@@ -399,11 +436,11 @@ mod tests {
         assert_eq!(read.entries.len(), 4);
         let s = sessions(&read.entries);
         assert_eq!(s.len(), 2);
-        assert_eq!(s[0].outcome, Some(Outcome::Completed));
+        assert_eq!(s[0].outcome(), Some(Outcome::Completed));
         assert_eq!(s[0].verdict, Some(Verdict::Vetoed));
         assert_eq!(s[0].reason.as_deref(), Some("no tests"));
-        assert_eq!((s[0].input_tokens, s[0].cost_usd), (10, 0.25));
-        assert_eq!((s[1].outcome, s[1].verdict), (None, None));
+        assert_eq!((s[0].usage().input_tokens, s[0].cost_usd()), (10, 0.25));
+        assert_eq!((s[1].outcome(), s[1].verdict), (None, None));
     }
 
     #[test]
@@ -431,7 +468,7 @@ mod tests {
         let read2 = read(&path).unwrap();
         assert_eq!(read2.entries.len(), 2);
         assert_eq!(read2.warnings.len(), 1);
-        assert_eq!(sessions(&read2.entries)[0].outcome, Some(Outcome::Completed));
+        assert_eq!(sessions(&read2.entries)[0].outcome(), Some(Outcome::Completed));
     }
 
     #[test]

@@ -71,7 +71,7 @@ impl Status {
         let loop_pid = super::lock::holder(&project.baton_dir());
         // A session with no end is running only if a loop holds the lock; otherwise baton died
         // while it ran, and the next loop records it as interrupted.
-        let running = loop_pid.is_some() && sessions.iter().any(|s| s.outcome.is_none());
+        let running = loop_pid.is_some() && sessions.iter().any(|s| s.outcome().is_none());
         let last_stop = read.entries.iter().rev().find_map(|e| match &e.record {
             Record::RunStopped { reason, .. } => Some(reason.as_str()),
             Record::SessionStarted { .. } => Some(""),
@@ -98,7 +98,7 @@ impl Status {
             pending_review,
             next_session,
             loop_pid,
-            total_cost_usd: sessions.iter().fold(0.0, |sum, s| sum + s.cost_usd),
+            total_cost_usd: sessions.iter().fold(0.0, |sum, s| sum + s.cost_usd()),
             sessions,
             warnings: read.warnings,
         })

@@ -186,10 +186,10 @@ pub fn log(project: &Project, limit: usize) -> Reply {
     let sessions = project.journal().map(|r| journal::sessions(&r.entries)).unwrap_or_default();
     let mut heads: HashMap<String, (u32, String)> = HashMap::new();
     for s in &sessions {
-        if let (Some(h), Some(v)) = (&s.head, s.verdict)
-            && s.base.as_ref() != Some(h)
+        if let (Some(h), Some(v)) = (s.head(), s.verdict)
+            && s.base.as_deref() != Some(h)
         {
-            heads.insert(h.clone(), (s.number, v.to_string()));
+            heads.insert(h.to_owned(), (s.number, v.to_string()));
         }
     }
     // Vetoed tips are not on the branch: each goes where its time puts it among the commits.

@@ -268,3 +268,15 @@ pub async fn one_session(
     let entries = baton::project::Project::open(dir).unwrap().journal().unwrap().entries;
     (baton::project::journal::sessions(&entries).last().unwrap().clone(), events)
 }
+
+/// A finished session's report, in tests that know it finished.
+#[allow(dead_code)]
+pub trait Ended {
+    fn r(&self) -> &baton::project::journal::SessionReport;
+}
+
+impl Ended for baton::project::journal::SessionSummary {
+    fn r(&self) -> &baton::project::journal::SessionReport {
+        self.end.as_ref().expect("the session ended")
+    }
+}

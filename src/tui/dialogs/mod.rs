@@ -294,7 +294,7 @@ pub fn render(dialog: &mut Dialog, f: &mut Frame, theme: &Theme, messages: &[Str
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {
-                    let outcome = s.outcome.map_or("running".to_owned(), |o| o.to_string());
+                    let outcome = s.outcome().map_or("running".to_owned(), |o| o.to_string());
                     let verdict = s.verdict.map_or(String::new(), |v| v.to_string());
                     let line = Line::raw(format!(
                         "{:>4}  {:<11} {:<13} {:<13} ${:.2}",
@@ -302,7 +302,7 @@ pub fn render(dialog: &mut Dialog, f: &mut Frame, theme: &Theme, messages: &[Str
                         s.kind.to_string(),
                         outcome,
                         verdict,
-                        s.cost_usd
+                        s.cost_usd()
                     ));
                     if i == *selected { line.style(theme.selected()) } else { line }
                 })
