@@ -429,3 +429,25 @@ text = "The groundwork is laid."
         s[0].r().detail
     );
 }
+
+/// When every feature passes but verify fails, the loop goes on; verify ran once on that commit
+/// (after the session), not again to decide whether to stop.
+#[tokio::test]
+async fn verify_runs_once_per_commit_when_every_feature_passes_and_it_fails() {
+    let dir = project_dir();
+    let model = ScriptedModel::start(scenario("true"), None).await.unwrap();
+    let (h, handles) = harness(dir.path(), &model, |o| {
+        o.verify = Some("echo ran >> verify-runs.log; false".into());
+        o.max_sessions = Some(4);
+    })
+    .await;
+    let (reason, events) = drive(h, handles, |_| None).await;
+    assert_eq!(reason, StopReason::SessionCap);
+    assert_eq!(passing(dir.path()), 3);
+    assert!(
+        events.iter().any(|e| matches!(e, HarnessEvent::Notice { text } if text.contains("verify fails: going on"))),
+        "{events:?}"
+    );
+    let runs = std::fs::read_to_string(dir.path().join("verify-runs.log")).unwrap();
+    assert_eq!(runs.lines().count(), 4, "once after each of the four sessions");
+}
