@@ -66,3 +66,37 @@ async fn the_json_records_of_a_session_keep_their_shape() {
     }
     insta::assert_snapshot!(serde_json::to_string_pretty(&pinned).unwrap());
 }
+
+/// The screen's worker: with the feature list broken by hand, the pending review still shows
+/// (the list is read once a pass, and its fault goes to the features pane alone).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_feature_list_does_not_hide_the_pending_review() {
+    use baton::tui::app::Reply;
+    let (dir, _repo) = common::quickstart_repo();
+    common::one_session(dir.path(), SCENARIO, None).await;
+    std::fs::write(dir.path().join("feature_list.json"), "[{\"passes\": tru\n}]\n").unwrap();
+    let project = baton::project::Project::open(dir.path()).unwrap();
+    let (req_tx, req_rx) = std::sync::mpsc::channel();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let worker = baton::tui::worker::spawn(project, req_rx, tx);
+    let mut replies = Vec::new();
+    while replies.len() < 5 {
+        match tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await {
+            Ok(Some(r)) => replies.push(r),
+            _ => break,
+        }
+    }
+    drop(req_tx);
+    worker.join().unwrap();
+    let pending = replies.iter().find_map(|r| match r {
+        Reply::Journal(v) => Some(v.pending.as_ref().map(|p| p.number)),
+        _ => None,
+    });
+    assert_eq!(pending, Some(Some(1)), "{replies:?}");
+    let error = replies.iter().find_map(|r| match r {
+        Reply::Error(e) => Some(e.clone()),
+        _ => None,
+    });
+    assert!(error.as_deref().is_some_and(|e| e.contains("feature_list.json:1:")), "{replies:?}");
+    assert!(replies.iter().any(|r| matches!(r, Reply::Transcript { number: 1, .. })), "the last transcript");
+}

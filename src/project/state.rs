@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use super::features::FeatureList;
 use super::journal::{self, Record, SessionSummary};
 use super::session::{SessionKind, Verdict};
 use super::{Project, ProjectError};
@@ -60,11 +61,14 @@ pub struct Status {
 
 impl Status {
     pub fn read(project: &Project) -> Result<Status, ProjectError> {
-        let features = project.features()?;
+        Self::with_features(project, project.features()?.as_ref())
+    }
+
+    /// The status, with the feature list already read (by a caller that needs it too).
+    pub fn with_features(project: &Project, features: Option<&FeatureList>) -> Result<Status, ProjectError> {
         let read = project.journal()?;
         let sessions = journal::sessions(&read.entries);
         let count = features
-            .as_ref()
             .map(|f| FeatureCount { total: f.len(), passing: f.passing() })
             .unwrap_or(FeatureCount { total: 0, passing: 0 });
         let pending_review = sessions.iter().rev().find(|s| s.verdict == Some(Verdict::Pending)).map(|s| s.number);

@@ -15,6 +15,7 @@ use super::panes::gitlog::{LogRow, Mark};
 use crate::agent::AgentEvent;
 use crate::harness::Command;
 use crate::project::Project;
+use crate::project::features::FeatureList;
 use crate::project::journal;
 use crate::project::session::Verdict;
 
@@ -73,22 +74,32 @@ pub fn spawn(
                 }
             }
             let send = |r: Reply| replies.send(r).is_ok();
-            if journal_changed && !send(journal_view(&project)) {
-                return;
-            }
-            if first_pass {
-                first_pass = false;
-                // The last session's transcript, so a screen opened on a project shows what
-                // happened last, whatever can run here.
-                if let Some(last) =
-                    project.journal().ok().and_then(|r| journal::sessions(&r.entries).last().map(|s| s.number))
+            // The feature list is read once a pass, for the status and for its pane.
+            let list = if changed || journal_changed { Some(project.features()) } else { None };
+            let listed = list.as_ref().and_then(|l| l.as_ref().ok()).and_then(Option::as_ref);
+            if journal_changed {
+                let view = journal_view(&project, listed);
+                // On the first pass, the last session's transcript too, so a screen opened on a
+                // project shows what happened last, whatever can run here.
+                let last = match &view {
+                    Reply::Journal(v) if first_pass => v.last.map(|(n, _)| n),
+                    _ => None,
+                };
+                if !send(view) {
+                    return;
+                }
+                if let Some(last) = last
                     && let Reply::Transcript { number, events, .. } = transcript(&project, last)
                     && !send(Reply::Transcript { number, events, last: true })
                 {
                     return;
                 }
             }
-            if changed && !(send(features(&project)) && send(progress(&project)) && send(log(&project, log_limit))) {
+            first_pass = false;
+            if let Some(list) = list
+                && changed
+                && !(send(features(list)) && send(progress(&project)) && send(log(&project, log_limit)))
+            {
                 return;
             }
             let reply = match req {
@@ -111,8 +122,8 @@ pub fn spawn(
 
 /// What the journal says: the state, the pending review (with its commits, read from git), and
 /// every verdict given.
-fn journal_view(project: &Project) -> Reply {
-    let status = match crate::project::state::Status::read(project) {
+fn journal_view(project: &Project, list: Option<&FeatureList>) -> Reply {
+    let status = match crate::project::state::Status::with_features(project, list) {
         Ok(s) => s,
         Err(e) => return Reply::Error(e.to_string()),
     };
@@ -154,8 +165,8 @@ fn operator(project: &Project, cmd: Command) -> Reply {
     }
 }
 
-fn features(project: &Project) -> Reply {
-    match project.features() {
+fn features(list: Result<Option<FeatureList>, crate::project::ProjectError>) -> Reply {
+    match list {
         Ok(list) => Reply::Features(list.map(|l| {
             l.features()
                 .iter()
