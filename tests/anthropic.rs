@@ -428,7 +428,7 @@ async fn a_reply_cut_by_an_overload_reads_once_in_the_transcript() {
         .entries
         .iter()
         .filter_map(|e| match e {
-            baton::tui::panes::transcript::Entry::Text(t) => Some(t.as_str()),
+            baton::tui::panes::transcript::View::Text(t) => Some(t),
             _ => None,
         })
         .collect();

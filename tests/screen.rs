@@ -126,7 +126,7 @@ fn the_transcript_follows_until_scrolled_and_searches() {
     }
     app.on_key(code(KeyCode::Enter));
     assert!(!app.transcript.follow);
-    let selected = &app.transcript.entries[app.transcript.selected];
+    let selected = app.transcript.entries.get(app.transcript.selected).unwrap();
     assert!(format!("{selected:?}").contains("curl"), "{selected:?}");
     // Enter expands the selected tool call: its output shows.
     app.on_key(code(KeyCode::Enter));

@@ -1,5 +1,6 @@
 //! The four panes. Each owns its state, its keys and its drawing.
 
+pub mod entries;
 pub mod features;
 pub mod gitlog;
 pub mod progress;

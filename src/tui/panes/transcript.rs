@@ -9,6 +9,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
+pub use super::entries::{Entries, View};
 use super::{frame, inner};
 use crate::agent::AgentEvent;
 use crate::tui::keys::Action;
@@ -49,6 +50,32 @@ pub struct ToolEntry {
     pub expanded: bool,
 }
 
+impl View<'_> {
+    fn matches(&self, needle: &str) -> bool {
+        match self {
+            View::Text(t) | View::Thinking(t) => t.to_lowercase().contains(needle),
+            View::Other(e) => e.matches(needle),
+        }
+    }
+
+    /// The entry's lines at `width`, with their styles.
+    fn lines(&self, width: usize, theme: &Theme) -> Vec<(String, Style)> {
+        match self {
+            View::Text(t) => text_lines(t, width, theme),
+            View::Thinking(t) => thinking_lines(t, width, theme),
+            View::Other(e) => e.lines(width, theme),
+        }
+    }
+}
+
+fn text_lines(t: &str, width: usize, theme: &Theme) -> Vec<(String, Style)> {
+    wrap(t.trim_end(), width).into_iter().map(|l| (l, theme.text())).collect()
+}
+
+fn thinking_lines(t: &str, width: usize, theme: &Theme) -> Vec<(String, Style)> {
+    wrap(t.trim_end(), width.saturating_sub(2)).into_iter().map(|l| (format!("┆ {l}"), theme.dim())).collect()
+}
+
 impl Entry {
     fn matches(&self, needle: &str) -> bool {
         let hay = match self {
@@ -70,11 +97,8 @@ impl Entry {
                 let first = t.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
                 vec![(clip(&format!("prompt: {first}"), width), theme.dim())]
             }
-            Entry::Text(t) => wrap(t.trim_end(), width).into_iter().map(|l| (l, theme.text())).collect(),
-            Entry::Thinking(t) => wrap(t.trim_end(), width.saturating_sub(2))
-                .into_iter()
-                .map(|l| (format!("┆ {l}"), theme.dim()))
-                .collect(),
+            Entry::Text(t) => text_lines(t, width, theme),
+            Entry::Thinking(t) => thinking_lines(t, width, theme),
             Entry::Tool(tool) => {
                 let ToolEntry { name, arg, full, result, denied, expanded, .. } = tool.as_ref();
                 let (mark, style) = match (denied, result) {
@@ -128,7 +152,7 @@ fn marked(mark: &str, text: &str, width: usize, style: Style) -> Vec<(String, St
 
 #[derive(Debug, Default)]
 pub struct TranscriptPane {
-    pub entries: Vec<Entry>,
+    pub entries: Entries,
     /// The entry at the top of the view when not following.
     top: usize,
     pub selected: usize,
@@ -184,19 +208,12 @@ impl TranscriptPane {
             // a message grows.
             AgentEvent::TextDelta { text } => {
                 let mut pieces = text.split('\n');
-                let first = pieces.next().unwrap_or("");
-                match self.entries.last_mut() {
-                    Some(Entry::Text(t)) => t.push_str(first),
-                    _ => self.entries.push(Entry::Text(first.to_owned())),
-                }
+                self.entries.extend_last(pieces.next().unwrap_or(""), false);
                 for piece in pieces {
                     self.entries.push(Entry::Text(piece.to_owned()));
                 }
             }
-            AgentEvent::ThinkingDelta { text } => match self.entries.last_mut() {
-                Some(Entry::Thinking(t)) => t.push_str(text),
-                _ => self.entries.push(Entry::Thinking(text.clone())),
-            },
+            AgentEvent::ThinkingDelta { text } => self.entries.extend_last(text, true),
             AgentEvent::ToolCall { id, name, input } => self.entries.push(Entry::Tool(Box::new(ToolEntry {
                 id: id.clone(),
                 name: name.clone(),
@@ -228,11 +245,7 @@ impl TranscriptPane {
                 // What the failed attempt had streamed is not what the model said: the retried
                 // request says it again. A request always follows a tool call or the prompt, so
                 // the text at the end is that attempt's.
-                let mut discarded = false;
-                while matches!(self.entries.last(), Some(Entry::Text(_) | Entry::Thinking(_))) {
-                    self.entries.pop();
-                    discarded = true;
-                }
+                let discarded = self.entries.pop_lines();
                 let dropped = if discarded { " (the cut-off reply is dropped)" } else { "" };
                 self.entries.push(Entry::Notice {
                     text: format!("retry {attempt} in {:.1}s: {reason}{dropped}", *wait_ms as f64 / 1000.0),
@@ -248,10 +261,11 @@ impl TranscriptPane {
     }
 
     fn find_tool(&mut self, id: &str) -> Option<&mut ToolEntry> {
-        self.entries.iter_mut().rev().take(200).find_map(|e| match e {
-            Entry::Tool(t) if t.id == id => Some(t.as_mut()),
-            _ => None,
-        })
+        self.entries.tool_mut(id, 200)
+    }
+
+    fn lines_of(&self, i: usize, width: usize, theme: &Theme) -> Vec<(String, Style)> {
+        self.entries.get(i).map(|e| e.lines(width, theme)).unwrap_or_default()
     }
 
     pub fn notice(&mut self, text: String, error: bool) {
@@ -266,7 +280,7 @@ impl TranscriptPane {
         }
         for step in 1..=n {
             let i = if forward { (self.selected + step) % n } else { (self.selected + n - step % n) % n };
-            if self.entries[i].matches(&needle) {
+            if self.entries.get(i).is_some_and(|e| e.matches(&needle)) {
                 self.follow = false;
                 self.selected = i;
                 self.top = self.top.min(i);
@@ -378,7 +392,7 @@ impl TranscriptPane {
             while i > 0 && rows.len() < height {
                 i -= 1;
                 let mut ls: Vec<(usize, String, Style)> =
-                    self.entries[i].lines(width, theme).into_iter().map(|(l, s)| (i, l, s)).collect();
+                    self.lines_of(i, width, theme).into_iter().map(|(l, s)| (i, l, s)).collect();
                 ls.append(&mut rows);
                 rows = ls;
             }
@@ -393,7 +407,7 @@ impl TranscriptPane {
                 rows.clear();
                 let mut i = self.top;
                 while i < self.entries.len() && rows.len() < height {
-                    rows.extend(self.entries[i].lines(width, theme).into_iter().map(|(l, s)| (i, l, s)));
+                    rows.extend(self.lines_of(i, width, theme).into_iter().map(|(l, s)| (i, l, s)));
                     i += 1;
                 }
                 let last_full = rows.iter().take(height).map(|r| r.0).max().unwrap_or(0);
@@ -409,7 +423,7 @@ impl TranscriptPane {
             .into_iter()
             .map(|(i, text, style)| {
                 let mut style = style;
-                if needle.as_ref().is_some_and(|n| self.entries[i].matches(n)) {
+                if needle.as_ref().is_some_and(|n| self.entries.get(i).is_some_and(|e| e.matches(n))) {
                     style = style.patch(theme.search_hit());
                 }
                 let mut line = Line::styled(text, style);
