@@ -4,6 +4,7 @@
 
 pub mod pty;
 pub mod screen;
+pub mod svg;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -270,7 +271,6 @@ pub async fn one_session(
 }
 
 /// A finished session's report, in tests that know it finished.
-#[allow(dead_code)]
 pub trait Ended {
     fn r(&self) -> &baton::project::journal::SessionReport;
 }

@@ -67,6 +67,12 @@ impl Screen {
         Screen { parser, writer, child, _master: pair.master }
     }
 
+    /// The screen as an SVG image, cells, colours and all.
+    #[allow(dead_code)]
+    pub fn svg(&self) -> String {
+        super::svg::render(self.parser.lock().unwrap().screen())
+    }
+
     pub fn text(&self) -> String {
         self.parser.lock().unwrap().screen().contents()
     }
