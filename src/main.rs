@@ -180,6 +180,9 @@ fn main() -> ExitCode {
     if args.len() > 2 && args[1] == "sandbox" && args[2] == "exec" {
         baton::sandbox::exec::main(&args[3..]);
     }
+    if args.len() > 2 && args[1] == "sandbox" && args[2] == "hold" {
+        baton::sandbox::exec::hold();
+    }
     let _ = color_eyre::config::HookBuilder::default().display_env_section(false).install();
     baton::logging::init();
     let cli = Cli::parse();

@@ -429,3 +429,30 @@ text = "Done."
     assert_eq!(shown, ["the reply was cut at the output token limit (stop_reason: max_tokens)"], "{:#?}", ran.events);
     assert_eq!(ran.end.notes, ["1 reply was cut at the output token limit"]);
 }
+
+/// The CLI's commands share the session's loopback: a server one Bash call starts in the
+/// background answers the next one (each command is confined on its own, in one network).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claude_sessions_server_is_reachable_from_its_next_command() {
+    let dir = common::temp_repo();
+    let scenario = r#"
+name = "shared loopback"
+[[turns]]
+id = "serve"
+start = "Build"
+tools = [{ name = "bash", input = { command = "echo served > page.txt && (python3 -m http.server 8124 --bind 127.0.0.1 > server.log 2>&1 &) && sleep 0.6 && echo started" } }]
+[[turns]]
+id = "fetch"
+tools = [{ name = "bash", input = { command = "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8124/page.txt').read().decode())\"" } }]
+[[turns]]
+id = "end"
+text = "Done."
+"#;
+    let ran = run("shared-loopback", scenario, dir.path(), CancellationToken::new()).await;
+    let results = common::tool_results(&ran.events);
+    assert_eq!(results.len(), 2, "{:#?}", ran.events);
+    assert!(results[0].0.contains("started"), "{results:?}");
+    assert!(results[1].0.contains("served"), "the next command reached the server: {results:?}");
+    // The loop ends a session's daemons (tests/sandbox.rs); this backend-only test ends its own.
+    let _ = std::process::Command::new("pkill").args(["-f", "http.server 8124"]).status();
+}

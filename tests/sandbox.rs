@@ -339,3 +339,63 @@ text = "Done."
     assert!(marked[0].contains("Read-only file system") || marked[0].contains("Permission denied"), "{marked:?}");
     assert!(!Path::new("/etc/baton-escape").exists());
 }
+
+/// A session's commands share one loopback of their own: a server one command starts in the
+/// background answers the next command, the host's loopback stays out of reach, and the server
+/// ends with the session.
+#[test]
+fn a_server_one_command_starts_is_reachable_from_the_next() {
+    use baton::agent::anthropic::AnthropicBackend;
+    use baton::agent::scripted::{Scenario, ScriptedModel};
+    use baton::agent::{AgentEvent, Backend, Limits, SessionRequest};
+    let lab = Lab::new();
+    let scenario = r#"
+name = "shared loopback"
+[[turns]]
+id = "serve"
+start = "Build"
+tools = [{ name = "bash", input = { command = "echo served > page.txt && (python3 -m http.server 8123 --bind 127.0.0.1 > server.log 2>&1 &) && sleep 0.6 && echo started" } }]
+[[turns]]
+id = "fetch"
+tools = [{ name = "bash", input = { command = "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8123/page.txt').read().decode())\"" } }]
+[[turns]]
+id = "host"
+tools = [{ name = "bash", input = { command = "python3 -c \"import socket; socket.create_connection(('127.0.0.1', HOSTPORT), 2)\" 2>&1 | tail -1" } }]
+[[turns]]
+id = "end"
+text = "Done."
+"#
+    .replace("HOSTPORT", &lab.port.to_string());
+    let events = lab.rt.block_on(async {
+        let model = ScriptedModel::start(Scenario::parse("net.toml", &scenario).unwrap(), None).await.unwrap();
+        let backend = AnthropicBackend::new(&model.url(), "test-key", &config::Config::default()).unwrap();
+        let request = SessionRequest::new(
+            "Build.",
+            &lab.root,
+            Limits { max_turns: 8, wall_time: Duration::from_secs(60) },
+            tokio_util::sync::CancellationToken::new(),
+        );
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        backend.run(request, tx).await;
+        let mut events = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            events.push(e);
+        }
+        events
+    });
+    let outputs: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::ToolResult { output, .. } => Some(output.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(outputs.len(), 3, "{events:#?}");
+    assert!(outputs[0].contains("started"), "{outputs:?}");
+    assert!(outputs[1].contains("served"), "the next command reached the server: {outputs:?}");
+    assert!(outputs[2].contains("Connection refused") || outputs[2].contains("unreachable"), "{outputs:?}");
+    assert_eq!(lab.connections.load(Ordering::SeqCst), 0);
+    std::thread::sleep(Duration::from_millis(300));
+    let left = std::process::Command::new("pgrep").args(["-f", "http.server 8123"]).output().unwrap();
+    assert!(left.stdout.is_empty(), "the server ended with the session: {}", String::from_utf8_lossy(&left.stdout));
+}

@@ -76,6 +76,8 @@ pub struct ClaudeCodeBackend {
     mcp_tools: Vec<String>,
     /// The hook confines the CLI's Bash commands (`[sandbox] mode = "on"`).
     sandboxed: bool,
+    /// The sandbox's network is off: the session's commands share a loopback of their own.
+    network_off: bool,
     /// How long an interrupted `claude` gets between SIGINT, SIGTERM and SIGKILL.
     pub grace: Duration,
     /// Environment for `claude` on top of baton's own (which passes through).
@@ -90,6 +92,7 @@ impl ClaudeCodeBackend {
             baton,
             model: config.agent.model.clone(),
             sandboxed: config.sandbox.mode == config::SandboxMode::On,
+            network_off: config.sandbox.network == config::Network::Off,
             price: config.price(&config.agent.model),
             mcp_config: (!config.agent.mcp_config.is_empty()).then(|| config.agent.mcp_config.clone()),
             mcp_tools: config.agent.mcp_tools.clone(),
@@ -552,6 +555,17 @@ impl Backend for ClaudeCodeBackend {
             };
             let mut command = self.command(&req);
             command.env("TMPDIR", tmp.path());
+            // One loopback for the session's commands: the hook has them join it.
+            let net = match self.sandboxed && self.network_off {
+                true => match crate::sandbox::SessionNet::start() {
+                    Ok(n) => Some(n),
+                    Err(e) => return crashed(e.to_string()),
+                },
+                false => None,
+            };
+            if let Some(net) = &net {
+                command.env(crate::sandbox::NET_ENV, net.pid().to_string());
+            }
             if let Some(record) = &req.sandbox_record {
                 command.env(crate::sandbox::RECORD_ENV, record);
             }
@@ -685,7 +699,10 @@ pub fn pre_tool_use_hook(input: &str, project_root: Option<&Path>) -> Option<Val
                 Ok(None) => None,
                 Err(e) => Some(deny(e.to_string())),
                 Ok(Some(profile)) => {
-                    let profile = profile.with_record(std::env::var_os(crate::sandbox::RECORD_ENV).map(PathBuf::from));
+                    let net = std::env::var(crate::sandbox::NET_ENV).ok().and_then(|p| p.parse().ok());
+                    let profile = profile
+                        .with_record(std::env::var_os(crate::sandbox::RECORD_ENV).map(PathBuf::from))
+                        .with_net(net);
                     let mut input = v["tool_input"].clone();
                     let command = input["command"].as_str().unwrap_or("").to_owned();
                     input["command"] = Value::String(profile.shell_line(&command));

@@ -30,6 +30,9 @@ struct Spec {
     hide: Vec<PathBuf>,
     network: bool,
     signals: bool,
+    /// A session's network holder to join (its user and network namespaces) instead of a new
+    /// network of the command's own, so what one command starts on loopback the next can reach.
+    join: Option<u32>,
     /// Where to note the new user namespace, so baton can end everything in it later.
     record: Option<PathBuf>,
     program: Vec<OsString>,
@@ -57,6 +60,12 @@ fn parse(args: &[OsString]) -> Result<Spec, String> {
             Some("--hide") => spec.hide.push(value()?),
             Some("--network") => spec.network = true,
             Some("--signals") => spec.signals = true,
+            Some("--join") => {
+                let pid = value()?;
+                spec.join = Some(
+                    pid.to_string_lossy().parse().map_err(|_| format!("--join needs a pid, not {}", pid.display()))?,
+                );
+            }
             Some("--record") => spec.record = Some(value()?),
             Some("--") => {
                 spec.program = it.cloned().collect();
@@ -86,22 +95,19 @@ fn run(args: &[OsString]) -> Result<Infallible, String> {
     let spec = parse(args)?;
     // SAFETY: getuid and getgid cannot fail and touch no memory.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    let mut flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
-    if !spec.network {
-        flags |= libc::CLONE_NEWNET;
+    if let Some(pid) = spec.join {
+        join(pid)?;
+    } else {
+        let mut flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
+        if !spec.network {
+            flags |= libc::CLONE_NEWNET;
+        }
+        // SAFETY: unshare changes this process's namespaces only; it is single-threaded here.
+        if unsafe { libc::unshare(flags) } != 0 {
+            return Err(os_error("enter new user, mount and network namespaces (unshare)"));
+        }
+        map_ids(uid, gid)?;
     }
-    // SAFETY: unshare changes this process's namespaces only; it is single-threaded here.
-    if unsafe { libc::unshare(flags) } != 0 {
-        return Err(os_error("enter new user, mount and network namespaces (unshare)"));
-    }
-    let write = |path: &str, text: String| std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"));
-    if let Err(e) = std::fs::write("/proc/self/setgroups", "deny")
-        && e.kind() != io::ErrorKind::NotFound
-    {
-        return Err(format!("cannot write /proc/self/setgroups: {e}"));
-    }
-    write("/proc/self/uid_map", format!("{uid} {uid} 1\n"))?;
-    write("/proc/self/gid_map", format!("{gid} {gid} 1\n"))?;
     if let Some(record) = &spec.record {
         // Before any restriction: the record lives where the command may not write.
         let ns =
@@ -120,7 +126,7 @@ fn run(args: &[OsString]) -> Result<Infallible, String> {
     if let Ok(cwd) = std::env::current_dir() {
         std::env::set_current_dir(&cwd).map_err(|e| format!("cannot enter {}: {e}", cwd.display()))?;
     }
-    if !spec.network {
+    if !spec.network && spec.join.is_none() {
         loopback_up()?;
     }
     drop_capabilities()?;
@@ -136,6 +142,68 @@ fn run(args: &[OsString]) -> Result<Infallible, String> {
     // the call; execvp only returns on failure.
     unsafe { libc::execvp(argv[0], argv.as_ptr()) };
     Err(os_error(&format!("run {}", spec.program[0].to_string_lossy())))
+}
+
+/// This process as root of its own user namespace, as the user it was outside.
+fn map_ids(uid: libc::uid_t, gid: libc::gid_t) -> Result<(), String> {
+    let write = |path: &str, text: String| std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"));
+    if let Err(e) = std::fs::write("/proc/self/setgroups", "deny")
+        && e.kind() != io::ErrorKind::NotFound
+    {
+        return Err(format!("cannot write /proc/self/setgroups: {e}"));
+    }
+    write("/proc/self/uid_map", format!("{uid} {uid} 1\n"))?;
+    write("/proc/self/gid_map", format!("{gid} {gid} 1\n"))
+}
+
+/// Enters the user and network namespaces of the session's holder `pid`, then a mount namespace
+/// of this command's own.
+fn join(pid: u32) -> Result<(), String> {
+    for (ns, flag) in [("user", libc::CLONE_NEWUSER), ("net", libc::CLONE_NEWNET)] {
+        let path = format!("/proc/{pid}/ns/{ns}");
+        let f = std::fs::File::open(&path).map_err(|e| format!("cannot open {path} (the session's network): {e}"))?;
+        // SAFETY: setns on a namespace file this process opened; it is single-threaded here.
+        if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), flag) } != 0 {
+            return Err(os_error(&format!("join the session's {ns} namespace (setns {path})")));
+        }
+    }
+    // SAFETY: as above.
+    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+        return Err(os_error("enter a new mount namespace (unshare)"));
+    }
+    Ok(())
+}
+
+/// Runs `baton sandbox hold`: a user and network namespace with its loopback up, kept for a
+/// session so its commands share one loopback. Says `ready PID` on stdout, then lives until its stdin
+/// closes (the session is over, or baton is gone).
+pub fn hold() -> ! {
+    let run = || -> Result<(), String> {
+        // SAFETY: prctl(PR_SET_PDEATHSIG) only sets this process's own death signal.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        // SAFETY: getuid and getgid cannot fail and touch no memory.
+        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+        // SAFETY: unshare changes this process's namespaces only; it is single-threaded here.
+        if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) } != 0 {
+            return Err(os_error("enter new user and network namespaces (unshare)"));
+        }
+        map_ids(uid, gid)?;
+        loopback_up()?;
+        drop_capabilities()?;
+        let mut out = io::stdout();
+        io::Write::write_all(&mut out, format!("ready {}\n", std::process::id()).as_bytes())
+            .and_then(|()| io::Write::flush(&mut out))
+            .map_err(|e| e.to_string())?;
+        let _ = io::copy(&mut io::stdin(), &mut io::sink());
+        Ok(())
+    };
+    match run() {
+        Ok(()) => std::process::exit(0),
+        Err(e) => {
+            eprintln!("baton sandbox: {e}");
+            std::process::exit(SETUP_FAILED)
+        }
+    }
 }
 
 fn mount(

@@ -8,7 +8,10 @@
 //! baton or the `claude` CLI (`write_file`, `Write`, `Edit`), which the policy checks exactly.
 
 pub mod exec;
+mod net;
 mod reap;
+
+pub use net::{NET_ENV, SessionNet};
 
 pub use reap::{become_subreaper, end_session};
 
@@ -40,6 +43,8 @@ pub struct Profile {
     hidden: Vec<PathBuf>,
     network: bool,
     record: Option<PathBuf>,
+    /// The session's network holder to join, when the network is off.
+    net: Option<u32>,
 }
 
 impl Profile {
@@ -60,6 +65,7 @@ impl Profile {
             hidden: config.hidden.iter().filter_map(expand).collect(),
             network: config.network == config::Network::On,
             record: None,
+            net: None,
         }))
     }
 
@@ -69,6 +75,13 @@ impl Profile {
     /// [`end_session`]: crate::sandbox::end_session
     pub fn with_record(mut self, path: Option<PathBuf>) -> Self {
         self.record = path;
+        self
+    }
+
+    /// Commands join the session's network held by `pid` (one loopback for the whole session)
+    /// rather than each getting a network of its own.
+    pub fn with_net(mut self, pid: Option<u32>) -> Self {
+        self.net = pid;
         self
     }
 
@@ -93,6 +106,8 @@ impl Profile {
         }
         if self.network {
             argv.push("--network".into());
+        } else if let Some(pid) = self.net {
+            argv.extend(["--join".into(), pid.to_string().into()]);
         }
         if signals_only(command) {
             argv.push("--signals".into());
@@ -204,6 +219,23 @@ pub fn with_tmp(
         .tempdir()
         .map_err(|e| SandboxError::Unavailable(format!("cannot make a temporary directory: {e}")))?;
     Ok(Profile::new(root, config, tmp.path())?.map(|profile| (tmp, profile)))
+}
+
+/// A session's sandbox: its profile, its temporary directory and its network, which go when it
+/// drops.
+#[derive(Debug)]
+pub struct Session {
+    pub profile: Profile,
+    pub net: Option<SessionNet>,
+    _tmp: tempfile::TempDir,
+}
+
+/// The sandbox of one session in `root`; `None` when the user turned the sandbox off.
+pub fn session(root: &Path, config: &config::Sandbox) -> Result<Option<Session>, SandboxError> {
+    let Some((tmp, profile)) = with_tmp(root, config, "baton-session-")? else { return Ok(None) };
+    let net = if config.network == config::Network::On { None } else { Some(SessionNet::start()?) };
+    let profile = profile.with_net(net.as_ref().map(SessionNet::pid));
+    Ok(Some(Session { profile, net, _tmp: tmp }))
 }
 
 /// Checks that a confined command runs here: the kernel has what the sandbox needs.

@@ -252,8 +252,8 @@ impl Backend for AnthropicBackend {
 
     fn run(&self, req: SessionRequest, events: UnboundedSender<AgentEvent>) -> BoxFuture<'_, SessionEnd> {
         Box::pin(async move {
-            let tmp = match crate::sandbox::with_tmp(&req.workdir, &self.policy_config.sandbox, "baton-session-") {
-                Ok(t) => t.map(|(dir, profile)| (dir, profile.with_record(req.sandbox_record.clone()))),
+            let sandbox = match crate::sandbox::session(&req.workdir, &self.policy_config.sandbox) {
+                Ok(s) => s,
                 Err(e) => {
                     let message = e.to_string();
                     let _ = events.send(AgentEvent::Notice { text: message.clone() });
@@ -263,7 +263,7 @@ impl Backend for AnthropicBackend {
             };
             let mut ctx = ToolContext::new(&req.workdir, req.cancel.clone())
                 .with_session(req.session.clone())
-                .with_sandbox(tmp.as_ref().map(|(_, profile)| profile.clone()));
+                .with_sandbox(sandbox.as_ref().map(|s| s.profile.clone().with_record(req.sandbox_record.clone())));
             if let Some(path) = &req.pid_file {
                 ctx = ctx.with_group_file(path.clone());
             }
