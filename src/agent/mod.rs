@@ -4,6 +4,7 @@
 
 pub mod anthropic;
 pub mod claude_code;
+pub mod mcp;
 pub mod policy;
 pub mod process;
 pub mod scripted;
@@ -36,6 +37,8 @@ pub struct SessionRequest {
     pub raw_log: Option<PathBuf>,
     /// Where the sandbox notes the user namespace of each command the session runs.
     pub sandbox_record: Option<PathBuf>,
+    /// Where the session's files go (the screenshots its browser takes).
+    pub artifacts: Option<PathBuf>,
     /// Marks the processes this session starts (in [`policy::procs::SESSION_ENV`]), the only
     /// ones its commands may signal. Unique to the session.
     pub session: String,
@@ -57,6 +60,7 @@ impl SessionRequest {
             pid_file: None,
             raw_log: None,
             sandbox_record: None,
+            artifacts: None,
             session,
         }
     }

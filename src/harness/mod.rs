@@ -833,6 +833,7 @@ Changed by hand with baton.
         let record = self.project.baton_dir().join("sessions").join(format!("{number:04}.sandboxes"));
         request.sandbox_record = Some(record.clone());
         request.raw_log = Some(self.project.baton_dir().join("sessions").join(format!("{number:04}.raw.jsonl")));
+        request.artifacts = Some(self.project.baton_dir().join("sessions").join(format!("{number:04}")));
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let backend = self.backend.clone();
         let token = request.session.clone();

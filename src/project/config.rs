@@ -26,6 +26,7 @@ pub struct Config {
     pub run: Run,
     pub policy: Policy,
     pub sandbox: Sandbox,
+    pub mcp: super::mcp::Mcp,
     pub screen: Screen,
     /// USD per million tokens, by model name.
     pub prices: BTreeMap<String, Price>,
@@ -46,6 +47,7 @@ impl Default for Config {
             run: Run::default(),
             policy: Policy::default(),
             sandbox: Sandbox::default(),
+            mcp: super::mcp::Mcp::default(),
             screen: Screen::default(),
             prices,
         }
@@ -175,6 +177,11 @@ pub struct Policy {
     pub allow: Vec<String>,
     /// Commands refused even if the allowlist has them.
     pub deny: Vec<String>,
+    /// MCP tools an agent may call (`mcp__server`, `mcp__server__tool`, `mcp__server__prefix*`);
+    /// empty: every configured server's tools.
+    pub mcp_allow: Vec<String>,
+    /// MCP tools refused whatever `mcp_allow` says.
+    pub mcp_deny: Vec<String>,
 }
 
 /// What an agent's commands may reach outside the project.
@@ -293,6 +300,28 @@ impl Config {
     /// Parses one config file's text, as `load` checks each file.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
         toml::from_str(text).map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })
+    }
+
+    /// Every MCP server the project configures (`[[mcp.servers]]`, then `[mcp] config`'s file,
+    /// or the older `[agent] mcp_config`).
+    pub fn mcp_servers(&self, root: &Path) -> Result<Vec<super::mcp::McpServer>, ConfigError> {
+        let mut mcp = self.mcp.clone();
+        if mcp.config.trim().is_empty() {
+            mcp.config = self.agent.mcp_config.clone();
+        }
+        mcp.servers(root)
+    }
+
+    /// The MCP tools an agent may call: `[policy] mcp_allow`, or every configured server's, plus
+    /// the older `[agent] mcp_tools`.
+    pub fn mcp_allowed(&self, servers: &[super::mcp::McpServer]) -> Vec<String> {
+        let mut allow = if self.policy.mcp_allow.is_empty() {
+            servers.iter().map(|s| format!("mcp__{}", s.name)).collect()
+        } else {
+            self.policy.mcp_allow.clone()
+        };
+        allow.extend(self.agent.mcp_tools.iter().cloned());
+        allow
     }
 
     /// The price of `model`, if the table has it.

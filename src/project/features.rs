@@ -256,6 +256,13 @@ impl FeatureList {
     }
 }
 
+/// A JSON error in `text` as `LINE:COLUMN: what`, placed at the bad token (for every JSON file
+/// baton reads).
+pub fn json_error(text: &str, e: &serde_json::Error) -> String {
+    let (line, column) = token_position(text, e.line(), e.column());
+    format!("{line}:{column}: {}", strip_position(&e.to_string()))
+}
+
 /// Where the token serde_json stopped at begins, as a 1-based line and column. serde_json reports
 /// where it stopped reading: past the whitespace after a bad word (`"passes": tru` then a newline
 /// is "line 5, column 0"), so go back over that whitespace and to the word's start.

@@ -6,6 +6,7 @@ pub mod features;
 pub mod fsio;
 pub mod journal;
 pub mod lock;
+pub mod mcp;
 pub mod progress;
 pub mod repo;
 pub mod secrets;

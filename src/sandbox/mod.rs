@@ -96,6 +96,21 @@ impl Profile {
 
     /// The launcher's arguments that run `bash -c command` confined.
     pub fn argv(&self, command: &str) -> Vec<OsString> {
+        let mut argv = self.launch(signals_only(command));
+        argv.extend(["--".into(), "bash".into(), "-c".into(), command.into()]);
+        argv
+    }
+
+    /// The launcher's arguments that run `program` (with its arguments) confined.
+    pub fn wrap(&self, program: &[OsString]) -> Vec<OsString> {
+        let mut argv = self.launch(false);
+        argv.push("--".into());
+        argv.extend(program.iter().cloned());
+        argv
+    }
+
+    /// The launcher and its options, up to the program.
+    fn launch(&self, signals: bool) -> Vec<OsString> {
         let mut argv: Vec<OsString> = vec![self.launcher.clone().into(), "sandbox".into(), "exec".into()];
         argv.extend(["--root".into(), self.root.clone().into_os_string()]);
         for w in std::iter::once(&self.tmp).chain(&self.writable) {
@@ -109,13 +124,12 @@ impl Profile {
         } else if let Some(pid) = self.net {
             argv.extend(["--join".into(), pid.to_string().into()]);
         }
-        if signals_only(command) {
+        if signals {
             argv.push("--signals".into());
         }
         if let Some(record) = &self.record {
             argv.extend(["--record".into(), record.clone().into_os_string()]);
         }
-        argv.extend(["--".into(), "bash".into(), "-c".into(), command.into()]);
         argv
     }
 

@@ -138,26 +138,51 @@ pub const CLAUDE_CODE_VERSION: &str = "2.1.197";
 /// The real `claude` CLI: `BATON_CLAUDE_BIN` if set, else a copy installed from the npm registry
 /// into `target/claude-cli` (installed here on first use, so `cargo test` needs nothing by hand).
 pub fn claude_bin() -> PathBuf {
-    if let Some(p) = std::env::var_os("BATON_CLAUDE_BIN").filter(|p| !p.is_empty()) {
+    npm_bin("BATON_CLAUDE_BIN", "claude-cli", &format!("@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"), "claude")
+}
+
+/// The version of `@playwright/mcp` the browser tests drive.
+pub const PLAYWRIGHT_MCP_VERSION: &str = "0.0.83";
+
+/// The real Playwright MCP server: `BATON_PLAYWRIGHT_MCP` if set, else installed from the npm
+/// registry into `target/playwright-mcp` on first use.
+pub fn playwright_mcp() -> PathBuf {
+    npm_bin(
+        "BATON_PLAYWRIGHT_MCP",
+        "playwright-mcp",
+        &format!("@playwright/mcp@{PLAYWRIGHT_MCP_VERSION}"),
+        "playwright-mcp",
+    )
+}
+
+/// The machine's Chromium (Debian's `chromium` package; `.ci/run` installs it).
+pub fn chromium() -> PathBuf {
+    let found = ["/usr/bin/chromium", "/usr/bin/chromium-browser"].iter().map(PathBuf::from).find(|p| p.exists());
+    found.expect("the browser tests need Chromium: apt-get install chromium (.ci/run installs it)")
+}
+
+/// `env` if set, else `bin` of `package` installed into `target/<dir>` (one installer at a time
+/// across test processes).
+fn npm_bin(env: &str, dir: &str, package: &str, bin: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env).filter(|p| !p.is_empty()) {
         return PathBuf::from(p);
     }
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/claude-cli");
-    let bin = dir.join("node_modules/.bin/claude");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join(dir);
+    let path = dir.join("node_modules/.bin").join(bin);
     std::fs::create_dir_all(&dir).unwrap();
-    // One installer at a time across test processes.
     let lock = std::fs::File::create(dir.join(".lock")).unwrap();
     // SAFETY: flock on a file we own.
     unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&lock), libc::LOCK_EX) };
-    if !bin.exists() {
+    if !path.exists() {
         let status = Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--prefix"])
             .arg(&dir)
-            .arg(format!("@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"))
+            .arg(package)
             .status()
-            .expect("npm is needed to install the claude CLI for the tests");
-        assert!(status.success(), "npm install @anthropic-ai/claude-code failed");
+            .unwrap_or_else(|e| panic!("npm is needed to install {package} for the tests: {e}"));
+        assert!(status.success(), "npm install {package} failed");
     }
-    bin
+    path
 }
 
 /// An empty git repository with an agent's identity, for a backend to work in.

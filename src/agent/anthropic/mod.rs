@@ -12,6 +12,7 @@ use tokio::sync::mpsc::UnboundedSender;
 
 pub use client::{Client, RequestError, RetryPolicy};
 
+use super::mcp;
 use super::policy::{Decision, Policy};
 use super::tools::{self, ToolContext};
 use super::{AgentEvent, Backend, EndReason, SessionEnd, SessionRequest};
@@ -76,8 +77,9 @@ impl AnthropicBackend {
 
     /// The request body for the conversation so far. The system prompt, the tools and the tail of
     /// the conversation are marked for prompt caching, so each turn re-reads the rest from cache.
-    fn request(&self, system: &str, messages: &[Value]) -> Value {
+    fn request(&self, system: &str, extra: &[Value], messages: &[Value]) -> Value {
         let mut tools = tools::definitions();
+        tools.extend(extra.iter().cloned());
         if let Some(last) = tools.last_mut() {
             last["cache_control"] = json!({"type": "ephemeral"});
         }
@@ -97,13 +99,80 @@ impl AnthropicBackend {
         })
     }
 
+    /// The project's MCP servers for this session; those that do not start are told as notices.
+    async fn start_servers(
+        &self,
+        req: &SessionRequest,
+        profile: Option<&crate::sandbox::Profile>,
+        events: &UnboundedSender<AgentEvent>,
+    ) -> mcp::Servers {
+        let list = match self.policy_config.mcp_servers(&req.workdir) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = events.send(AgentEvent::Notice { text: format!("no MCP servers this session: {e}") });
+                return mcp::Servers::default();
+            }
+        };
+        if list.is_empty() {
+            return mcp::Servers::default();
+        }
+        let m = &self.policy_config.mcp;
+        let how = mcp::Start {
+            workdir: &req.workdir,
+            profile,
+            env: vec![(super::policy::procs::SESSION_ENV.to_owned(), req.session.clone())],
+            startup_timeout: Duration::from_secs(m.startup_timeout_seconds.max(1)),
+            call_timeout: Duration::from_secs(m.call_timeout_seconds.max(1)),
+        };
+        let servers = mcp::Servers::start(&list, &how).await;
+        for failure in &servers.failures {
+            let _ = events.send(AgentEvent::Notice { text: failure.clone() });
+        }
+        servers
+    }
+
+    /// Runs an MCP tool call: its text and images go to the model; the images are saved with the
+    /// session and the transcript names their files.
+    async fn call_mcp(
+        &self,
+        req: &SessionRequest,
+        servers: &mut mcp::Servers,
+        name: &str,
+        input: &Value,
+    ) -> (String, Value, bool) {
+        let answer = servers.call(name, input).await;
+        let mut shown = answer.text.clone();
+        let mut content = vec![
+            json!({"type": "text", "text": if answer.text.is_empty() { "(no text)" } else { answer.text.as_str() }}),
+        ];
+        for (i, saved) in req
+            .artifacts
+            .as_deref()
+            .map(|dir| mcp::save_images(dir, &answer.images))
+            .unwrap_or_default()
+            .into_iter()
+            .enumerate()
+        {
+            match saved {
+                Ok(path) => shown.push_str(&format!("\n[image saved: {}]", path.display())),
+                Err(e) => shown.push_str(&format!("\n[image {} not saved: {e}]", i + 1)),
+            }
+        }
+        for (media, data) in &answer.images {
+            content.push(json!({"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}));
+        }
+        (shown, Value::Array(content), answer.is_error)
+    }
+
     async fn session(
         &self,
         req: &SessionRequest,
         ctx: &ToolContext,
+        servers: &mut mcp::Servers,
         events: &UnboundedSender<AgentEvent>,
         state: &mut State,
     ) -> EndReason {
+        let extra = servers.definitions();
         let system = self.system_prompt(ctx);
         let mut policy = Policy::new(&req.workdir, &self.policy_config).with_session(Some(req.session.clone()));
         if let Some(profile) = ctx.sandbox() {
@@ -115,7 +184,7 @@ impl AnthropicBackend {
                 return EndReason::MaxTurns;
             }
             state.turns += 1;
-            let body = self.request(&system, &messages);
+            let body = self.request(&system, &extra, &messages);
             let result = self
                 .client
                 .message(&body, &req.cancel, |p| {
@@ -203,6 +272,14 @@ impl AnthropicBackend {
                         });
                         tools::ToolOutput::error(format!("Refused by baton's policy: {reason}. This call did not run."))
                     }
+                    Decision::Allow if name.starts_with("mcp__") => {
+                        let (shown, content, is_error) = self.call_mcp(req, servers, &name, &input).await;
+                        let _ = events.send(AgentEvent::ToolResult { id: id.clone(), output: shown, is_error });
+                        results.push(
+                            json!({"type": "tool_result", "tool_use_id": id, "content": content, "is_error": is_error}),
+                        );
+                        continue;
+                    }
                     Decision::Allow => tools::run(&name, &input, ctx).await,
                 };
                 if name == "bash"
@@ -268,15 +345,17 @@ impl Backend for AnthropicBackend {
                 ctx = ctx.with_group_file(path.clone());
             }
             let _ = events.send(AgentEvent::Started { model: self.model.clone(), session_id: None });
+            let mut servers = self.start_servers(&req, ctx.sandbox(), &events).await;
             let mut state = State::default();
             let wall: Duration = req.limits.wall_time;
             let reason = tokio::select! {
-                r = self.session(&req, &ctx, &events, &mut state) => r,
+                r = self.session(&req, &ctx, &mut servers, &events, &mut state) => r,
                 _ = tokio::time::sleep(wall) => EndReason::TimedOut,
                 _ = req.cancel.cancelled() => EndReason::Cancelled,
             };
             // Whatever a tool left running (a server started in the background) ends with the session.
             ctx.kill_leftovers();
+            servers.stop().await;
             let notes = crate::agent::cut_notes(state.cut_turns);
             SessionEnd { reason, usage: state.usage, cost_usd: state.cost, turns: state.turns, notes }
         })

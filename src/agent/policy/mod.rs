@@ -74,6 +74,9 @@ pub struct Policy {
     /// The value of [`procs::SESSION_ENV`] in the processes this session started.
     session: Option<String>,
     processes: Arc<dyn Processes>,
+    /// MCP tools that may be called; `mcp_deny` wins.
+    mcp_allow: Vec<String>,
+    mcp_deny: Vec<String>,
 }
 
 impl std::fmt::Debug for Policy {
@@ -87,7 +90,11 @@ impl Policy {
     /// `$TMPDIR`, the session marker in [`procs::SESSION_ENV`], the live process table.
     pub fn new(project_root: &Path, config: &config::Config) -> Self {
         let root = project_root.canonicalize().unwrap_or_else(|_| project_root.to_owned());
+        // A server list that cannot be read allows no MCP tool (the session says why).
+        let servers = config.mcp_servers(&root).unwrap_or_default();
         let p = Policy {
+            mcp_allow: config.mcp_allowed(&servers),
+            mcp_deny: config.policy.mcp_deny.clone(),
             root,
             allow: config.policy.allow.clone(),
             deny: config.policy.deny.clone(),
@@ -182,11 +189,28 @@ impl Policy {
                     }
                 }))
             }
+            _ if tool.starts_with("mcp__") => self.check_mcp(tool),
             "WebFetch" | "WebSearch" if !self.allow.iter().any(|a| a == tool) => Decision::Deny(format!(
                 "`{tool}` reaches the network, which this project does not allow (add \"{tool}\" to [policy] allow in .baton/config.toml)"
             )),
             _ => Decision::Allow,
         }
+    }
+
+    /// An MCP tool: allowed when `[policy] mcp_allow` (by default, every configured server) has it
+    /// and `mcp_deny` does not.
+    fn check_mcp(&self, tool: &str) -> Decision {
+        use crate::project::mcp::matches;
+        if let Some(p) = self.mcp_deny.iter().find(|p| matches(p, tool)) {
+            return Decision::Deny(format!("`{tool}` is refused by [policy] mcp_deny (\"{p}\")"));
+        }
+        if self.mcp_allow.iter().any(|p| matches(p, tool)) {
+            return Decision::Allow;
+        }
+        let server = tool.trim_start_matches("mcp__").split("__").next().unwrap_or("");
+        Decision::Deny(format!(
+            "`{tool}` is not an allowed MCP tool: server `{server}` is not configured for this project, or [policy] mcp_allow leaves this tool out"
+        ))
     }
 
     /// Decides a shell command line run in the project root: every command it would run must be

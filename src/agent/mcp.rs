@@ -1,0 +1,269 @@
+//! baton's own agent as an MCP client (the official Rust SDK, `rmcp`): a session starts the
+//! project's servers, offers their tools to the model as `mcp__<server>__<tool>`, calls them, and
+//! stops them when it ends, with whatever they started (a browser). A server that does not start
+//! (it crashes, hangs past `[mcp] startup_timeout_seconds`, or answers garbage) is left out with a
+//! clear note; the session goes on without it.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::TokioChildProcess;
+use serde_json::{Value, json};
+use tokio::io::AsyncReadExt;
+
+use crate::project::mcp::{McpServer, tool_name};
+use crate::sandbox::Profile;
+
+/// The end of a server's standard error kept, for the note when it fails.
+const STDERR_KEPT: usize = 2000;
+
+/// One tool of one server, as the model is offered it.
+#[derive(Debug, Clone)]
+pub struct Tool {
+    pub name: String,
+    pub description: String,
+    pub schema: Value,
+}
+
+/// What a tool call answered: its text, its images (media type, base64 data), and whether the
+/// server called it an error.
+#[derive(Debug, Clone, Default)]
+pub struct Answer {
+    pub text: String,
+    pub images: Vec<(String, String)>,
+    pub is_error: bool,
+}
+
+struct Running {
+    name: String,
+    service: Option<RunningService<RoleClient, ()>>,
+    pgid: i32,
+    tools: Vec<Tool>,
+    stderr: Arc<Mutex<String>>,
+    /// Why it no longer answers.
+    gone: Option<String>,
+}
+
+/// The MCP servers of one session.
+#[derive(Default)]
+pub struct Servers {
+    running: Vec<Running>,
+    /// One line for each server that did not start.
+    pub failures: Vec<String>,
+    call_timeout: Duration,
+}
+
+/// How the session's servers are started.
+pub struct Start<'a> {
+    pub workdir: &'a Path,
+    /// The session's sandbox, for servers with `sandbox = true`.
+    pub profile: Option<&'a Profile>,
+    /// The session's mark and the like, for every server's environment.
+    pub env: Vec<(String, String)>,
+    pub startup_timeout: Duration,
+    pub call_timeout: Duration,
+}
+
+fn kill_group(pgid: i32) {
+    crate::agent::process::kill_group(pgid);
+}
+
+fn tail(stderr: &Mutex<String>) -> String {
+    let text = stderr.lock().map(|s| s.trim().to_owned()).unwrap_or_default();
+    if text.is_empty() { String::new() } else { format!("; its stderr ended with: {text}") }
+}
+
+impl Servers {
+    pub async fn start(servers: &[McpServer], how: &Start<'_>) -> Servers {
+        let mut out = Servers { call_timeout: how.call_timeout, ..Servers::default() };
+        // One at a time: a browser server's start is cheap (the browser starts on first use).
+        for server in servers {
+            match start_one(server, how).await {
+                Ok(r) => out.running.push(r),
+                Err(e) => {
+                    tracing::warn!("MCP server `{}` did not start: {e}", server.name);
+                    out.failures.push(format!("MCP server `{}` did not start: {e}", server.name));
+                }
+            }
+        }
+        out
+    }
+
+    /// The tools of every running server, for the model.
+    pub fn tools(&self) -> impl Iterator<Item = &Tool> {
+        self.running.iter().flat_map(|r| r.tools.iter())
+    }
+
+    /// The tool definitions in the Messages API's shape.
+    pub fn definitions(&self) -> Vec<Value> {
+        self.tools().map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.schema})).collect()
+    }
+
+    /// Calls `name` (`mcp__server__tool`) with `input`.
+    pub async fn call(&mut self, name: &str, input: &Value) -> Answer {
+        let error = |text: String| Answer { text, images: Vec::new(), is_error: true };
+        let Some(r) = self.running.iter_mut().find(|r| name.starts_with(&format!("mcp__{}__", r.name))) else {
+            return error(format!("there is no MCP server for `{name}` in this session"));
+        };
+        if let Some(why) = &r.gone {
+            return error(format!("MCP server `{}` is not running: {why}", r.name));
+        }
+        let tool = &name[format!("mcp__{}__", r.name).len()..];
+        let Some(service) = &r.service else { return error(format!("MCP server `{}` is not running", r.name)) };
+        let mut params = CallToolRequestParams::new(tool.to_owned());
+        if let Some(args) = input.as_object() {
+            params = params.with_arguments(args.clone());
+        }
+        match tokio::time::timeout(self.call_timeout, service.call_tool(params)).await {
+            Err(_) => error(format!(
+                "MCP server `{}` did not answer `{tool}` within {} s",
+                r.name,
+                self.call_timeout.as_secs()
+            )),
+            Ok(Err(e)) => {
+                let why = format!("{e}{}", tail(&r.stderr));
+                tracing::warn!("MCP server `{}` failed on `{tool}`: {why}", r.name);
+                r.gone = Some(why.clone());
+                error(format!("MCP server `{}` failed: {why}", r.name))
+            }
+            Ok(Ok(result)) => answer(&serde_json::to_value(&result).unwrap_or(Value::Null)),
+        }
+    }
+
+    /// Stops every server and whatever it started.
+    pub async fn stop(self) {
+        for r in self.running {
+            if let Some(service) = r.service {
+                let _ = tokio::time::timeout(Duration::from_secs(3), service.cancel()).await;
+            }
+            kill_group(r.pgid);
+        }
+    }
+}
+
+/// A tool call's result (`{content: [...], isError}`) as text and images.
+fn answer(v: &Value) -> Answer {
+    let mut out = Answer { is_error: v["isError"].as_bool().unwrap_or(false), ..Answer::default() };
+    let mut texts = Vec::new();
+    for block in v["content"].as_array().into_iter().flatten() {
+        match block["type"].as_str().unwrap_or("") {
+            "text" => texts.push(block["text"].as_str().unwrap_or("").to_owned()),
+            "image" => out.images.push((
+                block["mimeType"].as_str().unwrap_or("image/png").to_owned(),
+                block["data"].as_str().unwrap_or("").to_owned(),
+            )),
+            _ => texts.push(block.to_string()),
+        }
+    }
+    if texts.is_empty()
+        && let Some(s) = v.get("structuredContent")
+    {
+        texts.push(s.to_string());
+    }
+    out.text = texts.join("\n");
+    out
+}
+
+/// The command that starts `server`: inside the session's sandbox when it asks to be.
+fn command(server: &McpServer, how: &Start<'_>) -> tokio::process::Command {
+    // `${TMPDIR}` in an argument or a variable is the session's own temporary directory.
+    let tmp = how.profile.filter(|_| server.sandbox).map_or_else(std::env::temp_dir, |p| p.tmp().to_owned());
+    let expand = |s: &String| s.replace("${TMPDIR}", &tmp.to_string_lossy());
+    let mut program = vec![server.command.clone().into()];
+    program.extend(server.args.iter().map(|a| expand(a).into()));
+    let argv = match (server.sandbox, how.profile) {
+        (true, Some(profile)) => profile.wrap(&program),
+        _ => program,
+    };
+    let mut cmd = tokio::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]).current_dir(how.workdir).envs(how.env.iter().map(|(k, v)| (k, v)));
+    if let (true, Some(profile)) = (server.sandbox, how.profile) {
+        // Caches and profiles go to the session's own temporary directory, the writable one.
+        let tmp = profile.tmp();
+        cmd.env("TMPDIR", tmp).env("XDG_CACHE_HOME", tmp.join("cache")).env("XDG_CONFIG_HOME", tmp.join("config"));
+    }
+    cmd.envs(server.env.iter().map(|(k, v)| (k, expand(v))))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .process_group(0);
+    cmd
+}
+
+async fn start_one(server: &McpServer, how: &Start<'_>) -> Result<Running, String> {
+    let (process, stderr) = TokioChildProcess::builder(command(server, how))
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run `{}`: {e}", server.command))?;
+    let pgid = process.id().map_or(0, |p| p as i32);
+    let kept = Arc::new(Mutex::new(String::new()));
+    if let Some(mut err) = stderr {
+        let kept = kept.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                if let Ok(mut k) = kept.lock() {
+                    k.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    let cut = k.len().saturating_sub(STDERR_KEPT);
+                    let cut = k.ceil_char_boundary(cut);
+                    k.drain(..cut);
+                }
+            }
+        });
+    }
+    let started = async {
+        let service = ().serve(process).await.map_err(|e| e.to_string())?;
+        let tools = service.list_all_tools().await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((service, tools))
+    };
+    let (service, tools) = match tokio::time::timeout(how.startup_timeout, started).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => {
+            kill_group(pgid);
+            // Let its last words arrive.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return Err(format!("{e}{}", tail(&kept)));
+        }
+        Err(_) => {
+            kill_group(pgid);
+            return Err(format!("no answer within {} s{}", how.startup_timeout.as_secs(), tail(&kept)));
+        }
+    };
+    let tools = tools
+        .iter()
+        .filter_map(|t| serde_json::to_value(t).ok())
+        .map(|t| Tool {
+            name: tool_name(&server.name, t["name"].as_str().unwrap_or("")),
+            description: t["description"].as_str().unwrap_or("").to_owned(),
+            schema: t.get("inputSchema").cloned().unwrap_or_else(|| json!({"type": "object"})),
+        })
+        .collect();
+    Ok(Running { name: server.name.clone(), service: Some(service), pgid, tools, stderr: kept, gone: None })
+}
+
+/// Saves a tool result's images under `dir` (`shot-N.png`, numbered on from what is there);
+/// returns their paths.
+pub fn save_images(dir: &Path, images: &[(String, String)]) -> Vec<Result<PathBuf, String>> {
+    use base64::Engine;
+    images
+        .iter()
+        .map(|(media, data)| {
+            std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+            let ext = media.strip_prefix("image/").unwrap_or("bin").replace("jpeg", "jpg");
+            let n = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0) + 1;
+            let path = dir.join(format!("image-{n:03}.{ext}"));
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .map_err(|e| format!("the image is not base64: {e}"))?;
+            std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(path)
+        })
+        .collect()
+}

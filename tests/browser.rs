@@ -1,0 +1,134 @@
+//! Browser testing through MCP, with real parts: the Playwright MCP server from the npm registry
+//! driving Debian's Chromium, against a page the session serves on its own loopback. The scripted
+//! model navigates, reads the page, clicks and takes a screenshot; the tests check what the page
+//! showed, not just that calls happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use baton::agent::anthropic::AnthropicBackend;
+use baton::agent::scripted::{Scenario, ScriptedModel};
+use baton::agent::{AgentEvent, Backend, Limits, SessionEnd, SessionRequest};
+use baton::project::config::Config;
+use tokio_util::sync::CancellationToken;
+
+const PAGE: &str = "<html><body><h1 id=t>Count: 0</h1>\
+<button onclick=\"document.getElementById('t').textContent='Count: 1'\">Add</button></body></html>\n";
+
+/// A project with the page and a Playwright server configured as `baton init --browser` does.
+fn project(extra: &str) -> tempfile::TempDir {
+    let dir = common::temp_repo();
+    std::fs::write(dir.path().join("index.html"), PAGE).unwrap();
+    std::fs::create_dir_all(dir.path().join(".baton")).unwrap();
+    let config = format!(
+        "[[mcp.servers]]\nname = \"playwright\"\ncommand = {:?}\nargs = [\"--headless\", \"--isolated\", \"--no-sandbox\", \"--executable-path\", {:?}, \"--output-dir\", \"${{TMPDIR}}/playwright\"]\n{extra}",
+        common::playwright_mcp().display().to_string(),
+        common::chromium().display().to_string(),
+    );
+    std::fs::write(dir.path().join(".baton/config.toml"), config).unwrap();
+    dir
+}
+
+/// Serve, look, click, look again, take a picture.
+const SCENARIO: &str = r#"
+name = "browser"
+[[turns]]
+id = "serve"
+start = "Test the page"
+tools = [{ name = "bash", input = { command = "(python3 -m http.server 8140 --bind 127.0.0.1 > server.log 2>&1 &) && sleep 0.6 && echo serving" } }]
+[[turns]]
+id = "open"
+tools = [{ name = "mcp__playwright__browser_navigate", input = { url = "http://127.0.0.1:8140/" } }]
+[[turns]]
+id = "look"
+tools = [{ name = "mcp__playwright__browser_snapshot", input = {} }]
+[[turns]]
+id = "click"
+tools = [{ name = "mcp__playwright__browser_click", input = { element = "Add button", target = "e3" } }]
+[[turns]]
+id = "look-again"
+tools = [{ name = "mcp__playwright__browser_snapshot", input = {} }]
+[[turns]]
+id = "picture"
+tools = [{ name = "mcp__playwright__browser_take_screenshot", input = {} }]
+[[turns]]
+id = "done"
+text = "The counter works in the browser."
+"#;
+
+struct Ran {
+    end: SessionEnd,
+    events: Vec<AgentEvent>,
+    requests: Vec<serde_json::Value>,
+    session: String,
+}
+
+async fn run(dir: &Path, scenario: &str, artifacts: &Path) -> Ran {
+    let model = ScriptedModel::start(Scenario::parse("browser.toml", scenario).unwrap(), None).await.unwrap();
+    let config = Config::load(dir).unwrap();
+    let backend = AnthropicBackend::new(&model.url(), "test-key", &config).unwrap();
+    let mut request = SessionRequest::new(
+        "Test the page.",
+        dir,
+        Limits { max_turns: 12, wall_time: Duration::from_secs(120) },
+        CancellationToken::new(),
+    );
+    request.artifacts = Some(artifacts.to_owned());
+    let session = request.session.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let end = backend.run(request, tx).await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    Ran { end, events, requests: model.requests(), session }
+}
+
+/// Processes that carry `session`'s mark: none may outlive it.
+fn marked(session: &str) -> Vec<String> {
+    let mark = format!("BATON_SESSION={session}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == mark.as_bytes()))
+        })
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baton_s_agent_tests_a_page_in_a_real_browser() {
+    let dir = project("");
+    let artifacts = dir.path().join(".baton/sessions/0001");
+    let ran = run(dir.path(), SCENARIO, &artifacts).await;
+    assert_eq!(ran.end.reason, baton::agent::EndReason::Completed, "{:#?}", ran.events);
+    let results = common::tool_results(&ran.events);
+    assert_eq!(results.len(), 6, "{results:#?}");
+    assert!(results.iter().all(|(_, is_error)| !is_error), "{results:#?}");
+    // What the page showed, before and after the click.
+    assert!(results[2].0.contains("Count: 0") && results[2].0.contains("button \"Add\""), "{}", results[2].0);
+    assert!(results[4].0.contains("Count: 1"), "the click changed the page: {}", results[4].0);
+    // The screenshot: saved with the session, named in the transcript, shown to the model.
+    let saved = results[5].0.lines().find_map(|l| l.strip_prefix("[image saved: ")).expect("a saved image");
+    let path = Path::new(saved.trim_end_matches(']'));
+    assert!(path.starts_with(&artifacts), "{path:?}");
+    assert_eq!(&std::fs::read(path).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+    let last = ran.requests.last().unwrap()["messages"].as_array().unwrap().last().unwrap().clone();
+    let image = &last["content"][0]["content"][1];
+    assert_eq!(image["type"], "image", "{last}");
+    assert_eq!(image["source"]["media_type"], "image/png");
+    // The tools were offered under their server's name, with the built-in ones.
+    let offered: Vec<&str> =
+        ran.requests[0]["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
+    assert!(offered.contains(&"bash") && offered.contains(&"mcp__playwright__browser_click"), "{offered:?}");
+    // Nothing of the session is left: not the server, not the browser, not the page's server.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(marked(&ran.session), Vec::<String>::new());
+    assert!(!dir.path().join(".playwright-mcp").exists(), "the browser's files stayed out of the project");
+}
