@@ -87,21 +87,6 @@ async fn run(dir: &Path, scenario: &str, artifacts: &Path) -> Ran {
     Ran { end, events, requests: model.requests(), session }
 }
 
-/// Processes that carry `session`'s mark: none may outlive it.
-fn marked(session: &str) -> Vec<String> {
-    let mark = format!("BATON_SESSION={session}");
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            std::fs::read(e.path().join("environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == mark.as_bytes()))
-        })
-        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
-        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baton_s_agent_tests_a_page_in_a_real_browser() {
     let dir = project("");
@@ -129,6 +114,6 @@ async fn baton_s_agent_tests_a_page_in_a_real_browser() {
     assert!(offered.contains(&"bash") && offered.contains(&"mcp__playwright__browser_click"), "{offered:?}");
     // Nothing of the session is left: not the server, not the browser, not the page's server.
     std::thread::sleep(Duration::from_millis(500));
-    assert_eq!(marked(&ran.session), Vec::<String>::new());
+    assert_eq!(common::marked_processes(&ran.session), Vec::<String>::new());
     assert!(!dir.path().join(".playwright-mcp").exists(), "the browser's files stayed out of the project");
 }

@@ -185,6 +185,21 @@ fn npm_bin(env: &str, dir: &str, package: &str, bin: &str) -> PathBuf {
     path
 }
 
+/// The command lines of the processes that carry `session`'s mark: none may outlive it.
+pub fn marked_processes(session: &str) -> Vec<String> {
+    let mark = format!("BATON_SESSION={session}");
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == mark.as_bytes()))
+        })
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .collect()
+}
+
 /// An empty git repository with an agent's identity, for a backend to work in.
 pub fn temp_repo() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();

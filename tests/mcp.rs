@@ -1,0 +1,107 @@
+//! MCP servers that misbehave: one crashes at start, one never answers, one answers garbage, one
+//! dies in the middle of a call. Each gives the session a clear note or tool error and baton a log
+//! line; the session goes on with the servers that work, and no process is left.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use baton::agent::anthropic::AnthropicBackend;
+use baton::agent::scripted::{Scenario, ScriptedModel};
+use baton::agent::{AgentEvent, Backend, EndReason, Limits, SessionRequest};
+use baton::project::config::Config;
+use tokio_util::sync::CancellationToken;
+
+fn fake() -> String {
+    format!("{}/tests/fixtures/mcp/fake_server.py", env!("CARGO_MANIFEST_DIR"))
+}
+
+const SCENARIO: &str = r#"
+name = "misbehaving servers"
+[[turns]]
+id = "echo"
+start = "Go"
+tools = [{ name = "mcp__good__echo", input = { text = "hello" } }]
+[[turns]]
+id = "broken"
+tools = [{ name = "mcp__crash__anything", input = {} }]
+[[turns]]
+id = "die"
+tools = [{ name = "mcp__good__die", input = {} }]
+[[turns]]
+id = "after"
+tools = [{ name = "mcp__good__echo", input = { text = "again" } }]
+[[turns]]
+id = "undeclared"
+tools = [{ name = "mcp__nowhere__echo", input = {} }]
+[[turns]]
+id = "done"
+text = "Done."
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_crashes_hangs_or_talks_garbage_is_left_out_and_the_session_goes_on() {
+    let dir = common::temp_repo();
+    std::fs::create_dir_all(dir.path().join(".baton")).unwrap();
+    let server = |name: &str, command: &str, args: &str| {
+        format!("[[mcp.servers]]\nname = \"{name}\"\ncommand = \"{command}\"\nargs = [{args}]\n")
+    };
+    let config = [
+        "[mcp]\nstartup_timeout_seconds = 2\n".to_owned(),
+        server("good", "python3", &format!("{:?}", fake())),
+        server("crash", "sh", "\"-c\", \"echo the server broke >&2; exit 3\""),
+        server("hang", "sleep", "\"600\""),
+        server("garbage", "python3", &format!("{:?}, \"garbage\"", fake())),
+    ]
+    .concat();
+    std::fs::write(dir.path().join(".baton/config.toml"), config).unwrap();
+    let model = ScriptedModel::start(Scenario::parse("mcp.toml", SCENARIO).unwrap(), None).await.unwrap();
+    let backend = AnthropicBackend::new(&model.url(), "test-key", &Config::load(dir.path()).unwrap()).unwrap();
+    let request = SessionRequest::new(
+        "Go.",
+        dir.path(),
+        Limits { max_turns: 10, wall_time: Duration::from_secs(60) },
+        CancellationToken::new(),
+    );
+    let session = request.session.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let end = backend.run(request, tx).await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    assert_eq!(end.reason, EndReason::Completed, "{events:#?}");
+    let notices: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            AgentEvent::Notice { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    let note = |name: &str| notices.iter().find(|n| n.contains(&format!("MCP server `{name}` did not start")));
+    assert!(note("crash").is_some_and(|n| n.contains("the server broke")), "its stderr is told: {notices:?}");
+    assert!(note("hang").is_some_and(|n| n.contains("no answer within 2 s")), "{notices:?}");
+    assert!(note("garbage").is_some(), "{notices:?}");
+    assert!(note("good").is_none(), "{notices:?}");
+
+    let results = common::tool_results(&events);
+    assert_eq!(results.len(), 5, "{results:#?}");
+    assert_eq!(results[0], ("echo: hello".to_owned(), false));
+    assert!(results[1].1 && results[1].0.contains("no MCP server for `mcp__crash__anything`"), "{results:?}");
+    assert!(results[2].1 && results[2].0.contains("MCP server `good` failed"), "{results:?}");
+    assert!(results[3].1 && results[3].0.contains("is not running"), "{results:?}");
+    // A server nobody configured is the policy's to refuse.
+    assert!(results[4].1 && results[4].0.contains("not an allowed MCP tool"), "{results:?}");
+    // Only the working server's tools were offered.
+    let offered: Vec<String> = model.requests()[0]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["name"].as_str().filter(|n| n.starts_with("mcp__")).map(str::to_owned))
+        .collect();
+    assert_eq!(offered, ["mcp__good__echo", "mcp__good__die"]);
+    std::thread::sleep(Duration::from_millis(300));
+    let left = common::marked_processes(&session);
+    assert!(left.is_empty(), "no server outlives the session: {left:?}");
+}
