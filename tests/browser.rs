@@ -117,3 +117,59 @@ async fn baton_s_agent_tests_a_page_in_a_real_browser() {
     assert_eq!(common::marked_processes(&ran.session), Vec::<String>::new());
     assert!(!dir.path().join(".playwright-mcp").exists(), "the browser's files stayed out of the project");
 }
+
+/// The same test through the real `claude` CLI: the servers go to it as `--mcp-config`, started
+/// the same way (in the session's sandbox, on its loopback), and the hook decides each call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claude_cli_tests_a_page_in_a_real_browser() {
+    use baton::agent::claude_code::ClaudeCodeBackend;
+    let dir = project("[policy]\nmcp_deny = [\"mcp__playwright__browser_run_code_unsafe\"]\n");
+    let artifacts = dir.path().join(".baton/sessions/0001");
+    let scenario = SCENARIO.replace(
+        "id = \"done\"",
+        "id = \"denied\"\ntools = [{ name = \"mcp__playwright__browser_run_code_unsafe\", input = { code = \"1\" } }]\n[[turns]]\nid = \"done\"",
+    );
+    let model = ScriptedModel::start(Scenario::parse("browser.toml", &scenario).unwrap(), None).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let backend = ClaudeCodeBackend::new(common::claude_bin(), &Config::load(dir.path()).unwrap())
+        .unwrap()
+        .with_baton(std::path::PathBuf::from(env!("CARGO_BIN_EXE_baton")))
+        .with_env([
+            ("ANTHROPIC_BASE_URL".to_owned(), model.url()),
+            ("ANTHROPIC_API_KEY".to_owned(), "test-key".to_owned()),
+            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".to_owned(), "1".to_owned()),
+            ("HOME".to_owned(), home.path().display().to_string()),
+            ("XDG_CONFIG_HOME".to_owned(), home.path().join(".config").display().to_string()),
+        ]);
+    let mut request = SessionRequest::new(
+        "Test the page.",
+        dir.path(),
+        Limits { max_turns: 12, wall_time: Duration::from_secs(180) },
+        CancellationToken::new(),
+    );
+    request.artifacts = Some(artifacts.clone());
+    let session = request.session.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let end = backend.run(request, tx).await;
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    assert_eq!(end.reason, baton::agent::EndReason::Completed, "{events:#?}");
+    let results = common::tool_results(&events);
+    assert_eq!(results.len(), 7, "{results:#?}");
+    assert!(results[2].0.contains("Count: 0"), "{}", results[2].0);
+    assert!(results[4].0.contains("Count: 1"), "the click changed the page: {}", results[4].0);
+    let saved = results[5].0.lines().find_map(|l| l.strip_prefix("[image saved: ")).expect("a saved image");
+    assert_eq!(&std::fs::read(saved.trim_end_matches(']')).unwrap()[..4], b"\x89PNG");
+    // The tool [policy] mcp_deny names is refused by the hook, and says why.
+    assert!(results[6].1 && results[6].0.contains("mcp_deny"), "{:?}", results[6]);
+    // The server and its browser end with the CLI; the page server the agent left running is the
+    // loop's to end, as after every session.
+    std::thread::sleep(Duration::from_millis(500));
+    let left = common::marked_processes(&session);
+    assert!(left.iter().all(|p| p.contains("http.server 8140")), "{left:?}");
+    baton::sandbox::end_session(&session, None);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(common::marked_processes(&session), Vec::<String>::new());
+}

@@ -72,8 +72,8 @@ pub struct ClaudeCodeBackend {
     baton: PathBuf,
     model: String,
     price: Option<Price>,
-    mcp_config: Option<String>,
-    mcp_tools: Vec<String>,
+    /// The project's settings, for its MCP servers and its sandbox.
+    config: config::Config,
     /// The hook confines the CLI's Bash commands (`[sandbox] mode = "on"`).
     sandboxed: bool,
     /// The sandbox's network is off: the session's commands share a loopback of their own.
@@ -94,8 +94,7 @@ impl ClaudeCodeBackend {
             sandboxed: config.sandbox.mode == config::SandboxMode::On,
             network_off: config.sandbox.network == config::Network::Off,
             price: config.price(&config.agent.model),
-            mcp_config: (!config.agent.mcp_config.is_empty()).then(|| config.agent.mcp_config.clone()),
-            mcp_tools: config.agent.mcp_tools.clone(),
+            config: config.clone(),
             grace: Duration::from_secs(3),
             env: Vec::new(),
         })
@@ -124,9 +123,10 @@ impl ClaudeCodeBackend {
         json!({"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [{"type": "command", "command": command, "timeout": 30}]}]}})
     }
 
-    fn command(&self, req: &SessionRequest) -> tokio::process::Command {
+    fn command(&self, req: &SessionRequest, mcp: Option<&(PathBuf, Vec<String>)>) -> tokio::process::Command {
         let mut allowed: Vec<String> = ALLOWED_TOOLS.iter().map(|s| s.to_string()).collect();
-        allowed.extend(self.mcp_tools.iter().cloned());
+        allowed.extend(self.config.agent.mcp_tools.iter().cloned());
+        allowed.extend(mcp.iter().flat_map(|(_, tools)| tools.iter().cloned()));
         let mut cmd = tokio::process::Command::new(&self.claude);
         cmd.arg("-p")
             .args(["--output-format", "stream-json", "--verbose", "--include-partial-messages"])
@@ -136,8 +136,8 @@ impl ClaudeCodeBackend {
             .args(["--allowedTools", &allowed.join(",")])
             .args(["--permission-mode", "acceptEdits"])
             .args(["--settings", &self.settings(&req.workdir).to_string()]);
-        if let Some(mcp) = &self.mcp_config {
-            cmd.args(["--mcp-config", mcp]);
+        if let Some((path, _)) = mcp {
+            cmd.arg("--mcp-config").arg(path).arg("--strict-mcp-config");
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         // The CLI's commands inherit the mark, and so does baton's hook, which compares them.
@@ -149,6 +149,35 @@ impl ClaudeCodeBackend {
             .process_group(0)
             .kill_on_drop(true);
         cmd
+    }
+}
+
+impl ClaudeCodeBackend {
+    /// The project's MCP servers for the CLI (`--mcp-config`, and only those; with the tools to
+    /// let through to the hook), started as baton's
+    /// own agent starts them: inside the session's sandbox, on its loopback. The hook decides on
+    /// each call (`[policy] mcp_allow`, `mcp_deny`).
+    fn mcp(
+        &self,
+        req: &SessionRequest,
+        tmp: &Path,
+        net: Option<&crate::sandbox::SessionNet>,
+    ) -> Result<Option<(PathBuf, Vec<String>)>, String> {
+        let servers = self.config.mcp_servers(&req.workdir).map_err(|e| e.to_string())?;
+        if servers.is_empty() {
+            return Ok(None);
+        }
+        let profile = match self.sandboxed {
+            true => crate::sandbox::Profile::new(&req.workdir, &self.config.sandbox, tmp)
+                .map_err(|e| e.to_string())?
+                .map(|p| p.with_net(net.map(|n| n.pid())).with_record(req.sandbox_record.clone())),
+            false => None,
+        };
+        let mark = [(super::policy::procs::SESSION_ENV.to_owned(), req.session.clone())];
+        let config = super::mcp::claude_config(&servers, profile.as_ref(), &mark);
+        let path = tmp.join("mcp.json");
+        std::fs::write(&path, config.to_string()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(Some((path, servers.iter().map(|s| format!("mcp__{}", s.name)).collect())))
     }
 }
 
@@ -182,6 +211,8 @@ pub struct StreamParser {
     pub saw_anything: bool,
     /// The CLI's Bash commands run in baton's sandbox: their failures are read for its marks.
     pub sandboxed: bool,
+    /// Where the session's images are saved.
+    pub artifacts: Option<PathBuf>,
 }
 
 fn usage_of(v: &Value) -> Usage {
@@ -203,6 +234,38 @@ fn text_of_result(content: &Value) -> String {
 }
 
 impl StreamParser {
+    /// A tool result's text; its images (a browser's screenshots) are saved with the session and
+    /// named in it.
+    fn result_text(&self, content: &Value) -> String {
+        let mut text = text_of_result(content);
+        let images: Vec<(String, String)> = content
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["type"] == "image")
+            .map(|p| {
+                let source = &p["source"];
+                let media = source["media_type"].as_str().unwrap_or("image/png").to_owned();
+                (media, source["data"].as_str().unwrap_or("").to_owned())
+            })
+            .collect();
+        if images.is_empty() {
+            return text;
+        }
+        match &self.artifacts {
+            Some(dir) => {
+                for (i, saved) in super::mcp::save_images(dir, &images).into_iter().enumerate() {
+                    match saved {
+                        Ok(path) => text.push_str(&format!("\n[image saved: {}]", path.display())),
+                        Err(e) => text.push_str(&format!("\n[image {} not saved: {e}]", i + 1)),
+                    }
+                }
+            }
+            None => text.push_str(&format!("\n[{} not saved]", crate::words::count(images.len() as u64, "image"))),
+        }
+        text
+    }
+
     /// Marks a refused call: by baton's policy (the hook's refusal), or, for a confined Bash
     /// command that failed the sandbox's way, by the sandbox.
     fn denials(&self, id: &str, output: &str, is_error: bool, out: &mut Vec<AgentEvent>) {
@@ -366,7 +429,7 @@ impl StreamParser {
                         continue;
                     }
                     let id = s(block, "tool_use_id");
-                    let output = text_of_result(&block["content"]);
+                    let output = self.result_text(&block["content"]);
                     let is_error = block["is_error"].as_bool().unwrap_or(false);
                     self.denials(&id, &output, is_error, &mut out);
                     out.push(AgentEvent::ToolResult { id, output, is_error });
@@ -402,7 +465,7 @@ impl StreamParser {
                     let id = b.tool_use_id.unwrap_or_default().into_owned();
                     let output = match b.content {
                         Some(raw) => match serde_json::from_str::<Value>(raw.get()) {
-                            Ok(v) => text_of_result(&v),
+                            Ok(v) => self.result_text(&v),
                             Err(_) => String::new(),
                         },
                         None => String::new(),
@@ -553,8 +616,6 @@ impl Backend for ClaudeCodeBackend {
                 Ok(t) => t,
                 Err(e) => return crashed(format!("cannot make the session's temporary directory: {e}")),
             };
-            let mut command = self.command(&req);
-            command.env("TMPDIR", tmp.path());
             // One loopback for the session's commands: the hook has them join it.
             let net = match self.sandboxed && self.network_off {
                 true => match crate::sandbox::SessionNet::start() {
@@ -563,6 +624,15 @@ impl Backend for ClaudeCodeBackend {
                 },
                 false => None,
             };
+            let mcp = match self.mcp(&req, tmp.path(), net.as_ref()) {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = events.send(AgentEvent::Notice { text: format!("no MCP servers this session: {e}") });
+                    None
+                }
+            };
+            let mut command = self.command(&req, mcp.as_ref());
+            command.env("TMPDIR", tmp.path());
             if let Some(net) = &net {
                 command.env(crate::sandbox::NET_ENV, net.pid().to_string());
             }
@@ -600,7 +670,8 @@ impl Backend for ClaudeCodeBackend {
             });
             let mut raw = None;
             let mut lines = BufReader::new(stdout).lines();
-            let mut parser = StreamParser { sandboxed: self.sandboxed, ..StreamParser::default() };
+            let mut parser =
+                StreamParser { sandboxed: self.sandboxed, artifacts: req.artifacts.clone(), ..StreamParser::default() };
             let mut batch = Vec::new();
             let deadline = tokio::time::sleep(req.limits.wall_time);
             tokio::pin!(deadline);

@@ -4,6 +4,7 @@
 //! (it crashes, hangs past `[mcp] startup_timeout_seconds`, or answers garbage) is left out with a
 //! clear note; the session goes on without it.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -169,28 +170,53 @@ fn answer(v: &Value) -> Answer {
     out
 }
 
-/// The command that starts `server`: inside the session's sandbox when it asks to be.
-fn command(server: &McpServer, how: &Start<'_>) -> tokio::process::Command {
+/// How `server` is started: its program and arguments (inside the session's sandbox when it asks
+/// to be) and the variables it gets on top of its starter's.
+pub fn launch(
+    server: &McpServer,
+    profile: Option<&Profile>,
+    mark: &[(String, String)],
+) -> (Vec<OsString>, Vec<(String, String)>) {
+    let profile = profile.filter(|_| server.sandbox);
     // `${TMPDIR}` in an argument or a variable is the session's own temporary directory.
-    let tmp = how.profile.filter(|_| server.sandbox).map_or_else(std::env::temp_dir, |p| p.tmp().to_owned());
+    let tmp = profile.map_or_else(std::env::temp_dir, |p| p.tmp().to_owned());
     let expand = |s: &String| s.replace("${TMPDIR}", &tmp.to_string_lossy());
-    let mut program = vec![server.command.clone().into()];
+    let mut program: Vec<OsString> = vec![server.command.clone().into()];
     program.extend(server.args.iter().map(|a| expand(a).into()));
-    let argv = match (server.sandbox, how.profile) {
-        (true, Some(profile)) => profile.wrap(&program),
-        _ => program,
-    };
-    let mut cmd = tokio::process::Command::new(&argv[0]);
-    cmd.args(&argv[1..]).current_dir(how.workdir).envs(how.env.iter().map(|(k, v)| (k, v)));
-    if let (true, Some(profile)) = (server.sandbox, how.profile) {
+    let mut env = mark.to_vec();
+    if let Some(p) = profile {
         // Caches and profiles go to the session's own temporary directory, the writable one.
-        let tmp = profile.tmp();
-        cmd.env("TMPDIR", tmp).env("XDG_CACHE_HOME", tmp.join("cache")).env("XDG_CONFIG_HOME", tmp.join("config"));
+        let tmp = p.tmp().to_string_lossy().into_owned();
+        env.extend([
+            ("TMPDIR".to_owned(), tmp.clone()),
+            ("XDG_CACHE_HOME".to_owned(), format!("{tmp}/cache")),
+            ("XDG_CONFIG_HOME".to_owned(), format!("{tmp}/config")),
+        ]);
+        program = p.wrap(&program);
     }
-    cmd.envs(server.env.iter().map(|(k, v)| (k, expand(v))))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .process_group(0);
+    env.extend(server.env.iter().map(|(k, v)| (k.clone(), expand(v))));
+    (program, env)
+}
+
+/// The `--mcp-config` the `claude` CLI gets for a session: the same servers, started the same way.
+pub fn claude_config(servers: &[McpServer], profile: Option<&Profile>, mark: &[(String, String)]) -> Value {
+    let entries: serde_json::Map<String, Value> = servers
+        .iter()
+        .map(|s| {
+            let (argv, env) = launch(s, profile, mark);
+            let argv: Vec<String> = argv.iter().map(|a| a.to_string_lossy().into_owned()).collect();
+            let env: serde_json::Map<String, Value> = env.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+            (s.name.clone(), json!({"type": "stdio", "command": argv[0], "args": argv[1..], "env": env}))
+        })
+        .collect();
+    json!({"mcpServers": entries})
+}
+
+fn command(server: &McpServer, how: &Start<'_>) -> tokio::process::Command {
+    let (argv, env) = launch(server, how.profile, &how.env);
+    let mut cmd = tokio::process::Command::new(&argv[0]);
+    cmd.args(&argv[1..]).current_dir(how.workdir).envs(env);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).process_group(0);
     cmd
 }
 
