@@ -234,3 +234,40 @@ fn a_wrapped_notice_keeps_its_mark_on_the_first_line_only() {
     let words: Vec<&str> = text.split(' ').collect();
     assert!(next.contains(words[words.len() - 1]) || next.contains("local"), "{screen}");
 }
+
+/// A browser's screenshot shows as one line with its file; a long result (a page's snapshot) is
+/// cut in the expanded view, with a word on where the rest is.
+#[test]
+fn an_image_is_one_line_and_a_long_result_is_cut_for_the_screen() {
+    let mut app = busy_app();
+    let agent = |event| HarnessEvent::Agent { number: 3, event };
+    app.on_harness(agent(AgentEvent::ToolCall {
+        id: "shot".into(),
+        name: "mcp__playwright__browser_take_screenshot".into(),
+        input: serde_json::json!({}),
+    }));
+    app.on_harness(agent(AgentEvent::ToolResult {
+        id: "shot".into(),
+        output: "### Result\n- Screenshot of viewport\n[image saved: /p/.baton/sessions/0003/image-001.png]".into(),
+        is_error: false,
+    }));
+    let screen = draw(&mut app, 120, 40).to_string();
+    assert!(screen.contains("image /p/.baton/sessions/0003/image-001.png"), "{screen}");
+    assert!(!screen.contains("### Result"), "folded, the result's text is not shown");
+
+    let long: Vec<String> = (0..500).map(|i| format!("- snapshot line {i}")).collect();
+    app.on_harness(agent(AgentEvent::ToolCall {
+        id: "snap".into(),
+        name: "mcp__playwright__browser_snapshot".into(),
+        input: serde_json::json!({}),
+    }));
+    app.on_harness(agent(AgentEvent::ToolResult { id: "snap".into(), output: long.join("\n"), is_error: false }));
+    let last = app.transcript.entries.len() - 1;
+    let Some(baton::tui::panes::transcript::Entry::Tool(t)) = app.transcript.entries.get_mut(last) else {
+        panic!("the snapshot call is the last entry")
+    };
+    t.expanded = true;
+    let screen = draw(&mut app, 120, 40).to_string();
+    assert!(screen.contains("… 300 more lines, whole in the session's transcript file"), "{screen}");
+    assert!(screen.contains("snapshot line 199") && !screen.contains("snapshot line 200 "), "{screen}");
+}

@@ -197,6 +197,12 @@ impl Printer {
                     let last = output.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
                     writeln!(out, "    ✗ {}", clip(last, 160))?
                 }
+                // A screenshot a tool returned: where it was saved.
+                AgentEvent::ToolResult { output, is_error: false, .. } if output.contains("[image saved: ") => {
+                    for path in output.lines().filter_map(|l| l.strip_prefix("[image saved: ")) {
+                        writeln!(out, "    image {}", path.trim_end_matches(']'))?
+                    }
+                }
                 AgentEvent::PolicyDenied { name, reason, .. } => {
                     writeln!(out, "  ⛔ policy refused {name}: {}", clip(reason, 200))?
                 }

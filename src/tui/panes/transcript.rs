@@ -123,8 +123,16 @@ impl Entry {
                 }
                 if *expanded {
                     if let Some((text, _)) = result {
-                        for l in wrap(text.trim_end(), width.saturating_sub(2)) {
+                        // A long result (a page's snapshot) is cut for the screen; the session's
+                        // transcript file keeps it whole.
+                        let lines = wrap(text.trim_end(), width.saturating_sub(2));
+                        let more = lines.len().saturating_sub(RESULT_LINES);
+                        for l in lines.into_iter().take(RESULT_LINES) {
                             out.push((format!("  {l}"), theme.dim()));
+                        }
+                        if more > 0 {
+                            let note = format!("  … {more} more lines, whole in the session's transcript file");
+                            out.push((clip(&note, width), theme.dim()));
                         }
                     }
                 } else if let Some((text, true)) = result
@@ -133,6 +141,12 @@ impl Entry {
                     let last = text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("");
                     out.push((clip(&format!("  {last}"), width), theme.fail()));
                 }
+                // An image a tool returned (a screenshot): one line with where it was saved.
+                if !*expanded && let Some((text, _)) = result {
+                    for path in text.lines().filter_map(|l| l.strip_prefix("[image saved: ")) {
+                        out.push((clip(&format!("  image {}", path.trim_end_matches(']')), width), theme.dim()));
+                    }
+                }
                 out
             }
             Entry::Notice { text, error } => marked("!", text, width, if *error { theme.fail() } else { theme.warn() }),
@@ -140,6 +154,9 @@ impl Entry {
         }
     }
 }
+
+/// How many lines of a tool's result the expanded view shows.
+const RESULT_LINES: usize = 200;
 
 /// `text` wrapped after a one-column `mark`; the lines after the first are indented under it.
 fn marked(mark: &str, text: &str, width: usize, style: Style) -> Vec<(String, Style)> {
