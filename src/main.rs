@@ -32,6 +32,9 @@ enum Command {
         /// A file describing what to build, copied to app_spec.txt.
         #[arg(long, value_name = "FILE")]
         spec: Option<PathBuf>,
+        /// Give the sessions a browser: the Playwright MCP server with this machine's Chromium.
+        #[arg(long)]
+        browser: bool,
     },
     /// A new demo project driven by the scripted model: no key, no network.
     Demo {
@@ -263,8 +266,13 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
             ReviewCommand::Approve => commands::review::run(&project()?, true, None, out),
             ReviewCommand::Veto { reason } => commands::review::run(&project()?, false, Some(reason), out),
         },
-        Some(Command::Init { dir, spec }) => {
-            commands::init::run(&base.join(dir.unwrap_or_default()), spec.as_deref(), out)
+        Some(Command::Init { dir, spec, browser }) => {
+            let dir = base.join(dir.unwrap_or_default());
+            let found = if browser { Some(commands::browser::find(&dir)?) } else { None };
+            commands::init::run(&dir, spec.as_deref(), out).and_then(|()| match &found {
+                Some(found) => commands::browser::add(&dir, found, out),
+                None => Ok(()),
+            })
         }
         Some(Command::Status { json }) => commands::status::run(&project()?, json, out),
         None => return commands::screen::open(Project::open(&base)?, commands::run::RunArgs::default(), out),

@@ -441,3 +441,51 @@ fn a_typo_at_the_end_of_a_line_is_named_where_it_is() {
     assert!(run.stderr.contains("feature_list.json:4:15: "), "{}", run.stderr);
     assert_eq!(std::fs::read_to_string(dir.path().join("feature_list.json")).unwrap(), text, "left as it was");
 }
+
+/// `baton init --browser`: with the server or the browser missing, it says how to install it and
+/// writes nothing; with both, the project's config gets a working browser server, once, and keeps
+/// what the operator wrote in it.
+#[test]
+fn init_browser_adds_a_browser_server_or_says_what_to_install() {
+    let sandbox = Sandbox::new();
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("web");
+    let run = |env: &[(&str, &str)]| {
+        let mut cmd = sandbox.baton(parent.path());
+        cmd.args(["init", "web", "--browser"]).env("PATH", "/usr/bin:/bin").env_remove("BATON_PLAYWRIGHT_MCP");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        common::Run::from(cmd.output().unwrap())
+    };
+    let missing = run(&[]);
+    assert_ne!(missing.code, Some(0));
+    assert!(missing.stderr.contains("npm install -g @playwright/mcp@"), "{}", missing.stderr);
+    assert!(!dir.exists(), "nothing was made");
+
+    let server = common::playwright_mcp();
+    let chromium = common::chromium();
+    let env = [("BATON_PLAYWRIGHT_MCP", server.to_str().unwrap()), ("BATON_CHROMIUM", chromium.to_str().unwrap())];
+    let added = run(&env).ok();
+    assert!(added.stdout.contains("added a browser to"), "{}", added.stdout);
+    let config = baton::project::config::Config::load(&dir).unwrap();
+    let servers = config.mcp_servers(&dir).unwrap();
+    assert_eq!(servers.len(), 1);
+    assert_eq!(servers[0].command, server.display().to_string());
+    assert!(servers[0].args.iter().any(|a| a == chromium.to_str().unwrap()), "{:?}", servers[0].args);
+    assert!(servers[0].args.iter().any(|a| a == "--headless"));
+    let again = run(&env).ok();
+    assert!(again.stdout.contains("already has a `playwright` MCP server"), "{}", again.stdout);
+
+    // An operator's own config keeps its words.
+    let own = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(own.path().join(".baton")).unwrap();
+    let mine = "# my settings\n[run]\nverify = \"make test\"  # keep this\n";
+    std::fs::write(own.path().join(".baton/config.toml"), mine).unwrap();
+    let mut cmd = sandbox.baton(own.path());
+    cmd.args(["init", "--browser"]).envs(env);
+    common::Run::from(cmd.output().unwrap()).ok();
+    let text = std::fs::read_to_string(own.path().join(".baton/config.toml")).unwrap();
+    assert!(text.starts_with(mine), "{text}");
+    assert!(text.contains("[[mcp.servers]]\nname = \"playwright\""), "{text}");
+}

@@ -16,6 +16,22 @@ fn template(project: &Project, kind: SessionKind) -> String {
     std::fs::read_to_string(project.baton_dir().join("prompts").join(name)).unwrap_or_else(|_| builtin.to_owned())
 }
 
+/// What the agent hears of its browser, when the project configures a browser server.
+fn browser(project: &Project) -> String {
+    let servers = project.config().mcp_servers(project.root()).unwrap_or_default();
+    let Some(server) = servers.iter().find(|s| s.name.contains("playwright") || s.name.contains("browser")) else {
+        return String::new();
+    };
+    format!(
+        "\nYou have a browser: the `mcp__{0}__browser_*` tools (navigate, snapshot, click, type, take a screenshot). \
+         Test every feature with a page through it, as a user would: start the app with `./{1}`, open it on \
+         127.0.0.1, follow the feature's steps by clicking and typing, and read the page after each step. A unit \
+         test or a `curl` alone does not show that a web feature works. Take a screenshot of the result.\n",
+        server.name,
+        project.config().files.init.display()
+    )
+}
+
 /// The prompt for a session of `kind`, with `feedback` (what the last review said) at the end.
 pub fn render(project: &Project, kind: SessionKind, feedback: &[String]) -> String {
     let files = &project.config().files;
@@ -35,6 +51,7 @@ pub fn render(project: &Project, kind: SessionKind, feedback: &[String]) -> Stri
         .replace("{{progress}}", &files.progress.display().to_string())
         .replace("{{init}}", &files.init.display().to_string())
         .replace("{{feature_count}}", &count)
+        .replace("{{browser}}", &browser(project))
         .replace("{{feedback}}", &feedback)
 }
 
@@ -74,4 +91,26 @@ pub fn feedback(last: Option<&SessionSummary>) -> Vec<String> {
         _ => {}
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_project_with_a_browser_tells_the_agent_to_test_through_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".baton")).unwrap();
+        std::fs::write(dir.path().join("app_spec.txt"), "an app\n").unwrap();
+        let without = render(&Project::open(dir.path()).unwrap(), SessionKind::Coding, &[]);
+        assert!(!without.contains("browser"), "{without}");
+        std::fs::write(
+            dir.path().join(".baton/config.toml"),
+            "[[mcp.servers]]\nname = \"playwright\"\ncommand = \"playwright-mcp\"\n",
+        )
+        .unwrap();
+        let with = render(&Project::open(dir.path()).unwrap(), SessionKind::Coding, &[]);
+        assert!(with.contains("`mcp__playwright__browser_*` tools") && with.contains("./init.sh"), "{with}");
+        assert!(!with.contains("{{"), "every placeholder is filled: {with}");
+    }
 }
