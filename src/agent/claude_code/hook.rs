@@ -1,0 +1,66 @@
+//! `baton hook pre-tool-use`: baton's policy as the CLI's PreToolUse hook.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Value, json};
+
+use super::REFUSAL_PREFIX;
+use crate::project::config;
+
+/// `baton hook pre-tool-use`: reads Claude Code's hook input on stdin and answers with a denial
+/// when baton's policy refuses the call (nothing, for an allowed one: Claude Code's own
+/// permissions then apply).
+pub fn pre_tool_use_hook(input: &str, project_root: Option<&Path>) -> Option<Value> {
+    let deny = |reason: String| {
+        json!({"hookSpecificOutput": {
+            "hookEventName": "PreToolUse",
+            "permissionDecision": "deny",
+            "permissionDecisionReason": format!("{REFUSAL_PREFIX}{reason}"),
+        }})
+    };
+    let v: Value = match serde_json::from_str(input) {
+        Ok(v) => v,
+        Err(e) => return Some(deny(format!("baton's hook could not read its input ({e})"))),
+    };
+    let cwd = v["cwd"].as_str().filter(|c| !c.is_empty()).map(PathBuf::from);
+    let Some(root) = project_root.map(Path::to_owned).or_else(|| cwd.clone()) else {
+        return Some(deny(
+            "baton's hook was given no project (no `-C DIR` and no `cwd` in its input), so it has nothing to confine the agent to"
+                .into(),
+        ));
+    };
+    let config = match config::Config::load(&root) {
+        Ok(c) => c,
+        Err(e) => return Some(deny(format!("baton cannot read its config: {e}"))),
+    };
+    let policy = crate::agent::policy::Policy::new(&root, &config);
+    let cwd = cwd.unwrap_or_else(|| root.clone());
+    let tool = v["tool_name"].as_str().unwrap_or("");
+    match policy.check_tool_in(tool, &v["tool_input"], &cwd) {
+        crate::agent::policy::Decision::Deny(reason) => Some(deny(reason)),
+        crate::agent::policy::Decision::Allow if tool == "Bash" => {
+            // The command runs, inside baton's sandbox: the hook hands the CLI the confined form.
+            let tmp = std::env::var_os("TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+            match crate::sandbox::Profile::new(&root, &config.sandbox, &tmp) {
+                Ok(None) => None,
+                Err(e) => Some(deny(e.to_string())),
+                Ok(Some(profile)) => {
+                    let net = std::env::var(crate::sandbox::NET_ENV).ok().and_then(|p| p.parse().ok());
+                    let profile = profile
+                        .with_record(std::env::var_os(crate::sandbox::RECORD_ENV).map(PathBuf::from))
+                        .with_net(net);
+                    let mut input = v["tool_input"].clone();
+                    let command = input["command"].as_str().unwrap_or("").to_owned();
+                    input["command"] = Value::String(profile.shell_line(&command));
+                    Some(json!({"hookSpecificOutput": {
+                        "hookEventName": "PreToolUse",
+                        "permissionDecision": "allow",
+                        "permissionDecisionReason": "baton's policy allows it; it runs in baton's sandbox",
+                        "updatedInput": input,
+                    }}))
+                }
+            }
+        }
+        crate::agent::policy::Decision::Allow => None,
+    }
+}

@@ -1,0 +1,340 @@
+//! The `claude-code` backend: each session is a headless `claude -p` process whose stream-json
+//! output becomes baton's [`AgentEvent`]s. baton's policy runs inside it as a PreToolUse hook
+//! (`baton hook pre-tool-use`), given with `--settings`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use futures_util::future::BoxFuture;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
+use tokio::sync::mpsc::UnboundedSender;
+
+mod hook;
+mod parser;
+
+pub use hook::pre_tool_use_hook;
+pub use parser::StreamParser;
+
+use super::{AgentEvent, Backend, EndReason, SessionEnd, SessionRequest};
+use crate::project::config::{self, Price};
+use crate::project::session::Usage;
+
+/// Tools a session may use without asking (there is nobody to ask in `-p` mode); baton's hook
+/// still decides every call.
+pub const ALLOWED_TOOLS: &[&str] =
+    &["Bash", "Read", "Write", "Edit", "MultiEdit", "NotebookEdit", "Glob", "Grep", "LS", "TodoWrite", "Task"];
+
+/// Marks a refusal by baton's hook, so the backend can tell it from other tool errors.
+pub const REFUSAL_PREFIX: &str = "Refused by baton's policy: ";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(
+        "cannot find the `claude` CLI ({tried}). Install it with `npm install -g @anthropic-ai/claude-code`, or point --claude-bin, BATON_CLAUDE_BIN or [agent] claude_bin in .baton/config.toml at it"
+    )]
+    NotFound { tried: String },
+    #[error("cannot tell where baton itself is, for the policy hook: {0}")]
+    NoSelf(std::io::Error),
+}
+
+/// Finds the `claude` binary: the command line's choice, then `BATON_CLAUDE_BIN`, then the
+/// config, then `PATH`.
+pub fn find_claude(flag: Option<&Path>, config_bin: &str) -> Result<PathBuf, SetupError> {
+    let env = std::env::var_os("BATON_CLAUDE_BIN").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let configured = (!config_bin.is_empty()).then(|| PathBuf::from(config_bin));
+    let mut tried = Vec::new();
+    for (source, candidate) in
+        [("--claude-bin", flag.map(Path::to_owned)), ("BATON_CLAUDE_BIN", env), ("config", configured)]
+    {
+        if let Some(c) = candidate {
+            if is_executable(&c) {
+                return Ok(c);
+            }
+            tried.push(format!("{source} {} is not an executable file", c.display()));
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        for dir in std::env::split_paths(&path) {
+            let c = dir.join("claude");
+            if is_executable(&c) {
+                return Ok(c);
+            }
+        }
+    }
+    tried.push("no `claude` on PATH".into());
+    Err(SetupError::NotFound { tried: tried.join("; ") })
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+pub struct ClaudeCodeBackend {
+    claude: PathBuf,
+    /// baton itself, for the hook command.
+    baton: PathBuf,
+    model: String,
+    price: Option<Price>,
+    /// The project's settings, for its MCP servers and its sandbox.
+    config: config::Config,
+    /// The hook confines the CLI's Bash commands (`[sandbox] mode = "on"`).
+    sandboxed: bool,
+    /// The sandbox's network is off: the session's commands share a loopback of their own.
+    network_off: bool,
+    /// How long an interrupted `claude` gets between SIGINT, SIGTERM and SIGKILL.
+    pub grace: Duration,
+    /// Environment for `claude` on top of baton's own (which passes through).
+    env: Vec<(String, String)>,
+}
+
+impl ClaudeCodeBackend {
+    pub fn new(claude: PathBuf, config: &config::Config) -> Result<Self, SetupError> {
+        let baton = std::env::current_exe().map_err(SetupError::NoSelf)?;
+        Ok(ClaudeCodeBackend {
+            claude,
+            baton,
+            model: config.agent.model.clone(),
+            sandboxed: config.sandbox.mode == config::SandboxMode::On,
+            network_off: config.sandbox.network == config::Network::Off,
+            price: config.price(&config.agent.model),
+            config: config.clone(),
+            grace: Duration::from_secs(3),
+            env: Vec::new(),
+        })
+    }
+
+    /// Sets variables for the `claude` process (tests point it at a scripted model this way).
+    pub fn with_env(mut self, vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.env.extend(vars);
+        self
+    }
+
+    /// Uses `baton` as the hook command instead of the running executable (tests run the
+    /// library from a test binary).
+    pub fn with_baton(mut self, baton: PathBuf) -> Self {
+        self.baton = baton;
+        self
+    }
+
+    /// The `--settings` JSON: baton's policy as a PreToolUse hook on every tool.
+    pub fn settings(&self, workdir: &Path) -> Value {
+        let command = format!(
+            "{} -C {} hook pre-tool-use",
+            crate::sandbox::shell_quote(&self.baton.to_string_lossy()),
+            crate::sandbox::shell_quote(&workdir.to_string_lossy())
+        );
+        json!({"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [{"type": "command", "command": command, "timeout": 30}]}]}})
+    }
+
+    fn command(&self, req: &SessionRequest, mcp: Option<&(PathBuf, Vec<String>)>) -> tokio::process::Command {
+        let mut allowed: Vec<String> = ALLOWED_TOOLS.iter().map(|s| s.to_string()).collect();
+        allowed.extend(self.config.agent.mcp_tools.iter().cloned());
+        allowed.extend(mcp.iter().flat_map(|(_, tools)| tools.iter().cloned()));
+        let mut cmd = tokio::process::Command::new(&self.claude);
+        cmd.arg("-p")
+            .args(["--output-format", "stream-json", "--verbose", "--include-partial-messages"])
+            .args(["--input-format", "stream-json"])
+            .args(["--model", &self.model])
+            .args(["--max-turns", &req.limits.max_turns.to_string()])
+            .args(["--allowedTools", &allowed.join(",")])
+            .args(["--permission-mode", "acceptEdits"])
+            .args(["--settings", &self.settings(&req.workdir).to_string()]);
+        if let Some((path, _)) = mcp {
+            cmd.arg("--mcp-config").arg(path).arg("--strict-mcp-config");
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        // The CLI's commands inherit the mark, and so does baton's hook, which compares them.
+        cmd.env(super::policy::procs::SESSION_ENV, &req.session);
+        cmd.current_dir(&req.workdir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true);
+        cmd
+    }
+}
+
+impl ClaudeCodeBackend {
+    /// The project's MCP servers for the CLI (`--mcp-config`, and only those; with the tools to
+    /// let through to the hook), started as baton's
+    /// own agent starts them: inside the session's sandbox, on its loopback. The hook decides on
+    /// each call (`[policy] mcp_allow`, `mcp_deny`).
+    fn mcp(
+        &self,
+        req: &SessionRequest,
+        tmp: &Path,
+        net: Option<&crate::sandbox::SessionNet>,
+    ) -> Result<Option<(PathBuf, Vec<String>)>, String> {
+        let servers = self.config.mcp_servers(&req.workdir).map_err(|e| e.to_string())?;
+        if servers.is_empty() {
+            return Ok(None);
+        }
+        let profile = match self.sandboxed {
+            true => crate::sandbox::Profile::new(&req.workdir, &self.config.sandbox, tmp)
+                .map_err(|e| e.to_string())?
+                .map(|p| p.with_net(net.map(|n| n.pid())).with_record(req.sandbox_record.clone())),
+            false => None,
+        };
+        let mark = [(super::policy::procs::SESSION_ENV.to_owned(), req.session.clone())];
+        let config = super::mcp::claude_config(&servers, profile.as_ref(), &mark);
+        let path = tmp.join("mcp.json");
+        std::fs::write(&path, config.to_string()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(Some((path, servers.iter().map(|s| format!("mcp__{}", s.name)).collect())))
+    }
+}
+
+fn signal_group(pgid: i32, sig: libc::c_int) {
+    if pgid > 0 {
+        // SAFETY: sends a signal to a process group we started; no memory effects.
+        unsafe {
+            libc::killpg(pgid, sig);
+        }
+    }
+}
+
+fn cost(price: Option<Price>, u: &Usage) -> f64 {
+    price.map_or(0.0, |p| p.cost(u))
+}
+
+impl Backend for ClaudeCodeBackend {
+    fn name(&self) -> &'static str {
+        "claude-code"
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
+
+    fn run(&self, req: SessionRequest, events: UnboundedSender<AgentEvent>) -> BoxFuture<'_, SessionEnd> {
+        Box::pin(async move {
+            let crashed = |message: String| SessionEnd {
+                reason: EndReason::Crashed { message },
+                usage: Usage::default(),
+                cost_usd: 0.0,
+                turns: 0,
+                notes: Vec::new(),
+            };
+            // The session's own temporary directory: the CLI's commands get it as TMPDIR, and the
+            // hook confines them to it (with the project).
+            let tmp = match tempfile::Builder::new().prefix("baton-session-").tempdir() {
+                Ok(t) => t,
+                Err(e) => return crashed(format!("cannot make the session's temporary directory: {e}")),
+            };
+            // One loopback for the session's commands: the hook has them join it.
+            let net = match self.sandboxed && self.network_off {
+                true => match crate::sandbox::SessionNet::start() {
+                    Ok(n) => Some(n),
+                    Err(e) => return crashed(e.to_string()),
+                },
+                false => None,
+            };
+            let mcp = match self.mcp(&req, tmp.path(), net.as_ref()) {
+                Ok(m) => m,
+                Err(e) => {
+                    let _ = events.send(AgentEvent::Notice { text: format!("no MCP servers this session: {e}") });
+                    None
+                }
+            };
+            let mut command = self.command(&req, mcp.as_ref());
+            command.env("TMPDIR", tmp.path());
+            if let Some(net) = &net {
+                command.env(crate::sandbox::NET_ENV, net.pid().to_string());
+            }
+            if let Some(record) = &req.sandbox_record {
+                command.env(crate::sandbox::RECORD_ENV, record);
+            }
+            let mut child = match command.spawn() {
+                Ok(c) => c,
+                Err(e) => return crashed(format!("cannot start {}: {e}", self.claude.display())),
+            };
+            let pgid = child.id().map_or(0, |id| id as i32);
+            if let Some(path) = &req.pid_file {
+                if let Some(dir) = path.parent() {
+                    let _ = std::fs::create_dir_all(dir);
+                }
+                let _ = std::fs::write(path, format!("{pgid}\n"));
+            }
+            // The prompt goes in as one stream-json user message; closing stdin ends the input.
+            if let Some(mut stdin) = child.stdin.take() {
+                use tokio::io::AsyncWriteExt;
+                let msg = json!({"type": "user", "message": {"role": "user", "content": [{"type": "text", "text": req.prompt}]}});
+                let _ = stdin.write_all(format!("{msg}\n").as_bytes()).await;
+                drop(stdin);
+            }
+            let Some(stdout) = child.stdout.take() else { return crashed("no stdout from claude".into()) };
+            let stderr = child.stderr.take();
+            let stderr_task = tokio::spawn(async move {
+                let mut buf = Vec::new();
+                if let Some(mut e) = stderr {
+                    let _ = e.read_to_end(&mut buf).await;
+                }
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                let start = text.len().saturating_sub(2000);
+                text[text.floor_char_boundary(start)..].to_owned()
+            });
+            let mut raw = None;
+            let mut lines = BufReader::new(stdout).lines();
+            let mut parser = StreamParser::new(self.sandboxed, req.artifacts.clone());
+            let mut batch = Vec::new();
+            let deadline = tokio::time::sleep(req.limits.wall_time);
+            tokio::pin!(deadline);
+            let stopped = loop {
+                tokio::select! {
+                    line = lines.next_line() => match line {
+                        Ok(Some(first)) => {
+                            // Whole lines already read from the pipe go together, so a burst of
+                            // text deltas becomes one event.
+                            let mut line = Some(first);
+                            while let Some(l) = line.take() {
+                                if let Some(path) = &req.raw_log {
+                                    raw = raw.or_else(|| {
+                                        let _ = path.parent().map(std::fs::create_dir_all);
+                                        std::fs::File::create(path).ok()
+                                    });
+                                    if let Some(f) = raw.as_mut() {
+                                        use std::io::Write;
+                                        let _ = writeln!(f, "{}", crate::project::secrets::global().redact(&l));
+                                    }
+                                }
+                                parser.line_into(&l, self.price, &mut batch);
+                                if lines.get_ref().buffer().contains(&b'\n')
+                                    && let Ok(Some(next)) = lines.next_line().await
+                                {
+                                    line = Some(next);
+                                }
+                            }
+                            for ev in batch.drain(..) {
+                                let _ = events.send(ev);
+                            }
+                        }
+                        Ok(None) | Err(_) => break None,
+                    },
+                    _ = &mut deadline => break Some(EndReason::TimedOut),
+                    _ = req.cancel.cancelled() => break Some(EndReason::Cancelled),
+                }
+            };
+            if stopped.is_some() {
+                // SIGINT lets claude stop cleanly; then SIGTERM, then SIGKILL.
+                for sig in [libc::SIGINT, libc::SIGTERM] {
+                    signal_group(pgid, sig);
+                    if tokio::time::timeout(self.grace, child.wait()).await.is_ok() {
+                        break;
+                    }
+                }
+            }
+            // Whatever is left of the group (the CLI's own children) goes too.
+            signal_group(pgid, libc::SIGKILL);
+            let _ = child.wait().await;
+            if let Some(path) = &req.pid_file {
+                let _ = std::fs::remove_file(path);
+            }
+            let stderr_tail = stderr_task.await.unwrap_or_default();
+            let (reason, usage, cost_usd, turns) = parser.end(&stderr_tail);
+            SessionEnd { reason: stopped.unwrap_or(reason), usage, cost_usd, turns, notes: parser.notes() }
+        })
+    }
+}
