@@ -55,6 +55,10 @@ enum Command {
         /// The `claude` binary, for --backend claude-code.
         #[arg(long, value_name = "PATH")]
         claude_bin: Option<PathBuf>,
+        /// The web demo: a one-page app, each feature tested in a real browser (needs the
+        /// Playwright MCP server and Chromium, as `baton init --browser` does).
+        #[arg(long)]
+        web: bool,
     },
     /// Features, sessions and any pending review.
     Status {
@@ -221,9 +225,9 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
     let out: &mut dyn Write = &mut stdout;
     let project = || Project::open_existing(&base);
     let done = match cli.command {
-        Some(Command::Demo { dir, headless, json, pace, backend, claude_bin }) => {
+        Some(Command::Demo { dir, headless, json, pace, backend, claude_bin, web }) => {
             let dir = dir.map(|d| base.join(d));
-            let args = commands::demo::DemoArgs { dir, pace, backend, claude_bin };
+            let args = commands::demo::DemoArgs { dir, pace, backend, claude_bin, web };
             if !headless {
                 return commands::screen::demo(args, out);
             }

@@ -173,3 +173,39 @@ async fn the_claude_cli_tests_a_page_in_a_real_browser() {
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(common::marked_processes(&session), Vec::<String>::new());
 }
+
+/// `baton demo --web`: the scripted agent builds a one-page counter served on loopback by its
+/// init.sh and tests each feature in the real browser: the transcript shows the navigation, the
+/// clicks and the screenshots, and the app it leaves works.
+#[test]
+fn the_web_demo_builds_a_page_and_tests_it_in_the_browser() {
+    let sandbox = common::Sandbox::new();
+    let parent = tempfile::tempdir().unwrap();
+    let server = common::playwright_mcp();
+    let chromium = common::chromium();
+    let out = sandbox
+        .baton(parent.path())
+        .args(["demo", "counter", "--web", "--headless", "--pace", "fast"])
+        .env("BATON_PLAYWRIGHT_MCP", &server)
+        .env("BATON_CHROMIUM", &chromium)
+        .env_remove("ANTHROPIC_API_KEY")
+        .output()
+        .unwrap();
+    let run = common::Run::from(out).ok();
+    assert!(run.stdout.contains("run ended: done: every feature passes; 3/3 features passing"), "{}", run.stdout);
+    assert_eq!(run.stdout.matches("▸ mcp__playwright__browser_navigate: http://127.0.0.1:8150/").count(), 4);
+    assert!(run.stdout.contains("▸ mcp__playwright__browser_click: the Reset button"), "{}", run.stdout);
+    let dir = parent.path().join("counter");
+    let shots: Vec<&str> = run.stdout.lines().filter_map(|l| l.trim().strip_prefix("image ")).collect();
+    assert_eq!(shots.len(), 3, "one screenshot a feature: {}", run.stdout);
+    for shot in shots {
+        assert!(Path::new(shot).starts_with(dir.join(".baton/sessions")), "{shot}");
+        assert_eq!(&std::fs::read(shot).unwrap()[..4], b"\x89PNG");
+    }
+    // The transcript on disk keeps the page as the browser read it after the click.
+    let transcript = std::fs::read_to_string(dir.join(".baton/sessions/0002.jsonl")).unwrap();
+    assert!(transcript.contains("Count: 1"), "the snapshot after the click");
+    // The page the demo left is what the features say.
+    let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    assert!(page.contains("id=\"reset\"") && page.contains("/api/count"), "{page}");
+}

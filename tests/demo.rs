@@ -59,7 +59,7 @@ fn demo_headless_builds_a_real_project_to_done() {
 async fn a_stopped_demo_goes_on_where_it_stopped() {
     let sandbox = Sandbox::new();
     let parent = tempfile::tempdir().unwrap();
-    let project = demo::create(Some(&parent.path().join("tally")), &mut std::io::sink()).unwrap();
+    let project = demo::create(Some(&parent.path().join("tally")), false, &mut std::io::sink()).unwrap();
     let dir = project.root().to_owned();
     // Two sessions, then the demo is left (as a quit or a kill leaves it).
     let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
@@ -85,7 +85,7 @@ async fn a_stopped_demo_goes_on_where_it_stopped() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_copes_with_a_veto_and_a_manual_mark_and_still_reaches_done() {
     let parent = tempfile::tempdir().unwrap();
-    let project = demo::create(Some(&parent.path().join("tally")), &mut std::io::sink()).unwrap();
+    let project = demo::create(Some(&parent.path().join("tally")), false, &mut std::io::sink()).unwrap();
     let dir = project.root().to_owned();
     let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
     let (harness, mut handles) = common::demo_harness(project, &model, ApprovePolicy::Manual, Mode::Continuous, |_| {});

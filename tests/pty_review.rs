@@ -82,7 +82,7 @@ async fn one_session_to_review(project: Project, model: &ScriptedModel) {
 async fn a_screen_that_cannot_start_sessions_shows_the_last_one_takes_verdicts_and_follows_the_journal() {
     let sandbox = common::Sandbox::new();
     let parent = tempfile::tempdir().unwrap();
-    let project = demo::create(Some(&parent.path().join("tally")), &mut std::io::sink()).unwrap();
+    let project = demo::create(Some(&parent.path().join("tally")), false, &mut std::io::sink()).unwrap();
     let dir = project.root().to_owned();
     let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
     one_session_to_review(project, &model).await;
@@ -124,7 +124,7 @@ async fn a_screen_that_cannot_start_sessions_shows_the_last_one_takes_verdicts_a
 async fn a_screen_opened_while_another_loop_runs_takes_the_loop_over_when_it_ends() {
     let sandbox = common::Sandbox::new();
     let parent = tempfile::tempdir().unwrap();
-    let project = demo::create(Some(&parent.path().join("tally")), &mut std::io::sink()).unwrap();
+    let project = demo::create(Some(&parent.path().join("tally")), false, &mut std::io::sink()).unwrap();
     let dir = project.root().to_owned();
     let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
     let (harness, mut handles) = common::demo_harness(project, &model, ApprovePolicy::Manual, Mode::Step, |_| {});

@@ -142,11 +142,13 @@ pub enum AgentEvent {
 /// The argument of a tool call that says the most about it (the command, the file, the pattern),
 /// for a one-line summary, whichever backend's tool names it uses.
 pub fn key_argument(input: &serde_json::Value) -> String {
-    ["command", "file_path", "path", "pattern", "url", "description"]
+    ["command", "file_path", "path", "pattern", "url", "element", "description"]
         .iter()
         .find_map(|k| input.get(*k).and_then(|v| v.as_str()))
         .map(str::to_owned)
-        .unwrap_or_else(|| input.to_string())
+        .unwrap_or_else(
+            || if input.as_object().is_some_and(|o| o.is_empty()) { String::new() } else { input.to_string() },
+        )
 }
 
 /// How a session ended, as the backend saw it. The harness decides the outcome from this and from

@@ -18,6 +18,9 @@ use crate::project::config::{ApprovePolicy, BackendKind, Mode, project_config_pa
 
 pub const SPEC: &str = include_str!("../../assets/demo/app_spec.txt");
 pub const SCENARIO: &str = include_str!("../../assets/demo/scenario.toml");
+/// The web demo: a one-page counter, each feature tested in a real browser.
+pub const WEB_SPEC: &str = include_str!("../../assets/demo-web/app_spec.txt");
+pub const WEB_SCENARIO: &str = include_str!("../../assets/demo-web/scenario.toml");
 /// The demo checks every session with the project's own tests.
 pub const VERIFY: &str = "sh tests/run.sh";
 
@@ -46,6 +49,8 @@ pub struct DemoArgs {
     pub pace: DemoPace,
     pub backend: BackendKind,
     pub claude_bin: Option<PathBuf>,
+    /// The web demo rather than the shell tool.
+    pub web: bool,
 }
 
 /// The file that marks a directory as a demo project `baton demo` made, so that it goes on there.
@@ -54,7 +59,7 @@ const MARKER: &str = ".baton/demo";
 /// Makes the demo project: the spec, git, baton's config with the project's tests as the verify
 /// command. A demo project made before is opened as it is, to go on where it stopped; any other
 /// directory that holds anything is refused.
-pub fn create(dir: Option<&Path>, out: &mut dyn Write) -> Result<Project> {
+pub fn create(dir: Option<&Path>, web: bool, out: &mut dyn Write) -> Result<Project> {
     let dir = match dir {
         Some(d) if d.join(MARKER).is_file() => {
             writeln!(out, "demo project: {} (going on where it stopped)", d.display())?;
@@ -71,13 +76,24 @@ pub fn create(dir: Option<&Path>, out: &mut dyn Write) -> Result<Project> {
         }
         None => tempfile::Builder::new().prefix("baton-demo-").tempdir().wrap_err("cannot make a temp dir")?.keep(),
     };
+    // The browser first: without one the web demo cannot run, and nothing is made.
+    let browser = if web { Some(super::browser::find(&dir)?) } else { None };
     std::fs::create_dir_all(&dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
-    std::fs::write(dir.join("app_spec.txt"), SPEC).wrap_err("cannot write the spec")?;
+    std::fs::write(dir.join("app_spec.txt"), if web { WEB_SPEC } else { SPEC }).wrap_err("cannot write the spec")?;
     super::init::run(&dir, None, &mut std::io::sink())?;
     let config_path = project_config_path(&dir);
-    let config =
-        std::fs::read_to_string(&config_path)?.replacen("# verify = \"\"", &format!("verify = \"{VERIFY}\""), 1);
-    std::fs::write(&config_path, config)?;
+    match &browser {
+        // The web demo is checked in the browser, by the agent; the shell demo by its tests.
+        Some(found) => super::browser::add(&dir, found, &mut std::io::sink())?,
+        None => {
+            let config = std::fs::read_to_string(&config_path)?.replacen(
+                "# verify = \"\"",
+                &format!("verify = \"{VERIFY}\""),
+                1,
+            );
+            std::fs::write(&config_path, config)?;
+        }
+    }
     // The scripted agent commits with git; give the demo repo an identity if the machine has none.
     let git = git2::Repository::open(&dir)?;
     if git.signature().is_err() {
@@ -115,19 +131,22 @@ pub fn backend(args: &DemoArgs, project: &Project, url: &str) -> Result<Arc<dyn 
     })
 }
 
-pub fn scenario(pace: DemoPace) -> Result<Scenario> {
-    let mut s = Scenario::parse("assets/demo/scenario.toml", SCENARIO)?;
+pub fn scenario(pace: DemoPace, web: bool) -> Result<Scenario> {
+    let mut s = match web {
+        true => Scenario::parse("assets/demo-web/scenario.toml", WEB_SCENARIO)?,
+        false => Scenario::parse("assets/demo/scenario.toml", SCENARIO)?,
+    };
     s.pace = pace.pace();
     Ok(s)
 }
 
 /// `baton demo --headless`: every session approved as it ends, run to done.
 pub fn headless(args: DemoArgs, json: bool, out: &mut dyn Write) -> Result<bool> {
-    let project = create(args.dir.as_deref(), out)?;
+    let project = create(args.dir.as_deref(), args.web, out)?;
     let root = project.root().to_owned();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let ok = runtime.block_on(async {
-        let model = ScriptedModel::start(scenario(args.pace)?, None).await?;
+        let model = ScriptedModel::start(scenario(args.pace, args.web)?, None).await?;
         let backend = backend(&args, &project, &model.url())?;
         let mut opts = RunOptions::from_config(project.config());
         opts.approve = ApprovePolicy::Auto;

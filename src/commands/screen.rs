@@ -29,12 +29,12 @@ pub fn open(project: Project, args: super::run::RunArgs, out: &mut dyn Write) ->
 
 /// `baton demo` with the screen: sessions run on their own; each waits for your review.
 pub fn demo(args: super::demo::DemoArgs, out: &mut dyn Write) -> Result<bool> {
-    let project = super::demo::create(args.dir.as_deref(), out)?;
+    let project = super::demo::create(args.dir.as_deref(), args.web, out)?;
     let root = project.root().to_owned();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     // The scripted model lives on this runtime for as long as the screen is open.
     let model = runtime.block_on(async {
-        ScriptedModel::start(super::demo::scenario(args.pace)?, None).await.map_err(color_eyre::Report::from)
+        ScriptedModel::start(super::demo::scenario(args.pace, args.web)?, None).await.map_err(color_eyre::Report::from)
     })?;
     let backend = super::demo::backend(&args, &project, &model.url())?;
     let mut opts = RunOptions::from_config(project.config());

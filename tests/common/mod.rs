@@ -261,6 +261,7 @@ pub fn demo_harness(
         pace: DemoPace::Fast,
         backend: baton::project::config::BackendKind::Anthropic,
         claude_bin: None,
+        web: false,
     };
     let backend = demo::backend(&args, &project, &model.url()).unwrap();
     let mut opts = baton::harness::RunOptions::from_config(project.config());
