@@ -62,7 +62,7 @@ async fn a_stopped_demo_goes_on_where_it_stopped() {
     let project = demo::create(Some(&parent.path().join("tally")), false, &mut std::io::sink()).unwrap();
     let dir = project.root().to_owned();
     // Two sessions, then the demo is left (as a quit or a kill leaves it).
-    let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
+    let model = ScriptedModel::start(demo::scenario(DemoPace::Fast, false).unwrap(), None).await.unwrap();
     let (harness, _handles) =
         common::demo_harness(project, &model, ApprovePolicy::Auto, Mode::Continuous, |o| o.max_sessions = Some(2));
     assert_eq!(harness.run().await.unwrap(), StopReason::SessionCap);
@@ -87,7 +87,7 @@ async fn the_demo_copes_with_a_veto_and_a_manual_mark_and_still_reaches_done() {
     let parent = tempfile::tempdir().unwrap();
     let project = demo::create(Some(&parent.path().join("tally")), false, &mut std::io::sink()).unwrap();
     let dir = project.root().to_owned();
-    let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
+    let model = ScriptedModel::start(demo::scenario(DemoPace::Fast, false).unwrap(), None).await.unwrap();
     let (harness, mut handles) = common::demo_harness(project, &model, ApprovePolicy::Manual, Mode::Continuous, |_| {});
     let task = tokio::spawn(harness.run());
     while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), handles.events.recv()).await.unwrap() {

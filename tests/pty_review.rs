@@ -84,7 +84,7 @@ async fn a_screen_that_cannot_start_sessions_shows_the_last_one_takes_verdicts_a
     let parent = tempfile::tempdir().unwrap();
     let project = demo::create(Some(&parent.path().join("tally")), false, &mut std::io::sink()).unwrap();
     let dir = project.root().to_owned();
-    let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
+    let model = ScriptedModel::start(demo::scenario(DemoPace::Fast, false).unwrap(), None).await.unwrap();
     one_session_to_review(project, &model).await;
 
     // No API key: the screen cannot start sessions, and says why.
@@ -126,7 +126,7 @@ async fn a_screen_opened_while_another_loop_runs_takes_the_loop_over_when_it_end
     let parent = tempfile::tempdir().unwrap();
     let project = demo::create(Some(&parent.path().join("tally")), false, &mut std::io::sink()).unwrap();
     let dir = project.root().to_owned();
-    let model = ScriptedModel::start(demo::scenario(DemoPace::Fast).unwrap(), None).await.unwrap();
+    let model = ScriptedModel::start(demo::scenario(DemoPace::Fast, false).unwrap(), None).await.unwrap();
     let (harness, mut handles) = common::demo_harness(project, &model, ApprovePolicy::Manual, Mode::Step, |_| {});
     let task = tokio::spawn(harness.run());
     handles.commands.send(Command::StartNext).unwrap();
