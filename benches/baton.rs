@@ -515,6 +515,9 @@ fn startup_and_idle() {
     }
 }
 
+#[path = "parts/requests.rs"]
+mod requests;
+
 fn main() {
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
@@ -555,5 +558,8 @@ fn main() {
     }
     if want("startup") {
         startup_and_idle();
+    }
+    if want("requests") {
+        requests::run(report);
     }
 }

@@ -89,7 +89,7 @@ async fn run(dir: &Path, scenario: &str, artifacts: &Path) -> Ran {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn baton_s_agent_tests_a_page_in_a_real_browser() {
-    let dir = project("");
+    let dir = project("[policy]\nmcp_deny = [\"mcp__playwright__browser_run_code_unsafe\"]\n");
     let artifacts = dir.path().join(".baton/sessions/0001");
     let ran = run(dir.path(), SCENARIO, &artifacts).await;
     assert_eq!(ran.end.reason, baton::agent::EndReason::Completed, "{:#?}", ran.events);
@@ -112,6 +112,8 @@ async fn baton_s_agent_tests_a_page_in_a_real_browser() {
     let offered: Vec<&str> =
         ran.requests[0]["tools"].as_array().unwrap().iter().filter_map(|t| t["name"].as_str()).collect();
     assert!(offered.contains(&"bash") && offered.contains(&"mcp__playwright__browser_click"), "{offered:?}");
+    assert!(!offered.contains(&"mcp__playwright__browser_run_code_unsafe"), "a refused tool is not offered");
+    assert!(!ran.requests[0]["tools"].to_string().contains("\"$schema\""), "no schema boilerplate each turn");
     // Nothing of the session is left: not the server, not the browser, not the page's server.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(common::marked_processes(&ran.session), Vec::<String>::new());

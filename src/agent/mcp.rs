@@ -268,7 +268,14 @@ async fn start_one(server: &McpServer, how: &Start<'_>) -> Result<Running, Strin
         .map(|t| Tool {
             name: tool_name(&server.name, t["name"].as_str().unwrap_or("")),
             description: t["description"].as_str().unwrap_or("").to_owned(),
-            schema: t.get("inputSchema").cloned().unwrap_or_else(|| json!({"type": "object"})),
+            schema: {
+                // The schema's own `$schema` line says nothing to the model: left out of every turn.
+                let mut schema = t.get("inputSchema").cloned().unwrap_or_else(|| json!({"type": "object"}));
+                if let Some(o) = schema.as_object_mut() {
+                    o.remove("$schema");
+                }
+                schema
+            },
         })
         .collect();
     Ok(Running { name: server.name.clone(), service: Some(service), pgid, tools, stderr: kept, gone: None })

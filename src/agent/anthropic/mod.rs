@@ -172,12 +172,20 @@ impl AnthropicBackend {
         events: &UnboundedSender<AgentEvent>,
         state: &mut State,
     ) -> EndReason {
-        let extra = servers.definitions();
         let system = self.system_prompt(ctx);
         let mut policy = Policy::new(&req.workdir, &self.policy_config).with_session(Some(req.session.clone()));
         if let Some(profile) = ctx.sandbox() {
             policy = policy.with_tmpdir(profile.tmp());
         }
+        // MCP tools the policy refuses are not offered at all.
+        let extra: Vec<Value> = servers
+            .definitions()
+            .into_iter()
+            .filter(|t| {
+                let name = t["name"].as_str().unwrap_or("");
+                matches!(policy.check_tool(name, &json!({})), Decision::Allow)
+            })
+            .collect();
         let mut messages = vec![json!({"role": "user", "content": [{"type": "text", "text": req.prompt}]})];
         loop {
             if state.turns >= req.limits.max_turns {
