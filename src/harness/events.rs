@@ -1,0 +1,156 @@
+//! What the loop is told and what it tells: commands, events, stop reasons and errors.
+
+use serde::Serialize;
+
+use super::Review;
+use crate::agent::AgentEvent;
+use crate::project::ProjectError;
+use crate::project::config::Mode;
+use crate::project::lock::LockError;
+use crate::project::session::{Outcome, SessionKind, Usage, Verdict};
+
+/// What the operator asks of the loop.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Start the next session (step mode waits for this).
+    StartNext,
+    SetMode(Mode),
+    /// Stop after the current session.
+    Pause,
+    /// Stop the current session now.
+    Interrupt,
+    Approve(u32),
+    Veto(u32, String),
+    /// Mark a feature (from 1); queued while a session runs, applied at the boundary.
+    Mark {
+        feature: usize,
+        passes: bool,
+    },
+    /// Edit feature `number` (from 1), or add one at the end when `None`; queued like a mark.
+    EditFeature {
+        number: Option<usize>,
+        category: String,
+        description: String,
+        steps: Vec<String>,
+    },
+    /// Interrupt whatever runs and end the loop.
+    Quit,
+}
+
+/// Why a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// Every feature passes (and the verify command, if any).
+    Done,
+    SessionCap,
+    Budget,
+    /// The operator paused, or asked to quit.
+    Paused,
+    /// Sessions in a row made no progress.
+    NoProgress,
+    /// Sessions in a row failed for outside reasons (rate limits, API errors).
+    OutsideFailures,
+}
+
+impl StopReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StopReason::Done => "done",
+            StopReason::SessionCap => "session_cap",
+            StopReason::Budget => "budget",
+            StopReason::Paused => "paused",
+            StopReason::NoProgress => "no_progress",
+            StopReason::OutsideFailures => "outside_failures",
+        }
+    }
+}
+
+/// What the loop tells whoever is watching.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum HarnessEvent {
+    RunStarted {
+        backend: String,
+        model: String,
+        approve: String,
+        mode: String,
+    },
+    SessionStarted {
+        number: u32,
+        kind: SessionKind,
+        base: Option<String>,
+    },
+    Agent {
+        number: u32,
+        event: AgentEvent,
+    },
+    SessionEnded {
+        number: u32,
+        outcome: Outcome,
+        usage: Usage,
+        cost_usd: f64,
+        duration_ms: u64,
+    },
+    ReviewNeeded {
+        review: Box<Review>,
+        waiting: bool,
+    },
+    Verdict {
+        number: u32,
+        verdict: Verdict,
+        reason: Option<String>,
+    },
+    FeaturesChanged {
+        total: usize,
+        passing: usize,
+    },
+    /// The loop waits for the operator (step mode, a manual review).
+    Waiting {
+        reason: String,
+    },
+    /// The loop waits before the next session because the last ones failed for outside reasons.
+    Backoff {
+        seconds: u64,
+        reason: String,
+    },
+    /// An operator change will be applied at the next session boundary.
+    Queued {
+        change: String,
+    },
+    Notice {
+        text: String,
+    },
+    Stopped {
+        reason: StopReason,
+        detail: String,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error(transparent)]
+    Lock(#[from] LockError),
+    #[error(transparent)]
+    Project(#[from] ProjectError),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl From<crate::project::repo::RepoError> for HarnessError {
+    fn from(e: crate::project::repo::RepoError) -> Self {
+        HarnessError::Project(e.into())
+    }
+}
+
+impl From<crate::project::journal::JournalError> for HarnessError {
+    fn from(e: crate::project::journal::JournalError) -> Self {
+        HarnessError::Project(e.into())
+    }
+}
+
+impl From<crate::project::features::FeatureError> for HarnessError {
+    fn from(e: crate::project::features::FeatureError) -> Self {
+        HarnessError::Project(e.into())
+    }
+}

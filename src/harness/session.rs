@@ -1,0 +1,299 @@
+//! One session, start to end: recovery of one baton died in, the run, and everything after the
+//! agent stops (leftovers committed, guard, verify, outcome, record), with its transcript.
+
+use super::*;
+
+impl Harness {
+    pub(super) async fn run_verify(&self) -> Option<VerifyResult> {
+        let cmd = self.opts.verify.as_deref()?;
+        let run = agent::process::run_shell(
+            cmd,
+            self.project.root(),
+            &[],
+            self.verify_sandbox.as_ref(),
+            self.opts.verify_timeout,
+            &CancellationToken::new(),
+            |_| {},
+        )
+        .await;
+        Some(match run {
+            Ok(r) => {
+                let tail: String = {
+                    let chars: Vec<char> = r.output.chars().collect();
+                    chars[chars.len().saturating_sub(4000)..].iter().collect()
+                };
+                VerifyResult {
+                    passed: r.success(),
+                    exit_code: r.status.and_then(|s| s.code()),
+                    timed_out: r.ended == agent::process::Ended::TimedOut,
+                    output: secrets::global().redact(&tail).into_owned(),
+                }
+            }
+            Err(e) => VerifyResult {
+                passed: false,
+                exit_code: None,
+                timed_out: false,
+                output: format!("cannot run `{cmd}`: {e}"),
+            },
+        })
+    }
+
+    /// A session the journal says started but never ended: baton died while it ran. It is
+    /// recorded as interrupted, with what it left committed, and goes to review.
+    pub(super) async fn recover(&mut self) -> Result<(), HarnessError> {
+        let Some(s) = self.sessions()?.into_iter().rev().find(|s| s.outcome().is_none()) else { return Ok(()) };
+        agent::kill_recorded_groups(&self.pid_file(s.number));
+        let base = s.base.as_deref().and_then(|b| git2::Oid::from_str(b).ok());
+        let before = match base {
+            Some(b) => match self.repo().file_at(b, &self.project.config().files.features)? {
+                Some(bytes) => FeatureList::parse(&self.project.features_path(), &String::from_utf8_lossy(&bytes)).ok(),
+                None => None,
+            },
+            None => None,
+        };
+        self.emit(HarnessEvent::Notice {
+            text: format!(
+                "session {} was running when baton stopped; it is recorded as interrupted and goes to review",
+                s.number
+            ),
+        });
+        let end = SessionEnd {
+            reason: EndReason::Cancelled,
+            usage: Usage::default(),
+            cost_usd: 0.0,
+            turns: 0,
+            notes: Vec::new(),
+        };
+        let detail = "baton stopped while the session ran; recorded as interrupted on restart".to_owned();
+        self.finish_session(s.number, s.kind, base, &s.uncommitted, before, end, Duration::ZERO, Some(detail)).await?;
+        // It belongs to the run that started it, not to this one's session cap.
+        self.sessions_this_run -= 1;
+        Ok(())
+    }
+
+    pub(super) fn pid_file(&self, number: u32) -> std::path::PathBuf {
+        self.project.baton_dir().join("sessions").join(format!("{number:04}.pids"))
+    }
+
+    pub(super) async fn run_session(&mut self) -> Result<(), HarnessError> {
+        let sessions = self.sessions()?;
+        let number = sessions.last().map_or(1, |s| s.number + 1);
+        let before = self.project.features()?;
+        let kind = if before.is_some() { SessionKind::Coding } else { SessionKind::Initializer };
+        let base = self.repo().head()?;
+        // The operator's uncommitted files: never committed as this session's work, and put back
+        // as they were if it is vetoed.
+        let uncommitted = self.repo().uncommitted()?;
+        let mut feedback = prompts::feedback(sessions.last());
+        feedback.append(&mut self.boundary_feedback);
+        let prompt = prompts::render(&self.project, kind, &feedback);
+
+        self.append(Record::SessionStarted {
+            number,
+            kind,
+            backend: self.backend.name().to_owned(),
+            model: self.backend.model().to_owned(),
+            base: base.map(|b| b.to_string()),
+            uncommitted: uncommitted.clone(),
+        })?;
+        self.emit(HarnessEvent::SessionStarted { number, kind, base: base.map(|b| b.to_string()) });
+        let mut transcript = Transcript::open(&self.project.transcript_path(number))?;
+        transcript.write(&AgentEvent::Prompt { text: prompt.clone() });
+
+        let cancel = CancellationToken::new();
+        let mut request = SessionRequest::new(
+            prompt,
+            self.project.root(),
+            Limits { max_turns: self.opts.max_turns, wall_time: self.opts.session_timeout },
+            cancel.clone(),
+        );
+        request.pid_file = Some(self.pid_file(number));
+        let record = self.project.baton_dir().join("sessions").join(format!("{number:04}.sandboxes"));
+        request.sandbox_record = Some(record.clone());
+        request.raw_log = Some(self.project.baton_dir().join("sessions").join(format!("{number:04}.raw.jsonl")));
+        request.artifacts = Some(self.project.baton_dir().join("sessions").join(format!("{number:04}")));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let backend = self.backend.clone();
+        let token = request.session.clone();
+        let mut task = tokio::spawn(async move { backend.run(request, tx).await });
+        let started = Instant::now();
+        let end = loop {
+            tokio::select! {
+                Some(event) = rx.recv() => {
+                    transcript.write(&event);
+                    self.emit(HarnessEvent::Agent { number, event });
+                }
+                cmd = self.commands.recv() => match cmd {
+                    Some(Command::Interrupt) => cancel.cancel(),
+                    Some(Command::Quit) | None => {
+                        self.quit_requested = true;
+                        cancel.cancel();
+                    }
+                    Some(Command::Pause) => {
+                        self.pause_requested = true;
+                        self.emit(HarnessEvent::Queued { change: "pause after this session".into() });
+                    }
+                    Some(Command::SetMode(m)) => self.opts.mode = m,
+                    Some(Command::Mark { feature, passes }) => {
+                        self.queued.push((feature, passes));
+                        self.emit(HarnessEvent::Queued { change: format!("mark feature {feature} {}", if passes { "passing" } else { "failing" }) });
+                    }
+                    Some(edit @ Command::EditFeature { .. }) => {
+                        self.emit(HarnessEvent::Queued { change: super::gate::describe_edit(&edit) });
+                        self.queued_edits.push(edit);
+                    }
+                    Some(Command::Approve(_) | Command::Veto(..) | Command::StartNext) => {}
+                },
+                end = &mut task => break end.unwrap_or_else(|e| SessionEnd {
+                    reason: EndReason::Crashed { message: format!("the backend task failed: {e}") },
+                    usage: Usage::default(), cost_usd: 0.0, turns: 0, notes: Vec::new(),
+                }),
+            }
+        };
+        while let Ok(event) = rx.try_recv() {
+            transcript.write(&event);
+            self.emit(HarnessEvent::Agent { number, event });
+        }
+        drop(transcript);
+        let _ = std::fs::remove_file(self.pid_file(number));
+        // Nothing the session started outlives it: a daemon could change the tree after the guard.
+        tokio::task::spawn_blocking(move || crate::sandbox::end_session(&token, Some(&record))).await.ok();
+        self.finish_session(number, kind, base, &uncommitted, before, end, started.elapsed(), None).await
+    }
+
+    /// Everything after the agent stops: commit what it left, guard, verify, decide the outcome,
+    /// record the report.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn finish_session(
+        &mut self,
+        number: u32,
+        kind: SessionKind,
+        base: Option<git2::Oid>,
+        uncommitted: &[crate::project::uncommitted::Uncommitted],
+        before: Option<FeatureList>,
+        end: SessionEnd,
+        elapsed: Duration,
+        detail: Option<String>,
+    ) -> Result<(), HarnessError> {
+        let leftover = self.repo().commit_leftover(uncommitted, &format!("baton: commit what session {number} left uncommitted\n\nThe session ended with these changes not committed; baton committed them so nothing is lost and everything is reviewable.\n"), Author::Baton)?;
+        let (violations, flips) = self.guard(number, kind, before.as_ref())?;
+        let verify = self.run_verify().await;
+        let head = self.repo().head()?;
+        let commits: Vec<String> = match head {
+            Some(h) if Some(h) != base => self.repo().commits_between(base, h)?.into_iter().map(|c| c.id).collect(),
+            _ => Vec::new(),
+        };
+        let guard_commits = usize::from(!violations.is_empty());
+        let agent_commits = commits.len().saturating_sub(guard_commits);
+        let new_pass = flips.iter().any(|f| f.passes);
+        let mut progress = agent_commits > 0 || new_pass || leftover.is_some();
+        let (mut outcome, mut end_detail) = outcome_of(&end.reason, progress);
+        // An initializer's one job is the feature list: without it, nothing that follows can run.
+        let no_list =
+            kind == SessionKind::Initializer && !matches!(self.project.features(), Ok(Some(l)) if !l.is_empty());
+        if no_list && matches!(outcome, Outcome::Completed | Outcome::NoProgress) {
+            outcome = Outcome::NoFeatureList;
+            progress = false;
+            end_detail = Some(format!(
+                "the initializer ended without writing {}; nothing after it can run",
+                self.project.config().files.features.display()
+            ));
+        }
+        let report = SessionReport {
+            head: head.map(|h| h.to_string()),
+            usage: end.usage,
+            cost_usd: end.cost_usd,
+            turns: end.turns,
+            duration_ms: elapsed.as_millis() as u64,
+            detail: {
+                let parts: Vec<String> = detail.or(end_detail).into_iter().chain(end.notes.iter().cloned()).collect();
+                (!parts.is_empty()).then(|| parts.join("; "))
+            },
+            commits,
+            flipped: flips,
+            violations,
+            verify,
+            ..SessionReport::new(number, outcome)
+        };
+        self.append(Record::SessionEnded(report))?;
+        self.sessions_this_run += 1;
+        self.cost_this_run += end.cost_usd;
+        // A session the API failed says nothing of the agent's progress: it counts toward the
+        // back-off and its own cap, not toward the no-progress pause.
+        let outside = matches!(outcome, Outcome::RateLimited | Outcome::ApiError);
+        if !outside {
+            self.no_progress_streak = if progress { 0 } else { self.no_progress_streak + 1 };
+            self.stall_streak = if new_pass { 0 } else { self.stall_streak + 1 };
+        }
+        self.outside_failure_streak = if outside { self.outside_failure_streak + 1 } else { 0 };
+        self.emit(HarnessEvent::SessionEnded {
+            number,
+            outcome,
+            usage: end.usage,
+            cost_usd: end.cost_usd,
+            duration_ms: elapsed.as_millis() as u64,
+        });
+        self.features_changed();
+        Ok(())
+    }
+}
+
+/// The outcome baton records, from how the backend ended and whether the session did anything.
+pub fn outcome_of(reason: &EndReason, progress: bool) -> (Outcome, Option<String>) {
+    match reason {
+        EndReason::Completed if progress => (Outcome::Completed, None),
+        EndReason::Completed => {
+            (Outcome::NoProgress, Some("the agent ended its turn without committing or passing anything".into()))
+        }
+        EndReason::MaxTokens if progress => (Outcome::Completed, Some("stopped at the output token limit".into())),
+        EndReason::MaxTokens => {
+            (Outcome::NoProgress, Some("stopped at the output token limit without committing anything".into()))
+        }
+        EndReason::MaxTurns => (Outcome::MaxTurns, None),
+        EndReason::TimedOut => (Outcome::TimedOut, None),
+        EndReason::Cancelled => (Outcome::Interrupted, None),
+        EndReason::RateLimited { message } => (Outcome::RateLimited, Some(message.clone())),
+        EndReason::ApiError { message, .. } => (Outcome::ApiError, Some(message.clone())),
+        EndReason::Crashed { message } => (Outcome::AgentCrashed, Some(message.clone())),
+        EndReason::Refused => (
+            if progress { Outcome::Completed } else { Outcome::NoProgress },
+            Some("the model refused to go on (stop_reason: refusal)".into()),
+        ),
+    }
+}
+
+/// A session's transcript, `.baton/sessions/NNNN.jsonl`: every agent event, secrets masked.
+struct Transcript {
+    file: Option<std::fs::File>,
+}
+
+impl Transcript {
+    pub(super) fn open(path: &Path) -> Result<Self, HarnessError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| HarnessError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|e| HarnessError::Io(format!("cannot open the transcript {}: {e}", path.display())))?;
+        Ok(Transcript { file: Some(file) })
+    }
+
+    pub(super) fn write(&mut self, event: &AgentEvent) {
+        let Some(file) = &mut self.file else { return };
+        #[derive(Serialize)]
+        struct Line<'a> {
+            at: jiff::Timestamp,
+            #[serde(flatten)]
+            event: &'a AgentEvent,
+        }
+        let Ok(line) = serde_json::to_string(&Line { at: jiff::Timestamp::now(), event }) else { return };
+        let line = secrets::global().redact(&line);
+        if writeln!(file, "{line}").is_err() {
+            tracing::warn!("cannot write the transcript; going on without it");
+            self.file = None;
+        }
+    }
+}
