@@ -614,3 +614,44 @@ fn the_projects_own_lists_and_the_earlier_cases() {
     assert!(tool("Read", json!({"file_path": "/etc/hosts"})));
     assert!(!tool("WebFetch", json!({"url": "http://127.0.0.1/"})));
 }
+
+/// MCP tools: a configured server's tools are allowed by default, `mcp_allow` narrows that (a
+/// tool, a server, a prefix with `*`), `mcp_deny` wins, and a server nobody configured is
+/// refused; the hook decides the same.
+#[test]
+fn mcp_tools_follow_mcp_allow_and_mcp_deny() {
+    let world = World::new();
+    let config = |extra: &str| {
+        let text = format!(
+            "[[mcp.servers]]\nname = \"playwright\"\ncommand = \"x\"\n[[mcp.servers]]\nname = \"docs\"\ncommand = \"y\"\n{extra}"
+        );
+        std::fs::create_dir_all(world.root.join(".baton")).unwrap();
+        std::fs::write(world.root.join(".baton/config.toml"), &text).unwrap();
+        Config::load(&world.root).unwrap()
+    };
+    let decide = |c: &Config, tool: &str| Policy::new(&world.root, c).check_tool(tool, &json!({}));
+    let every = config("");
+    assert_eq!(decide(&every, "mcp__playwright__browser_click"), Decision::Allow);
+    assert_eq!(decide(&every, "mcp__docs__search"), Decision::Allow);
+    let Decision::Deny(why) = decide(&every, "mcp__github__create_issue") else { panic!("an unknown server") };
+    assert!(why.contains("server `github` is not configured"), "{why}");
+
+    let narrow = config(
+        "[policy]\nmcp_allow = [\"mcp__playwright__browser_*\", \"mcp__docs__search\"]\nmcp_deny = [\"mcp__playwright__browser_run_code_unsafe\"]\n",
+    );
+    assert_eq!(decide(&narrow, "mcp__playwright__browser_snapshot"), Decision::Allow);
+    assert_eq!(decide(&narrow, "mcp__docs__search"), Decision::Allow);
+    assert!(matches!(decide(&narrow, "mcp__docs__delete"), Decision::Deny(_)), "mcp_allow leaves it out");
+    let Decision::Deny(why) = decide(&narrow, "mcp__playwright__browser_run_code_unsafe") else { panic!() };
+    assert!(why.contains("mcp_deny"), "{why}");
+
+    let root = world.root.display().to_string();
+    let hook = |tool: &str| {
+        world.hook(
+            &["-C", &root],
+            json!({"tool_name": tool, "tool_input": {}, "cwd": root, "hook_event_name": "PreToolUse"}),
+        )
+    };
+    assert_eq!(hook("mcp__playwright__browser_snapshot"), None);
+    assert!(hook("mcp__playwright__browser_run_code_unsafe").is_some_and(|r| r.contains("mcp_deny")));
+}
