@@ -53,24 +53,28 @@ fn sandbox() {
     std::fs::create_dir_all(&tmp).unwrap();
     let config = baton::project::config::Sandbox::default();
     let profile = baton::sandbox::Profile::new(&root, &config, &tmp).unwrap().unwrap();
-    let argv = profile.argv("true");
-    let time = |confined: bool| {
+    // As a session runs its commands: each joins the session's network, held once.
+    let net = baton::sandbox::SessionNet::start().unwrap();
+    let joined = profile.clone().with_net(Some(net.pid())).argv("true");
+    let own = profile.argv("true");
+    let time = |argv: Option<&[std::ffi::OsString]>| {
         let started = Instant::now();
-        let status = if confined {
-            Command::new(&argv[0]).args(&argv[1..]).current_dir(&root).status().unwrap()
-        } else {
-            Command::new("bash").args(["-c", "true"]).current_dir(&root).status().unwrap()
+        let status = match argv {
+            Some(argv) => Command::new(&argv[0]).args(&argv[1..]).current_dir(&root).status().unwrap(),
+            None => Command::new("bash").args(["-c", "true"]).current_dir(&root).status().unwrap(),
         };
         assert!(status.success());
         started.elapsed().as_secs_f64() * 1000.0
     };
-    let (mut inside, mut outside) = (Vec::new(), Vec::new());
+    let (mut inside, mut apart, mut outside) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..200 {
-        inside.push(time(true));
-        outside.push(time(false));
+        inside.push(time(Some(&joined)));
+        apart.push(time(Some(&own)));
+        outside.push(time(None));
     }
-    let (inside, outside) = (median(inside), median(outside));
-    report("sandbox: confined `true`", format!("{inside:.2} ms"), "");
+    let (inside, apart, outside) = (median(inside), median(apart), median(outside));
+    report("sandbox: confined `true`, session network", format!("{inside:.2} ms"), "");
+    report("sandbox: confined `true`, network of its own", format!("{apart:.2} ms"), "");
     report("sandbox: unconfined `true`", format!("{outside:.2} ms"), "");
     report("sandbox: cost per command", format!("{:.2} ms", inside - outside), "< 5 ms");
 }
