@@ -105,3 +105,37 @@ async fn a_server_that_crashes_hangs_or_talks_garbage_is_left_out_and_the_sessio
     let left = common::marked_processes(&session);
     assert!(left.is_empty(), "no server outlives the session: {left:?}");
 }
+
+/// An interrupt while a server is slow to start ends the session at once, and the server with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupt_does_not_wait_for_a_server_that_is_slow_to_start() {
+    let dir = common::temp_repo();
+    std::fs::create_dir_all(dir.path().join(".baton")).unwrap();
+    std::fs::write(
+        dir.path().join(".baton/config.toml"),
+        "[mcp]\nstartup_timeout_seconds = 60\n[[mcp.servers]]\nname = \"slow\"\ncommand = \"sleep\"\nargs = [\"600\"]\n",
+    )
+    .unwrap();
+    let model = ScriptedModel::start(Scenario::parse("mcp.toml", SCENARIO).unwrap(), None).await.unwrap();
+    let backend = AnthropicBackend::new(&model.url(), "test-key", &Config::load(dir.path()).unwrap()).unwrap();
+    let cancel = CancellationToken::new();
+    let request = SessionRequest::new(
+        "Go.",
+        dir.path(),
+        Limits { max_turns: 10, wall_time: Duration::from_secs(120) },
+        cancel.clone(),
+    );
+    let session = request.session.clone();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let started = std::time::Instant::now();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        cancel.cancel();
+    });
+    let end = backend.run(request, tx).await;
+    assert_eq!(end.reason, EndReason::Cancelled);
+    assert!(started.elapsed() < Duration::from_secs(20), "it did not wait out the start: {:?}", started.elapsed());
+    assert!(model.requests().is_empty(), "no turn was asked for");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(common::marked_processes(&session).is_empty(), "{:?}", common::marked_processes(&session));
+}

@@ -353,7 +353,15 @@ impl Backend for AnthropicBackend {
                 ctx = ctx.with_group_file(path.clone());
             }
             let _ = events.send(AgentEvent::Started { model: self.model.clone(), session_id: None });
-            let mut servers = self.start_servers(&req, ctx.sandbox(), &events).await;
+            // An interrupt does not wait for a server that is slow to start.
+            let mut servers = tokio::select! {
+                s = self.start_servers(&req, ctx.sandbox(), &events) => s,
+                _ = req.cancel.cancelled() => {
+                    ctx.kill_leftovers();
+                    let reason = EndReason::Cancelled;
+                    return SessionEnd { reason, usage: Usage::default(), cost_usd: 0.0, turns: 0, notes: Vec::new() };
+                }
+            };
             let mut state = State::default();
             let wall: Duration = req.limits.wall_time;
             let reason = tokio::select! {
