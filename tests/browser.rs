@@ -211,3 +211,31 @@ fn the_web_demo_builds_a_page_and_tests_it_in_the_browser() {
     let page = std::fs::read_to_string(dir.join("index.html")).unwrap();
     assert!(page.contains("id=\"reset\"") && page.contains("/api/count"), "{page}");
 }
+
+/// The web demo through the real `claude` CLI, on a machine whose git identity is global: the CLI
+/// runs with a home of its own, so the demo's repository carries the identity itself, and the
+/// scripted agent reads a file before it rewrites it, as the CLI requires.
+#[test]
+fn the_web_demo_runs_through_the_claude_cli_too() {
+    let sandbox = common::Sandbox::new();
+    std::fs::write(sandbox.home.path().join(".gitconfig"), "[user]\n\tname = Ada Global\n\temail = ada@example.com\n")
+        .unwrap();
+    let parent = tempfile::tempdir().unwrap();
+    let out = sandbox
+        .baton(parent.path())
+        .args(["demo", "counter", "--web", "--headless", "--pace", "fast", "--backend", "claude-code"])
+        .arg("--claude-bin")
+        .arg(common::claude_bin())
+        .env("BATON_PLAYWRIGHT_MCP", common::playwright_mcp())
+        .env("BATON_CHROMIUM", common::chromium())
+        .env_remove("ANTHROPIC_API_KEY")
+        .output()
+        .unwrap();
+    let run = common::Run::from(out).ok();
+    assert!(run.stdout.contains("run ended: done: every feature passes; 3/3 features passing"), "{}", run.stdout);
+    assert!(!run.stdout.contains("File has not been read yet"), "{}", run.stdout);
+    assert_eq!(run.stdout.lines().filter(|l| l.trim().starts_with("image ")).count(), 3, "{}", run.stdout);
+    let repo = git2::Repository::open(parent.path().join("counter")).unwrap();
+    let head = repo.head().unwrap().peel_to_commit().unwrap();
+    assert_eq!(head.author().email().ok(), Some("ada@example.com"), "the machine's identity, kept in the repository");
+}

@@ -95,12 +95,16 @@ pub fn create(dir: Option<&Path>, web: bool, out: &mut dyn Write) -> Result<Proj
         }
     }
     // The scripted agent commits with git; give the demo repo an identity if the machine has none.
+    // In the repository's own config: the claude CLI runs with a home of its own, where the
+    // machine's global identity is not seen.
     let git = git2::Repository::open(&dir)?;
-    if git.signature().is_err() {
-        let mut c = git.config()?;
-        c.set_str("user.name", "baton demo")?;
-        c.set_str("user.email", "demo@baton.invalid")?;
-    }
+    let (name, email) = match git.signature() {
+        Ok(s) => (s.name().unwrap_or("baton demo").to_owned(), s.email().unwrap_or("demo@baton.invalid").to_owned()),
+        Err(_) => ("baton demo".to_owned(), "demo@baton.invalid".to_owned()),
+    };
+    let mut c = git.config()?.open_level(git2::ConfigLevel::Local)?;
+    c.set_str("user.name", &name)?;
+    c.set_str("user.email", &email)?;
     crate::project::repo::Repo::open(&dir)?.commit_paths(
         &[Path::new("app_spec.txt")],
         "Add the demo's spec\n\nWritten by baton demo.\n",
