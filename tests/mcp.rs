@@ -84,6 +84,12 @@ async fn a_server_that_crashes_hangs_or_talks_garbage_is_left_out_and_the_sessio
     assert!(note("hang").is_some_and(|n| n.contains("no answer within 2 s")), "{notices:?}");
     assert!(note("garbage").is_some(), "{notices:?}");
     assert!(note("good").is_none(), "{notices:?}");
+    assert!(
+        notices
+            .iter()
+            .any(|n| n.contains("left out 1 tool whose names the API does not accept: mcp__good__dotted.name")),
+        "{notices:?}"
+    );
 
     let results = common::tool_results(&events);
     assert_eq!(results.len(), 5, "{results:#?}");

@@ -48,6 +48,8 @@ struct Running {
     stderr: Arc<Mutex<String>>,
     /// Why it no longer answers.
     gone: Option<String>,
+    /// Tools left out for a name the API would refuse.
+    unfit: Vec<String>,
 }
 
 /// The MCP servers of one session.
@@ -85,7 +87,17 @@ impl Servers {
         // One at a time: a browser server's start is cheap (the browser starts on first use).
         for server in servers {
             match start_one(server, how).await {
-                Ok(r) => out.running.push(r),
+                Ok(r) => {
+                    if !r.unfit.is_empty() {
+                        out.failures.push(format!(
+                            "MCP server `{}`: left out {} whose names the API does not accept: {}",
+                            r.name,
+                            crate::words::count(r.unfit.len() as u64, "tool"),
+                            r.unfit.join(", ")
+                        ));
+                    }
+                    out.running.push(r);
+                }
                 Err(e) => {
                     tracing::warn!("MCP server `{}` did not start: {e}", server.name);
                     out.failures.push(format!("MCP server `{}` did not start: {e}", server.name));
@@ -262,9 +274,15 @@ async fn start_one(server: &McpServer, how: &Start<'_>) -> Result<Running, Strin
             return Err(format!("no answer within {} s{}", how.startup_timeout.as_secs(), tail(&kept)));
         }
     };
-    let tools = tools
-        .iter()
-        .filter_map(|t| serde_json::to_value(t).ok())
+    // The Messages API takes tool names of letters, digits, `_` and `-`, at most 64 long: a tool
+    // named otherwise would fail every request of the session, so it is left out and told.
+    let fits = |n: &str| n.len() <= 64 && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let listed: Vec<Value> = tools.iter().filter_map(|t| serde_json::to_value(t).ok()).collect();
+    let unfit: Vec<String> =
+        listed.iter().map(|t| tool_name(&server.name, t["name"].as_str().unwrap_or(""))).filter(|n| !fits(n)).collect();
+    let tools = listed
+        .into_iter()
+        .filter(|t| fits(&tool_name(&server.name, t["name"].as_str().unwrap_or(""))))
         .map(|t| Tool {
             name: tool_name(&server.name, t["name"].as_str().unwrap_or("")),
             description: t["description"].as_str().unwrap_or("").to_owned(),
@@ -278,7 +296,7 @@ async fn start_one(server: &McpServer, how: &Start<'_>) -> Result<Running, Strin
             },
         })
         .collect();
-    Ok(Running { name: server.name.clone(), service: Some(service), pgid, tools, stderr: kept, gone: None })
+    Ok(Running { name: server.name.clone(), service: Some(service), pgid, tools, stderr: kept, gone: None, unfit })
 }
 
 /// Saves a tool result's images under `dir` (`shot-N.png`, numbered on from what is there);

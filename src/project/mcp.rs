@@ -107,8 +107,14 @@ impl Mcp {
         let config = super::config::project_config_path(root);
         for (i, s) in out.iter().enumerate() {
             let bad = |message: String| ConfigError::Invalid { path: config.clone(), message };
-            if s.name.is_empty() || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-                return Err(bad(format!("MCP server name {:?}: use letters, digits, `-` and `_`", s.name)));
+            if s.name.is_empty()
+                || s.name.contains("__")
+                || !s.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                return Err(bad(format!(
+                    "MCP server name {:?}: use letters, digits, `-` and single `_` (its tools are `mcp__NAME__TOOL`)",
+                    s.name
+                )));
             }
             if s.command.trim().is_empty() {
                 return Err(bad(format!("MCP server `{}` has no command", s.name)));
@@ -186,5 +192,9 @@ mod tests {
             ..Mcp::default()
         };
         assert!(twice.servers(dir.path()).unwrap_err().to_string().contains("two MCP servers are named `a`"));
+        let mut odd = twice.clone();
+        odd.servers.truncate(1);
+        odd.servers[0].name = "a__b".into();
+        assert!(odd.servers(dir.path()).unwrap_err().to_string().contains("single `_`"));
     }
 }
