@@ -399,3 +399,29 @@ text = "Done."
     let left = std::process::Command::new("pgrep").args(["-f", "http.server 8123"]).output().unwrap();
     assert!(left.stdout.is_empty(), "the server ended with the session: {}", String::from_utf8_lossy(&left.stdout));
 }
+
+/// The session's network holder lives exactly as long as its stdin: when baton goes (or the
+/// session ends), it ends, and nothing joins a stale network.
+#[test]
+fn the_session_network_ends_when_baton_lets_go() {
+    use std::io::BufRead;
+    let mut holder = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
+        .args(["sandbox", "hold"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(holder.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let pid: u32 = line.trim().strip_prefix("ready ").unwrap().parse().unwrap();
+    assert_eq!(pid, holder.id());
+    let own = std::fs::read_link("/proc/self/ns/net").unwrap();
+    assert_ne!(std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap(), own, "a network of its own");
+    drop(holder.stdin.take());
+    let started = std::time::Instant::now();
+    while holder.try_wait().unwrap().is_none() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the holder outlived its stdin");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(holder.wait().unwrap().success());
+}

@@ -179,8 +179,8 @@ fn join(pid: u32) -> Result<(), String> {
 /// closes (the session is over, or baton is gone).
 pub fn hold() -> ! {
     let run = || -> Result<(), String> {
-        // SAFETY: prctl(PR_SET_PDEATHSIG) only sets this process's own death signal.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) };
+        // No parent-death signal: it follows the thread that started it, not baton. The end of
+        // stdin (baton gone, or the session over) is what ends it.
         // SAFETY: getuid and getgid cannot fail and touch no memory.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
         // SAFETY: unshare changes this process's namespaces only; it is single-threaded here.
