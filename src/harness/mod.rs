@@ -6,6 +6,7 @@
 mod events;
 mod gate;
 pub mod guard;
+pub mod notify;
 pub mod prompts;
 mod restore;
 pub mod review;
@@ -107,6 +108,8 @@ pub struct Harness {
     /// The verify command's sandbox, and its temporary directory.
     verify_sandbox: Option<crate::sandbox::Profile>,
     _verify_tmp: Option<tempfile::TempDir>,
+    /// The operator's notify command, started with the run.
+    notifier: notify::Notifier,
 }
 
 enum Wait {
@@ -130,6 +133,7 @@ impl Harness {
                 Ok(None) => (None, None),
                 Err(e) => return Err(HarnessError::Io(e.to_string())),
             };
+        let notifier = notify::Notifier::none(project.root());
         let harness = Harness {
             project,
             repo: std::sync::Mutex::new(repo),
@@ -150,6 +154,7 @@ impl Harness {
             stall_streak: 0,
             outside_failure_streak: 0,
             boundary_feedback: Vec::new(),
+            notifier,
             verify_sandbox,
             _verify_tmp: verify_tmp,
         };
@@ -161,6 +166,7 @@ impl Harness {
     }
 
     fn emit(&self, event: HarnessEvent) {
+        self.notifier.send(&event);
         let _ = self.events.send(event);
     }
 
@@ -176,6 +182,7 @@ impl Harness {
 
     /// Runs until a stop condition; records why in the journal.
     pub async fn run(mut self) -> Result<StopReason, HarnessError> {
+        self.notifier = notify::Notifier::new(&self.project.config().notify, self.project.root());
         self.journal.append(Record::RunStarted {
             pid: std::process::id(),
             backend: self.backend.name().to_owned(),
@@ -194,6 +201,7 @@ impl Harness {
         let detail = self.stop_detail(reason);
         self.journal.append(Record::RunStopped { reason: reason.as_str().to_owned(), detail: Some(detail.clone()) })?;
         self.emit(HarnessEvent::Stopped { reason, detail });
+        self.notifier.finish().await;
         Ok(reason)
     }
 

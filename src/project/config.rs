@@ -28,6 +28,7 @@ pub struct Config {
     pub sandbox: Sandbox,
     pub mcp: super::mcp::Mcp,
     pub screen: Screen,
+    pub notify: Notify,
     /// USD per million tokens, by model name.
     pub prices: BTreeMap<String, Price>,
 }
@@ -49,6 +50,7 @@ impl Default for Config {
             sandbox: Sandbox::default(),
             mcp: super::mcp::Mcp::default(),
             screen: Screen::default(),
+            notify: Notify::default(),
             prices,
         }
     }
@@ -254,6 +256,23 @@ pub struct Screen {
     pub bell: bool,
     /// Send a desktop notification (OSC 9) at the same moments.
     pub notify: bool,
+}
+
+/// A command of the operator's that hears about what needs them, wherever they are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Notify {
+    /// Run with `sh -c`, one JSON object on its stdin (`event`, `project`, `session`, `summary`),
+    /// when a review waits, a session fails for outside reasons, the loop pauses, the run ends.
+    pub command: String,
+    /// A notify command still running after this long is ended (the loop never waits for it).
+    pub timeout_seconds: u64,
+}
+
+impl Default for Notify {
+    fn default() -> Self {
+        Notify { command: String::new(), timeout_seconds: 10 }
+    }
 }
 
 impl Default for Screen {
