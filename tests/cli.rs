@@ -389,7 +389,7 @@ fn commands_refuse_a_directory_that_is_not_a_project() {
 }
 
 #[test]
-fn sandbox_check_proves_a_denied_write_and_a_denied_connect() {
+fn sandbox_check_proves_a_denied_write_a_denied_connect_and_a_shared_loopback() {
     let sandbox = Sandbox::new();
     let dir = tempfile::tempdir().unwrap();
     let run = sandbox.run(dir.path(), &["sandbox", "check"]).ok();
@@ -405,6 +405,7 @@ fn sandbox_check_proves_a_denied_write_and_a_denied_connect() {
         "{}",
         run.stdout
     );
+    assert!(run.stdout.contains("proof: a server one command starts on 127.0.0.1, from the next command: reached"));
 }
 
 /// `baton features list --json | head -1`: the reader leaves early, baton exits quietly.

@@ -14,24 +14,19 @@ use crate::project::fsio::atomic_write;
 /// The version `baton init --browser` tells the user to install, the one baton is tested with.
 pub const PLAYWRIGHT_MCP: &str = "@playwright/mcp@0.0.83";
 
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
-}
-
 /// The Playwright MCP server: `BATON_PLAYWRIGHT_MCP`, the project's own `node_modules`, or PATH.
 fn playwright(dir: &Path) -> Option<PathBuf> {
     let set = std::env::var_os("BATON_PLAYWRIGHT_MCP").filter(|p| !p.is_empty()).map(PathBuf::from);
     set.into_iter()
         .chain([dir.join("node_modules/.bin/playwright-mcp")])
         .find(|p| p.is_file())
-        .or_else(|| on_path("playwright-mcp"))
+        .or_else(|| super::on_path("playwright-mcp"))
 }
 
 fn chromium() -> Option<PathBuf> {
     let set = std::env::var_os("BATON_CHROMIUM").filter(|p| !p.is_empty()).map(PathBuf::from);
     set.filter(|p| p.is_file()).or_else(|| {
-        ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"].into_iter().find_map(on_path)
+        ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"].into_iter().find_map(super::on_path)
     })
 }
 

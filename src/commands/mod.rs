@@ -43,3 +43,9 @@ pub(crate) fn clip(text: &str, n: usize) -> String {
 pub(crate) fn short(id: Option<&str>) -> &str {
     id.map_or("-", |s| &s[..s.len().min(7)])
 }
+
+/// `name` as found on `PATH`.
+pub fn on_path(name: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}

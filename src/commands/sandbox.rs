@@ -1,5 +1,5 @@
 //! `baton sandbox check`: what the sandbox allows on this machine, proved by trying a denied
-//! write and a denied connect.
+//! write and a denied connect, and by reaching a server one command starts from the next.
 
 use std::io::Write;
 
@@ -42,7 +42,14 @@ pub fn check(project: Option<&Project>, out: &mut dyn Write) -> Result<bool> {
     )?;
     writeln!(out, "  hidden:   {}", config.sandbox.hidden.join(", "))?;
     let net = config.sandbox.network == crate::project::config::Network::On;
-    writeln!(out, "  network:  {}", if net { "on" } else { "off (its own loopback only)" })?;
+    writeln!(
+        out,
+        "  network:  {}",
+        if net { "on" } else { "off (the session's own loopback, shared by its commands and its MCP servers)" }
+    )?;
+    // The proofs run as a session's commands do: in the session's network.
+    let holder = if net { None } else { Some(crate::sandbox::SessionNet::start()?) };
+    let profile = profile.with_net(holder.as_ref().map(crate::sandbox::SessionNet::pid));
 
     let target = outside.join("written");
     let write = run(&profile, &format!("echo x > {}", target.display()));
@@ -54,7 +61,24 @@ pub fn check(project: Option<&Project>, out: &mut dyn Write) -> Result<bool> {
     let connect = run(&profile, &format!("exec 3<>/dev/tcp/127.0.0.1/{port}"));
     let connect_held = listener.accept().is_err();
     writeln!(out, "proof: a connect to 127.0.0.1:{port} on this host: {}", verdict(connect_held || net, &connect))?;
-    Ok(write_held && (connect_held || net))
+    let shared = if net || super::on_path("python3").is_none() {
+        true
+    } else {
+        // A server one command starts (it ends itself), reached from the next command.
+        run(&profile, "(timeout 5 python3 -m http.server 8199 --bind 127.0.0.1 > /dev/null 2>&1 &); sleep 0.6");
+        let reached = run(
+            &profile,
+            "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8199/'); print('reached')\" 2>&1 | tail -1 >&2",
+        );
+        let ok = reached.contains("reached");
+        writeln!(
+            out,
+            "proof: a server one command starts on 127.0.0.1, from the next command: {}",
+            if ok { "reached".to_owned() } else { format!("NOT REACHED ({})", reached.trim()) }
+        )?;
+        ok
+    };
+    Ok(write_held && (connect_held || net) && shared)
 }
 
 fn list(items: &[String]) -> String {
