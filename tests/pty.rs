@@ -23,7 +23,9 @@ fn approve_one_session_and_veto_the_next_in_a_real_terminal() {
     let first = screen.wait_for("Review · session 1 (initializer)", Duration::from_secs(60));
     assert!(first.contains("Lay the groundwork"), "{first}");
     screen.send("y");
-    // Step mode from here, so the veto leaves the branch where it put it.
+    // Step mode once session 2 runs, so the veto leaves the branch where it put it. (Sent before
+    // session 2 starts, the switch could stop the loop from starting it at all.)
+    screen.wait_for("── session 2 (coding)", Duration::from_secs(60));
     screen.send("c");
     let second = screen.wait_for("Review · session 2 (coding)", Duration::from_secs(60));
     assert!(second.contains("Feature 1: implement and test it"), "{second}");

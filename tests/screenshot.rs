@@ -22,8 +22,8 @@ fn the_readme_shows_the_real_screen_waiting_for_a_review() {
         &[],
     );
     screen.wait_for("Review · session 1 (initializer)", Duration::from_secs(60));
+    // The demo runs on by itself (continuous): session 2 starts once session 1 is approved.
     screen.send("y");
-    screen.send("c");
     screen.wait_for("Review · session 2 (coding)", Duration::from_secs(60));
     // The dialog hidden (it would cover the panes): the four panes at the review of session 2.
     screen.send("\x1b");

@@ -24,7 +24,7 @@ impl App {
         if review_hidden && behind {
             "a review waits behind this dialog".into()
         } else if review_hidden {
-            "a review waits: r".into()
+            "a review waits · r shows it".into()
         } else if self.pending.is_some() {
             "y approve · v veto".into()
         } else if self.focus == super::app::Pane::Transcript && self.transcript.search.is_some() && self.past.is_none()

@@ -73,6 +73,8 @@ pub fn render(screen: &vt100::Screen) -> String {
             let style = look(first);
             let start = col;
             let mut text = String::new();
+            // Cells up to the run's last visible character: trailing blanks are not stretched over.
+            let mut inked = 0;
             while col < cols {
                 let Some(cell) = screen.cell(row, col) else { break };
                 if cell.is_wide_continuation() {
@@ -82,11 +84,17 @@ pub fn render(screen: &vt100::Screen) -> String {
                 if look(cell) != style {
                     break;
                 }
-                text.push_str(if cell.has_contents() { cell.contents() } else { " " });
+                let c = if cell.has_contents() { cell.contents() } else { " " };
+                text.push_str(c);
                 col += if cell.is_wide() { 2 } else { 1 };
+                if !c.trim().is_empty() {
+                    inked = col - start;
+                }
             }
             let x = f64::from(start) * CELL_W;
             let width = f64::from(col - start) * CELL_W;
+            let text_width = f64::from(inked) * CELL_W;
+            let text = text.trim_end().to_owned();
             if style.bg != BG {
                 let _ = writeln!(
                     out,
@@ -100,7 +108,7 @@ pub fn render(screen: &vt100::Screen) -> String {
                 // Each run is stretched to its cells, so box-drawing lines meet whatever the font.
                 let _ = writeln!(
                     out,
-                    r#"<text x="{x:.1}" y="{:.1}" fill="{}"{weight}{opacity} textLength="{width:.1}" lengthAdjust="spacingAndGlyphs">{}</text>"#,
+                    r#"<text x="{x:.1}" y="{:.1}" fill="{}"{weight}{opacity} textLength="{text_width:.1}" lengthAdjust="spacingAndGlyphs">{}</text>"#,
                     y + CELL_H - 4.0,
                     style.fg,
                     escape(&text)
