@@ -94,7 +94,12 @@ async fn a_server_that_crashes_hangs_or_talks_garbage_is_left_out_and_the_sessio
     let results = common::tool_results(&events);
     assert_eq!(results.len(), 5, "{results:#?}");
     assert_eq!(results[0], ("echo: hello".to_owned(), false));
-    assert!(results[1].1 && results[1].0.contains("no MCP server for `mcp__crash__anything`"), "{results:?}");
+    assert!(
+        results[1].1
+            && results[1].0.contains("MCP server `crash` did not start this session")
+            && results[1].0.contains("the server broke"),
+        "the agent hears why: {results:?}"
+    );
     assert!(results[2].1 && results[2].0.contains("MCP server `good` failed"), "{results:?}");
     assert!(results[3].1 && results[3].0.contains("is not running"), "{results:?}");
     // A server nobody configured is the policy's to refuse.

@@ -62,7 +62,7 @@ async fn the_notify_command_hears_each_review_and_the_end_of_the_run_in_order() 
 async fn a_notify_command_that_hangs_or_fails_never_holds_the_loop_up() {
     // A marker in the command line, to find its process.
     let marker = format!("sleep 601.{}", std::process::id());
-    let (_parent, project) = demo_with(&format!("{marker}; exit 3"), 2);
+    let (_parent, project) = demo_with(&format!("{marker}; exit 3"), 5);
     let model = ScriptedModel::start(demo::scenario(DemoPace::Fast, false).unwrap(), None).await.unwrap();
     let (harness, mut handles) = common::demo_harness(project, &model, ApprovePolicy::Manual, Mode::Step, |_| {});
     let task = tokio::spawn(harness.run());
@@ -72,6 +72,12 @@ async fn a_notify_command_that_hangs_or_fails_never_holds_the_loop_up() {
     while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), handles.events.recv()).await.unwrap() {
         match ev {
             HarnessEvent::ReviewNeeded { review, waiting: true } => {
+                // Once the review's notification runs (and hangs), the operator approves.
+                let asked = std::time::Instant::now();
+                while !running(&marker) {
+                    assert!(asked.elapsed() < Duration::from_secs(20), "the notify command never ran");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
                 handles.commands.send(Command::Approve(review.number)).unwrap();
             }
             // The verdict is carried out while the review's notification still hangs.

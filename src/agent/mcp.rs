@@ -56,8 +56,10 @@ struct Running {
 #[derive(Default)]
 pub struct Servers {
     running: Vec<Running>,
-    /// One line for each server that did not start.
+    /// One line for each server that did not start (or left tools out).
     pub failures: Vec<String>,
+    /// The servers that did not start, and why: a call to one of their tools says so.
+    failed: Vec<(String, String)>,
     call_timeout: Duration,
 }
 
@@ -101,6 +103,7 @@ impl Servers {
                 Err(e) => {
                     tracing::warn!("MCP server `{}` did not start: {e}", server.name);
                     out.failures.push(format!("MCP server `{}` did not start: {e}", server.name));
+                    out.failed.push((server.name.clone(), e));
                 }
             }
         }
@@ -120,7 +123,13 @@ impl Servers {
     /// Calls `name` (`mcp__server__tool`) with `input`.
     pub async fn call(&mut self, name: &str, input: &Value) -> Answer {
         let error = |text: String| Answer { text, images: Vec::new(), is_error: true };
-        let Some(r) = self.running.iter_mut().find(|r| name.starts_with(&format!("mcp__{}__", r.name))) else {
+        let of = |server: &str| name.starts_with(&format!("mcp__{server}__"));
+        if let Some((server, why)) = self.failed.iter().find(|(s, _)| of(s)) {
+            return error(format!(
+                "MCP server `{server}` did not start this session ({why}), so `{name}` is not available"
+            ));
+        }
+        let Some(r) = self.running.iter_mut().find(|r| of(&r.name)) else {
             return error(format!("there is no MCP server for `{name}` in this session"));
         };
         if let Some(why) = &r.gone {

@@ -78,10 +78,15 @@ impl Notifier {
     /// Lets the queued notifications go out (each within its timeout) before the run returns.
     pub async fn finish(&mut self) {
         self.queue = None;
-        if let Some(worker) = self.worker.take() {
-            // Bounded: a hung command delays the end of the run by its timeout, not for ever.
+        if let Some(mut worker) = self.worker.take() {
+            // Bounded: a hung command delays the end of the run by its timeout, not for ever;
+            // what is left then is ended (its process group with it).
             let pending = 2 * self.timeout + Duration::from_secs(1);
-            let _ = tokio::time::timeout(pending, worker).await;
+            if tokio::time::timeout(pending, &mut worker).await.is_err() {
+                tracing::warn!("notifications still queued at the end of the run were dropped");
+                worker.abort();
+                let _ = worker.await;
+            }
         }
     }
 
@@ -96,6 +101,15 @@ impl Notifier {
             "at": jiff::Timestamp::now().to_string(),
         });
         let _ = queue.send(line.to_string());
+    }
+}
+
+/// A process group killed when this goes.
+struct Group(i32);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        crate::agent::process::kill_group(self.0);
     }
 }
 
@@ -115,7 +129,9 @@ async fn run(command: &str, json: &str, timeout: Duration) {
             return;
         }
     };
-    let pgid = child.id().map_or(0, |p| p as i32);
+    // Whatever the command started ends with it, on every path (its future dropped included).
+    let _group = Group(child.id().map_or(0, |p| p as i32));
+    let pgid = _group.0;
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(format!("{json}\n").as_bytes()).await;
     }
