@@ -38,7 +38,7 @@ name = "browser"
 [[turns]]
 id = "serve"
 start = "Test the page"
-tools = [{ name = "bash", input = { command = "(python3 -m http.server 8140 --bind 127.0.0.1 > server.log 2>&1 &) && sleep 0.6 && echo serving" } }]
+tools = [{ name = "bash", input = { command = "(python3 -m http.server 8140 --bind 127.0.0.1 > server.log 2>&1 &) && for i in $(seq 100); do python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8140/')\" 2>/dev/null && break; sleep 0.1; done && echo serving" } }]
 [[turns]]
 id = "open"
 tools = [{ name = "mcp__playwright__browser_navigate", input = { url = "http://127.0.0.1:8140/" } }]

@@ -354,7 +354,7 @@ name = "shared loopback"
 [[turns]]
 id = "serve"
 start = "Build"
-tools = [{ name = "bash", input = { command = "echo served > page.txt && (python3 -m http.server 8123 --bind 127.0.0.1 > server.log 2>&1 &) && sleep 0.6 && echo started" } }]
+tools = [{ name = "bash", input = { command = "echo served > page.txt && (python3 -m http.server 8123 --bind 127.0.0.1 > server.log 2>&1 &) && for i in $(seq 100); do python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8123/')\" 2>/dev/null && break; sleep 0.1; done && echo started" } }]
 [[turns]]
 id = "fetch"
 tools = [{ name = "bash", input = { command = "python3 -c \"import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8123/page.txt').read().decode())\"" } }]

@@ -65,10 +65,11 @@ pub fn check(project: Option<&Project>, out: &mut dyn Write) -> Result<bool> {
         true
     } else {
         // A server one command starts (it ends itself), reached from the next command.
-        run(&profile, "(timeout 5 python3 -m http.server 8199 --bind 127.0.0.1 > /dev/null 2>&1 &); sleep 0.6");
+        run(&profile, "(timeout 10 python3 -m http.server 8199 --bind 127.0.0.1 > /dev/null 2>&1 &)");
+        // The server takes a moment to listen: the next command tries for up to 5 s.
         let reached = run(
             &profile,
-            "python3 -c \"import urllib.request; urllib.request.urlopen('http://127.0.0.1:8199/'); print('reached')\" 2>&1 | tail -1 >&2",
+            "python3 -c \"import time, urllib.request\nfor i in range(50):\n    try:\n        urllib.request.urlopen('http://127.0.0.1:8199/'); print('reached'); break\n    except OSError as e:\n        err = e; time.sleep(0.1)\nelse:\n    print(err)\" 2>&1 | tail -1 >&2",
         );
         let ok = reached.contains("reached");
         writeln!(
