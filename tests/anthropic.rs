@@ -437,16 +437,6 @@ async fn a_reply_cut_by_an_overload_reads_once_in_the_transcript() {
     assert!(text.contains("Let me get my bearings."), "the earlier turn's text stays: {text}");
 }
 
-fn notices(events: &[AgentEvent]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Notice { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// A reply cut at the output token limit in the middle of a tool call: the call does not run,
 /// the agent is told and goes on, and the session's record says a reply was cut.
 #[tokio::test]
@@ -473,7 +463,7 @@ text = "Done."
     assert_eq!(ran.end.reason, EndReason::Completed, "{:#?}", ran.events);
     assert!(!dir.path().join("half.txt").exists(), "the cut tool call did not run");
     assert_eq!(std::fs::read_to_string(dir.path().join("whole.txt")).unwrap(), "done\n");
-    let shown = notices(&ran.events);
+    let shown = common::notices(&ran.events);
     assert!(
         shown.iter().any(|n| n.contains("cut at the output token limit") && n.contains("did not run")),
         "{shown:?}"
@@ -500,7 +490,7 @@ stop_reason = "refusal"
 "#;
     let ran = run(scenario, dir.path(), limits(), CancellationToken::new()).await;
     assert_eq!(ran.end.reason, EndReason::Refused);
-    assert!(notices(&ran.events).iter().any(|n| n.contains("refused to go on")), "{:?}", ran.events);
+    assert!(common::notices(&ran.events).iter().any(|n| n.contains("refused to go on")), "{:?}", ran.events);
     let (outcome, detail) = baton::harness::outcome_of(&ran.end.reason, false);
     assert_eq!(outcome, baton::project::session::Outcome::NoProgress);
     assert!(detail.unwrap().contains("stop_reason: refusal"));

@@ -9,11 +9,8 @@ mod common;
 use std::path::Path;
 use std::time::Duration;
 
-use baton::agent::anthropic::AnthropicBackend;
-use baton::agent::scripted::{Scenario, ScriptedModel};
-use baton::agent::{AgentEvent, Backend, Limits, SessionEnd, SessionRequest};
+use baton::agent::Limits;
 use baton::project::config::Config;
-use tokio_util::sync::CancellationToken;
 
 const PAGE: &str = "<html><body><h1 id=t>Count: 0</h1>\
 <button onclick=\"document.getElementById('t').textContent='Count: 1'\">Add</button></body></html>\n";
@@ -59,32 +56,13 @@ id = "done"
 text = "The counter works in the browser."
 "#;
 
-struct Ran {
-    end: SessionEnd,
-    events: Vec<AgentEvent>,
-    requests: Vec<serde_json::Value>,
-    session: String,
-}
-
-async fn run(dir: &Path, scenario: &str, artifacts: &Path) -> Ran {
-    let model = ScriptedModel::start(Scenario::parse("browser.toml", scenario).unwrap(), None).await.unwrap();
+async fn run(dir: &Path, scenario: &str, artifacts: &Path) -> common::AgentRun {
     let config = Config::load(dir).unwrap();
-    let backend = AnthropicBackend::new(&model.url(), "test-key", &config).unwrap();
-    let mut request = SessionRequest::new(
-        "Test the page.",
-        dir,
-        Limits { max_turns: 12, wall_time: Duration::from_secs(120) },
-        CancellationToken::new(),
-    );
-    request.artifacts = Some(artifacts.to_owned());
-    let session = request.session.clone();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let end = backend.run(request, tx).await;
-    let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        events.push(e);
-    }
-    Ran { end, events, requests: model.requests(), session }
+    let limits = Limits { max_turns: 12, wall_time: Duration::from_secs(120) };
+    common::session_of(common::agent(&config), dir, "Test the page.", scenario, limits, |r| {
+        r.artifacts = Some(artifacts.to_owned())
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,39 +102,25 @@ async fn baton_s_agent_tests_a_page_in_a_real_browser() {
 /// the same way (in the session's sandbox, on its loopback), and the hook decides each call.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_claude_cli_tests_a_page_in_a_real_browser() {
-    use baton::agent::claude_code::ClaudeCodeBackend;
     let dir = project("[policy]\nmcp_deny = [\"mcp__playwright__browser_run_code_unsafe\"]\n");
     let artifacts = dir.path().join(".baton/sessions/0001");
     let scenario = SCENARIO.replace(
         "id = \"done\"",
         "id = \"denied\"\ntools = [{ name = \"mcp__playwright__browser_run_code_unsafe\", input = { code = \"1\" } }]\n[[turns]]\nid = \"done\"",
     );
-    let model = ScriptedModel::start(Scenario::parse("browser.toml", &scenario).unwrap(), None).await.unwrap();
     let home = tempfile::tempdir().unwrap();
-    let backend = ClaudeCodeBackend::new(common::claude_bin(), &Config::load(dir.path()).unwrap())
-        .unwrap()
-        .with_baton(std::path::PathBuf::from(env!("CARGO_BIN_EXE_baton")))
-        .with_env([
-            ("ANTHROPIC_BASE_URL".to_owned(), model.url()),
-            ("ANTHROPIC_API_KEY".to_owned(), "test-key".to_owned()),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".to_owned(), "1".to_owned()),
-            ("HOME".to_owned(), home.path().display().to_string()),
-            ("XDG_CONFIG_HOME".to_owned(), home.path().join(".config").display().to_string()),
-        ]);
-    let mut request = SessionRequest::new(
-        "Test the page.",
+    let config = Config::load(dir.path()).unwrap();
+    let limits = Limits { max_turns: 12, wall_time: Duration::from_secs(180) };
+    let ran = common::session_of(
+        common::claude(&config, home.path()),
         dir.path(),
-        Limits { max_turns: 12, wall_time: Duration::from_secs(180) },
-        CancellationToken::new(),
-    );
-    request.artifacts = Some(artifacts.clone());
-    let session = request.session.clone();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let end = backend.run(request, tx).await;
-    let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        events.push(e);
-    }
+        "Test the page.",
+        &scenario,
+        limits,
+        |r| r.artifacts = Some(artifacts.clone()),
+    )
+    .await;
+    let (end, events, session) = (ran.end, ran.events, ran.session);
     assert_eq!(end.reason, baton::agent::EndReason::Completed, "{events:#?}");
     let results = common::tool_results(&events);
     assert_eq!(results.len(), 7, "{results:#?}");

@@ -6,10 +6,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use baton::agent::claude_code::ClaudeCodeBackend;
 use baton::agent::scripted::{Scenario, ScriptedModel};
 use baton::agent::{AgentEvent, Backend, EndReason, Limits, SessionEnd, SessionRequest};
 use baton::project::config::Config;
@@ -25,16 +24,7 @@ struct Ran {
 async fn run(name: &str, scenario: &str, dir: &Path, cancel: CancellationToken) -> Ran {
     let model = ScriptedModel::start(Scenario::parse("test.toml", scenario).unwrap(), None).await.unwrap();
     let home = tempfile::tempdir().unwrap();
-    let backend = ClaudeCodeBackend::new(common::claude_bin(), &Config::default())
-        .unwrap()
-        .with_baton(PathBuf::from(env!("CARGO_BIN_EXE_baton")))
-        .with_env([
-            ("ANTHROPIC_BASE_URL".to_owned(), model.url()),
-            ("ANTHROPIC_API_KEY".to_owned(), "test-key".to_owned()),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".to_owned(), "1".to_owned()),
-            ("HOME".to_owned(), home.path().display().to_string()),
-            ("XDG_CONFIG_HOME".to_owned(), home.path().join(".config").display().to_string()),
-        ]);
+    let backend = common::claude(&Config::default(), home.path())(&model.url());
     let raw = tempfile::tempdir().unwrap();
     let mut request = SessionRequest::new(
         "Build the greeter.",
@@ -47,10 +37,7 @@ async fn run(name: &str, scenario: &str, dir: &Path, cancel: CancellationToken) 
     let started = Instant::now();
     let end = backend.run(request, tx).await;
     let elapsed = started.elapsed();
-    let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        events.push(e);
-    }
+    let events = common::drain(&mut rx);
     if std::env::var_os("BATON_RECORD_FIXTURES").is_some() {
         let dest = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude");
         std::fs::create_dir_all(&dest).unwrap();
@@ -390,20 +377,10 @@ stop_reason = "refusal"
 "#;
     let ran = run("model-refusal", scenario, dir.path(), CancellationToken::new()).await;
     assert_eq!(ran.end.reason, EndReason::Refused, "{:#?}", ran.events);
-    assert!(notices(&ran.events).contains(&baton::agent::REFUSAL_NOTICE), "{:#?}", ran.events);
+    assert!(common::notices(&ran.events).contains(&baton::agent::REFUSAL_NOTICE), "{:#?}", ran.events);
     let (outcome, detail) = baton::harness::outcome_of(&ran.end.reason, false);
     assert_eq!(outcome, baton::project::session::Outcome::NoProgress);
     assert!(detail.unwrap().contains("stop_reason: refusal"));
-}
-
-fn notices(events: &[AgentEvent]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Notice { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// A reply cut at the output token limit through the CLI: the CLI goes on (it runs what the
@@ -425,7 +402,7 @@ text = "Done."
 "#;
     let ran = run("max-tokens", scenario, dir.path(), CancellationToken::new()).await;
     assert_eq!(ran.end.reason, EndReason::Completed, "{:#?}", ran.events);
-    let shown = notices(&ran.events);
+    let shown = common::notices(&ran.events);
     assert_eq!(shown, ["the reply was cut at the output token limit (stop_reason: max_tokens)"], "{:#?}", ran.events);
     assert_eq!(ran.end.notes, ["1 reply was cut at the output token limit"]);
 }

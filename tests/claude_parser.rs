@@ -2,6 +2,8 @@
 //! (`tests/fixtures/claude/`, recorded by `tests/claude_code.rs` with `BATON_RECORD_FIXTURES=1`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use baton::agent::claude_code::StreamParser;
 use baton::agent::{AgentEvent, EndReason};
 
@@ -154,21 +156,11 @@ fn an_error_during_execution_is_an_outside_failure_with_the_clis_reason() {
     }
 }
 
-fn notices(events: &[AgentEvent]) -> Vec<&str> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Notice { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
 /// The CLI reports a model's refusal as an API error in its own words; baton calls it what it is.
 #[test]
 fn a_models_refusal_is_a_refusal_not_an_api_error() {
     let (events, p) = parse("model-refusal");
-    assert_eq!(notices(&events), [baton::agent::REFUSAL_NOTICE]);
+    assert_eq!(common::notices(&events), [baton::agent::REFUSAL_NOTICE]);
     assert_eq!(p.end("").0, EndReason::Refused);
     assert!(p.notes().is_empty());
 }
@@ -176,7 +168,7 @@ fn a_models_refusal_is_a_refusal_not_an_api_error() {
 #[test]
 fn a_reply_cut_at_the_output_limit_is_shown_and_noted() {
     let (events, p) = parse("max-tokens");
-    assert_eq!(notices(&events), ["the reply was cut at the output token limit (stop_reason: max_tokens)"]);
+    assert_eq!(common::notices(&events), ["the reply was cut at the output token limit (stop_reason: max_tokens)"]);
     assert_eq!(p.end("").0, EndReason::Completed);
     assert_eq!(p.notes(), ["1 reply was cut at the output token limit"]);
 }

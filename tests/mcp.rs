@@ -7,11 +7,8 @@ mod common;
 
 use std::time::Duration;
 
-use baton::agent::anthropic::AnthropicBackend;
-use baton::agent::scripted::{Scenario, ScriptedModel};
-use baton::agent::{AgentEvent, Backend, EndReason, Limits, SessionRequest};
+use baton::agent::{EndReason, Limits};
 use baton::project::config::Config;
-use tokio_util::sync::CancellationToken;
 
 fn fake() -> String {
     format!("{}/tests/fixtures/mcp/fake_server.py", env!("CARGO_MANIFEST_DIR"))
@@ -56,29 +53,12 @@ async fn a_server_that_crashes_hangs_or_talks_garbage_is_left_out_and_the_sessio
     ]
     .concat();
     std::fs::write(dir.path().join(".baton/config.toml"), config).unwrap();
-    let model = ScriptedModel::start(Scenario::parse("mcp.toml", SCENARIO).unwrap(), None).await.unwrap();
-    let backend = AnthropicBackend::new(&model.url(), "test-key", &Config::load(dir.path()).unwrap()).unwrap();
-    let request = SessionRequest::new(
-        "Go.",
-        dir.path(),
-        Limits { max_turns: 10, wall_time: Duration::from_secs(60) },
-        CancellationToken::new(),
-    );
-    let session = request.session.clone();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let end = backend.run(request, tx).await;
-    let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        events.push(e);
-    }
+    let config = Config::load(dir.path()).unwrap();
+    let limits = Limits { max_turns: 10, wall_time: Duration::from_secs(60) };
+    let ran = common::session_of(common::agent(&config), dir.path(), "Go.", SCENARIO, limits, |_| {}).await;
+    let (end, events, session) = (ran.end, ran.events, ran.session);
     assert_eq!(end.reason, EndReason::Completed, "{events:#?}");
-    let notices: Vec<&str> = events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::Notice { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    let notices = common::notices(&events);
     let note = |name: &str| notices.iter().find(|n| n.contains(&format!("MCP server `{name}` did not start")));
     assert!(note("crash").is_some_and(|n| n.contains("the server broke")), "its stderr is told: {notices:?}");
     assert!(note("hang").is_some_and(|n| n.contains("no answer within 2 s")), "{notices:?}");
@@ -105,7 +85,7 @@ async fn a_server_that_crashes_hangs_or_talks_garbage_is_left_out_and_the_sessio
     // A server nobody configured is the policy's to refuse.
     assert!(results[4].1 && results[4].0.contains("not an allowed MCP tool"), "{results:?}");
     // Only the working server's tools were offered.
-    let offered: Vec<String> = model.requests()[0]["tools"]
+    let offered: Vec<String> = ran.requests[0]["tools"]
         .as_array()
         .unwrap()
         .iter()
@@ -127,26 +107,21 @@ async fn an_interrupt_does_not_wait_for_a_server_that_is_slow_to_start() {
         "[mcp]\nstartup_timeout_seconds = 60\n[[mcp.servers]]\nname = \"slow\"\ncommand = \"sleep\"\nargs = [\"600\"]\n",
     )
     .unwrap();
-    let model = ScriptedModel::start(Scenario::parse("mcp.toml", SCENARIO).unwrap(), None).await.unwrap();
-    let backend = AnthropicBackend::new(&model.url(), "test-key", &Config::load(dir.path()).unwrap()).unwrap();
-    let cancel = CancellationToken::new();
-    let request = SessionRequest::new(
-        "Go.",
-        dir.path(),
-        Limits { max_turns: 10, wall_time: Duration::from_secs(120) },
-        cancel.clone(),
-    );
-    let session = request.session.clone();
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let config = Config::load(dir.path()).unwrap();
+    let limits = Limits { max_turns: 10, wall_time: Duration::from_secs(120) };
     let started = std::time::Instant::now();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        cancel.cancel();
-    });
-    let end = backend.run(request, tx).await;
+    let ran = common::session_of(common::agent(&config), dir.path(), "Go.", SCENARIO, limits, |r| {
+        let cancel = r.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            cancel.cancel();
+        });
+    })
+    .await;
+    let (end, session) = (ran.end, ran.session);
     assert_eq!(end.reason, EndReason::Cancelled);
     assert!(started.elapsed() < Duration::from_secs(20), "it did not wait out the start: {:?}", started.elapsed());
-    assert!(model.requests().is_empty(), "no turn was asked for");
+    assert!(ran.requests.is_empty(), "no turn was asked for");
     std::thread::sleep(Duration::from_millis(500));
     assert!(common::marked_processes(&session).is_empty(), "{:?}", common::marked_processes(&session));
 }

@@ -6,6 +6,8 @@
 //! the project still works.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -297,9 +299,7 @@ fn what_a_session_starts_in_the_background_does_not_outlive_it() {
 /// the refusal is marked as the sandbox's for the screen and the headless output.
 #[test]
 fn a_sandbox_refusal_is_marked_in_a_real_session() {
-    use baton::agent::anthropic::AnthropicBackend;
-    use baton::agent::scripted::{Scenario, ScriptedModel};
-    use baton::agent::{AgentEvent, Backend, Limits, SessionRequest};
+    use baton::agent::{AgentEvent, Limits};
     let lab = Lab::new();
     let scenario = r#"
 name = "marked"
@@ -311,23 +311,12 @@ tools = [{ name = "bash", input = { command = "python3 -c \"open('/etc/baton-esc
 id = "end"
 text = "Done."
 "#;
-    let events = lab.rt.block_on(async {
-        let model = ScriptedModel::start(Scenario::parse("marked.toml", scenario).unwrap(), None).await.unwrap();
-        let backend = AnthropicBackend::new(&model.url(), "test-key", &config::Config::default()).unwrap();
-        let request = SessionRequest::new(
-            "Build.",
-            &lab.root,
-            Limits { max_turns: 5, wall_time: Duration::from_secs(60) },
-            tokio_util::sync::CancellationToken::new(),
-        );
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        backend.run(request, tx).await;
-        let mut events = Vec::new();
-        while let Ok(e) = rx.try_recv() {
-            events.push(e);
-        }
-        events
-    });
+    let limits = Limits { max_turns: 5, wall_time: Duration::from_secs(60) };
+    let config = config::Config::default();
+    let events = lab
+        .rt
+        .block_on(common::session_of(common::agent(&config), &lab.root, "Build.", scenario, limits, |_| {}))
+        .events;
     let marked: Vec<&String> = events
         .iter()
         .filter_map(|e| match e {
@@ -345,9 +334,7 @@ text = "Done."
 /// ends with the session.
 #[test]
 fn a_server_one_command_starts_is_reachable_from_the_next() {
-    use baton::agent::anthropic::AnthropicBackend;
-    use baton::agent::scripted::{Scenario, ScriptedModel};
-    use baton::agent::{AgentEvent, Backend, Limits, SessionRequest};
+    use baton::agent::{AgentEvent, Limits};
     let lab = Lab::new();
     let scenario = r#"
 name = "shared loopback"
@@ -366,23 +353,12 @@ id = "end"
 text = "Done."
 "#
     .replace("HOSTPORT", &lab.port.to_string());
-    let events = lab.rt.block_on(async {
-        let model = ScriptedModel::start(Scenario::parse("net.toml", &scenario).unwrap(), None).await.unwrap();
-        let backend = AnthropicBackend::new(&model.url(), "test-key", &config::Config::default()).unwrap();
-        let request = SessionRequest::new(
-            "Build.",
-            &lab.root,
-            Limits { max_turns: 8, wall_time: Duration::from_secs(60) },
-            tokio_util::sync::CancellationToken::new(),
-        );
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        backend.run(request, tx).await;
-        let mut events = Vec::new();
-        while let Ok(e) = rx.try_recv() {
-            events.push(e);
-        }
-        events
-    });
+    let limits = Limits { max_turns: 8, wall_time: Duration::from_secs(60) };
+    let config = config::Config::default();
+    let events = lab
+        .rt
+        .block_on(common::session_of(common::agent(&config), &lab.root, "Build.", &scenario, limits, |_| {}))
+        .events;
     let outputs: Vec<&str> = events
         .iter()
         .filter_map(|e| match e {

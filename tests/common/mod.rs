@@ -321,3 +321,82 @@ impl Ended for baton::project::journal::SessionSummary {
         self.end.as_ref().expect("the session ended")
     }
 }
+
+/// What one agent session did, as a test reads it.
+pub struct AgentRun {
+    pub end: baton::agent::SessionEnd,
+    pub events: Vec<baton::agent::AgentEvent>,
+    /// The request bodies the scripted model received.
+    pub requests: Vec<serde_json::Value>,
+    /// The session's mark, to find what it left running.
+    pub session: String,
+}
+
+/// Every event a backend sent, once it is done.
+pub fn drain(rx: &mut tokio::sync::mpsc::UnboundedReceiver<baton::agent::AgentEvent>) -> Vec<baton::agent::AgentEvent> {
+    let mut events = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        events.push(e);
+    }
+    events
+}
+
+/// One session of `backend` (given the scripted model's URL) on `scenario`, started with
+/// `prompt` in `dir`; `tweak` adjusts the request (its artifacts, its cancel token).
+pub async fn session_of<B: baton::agent::Backend>(
+    backend: impl FnOnce(&str) -> B,
+    dir: &Path,
+    prompt: &str,
+    scenario: &str,
+    limits: baton::agent::Limits,
+    tweak: impl FnOnce(&mut baton::agent::SessionRequest),
+) -> AgentRun {
+    let scenario = baton::agent::scripted::Scenario::parse("test.toml", scenario).unwrap();
+    let model = baton::agent::scripted::ScriptedModel::start(scenario, None).await.unwrap();
+    let backend = backend(&model.url());
+    let mut request =
+        baton::agent::SessionRequest::new(prompt, dir, limits, tokio_util::sync::CancellationToken::new());
+    tweak(&mut request);
+    let session = request.session.clone();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let end = backend.run(request, tx).await;
+    AgentRun { end, events: drain(&mut rx), requests: model.requests(), session }
+}
+
+/// baton's own agent under `config`, against the model at `url`.
+pub fn agent(
+    config: &baton::project::config::Config,
+) -> impl FnOnce(&str) -> baton::agent::anthropic::AnthropicBackend {
+    move |url| baton::agent::anthropic::AnthropicBackend::new(url, "test-key", config).unwrap()
+}
+
+/// The real `claude` CLI under `config`, against the model at `url`, offline and with a home of
+/// its own in `home`.
+pub fn claude(
+    config: &baton::project::config::Config,
+    home: &Path,
+) -> impl FnOnce(&str) -> baton::agent::claude_code::ClaudeCodeBackend {
+    move |url| {
+        baton::agent::claude_code::ClaudeCodeBackend::new(claude_bin(), config)
+            .unwrap()
+            .with_baton(PathBuf::from(env!("CARGO_BIN_EXE_baton")))
+            .with_env([
+                ("ANTHROPIC_BASE_URL".to_owned(), url.to_owned()),
+                ("ANTHROPIC_API_KEY".to_owned(), "test-key".to_owned()),
+                ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".to_owned(), "1".to_owned()),
+                ("HOME".to_owned(), home.display().to_string()),
+                ("XDG_CONFIG_HOME".to_owned(), home.join(".config").display().to_string()),
+            ])
+    }
+}
+
+/// The notices among `events`.
+pub fn notices(events: &[baton::agent::AgentEvent]) -> Vec<&str> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            baton::agent::AgentEvent::Notice { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
