@@ -308,22 +308,36 @@ async fn start_one(server: &McpServer, how: &Start<'_>) -> Result<Running, Strin
     Ok(Running { name: server.name.clone(), service: Some(service), pgid, tools, stderr: kept, gone: None, unfit })
 }
 
-/// Saves a tool result's images under `dir` (`shot-N.png`, numbered on from what is there);
-/// returns their paths.
-pub fn save_images(dir: &Path, images: &[(String, String)]) -> Vec<Result<PathBuf, String>> {
+/// How the transcript names a saved image: one line, `[image saved: PATH]`.
+pub const IMAGE_SAVED: &str = "[image saved: ";
+
+/// Saves a tool result's images under `dir` (`image-NNN.EXT`, numbered on from what is there)
+/// and returns the lines that name them, to follow the result's text (nothing for no image).
+pub fn save_images(dir: Option<&Path>, images: &[(String, String)]) -> String {
     use base64::Engine;
+    let Some(dir) = dir else {
+        return match images.len() {
+            0 => String::new(),
+            n => format!("\n[{} not saved]", crate::words::count(n as u64, "image")),
+        };
+    };
+    let save = |media: &str, data: &str| -> Result<PathBuf, String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
+        let ext = media.strip_prefix("image/").unwrap_or("bin").replace("jpeg", "jpg");
+        let n = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0) + 1;
+        let path = dir.join(format!("image-{n:03}.{ext}"));
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .map_err(|e| format!("the image is not base64: {e}"))?;
+        std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok(path)
+    };
     images
         .iter()
-        .map(|(media, data)| {
-            std::fs::create_dir_all(dir).map_err(|e| format!("cannot make {}: {e}", dir.display()))?;
-            let ext = media.strip_prefix("image/").unwrap_or("bin").replace("jpeg", "jpg");
-            let n = std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0) + 1;
-            let path = dir.join(format!("image-{n:03}.{ext}"));
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(data)
-                .map_err(|e| format!("the image is not base64: {e}"))?;
-            std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            Ok(path)
+        .enumerate()
+        .map(|(i, (media, data))| match save(media, data) {
+            Ok(path) => format!("\n{IMAGE_SAVED}{}]", path.display()),
+            Err(e) => format!("\n[image {} not saved: {e}]", i + 1),
         })
         .collect()
 }

@@ -198,8 +198,10 @@ impl Printer {
                     writeln!(out, "    ✗ {}", clip(last, 160))?
                 }
                 // A screenshot a tool returned: where it was saved.
-                AgentEvent::ToolResult { output, is_error: false, .. } if output.contains("[image saved: ") => {
-                    for path in output.lines().filter_map(|l| l.strip_prefix("[image saved: ")) {
+                AgentEvent::ToolResult { output, is_error: false, .. }
+                    if output.contains(crate::agent::mcp::IMAGE_SAVED) =>
+                {
+                    for path in output.lines().filter_map(|l| l.strip_prefix(crate::agent::mcp::IMAGE_SAVED)) {
                         writeln!(out, "    image {}", path.trim_end_matches(']'))?
                     }
                 }

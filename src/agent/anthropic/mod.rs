@@ -145,19 +145,7 @@ impl AnthropicBackend {
         let mut content = vec![
             json!({"type": "text", "text": if answer.text.is_empty() { "(no text)" } else { answer.text.as_str() }}),
         ];
-        for (i, saved) in req
-            .artifacts
-            .as_deref()
-            .map(|dir| mcp::save_images(dir, &answer.images))
-            .unwrap_or_default()
-            .into_iter()
-            .enumerate()
-        {
-            match saved {
-                Ok(path) => shown.push_str(&format!("\n[image saved: {}]", path.display())),
-                Err(e) => shown.push_str(&format!("\n[image {} not saved: {e}]", i + 1)),
-            }
-        }
+        shown.push_str(&mcp::save_images(req.artifacts.as_deref(), &answer.images));
         for (media, data) in &answer.images {
             content.push(json!({"type": "image", "source": {"type": "base64", "media_type": media, "data": data}}));
         }

@@ -74,20 +74,7 @@ impl StreamParser {
                 (media, source["data"].as_str().unwrap_or("").to_owned())
             })
             .collect();
-        if images.is_empty() {
-            return text;
-        }
-        match &self.artifacts {
-            Some(dir) => {
-                for (i, saved) in crate::agent::mcp::save_images(dir, &images).into_iter().enumerate() {
-                    match saved {
-                        Ok(path) => text.push_str(&format!("\n[image saved: {}]", path.display())),
-                        Err(e) => text.push_str(&format!("\n[image {} not saved: {e}]", i + 1)),
-                    }
-                }
-            }
-            None => text.push_str(&format!("\n[{} not saved]", crate::words::count(images.len() as u64, "image"))),
-        }
+        text.push_str(&crate::agent::mcp::save_images(self.artifacts.as_deref(), &images));
         text
     }
 

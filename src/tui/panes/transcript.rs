@@ -143,7 +143,7 @@ impl Entry {
                 }
                 // An image a tool returned (a screenshot): one line with where it was saved.
                 if !*expanded && let Some((text, _)) = result {
-                    for path in text.lines().filter_map(|l| l.strip_prefix("[image saved: ")) {
+                    for path in text.lines().filter_map(|l| l.strip_prefix(crate::agent::mcp::IMAGE_SAVED)) {
                         out.push((clip(&format!("  image {}", path.trim_end_matches(']')), width), theme.dim()));
                     }
                 }
