@@ -42,6 +42,9 @@ pub struct SessionRequest {
     /// Marks the processes this session starts (in [`policy::procs::SESSION_ENV`]), the only
     /// ones its commands may signal. Unique to the session.
     pub session: String,
+    /// The session may read the project and run commands, not change it (the evaluator): no
+    /// file-writing tools, a read-only policy, and a sandbox in which the project is read-only.
+    pub read_only: bool,
 }
 
 impl SessionRequest {
@@ -62,6 +65,7 @@ impl SessionRequest {
             sandbox_record: None,
             artifacts: None,
             session,
+            read_only: false,
         }
     }
 }

@@ -86,11 +86,10 @@ pub fn create(dir: Option<&Path>, web: bool, out: &mut dyn Write) -> Result<Proj
         // The web demo is checked in the browser, by the agent; the shell demo by its tests.
         Some(found) => super::browser::add(&dir, found, &mut std::io::sink())?,
         None => {
-            let config = std::fs::read_to_string(&config_path)?.replacen(
-                "# verify = \"\"",
-                &format!("verify = \"{VERIFY}\""),
-                1,
-            );
+            // The demo shows the evaluator catching a false claim and baton flipping it back.
+            let config = std::fs::read_to_string(&config_path)?
+                .replacen("# verify = \"\"", &format!("verify = \"{VERIFY}\""), 1)
+                .replacen("# mode = \"report\"", "mode = \"enforce\"", 1);
             std::fs::write(&config_path, config)?;
         }
     }

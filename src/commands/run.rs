@@ -62,6 +62,23 @@ pub fn backend_for(
     }
 }
 
+/// The evaluator's backend when `[evaluate]` names another backend or model than the sessions'
+/// (`kind` is theirs); `None` when the sessions' own serves.
+pub fn evaluator_for(
+    config: &Config,
+    kind: BackendKind,
+    claude_bin: Option<&std::path::Path>,
+) -> Result<Option<Arc<dyn Backend>>> {
+    let evaluator = config.for_evaluator();
+    let evaluator_kind = config.evaluate.backend.unwrap_or(kind);
+    if evaluator_kind == kind && evaluator.agent.model == config.agent.model {
+        return Ok(None);
+    }
+    backend_for(&evaluator, evaluator_kind, claude_bin)
+        .map(Some)
+        .wrap_err("cannot set up the evaluator's backend ([evaluate] in .baton/config.toml)")
+}
+
 /// Runs the loop headless. Returns whether the run ended as asked (done, session cap, budget,
 /// paused by policy).
 pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<bool> {
@@ -70,7 +87,9 @@ pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<bool>
         return Err(crate::project::lock::LockError::Held { pid }.into());
     }
     let (config, mut opts) = args.apply(project.config());
-    let backend = backend_for(&config, args.backend.unwrap_or(config.agent.backend), args.claude_bin.as_deref())?;
+    let kind = args.backend.unwrap_or(config.agent.backend);
+    let backend = backend_for(&config, kind, args.claude_bin.as_deref())?;
+    let evaluator = evaluator_for(&config, kind, args.claude_bin.as_deref())?;
     // Without a screen nobody presses `n`: sessions follow one another.
     opts.mode = Mode::Continuous;
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -79,7 +98,10 @@ pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<bool>
         .build()
         .wrap_err("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let (harness, handles) = Harness::new(project, backend, opts.clone())?;
+        let (mut harness, handles) = Harness::new(project, backend, opts.clone())?;
+        if let Some(e) = evaluator {
+            harness = harness.with_evaluator(e);
+        }
         if opts.approve == ApprovePolicy::Manual && !args.json {
             writeln!(
                 out,
@@ -147,6 +169,16 @@ fn duration(ms: u64) -> String {
         format!("{}m{:02}s", s / 60, s % 60)
     } else {
         format!("{}.{}s", s, ms % 1000 / 100)
+    }
+}
+
+/// How a line marks the evaluator's word on a feature.
+pub fn judgement_mark(j: crate::project::evaluation::Judgement) -> &'static str {
+    use crate::project::evaluation::Judgement;
+    match j {
+        Judgement::Pass => "✓",
+        Judgement::Fail => "✗",
+        Judgement::Error => "?",
     }
 }
 
@@ -243,6 +275,9 @@ impl Printer {
                 for v in &review.violations {
                     writeln!(out, "  guard: {v} (repaired)")?;
                 }
+                if let Some(e) = &review.evaluation {
+                    writeln!(out, "  evaluator: {}", e.summary())?;
+                }
                 if let Some(v) = &review.verify {
                     writeln!(
                         out,
@@ -263,6 +298,31 @@ impl Printer {
                 None => writeln!(out, "session {number}: {verdict}")?,
             },
             HarnessEvent::FeaturesChanged { total, passing } => writeln!(out, "features: {passing}/{total} passing")?,
+            HarnessEvent::Evaluated { evaluation: e } => {
+                let reverted: Vec<String> = e.reverted.iter().map(usize::to_string).collect();
+                writeln!(
+                    out,
+                    "evaluation of session {} (session {}): {}{}",
+                    e.session,
+                    e.evaluator,
+                    e.summary(),
+                    if reverted.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; marked failing again: {}", reverted.join(", "))
+                    }
+                )?;
+                for f in &e.features {
+                    writeln!(
+                        out,
+                        "  {} feature {} {}: {}",
+                        judgement_mark(f.judgement),
+                        f.feature,
+                        f.judgement,
+                        clip(&f.evidence, 200)
+                    )?;
+                }
+            }
             HarnessEvent::Waiting { .. } => {}
             HarnessEvent::Backoff { seconds, reason } => {
                 writeln!(out, "waiting {seconds}s before the next session: {reason}")?

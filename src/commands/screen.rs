@@ -20,10 +20,16 @@ pub fn open(project: Project, args: super::run::RunArgs, out: &mut dyn Write) ->
     }
     let (config, opts) = args.apply(project.config());
     // Watching, reviewing and marking need no backend; the screen says why sessions cannot start.
-    let backend =
-        super::run::backend_for(&config, args.backend.unwrap_or(config.agent.backend), args.claude_bin.as_deref())
-            .map_err(|e| e.to_string());
-    tui::run(project, Launch { backend, opts, start: false })?;
+    let kind = args.backend.unwrap_or(config.agent.backend);
+    let claude_bin = args.claude_bin.as_deref();
+    let (backend, evaluator) = match super::run::backend_for(&config, kind, claude_bin) {
+        Ok(b) => match super::run::evaluator_for(&config, kind, claude_bin) {
+            Ok(e) => (Ok(b), e),
+            Err(e) => (Err(format!("{e:#}")), None),
+        },
+        Err(e) => (Err(e.to_string()), None),
+    };
+    tui::run(project, Launch { backend, evaluator, opts, start: false })?;
     Ok(true)
 }
 
@@ -40,7 +46,7 @@ pub fn demo(args: super::demo::DemoArgs, out: &mut dyn Write) -> Result<bool> {
     let mut opts = RunOptions::from_config(project.config());
     opts.approve = ApprovePolicy::Manual;
     opts.mode = Mode::Continuous;
-    let launch = Launch { backend: Ok(backend), opts, start: true };
+    let launch = Launch { backend: Ok(backend), evaluator: None, opts, start: true };
     let result = std::thread::scope(|s| s.spawn(|| tui::run(project, launch)).join());
     drop(model);
     drop(runtime);

@@ -18,6 +18,15 @@ fn or_running<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "running".to_owned(), |v| v.to_string())
 }
 
+/// A session's verdict; an evaluator's work has none of its own (it is judged with the session
+/// it evaluated).
+fn verdict_of(s: &SessionSummary) -> String {
+    match s.kind {
+        crate::project::session::SessionKind::Evaluator if s.end.is_some() => "-".to_owned(),
+        _ => or_running(s.verdict),
+    }
+}
+
 pub fn list(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
     let sessions = read(project)?;
     if json {
@@ -40,7 +49,7 @@ pub fn list(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
             s.number,
             s.kind.to_string(),
             or_running(s.outcome()),
-            or_running(s.verdict),
+            verdict_of(s),
             commits,
             format!("{}/{}", s.usage().input_tokens, s.usage().output_tokens),
             format!("${:.2}", s.cost_usd()),
@@ -65,7 +74,7 @@ pub fn show(project: &Project, number: u32, json: bool, out: &mut dyn Write) -> 
     writeln!(out, "started   {}", s.started_at)?;
     writeln!(out, "ended     {}", or_running(s.ended_at))?;
     writeln!(out, "outcome   {}", or_running(s.outcome()))?;
-    let verdict = or_running(s.verdict);
+    let verdict = verdict_of(s);
     match &s.reason {
         Some(reason) => writeln!(out, "verdict   {verdict}: {reason}")?,
         None => writeln!(out, "verdict   {verdict}")?,
@@ -81,6 +90,17 @@ pub fn show(project: &Project, number: u32, json: bool, out: &mut dyn Write) -> 
         s.usage().cache_read_input_tokens
     )?;
     writeln!(out, "cost      ${:.4}", s.cost_usd())?;
+    if let Some(detail) = s.end.as_ref().and_then(|r| r.detail.as_deref()) {
+        writeln!(out, "detail    {detail}")?;
+    }
+    if let Some(e) = &s.evaluation {
+        writeln!(out, "evaluated by session {}: {}", e.evaluator, e.summary())?;
+        for f in &e.features {
+            let again = if e.reverted.contains(&f.feature) { " (marked failing again)" } else { "" };
+            let mark = super::run::judgement_mark(f.judgement);
+            writeln!(out, "  {mark} feature {} {}{again}: {}", f.feature, f.judgement, f.evidence)?;
+        }
+    }
     let transcript = project.transcript_path(s.number);
     if transcript.exists() {
         writeln!(out, "transcript {}", transcript.display())?;

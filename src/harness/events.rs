@@ -105,6 +105,10 @@ pub enum HarnessEvent {
         total: usize,
         passing: usize,
     },
+    /// The evaluator judged a coding session's claims.
+    Evaluated {
+        evaluation: crate::project::evaluation::Evaluation,
+    },
     /// The loop waits for the operator (step mode, a manual review).
     Waiting {
         reason: String,

@@ -14,11 +14,15 @@ impl Harness {
         let report = pending.end.as_ref();
         let verify_ok = report.and_then(|r| r.verify.as_ref()).is_none_or(|v| v.passed);
         let clean = report.is_some_and(|r| r.violations.is_empty());
+        // A claim the evaluator found false, or could not judge, is a failed check.
+        let evaluated_ok = pending.evaluation.as_ref().is_none_or(|e| e.passed());
         let auto = match self.opts.approve {
             // An initializer that wrote no feature list goes to the operator, whatever the policy.
             _ if pending.outcome() == Some(Outcome::NoFeatureList) => false,
             ApprovePolicy::Auto => true,
-            ApprovePolicy::Checks => verify_ok && clean && pending.outcome() == Some(Outcome::Completed),
+            ApprovePolicy::Checks => {
+                verify_ok && clean && evaluated_ok && pending.outcome() == Some(Outcome::Completed)
+            }
             ApprovePolicy::Manual => false,
         };
         self.emit(HarnessEvent::ReviewNeeded { review: Box::new(rev), waiting: !auto });

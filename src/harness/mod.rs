@@ -3,6 +3,7 @@
 //! way. The journal is the single record of what happened, so a killed loop resumes where it
 //! stopped and every reader agrees with it. No terminal code here.
 
+mod evaluate;
 mod events;
 mod gate;
 pub mod guard;
@@ -87,6 +88,8 @@ pub struct Harness {
     repo: std::sync::Mutex<Repo>,
     journal: Journal,
     backend: Arc<dyn Backend>,
+    /// Runs the evaluator's sessions: the sessions' own backend unless `[evaluate]` names another.
+    evaluator: Arc<dyn Backend>,
     opts: RunOptions,
     events: UnboundedSender<HarnessEvent>,
     commands: UnboundedReceiver<Command>,
@@ -138,6 +141,7 @@ impl Harness {
             project,
             repo: std::sync::Mutex::new(repo),
             journal,
+            evaluator: backend.clone(),
             backend,
             opts,
             events: ev_tx,
@@ -159,6 +163,12 @@ impl Harness {
             _verify_tmp: verify_tmp,
         };
         Ok((harness, Handles { commands: cmd_tx, events: ev_rx }))
+    }
+
+    /// Runs the evaluator's sessions on `backend` (another model or backend than the sessions').
+    pub fn with_evaluator(mut self, backend: Arc<dyn Backend>) -> Self {
+        self.evaluator = backend;
+        self
     }
 
     fn repo(&self) -> std::sync::MutexGuard<'_, Repo> {
@@ -377,7 +387,9 @@ impl Harness {
             let head = self.repo().head()?.map(|h| h.to_string());
             let recorded = self
                 .sessions()?
-                .pop()
+                .into_iter()
+                .rev()
+                .find(|s| s.kind != SessionKind::Evaluator)
                 .and_then(|s| s.end)
                 .filter(|r| r.head.is_some() && r.head == head)
                 .and_then(|r| r.verify);

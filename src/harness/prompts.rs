@@ -7,11 +7,16 @@ use crate::project::session::{Outcome, SessionKind, Verdict};
 
 const INITIALIZER: &str = include_str!("../../assets/prompts/initializer.md");
 const CODING: &str = include_str!("../../assets/prompts/coding.md");
+const EVALUATOR: &str = include_str!("../../assets/prompts/evaluator.md");
+
+/// The most of a session's diff an evaluator's prompt carries; it can read the rest with git.
+const DIFF_LIMIT: usize = 30_000;
 
 fn template(project: &Project, kind: SessionKind) -> String {
     let (name, builtin) = match kind {
         SessionKind::Initializer => ("initializer.md", INITIALIZER),
         SessionKind::Coding => ("coding.md", CODING),
+        SessionKind::Evaluator => ("evaluator.md", EVALUATOR),
     };
     std::fs::read_to_string(project.baton_dir().join("prompts").join(name)).unwrap_or_else(|_| builtin.to_owned())
 }
@@ -53,6 +58,68 @@ pub fn render(project: &Project, kind: SessionKind, feedback: &[String]) -> Stri
         .replace("{{feature_count}}", &count)
         .replace("{{browser}}", &browser(project))
         .replace("{{feedback}}", &feedback)
+}
+
+/// The evaluator's prompt: the claims of session `session` to judge (number, feature), and the
+/// session's diff (cut, with a word on how to see the rest).
+pub fn render_evaluator(
+    project: &Project,
+    session: u32,
+    claims: &[(usize, &crate::project::features::Feature)],
+    diff: &str,
+) -> String {
+    let claims: Vec<String> = claims
+        .iter()
+        .map(|(n, f)| {
+            let steps: Vec<String> = f.steps().enumerate().map(|(i, s)| format!("   {}. {s}", i + 1)).collect();
+            format!(
+                "Feature {n} ({}): {}
+{}",
+                f.category(),
+                f.description(),
+                steps.join("\n")
+            )
+        })
+        .collect();
+    let diff = if diff.trim().is_empty() {
+        "(nothing: the session committed no change)".to_owned()
+    } else if diff.len() > DIFF_LIMIT {
+        let mut cut = DIFF_LIMIT;
+        while !diff.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        format!("```diff\n{}\n```\n(cut here: `git log -p` shows all of it)", &diff[..cut])
+    } else {
+        format!("```diff\n{}\n```", diff.trim_end())
+    };
+    let browser = browser(project);
+    let files = &project.config().files;
+    template(project, SessionKind::Evaluator)
+        .replace("{{session}}", &session.to_string())
+        .replace("{{claims}}", &claims.join("\n\n"))
+        .replace("{{diff}}", &diff)
+        .replace("{{spec}}", &files.spec.display().to_string())
+        .replace("{{features}}", &files.features.display().to_string())
+        .replace("{{progress}}", &files.progress.display().to_string())
+        .replace("{{init}}", &files.init.display().to_string())
+        .replace("{{browser_short}}", if browser.is_empty() { "" } else { ", and the browser" })
+        .replace("{{browser}}", &browser)
+}
+
+/// What the next coding session should hear of the evaluation of the last one: each claim the
+/// evaluator found false and flipped back, with its evidence.
+pub fn evaluation_feedback(last: Option<&SessionSummary>) -> Vec<String> {
+    let Some(e) = last.and_then(|s| s.evaluation.as_ref()) else { return Vec::new() };
+    e.features
+        .iter()
+        .filter(|f| e.reverted.contains(&f.feature))
+        .map(|f| {
+            format!(
+                "Session {} marked feature {} (\"{}\") passing, but the evaluator tested it and it fails: {} baton marked it failing again. Make it work, and test it the way its steps say.",
+                e.session, f.feature, f.description, f.evidence.trim_end_matches('.').to_owned() + "."
+            )
+        })
+        .collect()
 }
 
 /// What the next session should hear about the last one: a veto and its reason, guard findings,

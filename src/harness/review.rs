@@ -29,6 +29,8 @@ pub struct Review {
     pub cost_usd: f64,
     pub duration_ms: u64,
     pub turns: u32,
+    /// What the evaluator said of the features the session marked passing.
+    pub evaluation: Option<crate::project::evaluation::Evaluation>,
 }
 
 fn oid(s: Option<&str>) -> Option<git2::Oid> {
@@ -62,6 +64,7 @@ pub fn build(repo: &Repo, s: &SessionSummary) -> Result<Review, ProjectError> {
         cost_usd: r.cost_usd,
         duration_ms: r.duration_ms,
         turns: r.turns,
+        evaluation: s.evaluation.clone(),
     })
 }
 

@@ -43,6 +43,22 @@ impl Harness {
     pub(super) async fn recover(&mut self) -> Result<(), HarnessError> {
         let Some(s) = self.sessions()?.into_iter().rev().find(|s| s.outcome().is_none()) else { return Ok(()) };
         agent::kill_recorded_groups(&self.pid_file(s.number));
+        if s.kind == SessionKind::Evaluator {
+            // An evaluation cut short has no verdicts; whatever it changed is undone.
+            let head = s.base.as_deref().and_then(|b| git2::Oid::from_str(b).ok());
+            let undone = self.repo().undo_changes(head, &s.uncommitted)?;
+            let mut detail = "baton stopped while the evaluator ran; its session was not evaluated".to_owned();
+            if !undone.is_empty() {
+                detail.push_str(&format!("; undid its changes to {}", undone.join(", ")));
+            }
+            let report = SessionReport {
+                head: s.base.clone(),
+                detail: Some(detail),
+                ..SessionReport::new(s.number, Outcome::Interrupted)
+            };
+            self.append(Record::SessionEnded(report))?;
+            return Ok(());
+        }
         let base = s.base.as_deref().and_then(|b| git2::Oid::from_str(b).ok());
         let before = match base {
             Some(b) => match self.repo().file_at(b, &self.project.config().files.features)? {
@@ -84,7 +100,11 @@ impl Harness {
         // The operator's uncommitted files: never committed as this session's work, and put back
         // as they were if it is vetoed.
         let uncommitted = self.repo().uncommitted()?;
-        let mut feedback = prompts::feedback(sessions.last());
+        // What the last review and the last evaluation said (an evaluator's own session says
+        // nothing to the next coder).
+        let last = sessions.iter().rev().find(|s| s.kind != SessionKind::Evaluator);
+        let mut feedback = prompts::feedback(last);
+        feedback.extend(prompts::evaluation_feedback(last));
         feedback.append(&mut self.boundary_feedback);
         let prompt = prompts::render(&self.project, kind, &feedback);
 
@@ -100,26 +120,59 @@ impl Harness {
         let mut transcript = Transcript::open(&self.project.transcript_path(number))?;
         transcript.write(&AgentEvent::Prompt { text: prompt.clone() });
 
-        let cancel = CancellationToken::new();
-        let mut request = SessionRequest::new(
-            prompt,
-            self.project.root(),
-            Limits { max_turns: self.opts.max_turns, wall_time: self.opts.session_timeout },
-            cancel.clone(),
-        );
+        let limits = Limits { max_turns: self.opts.max_turns, wall_time: self.opts.session_timeout };
+        let request = self.request_for(number, prompt, limits);
+        let run = self.drive(number, self.backend.clone(), request, transcript, false).await;
+        let stall_before = self.stall_streak;
+        self.finish_session(number, kind, base, &uncommitted, before, run.end, run.elapsed, None).await?;
+        if kind == SessionKind::Coding
+            && !self.quit_requested
+            && let Some(false) = self.evaluate(number).await?
+        {
+            // Every new pass was a false claim, flipped back: the session passed nothing.
+            self.stall_streak = stall_before + 1;
+        }
+        Ok(())
+    }
+
+    /// A request for session `number`, with its files in `.baton/sessions/`.
+    pub(super) fn request_for(&self, number: u32, prompt: String, limits: Limits) -> SessionRequest {
+        let dir = self.project.baton_dir().join("sessions");
+        let mut request = SessionRequest::new(prompt, self.project.root(), limits, CancellationToken::new());
         request.pid_file = Some(self.pid_file(number));
-        let record = self.project.baton_dir().join("sessions").join(format!("{number:04}.sandboxes"));
-        request.sandbox_record = Some(record.clone());
-        request.raw_log = Some(self.project.baton_dir().join("sessions").join(format!("{number:04}.raw.jsonl")));
-        request.artifacts = Some(self.project.baton_dir().join("sessions").join(format!("{number:04}")));
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let backend = self.backend.clone();
+        request.sandbox_record = Some(dir.join(format!("{number:04}.sandboxes")));
+        request.raw_log = Some(dir.join(format!("{number:04}.raw.jsonl")));
+        request.artifacts = Some(dir.join(format!("{number:04}")));
+        request
+    }
+
+    /// Runs `request` on `backend` as session `number`: its events go to the transcript and to
+    /// whoever watches, the operator's commands are taken meanwhile, and nothing it started
+    /// outlives it. With `keep_text`, everything the model wrote comes back too.
+    pub(super) async fn drive(
+        &mut self,
+        number: u32,
+        backend: Arc<dyn Backend>,
+        request: SessionRequest,
+        mut transcript: Transcript,
+        keep_text: bool,
+    ) -> Driven {
+        let cancel = request.cancel.clone();
         let token = request.session.clone();
+        let record = request.sandbox_record.clone();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut task = tokio::spawn(async move { backend.run(request, tx).await });
         let started = Instant::now();
+        let mut text = String::new();
+        let mut take = |event: &AgentEvent| {
+            if keep_text && let AgentEvent::TextDelta { text: t } = event {
+                text.push_str(t);
+            }
+        };
         let end = loop {
             tokio::select! {
                 Some(event) = rx.recv() => {
+                    take(&event);
                     transcript.write(&event);
                     self.emit(HarnessEvent::Agent { number, event });
                 }
@@ -151,14 +204,15 @@ impl Harness {
             }
         };
         while let Ok(event) = rx.try_recv() {
+            take(&event);
             transcript.write(&event);
             self.emit(HarnessEvent::Agent { number, event });
         }
         drop(transcript);
         let _ = std::fs::remove_file(self.pid_file(number));
         // Nothing the session started outlives it: a daemon could change the tree after the guard.
-        tokio::task::spawn_blocking(move || crate::sandbox::end_session(&token, Some(&record))).await.ok();
-        self.finish_session(number, kind, base, &uncommitted, before, end, started.elapsed(), None).await
+        tokio::task::spawn_blocking(move || crate::sandbox::end_session(&token, record.as_deref())).await.ok();
+        Driven { end, elapsed: started.elapsed(), text }
     }
 
     /// Everything after the agent stops: commit what it left, guard, verify, decide the outcome,
@@ -262,8 +316,16 @@ pub fn outcome_of(reason: &EndReason, progress: bool) -> (Outcome, Option<String
     }
 }
 
+/// How a driven session ended.
+pub(super) struct Driven {
+    pub end: SessionEnd,
+    pub elapsed: Duration,
+    /// Everything the model wrote, when asked for.
+    pub text: String,
+}
+
 /// A session's transcript, `.baton/sessions/NNNN.jsonl`: every agent event, secrets masked.
-struct Transcript {
+pub(super) struct Transcript {
     file: Option<std::fs::File>,
 }
 

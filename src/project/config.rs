@@ -24,6 +24,7 @@ pub struct Config {
     pub files: Files,
     pub agent: Agent,
     pub run: Run,
+    pub evaluate: Evaluate,
     pub policy: Policy,
     pub sandbox: Sandbox,
     pub mcp: super::mcp::Mcp,
@@ -46,6 +47,7 @@ impl Default for Config {
             files: Files::default(),
             agent: Agent::default(),
             run: Run::default(),
+            evaluate: Evaluate::default(),
             policy: Policy::default(),
             sandbox: Sandbox::default(),
             mcp: super::mcp::Mcp::default(),
@@ -256,6 +258,54 @@ pub struct Screen {
     pub bell: bool,
     /// Send a desktop notification (OSC 9) at the same moments.
     pub notify: bool,
+}
+
+/// What the evaluator does with a coding session's claims.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvaluateMode {
+    /// No evaluator sessions.
+    Off,
+    /// The evaluator's verdicts join the review; nothing is changed.
+    Report,
+    /// A feature that fails evaluation is flipped back in a baton commit, and the evidence goes
+    /// to the next coding session.
+    Enforce,
+}
+
+/// The evaluator: a fresh, read-only session that re-tests every feature a coding session marked
+/// passing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Evaluate {
+    pub mode: EvaluateMode,
+    /// Its backend; unset, the sessions' own (`[agent] backend`).
+    pub backend: Option<BackendKind>,
+    /// Its model; empty, the sessions' own (`[agent] model`).
+    pub model: String,
+    /// Most model turns of one evaluation.
+    pub max_turns: u32,
+}
+
+impl Default for Evaluate {
+    fn default() -> Self {
+        Evaluate { mode: EvaluateMode::Report, backend: None, model: String::new(), max_turns: 60 }
+    }
+}
+
+impl Config {
+    /// The config the evaluator's backend is made from: the sessions' own, with `[evaluate]`'s
+    /// backend and model where set.
+    pub fn for_evaluator(&self) -> Config {
+        let mut c = self.clone();
+        if let Some(b) = self.evaluate.backend {
+            c.agent.backend = b;
+        }
+        if !self.evaluate.model.trim().is_empty() {
+            c.agent.model = self.evaluate.model.clone();
+        }
+        c
+    }
 }
 
 /// A command of the operator's that hears about what needs them, wherever they are.

@@ -122,6 +122,9 @@ pub enum Record {
     },
     /// Another baton process asks the running loop to mark a feature at the next boundary.
     MarkRequested { feature: usize, passes: bool },
+    /// The evaluator judged a coding session's claims (and, under `enforce`, flipped the false
+    /// ones back).
+    Evaluated(super::evaluation::Evaluation),
     /// A loop started in this process.
     RunStarted { pid: u32, backend: String, approve: String, mode: String },
     /// A loop stopped, and why (`done`, `session_cap`, `budget`, `paused`, `no_progress`, ...).
@@ -272,6 +275,8 @@ pub struct SessionSummary {
     pub base: Option<String>,
     /// What was not committed when the session started.
     pub uncommitted: Vec<Uncommitted>,
+    /// What the evaluator said of this session's claims.
+    pub evaluation: Option<super::evaluation::Evaluation>,
 }
 
 impl SessionSummary {
@@ -322,6 +327,8 @@ impl Serialize for SessionSummary {
             verify: Option<&'a VerifyResult>,
             #[serde(skip_serializing_if = "<[_]>::is_empty")]
             uncommitted: &'a [Uncommitted],
+            #[serde(skip_serializing_if = "Option::is_none")]
+            evaluation: Option<&'a super::evaluation::Evaluation>,
         }
         let r = self.end.as_ref();
         Flat {
@@ -346,6 +353,7 @@ impl Serialize for SessionSummary {
             violations: r.map_or(&[], |r| &r.violations),
             verify: r.and_then(|r| r.verify.as_ref()),
             uncommitted: &self.uncommitted,
+            evaluation: self.evaluation.as_ref(),
         }
         .serialize(serializer)
     }
@@ -370,19 +378,33 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
                     reason: None,
                     base: base.clone(),
                     uncommitted: uncommitted.clone(),
+                    evaluation: None,
                 });
             }
             Record::SessionEnded(r) => {
                 if let Some(s) = out.iter_mut().find(|s| s.number == r.number) {
                     s.ended_at = Some(entry.at);
                     s.end = Some(r.clone());
-                    s.verdict.get_or_insert(Verdict::Pending);
+                    // An evaluator's work is judged with the session it evaluated.
+                    if s.kind != SessionKind::Evaluator {
+                        s.verdict.get_or_insert(Verdict::Pending);
+                    }
                 }
             }
             Record::Verdict { number, verdict, reason } => {
                 if let Some(s) = out.iter_mut().find(|s| s.number == *number) {
                     s.verdict = Some(*verdict);
                     s.reason = reason.clone();
+                }
+            }
+            Record::Evaluated(e) => {
+                if let Some(s) = out.iter_mut().find(|s| s.number == e.session) {
+                    // baton's flip-back commit is part of the session's review.
+                    if let (Some(head), Some(end)) = (&e.head, s.end.as_mut()) {
+                        end.head = Some(head.clone());
+                        end.commits.insert(0, head.clone());
+                    }
+                    s.evaluation = Some(e.clone());
                 }
             }
             Record::FeatureMarked { .. }

@@ -2,6 +2,7 @@
 //! the journal. Everything here is plain files and git, readable by any other tool.
 
 pub mod config;
+pub mod evaluation;
 pub mod features;
 pub mod fsio;
 pub mod journal;

@@ -10,6 +10,8 @@ pub enum SessionKind {
     Initializer,
     /// Every later session: one feature, tested, committed, with notes.
     Coding,
+    /// A fresh, read-only session that re-tests what a coding session marked passing.
+    Evaluator,
 }
 
 /// How a session ended, decided by baton from what it saw, never taken on the agent's word.

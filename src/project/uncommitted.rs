@@ -149,4 +149,39 @@ impl Repo {
         }
         Ok(())
     }
+
+    /// Takes the work tree back to `head` and the operator's files in `theirs` as they were,
+    /// undoing whatever else changed (a session that may not change anything did). Returns the
+    /// paths it undid; nothing is touched when there are none.
+    pub fn undo_changes(&self, head: Option<Oid>, theirs: &[Uncommitted]) -> Result<Vec<String>, RepoError> {
+        let dirty = self.dirty_paths()?;
+        let mut changed = Vec::new();
+        for path in &dirty {
+            match theirs.iter().find(|u| u.path == *path) {
+                Some(u) if self.unchanged(u)? => {}
+                _ => changed.push(path.clone()),
+            }
+        }
+        // An operator's change taken back to HEAD's content is a change too.
+        changed.extend(theirs.iter().filter(|u| !dirty.contains(&u.path)).map(|u| u.path.clone()));
+        if changed.is_empty() {
+            return Ok(changed);
+        }
+        if let Some(h) = head {
+            self.reset_hard(h)?;
+        }
+        // What is still there beyond HEAD and is not the operator's is new: it goes.
+        for path in self.dirty_paths()? {
+            if !theirs.iter().any(|u| u.path == path) {
+                let full = self.workdir().join(&path);
+                if let Err(e) = std::fs::remove_file(&full)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    return Err(RepoError::Io { context: format!("removing {}", full.display()), source: e });
+                }
+            }
+        }
+        self.restore_uncommitted(theirs)?;
+        Ok(changed)
+    }
 }

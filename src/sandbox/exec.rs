@@ -30,12 +30,21 @@ struct Spec {
     hide: Vec<PathBuf>,
     network: bool,
     signals: bool,
+    /// The project is read-only too (the evaluator's commands): only `--write` paths are writable.
+    read_only: bool,
     /// A session's network holder to join (its user and network namespaces) instead of a new
     /// network of the command's own, so what one command starts on loopback the next can reach.
     join: Option<u32>,
     /// Where to note the new user namespace, so baton can end everything in it later.
     record: Option<PathBuf>,
     program: Vec<OsString>,
+}
+
+impl Spec {
+    /// The project, unless it is read-only.
+    fn writable_roots(&self) -> Vec<PathBuf> {
+        if self.read_only { Vec::new() } else { vec![self.root.clone()] }
+    }
 }
 
 /// Runs `baton sandbox exec ARGS`; never returns.
@@ -60,6 +69,7 @@ fn parse(args: &[OsString]) -> Result<Spec, String> {
             Some("--hide") => spec.hide.push(value()?),
             Some("--network") => spec.network = true,
             Some("--signals") => spec.signals = true,
+            Some("--read-only") => spec.read_only = true,
             Some("--join") => {
                 let pid = value()?;
                 spec.join = Some(
@@ -76,7 +86,7 @@ fn parse(args: &[OsString]) -> Result<Spec, String> {
     }
     if spec.root.as_os_str().is_empty() || spec.program.is_empty() {
         return Err(
-            "usage: baton sandbox exec --root DIR [--write DIR]... [--hide PATH]... [--network] -- PROGRAM [ARG]..."
+            "usage: baton sandbox exec --root DIR [--write DIR]... [--hide PATH]... [--network] [--read-only] -- PROGRAM [ARG]..."
                 .into(),
         );
     }
@@ -262,7 +272,7 @@ fn mounts(spec: &Spec) -> Result<(), String> {
     }
     // Everything read-only but the writable paths: Landlock does not cover chmod, chown or
     // utimes, a read-only mount does.
-    let mut writable = vec![spec.root.clone()];
+    let mut writable = spec.writable_roots();
     writable.extend(spec.write.iter().filter(|w| w.is_dir()).cloned());
     for w in &writable {
         mount(Some(w), w, None, libc::MS_BIND | libc::MS_REC, None)?;
@@ -373,7 +383,7 @@ fn landlock(spec: &Spec) -> Result<(), String> {
     if !spec.signals {
         ruleset = ruleset.scope(Scope::Signal).map_err(fail)?;
     }
-    let mut writable = vec![spec.root.clone()];
+    let mut writable = spec.writable_roots();
     writable.extend(spec.write.iter().cloned());
     let devices = ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/ptmx", "/dev/pts", "/dev/shm"];
     let status = ruleset

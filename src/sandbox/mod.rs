@@ -33,6 +33,10 @@ pub enum SandboxError {
 /// Where the `claude` CLI's environment names the session's record of sandboxes, for the hook.
 pub const RECORD_ENV: &str = "BATON_SANDBOX_RECORD";
 
+/// Set (to `1`) in the `claude` CLI's environment for a read-only session: the hook then applies
+/// the read-only policy and sandbox. The CLI's commands cannot change the CLI's environment.
+pub const READ_ONLY_ENV: &str = "BATON_READ_ONLY";
+
 /// How one session's commands are confined.
 #[derive(Debug, Clone)]
 pub struct Profile {
@@ -45,6 +49,8 @@ pub struct Profile {
     record: Option<PathBuf>,
     /// The session's network holder to join, when the network is off.
     net: Option<u32>,
+    /// The project may be read, not written (the evaluator's session).
+    read_only: bool,
 }
 
 impl Profile {
@@ -66,6 +72,7 @@ impl Profile {
             network: config.network == config::Network::On,
             record: None,
             net: None,
+            read_only: false,
         }))
     }
 
@@ -82,6 +89,13 @@ impl Profile {
     /// rather than each getting a network of its own.
     pub fn with_net(mut self, pid: Option<u32>) -> Self {
         self.net = pid;
+        self
+    }
+
+    /// The project is read-only to the commands too: they may write only the session's temporary
+    /// directory and `[sandbox] writable` (the evaluator judges the tree, it does not change it).
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
         self
     }
 
@@ -127,6 +141,9 @@ impl Profile {
         if signals {
             argv.push("--signals".into());
         }
+        if self.read_only {
+            argv.push("--read-only".into());
+        }
         if let Some(record) = &self.record {
             argv.extend(["--record".into(), record.clone().into_os_string()]);
         }
@@ -146,11 +163,15 @@ impl Profile {
         if !net && !FILE_SIGNS.iter().any(|s| output.contains(s)) {
             return None;
         }
-        let mut writable = vec![self.root.display().to_string(), format!("{} ($TMPDIR)", self.tmp.display())];
+        let mut writable = vec![format!("{} ($TMPDIR)", self.tmp.display())];
+        if !self.read_only {
+            writable.insert(0, self.root.display().to_string());
+        }
         writable.extend(self.writable.iter().map(|w| w.display().to_string()));
         Some(format!(
-            "denied by baton's sandbox? Commands may write only in {}; .baton/ is read-only; keys and credentials ([sandbox] hidden) are hidden;{} signals reach only processes this command started",
+            "denied by baton's sandbox? Commands may write only in {}; {} keys and credentials ([sandbox] hidden) are hidden;{} signals reach only processes this command started",
             writable.join(", "),
+            if self.read_only { "the project is read-only to this session;" } else { ".baton/ is read-only;" },
             if self.network { "" } else { " the network is off (loopback inside the sandbox works);" }
         ))
     }

@@ -297,6 +297,18 @@ impl App {
                 fx.push(Effect::Worker(Request::Refresh));
             }
             HarnessEvent::FeaturesChanged { .. } => fx.push(Effect::Worker(Request::Refresh)),
+            HarnessEvent::Evaluated { evaluation: e } => {
+                let text = format!("evaluation of session {}: {}", e.session, e.summary());
+                self.notice(text.clone());
+                self.transcript.notice(text, !e.passed());
+                for f in &e.features {
+                    let again = if e.reverted.contains(&f.feature) { " (marked failing again)" } else { "" };
+                    self.transcript.notice(
+                        format!("feature {} {}{again}: {}", f.feature, f.judgement, f.evidence),
+                        f.judgement != crate::project::evaluation::Judgement::Pass,
+                    );
+                }
+            }
             HarnessEvent::Waiting { reason } => {
                 if self.pending.is_none() {
                     self.status.state = if self.mode == Mode::Step { "step: press n".into() } else { "waiting".into() };

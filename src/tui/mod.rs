@@ -33,6 +33,8 @@ pub struct Launch {
     /// The backend, or why there is none (say, no API key): the screen then shows the project
     /// and takes verdicts and marks, but starts no session.
     pub backend: Result<Arc<dyn Backend>, String>,
+    /// The evaluator's backend, when it is not the sessions' own.
+    pub evaluator: Option<Arc<dyn Backend>>,
     pub opts: RunOptions,
     /// Start the first session at once (the demo), rather than waiting for `n`.
     pub start: bool,
@@ -83,7 +85,10 @@ async fn run_async(project: Project, launch: Launch) -> Result<()> {
         if let Ok(backend) = &launch.backend {
             let mut opts = launch.opts.clone();
             opts.mode = mode;
-            let (h, handles) = Harness::new(project.clone(), backend.clone(), opts)?;
+            let (mut h, handles) = Harness::new(project.clone(), backend.clone(), opts)?;
+            if let Some(e) = &launch.evaluator {
+                h = h.with_evaluator(e.clone());
+            }
             run_loop.task = Some(tokio::spawn(h.run()));
             run_loop.handles = Some(handles);
         }

@@ -62,6 +62,7 @@ pub fn review() -> Review {
         cost_usd: 0.04,
         duration_ms: 65_000,
         turns: 5,
+        evaluation: None,
     }
 }
 

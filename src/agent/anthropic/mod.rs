@@ -65,7 +65,16 @@ impl AnthropicBackend {
         self.price.map_or(0.0, |p| p.cost(usage))
     }
 
-    fn system_prompt(&self, ctx: &ToolContext) -> String {
+    fn system_prompt(&self, ctx: &ToolContext, read_only: bool) -> String {
+        if read_only {
+            return format!(
+                "You are a careful, skeptical tester of the project in {}. You may read every file and \
+                 run commands there (start the app, run its tests, use the browser tools if you have \
+                 them), but you may not change the project: its files are read-only to you, and \
+                 scratch files go under $TMPDIR. Every path you give is relative to that directory.",
+                ctx.root().display()
+            );
+        }
         format!(
             "You are a careful software engineer working alone in the project directory {}. \
              Use the tools to read, change and run things there; every path you give is relative to \
@@ -77,8 +86,8 @@ impl AnthropicBackend {
 
     /// The request body for the conversation so far. The system prompt, the tools and the tail of
     /// the conversation are marked for prompt caching, so each turn re-reads the rest from cache.
-    fn request(&self, system: &str, extra: &[Value], messages: &[Value]) -> Value {
-        let mut tools = tools::definitions();
+    fn request(&self, system: &str, extra: &[Value], messages: &[Value], read_only: bool) -> Value {
+        let mut tools = tools::definitions_for(read_only);
         tools.extend(extra.iter().cloned());
         if let Some(last) = tools.last_mut() {
             last["cache_control"] = json!({"type": "ephemeral"});
@@ -160,8 +169,10 @@ impl AnthropicBackend {
         events: &UnboundedSender<AgentEvent>,
         state: &mut State,
     ) -> EndReason {
-        let system = self.system_prompt(ctx);
-        let mut policy = Policy::new(&req.workdir, &self.policy_config).with_session(Some(req.session.clone()));
+        let system = self.system_prompt(ctx, req.read_only);
+        let mut policy = Policy::new(&req.workdir, &self.policy_config)
+            .with_session(Some(req.session.clone()))
+            .read_only(req.read_only);
         if let Some(profile) = ctx.sandbox() {
             policy = policy.with_tmpdir(profile.tmp());
         }
@@ -180,7 +191,7 @@ impl AnthropicBackend {
                 return EndReason::MaxTurns;
             }
             state.turns += 1;
-            let body = self.request(&system, &extra, &messages);
+            let body = self.request(&system, &extra, &messages, req.read_only);
             let result = self
                 .client
                 .message(&body, &req.cancel, |p| {
@@ -334,9 +345,12 @@ impl Backend for AnthropicBackend {
                     return SessionEnd { reason, usage: Usage::default(), cost_usd: 0.0, turns: 0, notes: Vec::new() };
                 }
             };
-            let mut ctx = ToolContext::new(&req.workdir, req.cancel.clone())
-                .with_session(req.session.clone())
-                .with_sandbox(sandbox.as_ref().map(|s| s.profile.clone().with_record(req.sandbox_record.clone())));
+            let mut ctx =
+                ToolContext::new(&req.workdir, req.cancel.clone()).with_session(req.session.clone()).with_sandbox(
+                    sandbox
+                        .as_ref()
+                        .map(|s| s.profile.clone().with_record(req.sandbox_record.clone()).read_only(req.read_only)),
+                );
             if let Some(path) = &req.pid_file {
                 ctx = ctx.with_group_file(path.clone());
             }

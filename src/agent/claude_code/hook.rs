@@ -33,7 +33,8 @@ pub fn pre_tool_use_hook(input: &str, project_root: Option<&Path>) -> Option<Val
         Ok(c) => c,
         Err(e) => return Some(deny(format!("baton cannot read its config: {e}"))),
     };
-    let policy = crate::agent::policy::Policy::new(&root, &config);
+    let read_only = std::env::var_os(crate::sandbox::READ_ONLY_ENV).is_some_and(|v| v == "1");
+    let policy = crate::agent::policy::Policy::new(&root, &config).read_only(read_only);
     let cwd = cwd.unwrap_or_else(|| root.clone());
     let tool = v["tool_name"].as_str().unwrap_or("");
     match policy.check_tool_in(tool, &v["tool_input"], &cwd) {
@@ -48,7 +49,8 @@ pub fn pre_tool_use_hook(input: &str, project_root: Option<&Path>) -> Option<Val
                     let net = std::env::var(crate::sandbox::NET_ENV).ok().and_then(|p| p.parse().ok());
                     let profile = profile
                         .with_record(std::env::var_os(crate::sandbox::RECORD_ENV).map(PathBuf::from))
-                        .with_net(net);
+                        .with_net(net)
+                        .read_only(read_only);
                     let mut input = v["tool_input"].clone();
                     let command = input["command"].as_str().unwrap_or("").to_owned();
                     input["command"] = Value::String(profile.shell_line(&command));

@@ -26,6 +26,9 @@ use crate::project::session::Usage;
 pub const ALLOWED_TOOLS: &[&str] =
     &["Bash", "Read", "Write", "Edit", "MultiEdit", "NotebookEdit", "Glob", "Grep", "LS", "TodoWrite", "Task"];
 
+/// The CLI's tools that change files: a read-only session (the evaluator) goes without them.
+pub const WRITING_TOOLS: &[&str] = &["Write", "Edit", "MultiEdit", "NotebookEdit"];
+
 /// Marks a refusal by baton's hook, so the backend can tell it from other tool errors.
 pub const REFUSAL_PREFIX: &str = "Refused by baton's policy: ";
 
@@ -130,7 +133,11 @@ impl ClaudeCodeBackend {
     }
 
     fn command(&self, req: &SessionRequest, mcp: Option<&(PathBuf, Vec<String>)>) -> tokio::process::Command {
-        let mut allowed: Vec<String> = ALLOWED_TOOLS.iter().map(|s| s.to_string()).collect();
+        let mut allowed: Vec<String> = ALLOWED_TOOLS
+            .iter()
+            .filter(|t| !(req.read_only && WRITING_TOOLS.contains(t)))
+            .map(|s| s.to_string())
+            .collect();
         allowed.extend(self.config.agent.mcp_tools.iter().cloned());
         allowed.extend(mcp.iter().flat_map(|(_, tools)| tools.iter().cloned()));
         let mut cmd = tokio::process::Command::new(&self.claude);
@@ -142,6 +149,11 @@ impl ClaudeCodeBackend {
             .args(["--allowedTools", &allowed.join(",")])
             .args(["--permission-mode", "acceptEdits"])
             .args(["--settings", &self.settings(&req.workdir).to_string()]);
+        if req.read_only {
+            // The hook refuses them too (it reads READ_ONLY_ENV), and the sandbox holds the tree.
+            cmd.args(["--disallowedTools", &WRITING_TOOLS.join(",")]);
+            cmd.env(crate::sandbox::READ_ONLY_ENV, "1");
+        }
         if let Some((path, _)) = mcp {
             cmd.arg("--mcp-config").arg(path).arg("--strict-mcp-config");
         }
@@ -176,7 +188,9 @@ impl ClaudeCodeBackend {
         let profile = match self.sandboxed {
             true => crate::sandbox::Profile::new(&req.workdir, &self.config.sandbox, tmp)
                 .map_err(|e| e.to_string())?
-                .map(|p| p.with_net(net.map(|n| n.pid())).with_record(req.sandbox_record.clone())),
+                .map(|p| {
+                    p.with_net(net.map(|n| n.pid())).with_record(req.sandbox_record.clone()).read_only(req.read_only)
+                }),
             false => None,
         };
         let mark = [(super::policy::procs::SESSION_ENV.to_owned(), req.session.clone())];

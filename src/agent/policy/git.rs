@@ -40,6 +40,29 @@ fn git_key(key: &str) -> Check {
 
 /// `git`: settings that run programs, subcommands that run a command they are given, and
 /// directories outside the project.
+/// The git commands that only read, for a read-only session.
+const READING: &[&str] = &[
+    "status",
+    "log",
+    "show",
+    "diff",
+    "grep",
+    "ls-files",
+    "ls-tree",
+    "rev-parse",
+    "rev-list",
+    "blame",
+    "describe",
+    "cat-file",
+    "shortlog",
+    "whatchanged",
+    "name-rev",
+    "merge-base",
+    "help",
+    "version",
+    "--version",
+];
+
 pub(super) fn git(w: &mut Walk, args: &[Word]) -> Check {
     let mut i = 0;
     while let Some(a) = args.get(i) {
@@ -63,6 +86,9 @@ pub(super) fn git(w: &mut Walk, args: &[Word]) -> Check {
     }
     let Some(sub) = args.get(i) else { return Ok(()) };
     let rest = &args[i + 1..];
+    if w.policy.read_only && !READING.contains(&sub.text.as_str()) {
+        return Err(format!("`git {}` changes the repository: {}", sub.text, super::READ_ONLY));
+    }
     let value_of = |names: &[&str]| -> Option<String> {
         rest.iter().enumerate().find_map(|(k, a)| {
             names.iter().find_map(|n| {

@@ -77,6 +77,8 @@ pub struct Policy {
     /// MCP tools that may be called; `mcp_deny` wins.
     mcp_allow: Vec<String>,
     mcp_deny: Vec<String>,
+    /// The project may be read, not changed (the evaluator's session).
+    read_only: bool,
 }
 
 impl std::fmt::Debug for Policy {
@@ -106,6 +108,7 @@ impl Policy {
             system_tmp: true,
             session: std::env::var(procs::SESSION_ENV).ok().filter(|s| !s.is_empty()),
             processes: Arc::new(procs::Live),
+            read_only: false,
         };
         p.with_home(std::env::var_os("HOME").map(PathBuf::from))
     }
@@ -141,6 +144,13 @@ impl Policy {
         self
     }
 
+    /// The project may be read, not changed: no file tool writes, no command writes inside it
+    /// (scratch files go to the temporary directory), git only reads.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
     /// Reads processes from `table` instead of `/proc`.
     pub fn with_processes(mut self, table: Arc<dyn Processes>) -> Self {
         self.processes = table;
@@ -166,6 +176,9 @@ impl Policy {
                 Some(cmd) => Decision::from(walk().script(cmd)),
                 None => Decision::Deny("the call has no `command`".into()),
             },
+            "write_file" | "edit" | "Write" | "Edit" | "MultiEdit" | "NotebookEdit" if self.read_only => {
+                Decision::Deny(READ_ONLY.into())
+            }
             "write_file" | "edit" | "Write" | "Edit" | "MultiEdit" | "NotebookEdit" => {
                 match field("path").or(field("file_path")).or(field("notebook_path")) {
                     Some(path) => Decision::from(walk().write(&shell_word(path))),
@@ -227,6 +240,9 @@ impl Policy {
         self.deny.iter().any(|d| d == name)
     }
 }
+
+/// Why a read-only session may not change the project.
+const READ_ONLY: &str = "this session judges the project and may not change it: read files and run commands, and write scratch files only under $TMPDIR";
 
 /// A path given by a file tool, as a word: a tool's path is not expanded, except a leading `~`,
 /// which some models write.

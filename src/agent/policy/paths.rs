@@ -85,6 +85,9 @@ impl Policy {
             return None;
         }
         if let Some(real) = confine(&self.root, path) {
+            if self.read_only {
+                return Some(format!("`{shown}` is in the project: {}", super::READ_ONLY));
+            }
             if real.starts_with(self.root.join(".git")) {
                 return Some(format!(
                     "`{shown}` is inside the repository's own files (.git): change them with git commands, not by writing them"

@@ -172,8 +172,11 @@ impl Scenario {
     pub fn plan(&self, request: &Value) -> Option<(usize, Vars)> {
         let messages = request.get("messages")?.as_array()?;
         let first = messages.first().map(text_of).unwrap_or_default();
-        let mut turn = self.starts.iter().find(|(_, re)| re.is_match(&first))?.0;
+        let (first_turn, start) = self.starts.iter().find(|(_, re)| re.is_match(&first))?;
+        let mut turn = *first_turn;
         let mut vars = Vars::new();
+        // Named groups of the start pattern are variables too (which feature a prompt names).
+        capture(start, &first, &mut vars);
         let mut i = 0;
         while i < messages.len() {
             if messages[i]["role"] == "assistant" {
@@ -199,12 +202,7 @@ impl Scenario {
             match when {
                 None => return Some(*target),
                 Some(re) => {
-                    if let Some(caps) = re.captures(results) {
-                        for name in re.capture_names().flatten() {
-                            if let Some(m) = caps.name(name) {
-                                vars.insert(name.to_owned(), m.as_str().to_owned());
-                            }
-                        }
+                    if capture(re, results, vars) {
                         return Some(*target);
                     }
                 }
@@ -215,6 +213,17 @@ impl Scenario {
         }
         (turn + 1 < self.turns.len()).then_some(turn + 1)
     }
+}
+
+/// Whether `re` matches `text`; its named groups go into `vars` when it does.
+fn capture(re: &Regex, text: &str, vars: &mut Vars) -> bool {
+    let Some(caps) = re.captures(text) else { return false };
+    for name in re.capture_names().flatten() {
+        if let Some(m) = caps.name(name) {
+            vars.insert(name.to_owned(), m.as_str().to_owned());
+        }
+    }
+    true
 }
 
 /// All the text of a message, whether its content is a string or blocks.
@@ -312,6 +321,17 @@ text = "All done."
         assert_eq!(s.turns[s.plan(&conversation(&["feature 3 fails", "ok"])).unwrap().0].id, "done");
         assert!(s.plan(&conversation(&["all pass", "more"])).is_none());
         assert!(s.plan(&json!({"messages": [{"role": "user", "content": "Hello"}]})).is_none());
+    }
+
+    #[test]
+    fn named_groups_of_the_start_pattern_are_variables() {
+        let s = Scenario::parse(
+            "s.toml",
+            "name = \"x\"\n[[turns]]\nid = \"judge\"\nstart = 'Judge feature (?P<n>\\d+)'\ntext = \"Feature {{n}}.\"\n",
+        )
+        .unwrap();
+        let (turn, vars) = s.plan(&json!({"messages": [{"role": "user", "content": "Judge feature 6 now"}]})).unwrap();
+        assert_eq!(substitute_str(s.turns[turn].text.as_deref().unwrap(), &vars), "Feature 6.");
     }
 
     #[test]

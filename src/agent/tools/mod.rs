@@ -119,6 +119,18 @@ impl ToolContext {
     }
 }
 
+/// The tools that change files, left out of a read-only session's definitions.
+pub const WRITING: &[&str] = &["write_file", "edit"];
+
+/// The tool definitions sent to the model; a read-only session gets none of [`WRITING`].
+pub fn definitions_for(read_only: bool) -> Vec<Value> {
+    let mut all = definitions();
+    if read_only {
+        all.retain(|t| !WRITING.contains(&t["name"].as_str().unwrap_or("")));
+    }
+    all
+}
+
 /// The tool definitions sent to the model.
 pub fn definitions() -> Vec<Value> {
     vec![

@@ -93,6 +93,21 @@ impl ReviewDialog {
                 lines.extend(wrapped("  │ ", l, w, theme.dim()));
             }
         }
+        let evaluation = review.evaluation.as_ref();
+        if let Some(e) = evaluation.filter(|e| !e.passed()) {
+            lines.push(Line::raw(""));
+            let verdict = format!("Evaluator (session {}): {}", e.evaluator, e.summary());
+            lines.push(Line::styled(verdict, theme.fail()));
+            if !e.reverted.is_empty() {
+                let numbers: Vec<String> = e.reverted.iter().map(usize::to_string).collect();
+                let text = format!("baton marked feature {} failing again (evaluate = enforce)", numbers.join(", "));
+                lines.extend(wrapped("  ", &text, w, theme.warn()));
+            }
+            if !e.restored.is_empty() {
+                let text = format!("it changed what it may not; baton undid: {}", e.restored.join(", "));
+                lines.extend(wrapped("  ", &text, w, theme.warn()));
+            }
+        }
         lines.push(Line::raw(""));
         lines.push(Line::styled("Features", theme.accent()));
         if review.flipped.is_empty() {
@@ -103,6 +118,15 @@ impl ReviewDialog {
                 if fl.passes { ("✓ now passing", theme.pass()) } else { ("✗ now failing", theme.fail()) };
             let lead = format!("  {:>3} {mark} ", fl.feature);
             lines.extend(super::led((&lead, style), &fl.description, w, theme.text()));
+            if let Some(j) = evaluation.and_then(|e| e.features.iter().find(|j| j.feature == fl.feature)) {
+                use crate::project::evaluation::Judgement;
+                let (word, style) = match j.judgement {
+                    Judgement::Pass => ("      evaluator ✓ pass: ", theme.pass()),
+                    Judgement::Fail => ("      evaluator ✗ FAIL: ", theme.fail()),
+                    Judgement::Error => ("      evaluator ? no verdict: ", theme.warn()),
+                };
+                lines.extend(super::led((word, style), &j.evidence, w, theme.dim()));
+            }
         }
         lines.push(Line::raw(""));
         lines.push(Line::styled(
@@ -139,6 +163,12 @@ impl ReviewDialog {
             lines.push(Line::from(vec![
                 Span::styled("Guard ", theme.accent()),
                 Span::styled("the feature list changed only in `passes`", theme.pass()),
+            ]));
+        }
+        if let Some(e) = evaluation.filter(|e| e.passed()) {
+            lines.push(Line::from(vec![
+                Span::styled("Evaluator ", theme.accent()),
+                Span::styled(format!("session {} re-tested every claim: {}", e.evaluator, e.summary()), theme.pass()),
             ]));
         }
         match &review.verify {
