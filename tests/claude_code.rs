@@ -249,8 +249,17 @@ async fn baton_run_headless_with_claude_code_runs_a_whole_project() {
     assert_eq!(status["state"], "done", "{}", run.stdout);
     assert_eq!(status["features"]["passing"], 3);
     let sessions = status["sessions"].as_array().unwrap();
-    assert_eq!(sessions.len(), 4);
+    let kinds: Vec<&str> = sessions.iter().map(|s| s["kind"].as_str().unwrap()).collect();
+    // Each feature's session is followed by its evaluator, run through the CLI too.
+    assert_eq!(kinds, ["initializer", "coding", "evaluator", "coding", "evaluator", "coding", "evaluator"]);
     assert!(sessions.iter().all(|s| s["outcome"] == "completed"), "{sessions:?}");
+    assert!(
+        sessions
+            .iter()
+            .filter(|s| s["kind"] == "coding")
+            .all(|s| s["evaluation"]["features"][0]["judgement"] == "pass"),
+        "{sessions:?}"
+    );
     // The raw stream of each session is kept beside its transcript.
     assert!(dir.path().join(".baton/sessions/0002.raw.jsonl").exists());
 }

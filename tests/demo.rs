@@ -11,7 +11,7 @@ use baton::commands::demo::{self, DemoPace};
 use baton::harness::{Command, HarnessEvent, StopReason};
 use baton::project::config::{ApprovePolicy, Mode};
 use baton::project::journal;
-use baton::project::session::Verdict;
+use baton::project::session::{SessionKind, Verdict};
 use common::Sandbox;
 
 #[test]
@@ -32,6 +32,15 @@ fn demo_headless_builds_a_real_project_to_done() {
         "{}",
         run.stdout
     );
+    // The evaluator catches feature 6's first, false claim; baton flips it back and the next
+    // session builds it for real (the `tally top` below prints the highest count).
+    assert!(
+        run.stdout.contains("✗ feature 6 fail: ran ./tally add apples 2, ./tally add pears 7, ./tally add figs, ./tally top: got 'figs 1', but the steps say 'pears 7'")
+            && run.stdout.contains("1 fail; marked failing again: 6"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stdout.matches("(evaluator) from").count(), 9, "one evaluation per passing claim: {}", run.stdout);
     let dir = parent.path().join("tally");
     // The project is real: its own tests pass, and the tool works.
     let tests = std::process::Command::new("sh").arg("tests/run.sh").current_dir(&dir).output().unwrap();
@@ -70,7 +79,8 @@ async fn a_stopped_demo_goes_on_where_it_stopped() {
 
     let again = sandbox.run(parent.path(), &["demo", "tally", "--headless", "--pace", "fast"]).ok();
     assert!(again.stdout.contains("going on where it stopped"), "{}", again.stdout);
-    assert!(again.stdout.contains("── session 3 (coding)"), "numbering goes on: {}", again.stdout);
+    // Session 2 (coding) was followed by its evaluator, session 3.
+    assert!(again.stdout.contains("── session 4 (coding)"), "numbering goes on: {}", again.stdout);
     assert!(!again.stdout.contains("session 1 (initializer)"), "{}", again.stdout);
     let status = sandbox.run(&dir, &["status", "--json"]).ok().json();
     assert_eq!(status["state"], "done");
@@ -96,7 +106,8 @@ async fn the_demo_copes_with_a_veto_and_a_manual_mark_and_still_reaches_done() {
                 // Session 2 built feature 1: vetoed, so it is built again.
                 2 => Command::Veto(2, "show must print one line per name".into()),
                 n => {
-                    if n == 3 {
+                    // Session 3 was session 2's evaluator; session 4 built feature 1 again.
+                    if n == 4 {
                         // The operator marks feature 3 by hand: the agent skips it.
                         handles.commands.send(Command::Mark { feature: 3, passes: true }).unwrap();
                     }
@@ -109,6 +120,7 @@ async fn the_demo_copes_with_a_veto_and_a_manual_mark_and_still_reaches_done() {
     assert_eq!(task.await.unwrap().unwrap(), StopReason::Done);
     let project = baton::project::Project::open(&dir).unwrap();
     let sessions = journal::sessions(&project.journal().unwrap().entries);
+    let sessions: Vec<_> = sessions.into_iter().filter(|s| s.kind != SessionKind::Evaluator).collect();
     assert_eq!(sessions[1].verdict, Some(Verdict::Vetoed));
     assert_eq!(sessions[1].end.as_ref().unwrap().flipped[0].feature, 1);
     assert_eq!(sessions[2].end.as_ref().unwrap().flipped[0].feature, 1, "after the veto, feature 1 is built again");

@@ -99,10 +99,17 @@ async fn an_initializer_and_three_coding_sessions_run_to_done() {
     let (reason, events) = drive(h, handles, |_| None).await;
     assert_eq!(reason, StopReason::Done);
 
-    let s = sessions(dir.path());
-    assert_eq!(s.len(), 4);
-    assert_eq!(s[0].kind, SessionKind::Initializer);
-    assert!(s[1..].iter().all(|s| s.kind == SessionKind::Coding));
+    let all = sessions(dir.path());
+    let kinds: Vec<SessionKind> = all.iter().map(|s| s.kind).collect();
+    use SessionKind::{Coding, Evaluator, Initializer};
+    assert_eq!(kinds, [Initializer, Coding, Evaluator, Coding, Evaluator, Coding, Evaluator]);
+    // Each evaluator re-tested its session's claim, and has no verdict of its own.
+    for e in all.iter().filter(|s| s.kind == Evaluator) {
+        assert_eq!(e.verdict, None);
+        let judged = all.iter().find(|s| s.number == e.number - 1).unwrap().evaluation.as_ref().unwrap();
+        assert_eq!((judged.evaluator, judged.passed()), (e.number, true), "{judged:?}");
+    }
+    let s: Vec<SessionSummary> = all.iter().filter(|s| s.kind != Evaluator).cloned().collect();
     assert!(
         s.iter().all(|s| s.outcome() == Some(Outcome::Completed) && s.verdict == Some(Verdict::AutoApproved)),
         "{s:#?}"
@@ -125,8 +132,10 @@ async fn an_initializer_and_three_coding_sessions_run_to_done() {
     let status = Sandbox::new().run(dir.path(), &["status", "--json"]).ok().json();
     assert_eq!(status["state"], "done");
     assert_eq!(status["features"]["passing"], 3);
-    assert_eq!(status["sessions"].as_array().unwrap().len(), 4);
-    assert_eq!(status["sessions"][3]["verdict"], "auto_approved");
+    assert_eq!(status["sessions"].as_array().unwrap().len(), 7);
+    assert_eq!(status["sessions"][5]["verdict"], "auto_approved");
+    assert_eq!(status["sessions"][5]["evaluation"]["features"][0]["judgement"], "pass");
+    assert_eq!(status["sessions"][6]["kind"], "evaluator");
     assert!(matches!(events.last(), Some(HarnessEvent::Stopped { reason: StopReason::Done, .. })));
     assert!(common::is_clean(&git2::Repository::open(dir.path()).unwrap()));
 }
@@ -205,11 +214,18 @@ async fn a_veto_resets_the_branch_keeps_the_tip_and_tells_the_next_session() {
     let repo = git2::Repository::open(dir.path()).unwrap();
     let kept = repo.find_reference("refs/baton/vetoed/session-0002").unwrap().target().unwrap();
     assert_eq!(Some(kept.to_string().as_str()), s[1].head(), "the vetoed tip is kept");
-    // Session 3 started from session 2's base, did feature 1 again, and heard why.
-    assert_eq!(s[2].base, s[1].base);
-    assert_eq!(s[2].r().flipped[0].feature, 1);
+    // Session 3 evaluated session 2 before its review; session 4 started from session 2's base,
+    // did feature 1 again, and heard why.
+    assert_eq!(s[2].kind, SessionKind::Evaluator);
+    assert_eq!(s[3].base, s[1].base);
+    assert_eq!(s[3].r().flipped[0].feature, 1);
     let requests = model.requests();
-    let first_of_last = requests.iter().rev().find(|r| r["messages"].as_array().unwrap().len() == 1).unwrap();
+    let first_of_last = requests
+        .iter()
+        .rev()
+        .filter(|r| r["messages"].as_array().unwrap().len() == 1)
+        .find(|r| r["messages"][0]["content"][0]["text"].as_str().unwrap().contains("one of many agent sessions"))
+        .unwrap();
     let prompt = &first_of_last["messages"][0]["content"][0]["text"];
     assert!(prompt.as_str().unwrap().contains("the greeting has no test"), "{prompt}");
 }

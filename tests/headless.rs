@@ -165,7 +165,8 @@ async fn a_run_killed_mid_session_resumes_as_interrupted_with_nothing_lost_or_do
             _ => None,
         })
         .collect();
-    assert_eq!(starts, vec![1, 2, 3], "no session was started twice");
+    // Session 4 is session 3's evaluator.
+    assert_eq!(starts, vec![1, 2, 3, 4], "no session was started twice");
     let s = journal::sessions(&read.entries);
     assert_eq!(s[1].outcome(), Some(Outcome::Interrupted));
     assert_eq!(s[1].verdict, Some(Verdict::AutoApproved));

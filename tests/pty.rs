@@ -46,7 +46,9 @@ fn approve_one_session_and_veto_the_next_in_a_real_terminal() {
     assert_eq!(Some(repo.head().unwrap().target().unwrap().to_string()), vetoed.base);
     let tip = repo.find_reference("refs/baton/vetoed/session-0002").unwrap().target().unwrap();
     assert_eq!(Some(tip.to_string().as_str()), vetoed.head());
-    assert_eq!(sessions.len(), 2, "step mode: no session started after the veto");
+    // Session 3 evaluated session 2 (before its review); step mode started nothing after the veto.
+    assert_eq!(sessions.len(), 3, "step mode: no session started after the veto");
+    assert_eq!(sessions[2].kind, baton::project::session::SessionKind::Evaluator);
 
     screen.send("q");
     assert!(screen.wait_exit(Duration::from_secs(20)), "baton exited with an error");

@@ -18,6 +18,13 @@ tools = [{ name = "bash", input = { command = "sed -i '0,/\"passes\": false/s//\
 [[turns]]
 id = "done"
 text = "Done."
+[[turns]]
+id = "judge"
+start = "You are the evaluator"
+tools = [{ name = "bash", input = { command = "grep -c '\"passes\": true' feature_list.json" } }]
+[[turns]]
+id = "answer"
+text = '<evaluation>[{"feature": 4, "verdict": "pass", "evidence": "it passes when run"}]</evaluation>'
 "#;
 
 /// Timestamps, commit ids, durations, paths and process ids differ on every run: replaced by their
@@ -98,5 +105,6 @@ async fn a_broken_feature_list_does_not_hide_the_pending_review() {
         _ => None,
     });
     assert!(error.as_deref().is_some_and(|e| e.contains("feature_list.json:1:")), "{replies:?}");
-    assert!(replies.iter().any(|r| matches!(r, Reply::Transcript { number: 1, .. })), "the last transcript");
+    // The last transcript: session 1's evaluator's.
+    assert!(replies.iter().any(|r| matches!(r, Reply::Transcript { number: 2, .. })), "the last transcript");
 }

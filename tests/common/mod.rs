@@ -308,7 +308,10 @@ pub async fn one_session(
     }
     task.await.unwrap().unwrap();
     let entries = baton::project::Project::open(dir).unwrap().journal().unwrap().entries;
-    (baton::project::journal::sessions(&entries).last().unwrap().clone(), events)
+    // The session asked for, not the evaluator that may have followed it.
+    let sessions = baton::project::journal::sessions(&entries);
+    let session = sessions.iter().rev().find(|s| s.kind != baton::project::session::SessionKind::Evaluator);
+    (session.unwrap().clone(), events)
 }
 
 /// A finished session's report, in tests that know it finished.
