@@ -90,15 +90,25 @@ struct Ran {
 /// Runs `coding_sessions` coding sessions (each followed by its evaluator) on `scenario`, in
 /// continuous mode under `approve`; a review that waits is answered by quitting.
 async fn run(dir: &Path, scenario: &str, approve: ApprovePolicy, coding_sessions: u32) -> Ran {
+    run_on(dir, scenario, approve, coding_sessions, false).await
+}
+
+/// As [`run`], with baton's own agent or (`cli`) the real `claude` CLI for every session.
+async fn run_on(dir: &Path, scenario: &str, approve: ApprovePolicy, coding_sessions: u32, cli: bool) -> Ran {
     let scenario = Scenario::parse("evaluator.toml", &format!("name = \"evaluator\"\n{scenario}")).unwrap();
     let model = ScriptedModel::start(scenario, None).await.unwrap();
     let project = Project::open(dir).unwrap();
-    let backend = AnthropicBackend::new(&model.url(), "test-key", project.config()).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let backend: Arc<dyn baton::agent::Backend> = if cli {
+        Arc::new(common::claude(project.config(), home.path())(&model.url()))
+    } else {
+        Arc::new(AnthropicBackend::new(&model.url(), "test-key", project.config()).unwrap())
+    };
     let mut opts = RunOptions::from_config(project.config());
     opts.mode = Mode::Continuous;
     opts.approve = approve;
     opts.max_sessions = Some(coding_sessions);
-    let (harness, mut handles) = Harness::new(project, Arc::new(backend), opts).unwrap();
+    let (harness, mut handles) = Harness::new(project, backend, opts).unwrap();
     let task = tokio::spawn(harness.run());
     let mut events = Vec::new();
     while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), handles.events.recv()).await.unwrap() {
@@ -318,4 +328,44 @@ async fn mode_off_runs_no_evaluator() {
     let ran = run(dir.path(), &format!("{CODING}{JUDGE}"), ApprovePolicy::Auto, 1).await;
     assert_eq!(ran.sessions.len(), 1);
     assert!(ran.sessions[0].evaluation.is_none());
+}
+
+/// The same catch through the real `claude` CLI: the evaluator runs read-only there too (no write
+/// tools, the hook's read-only policy, the sandbox's read-only project).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_claude_cli_a_false_claim_is_caught_and_flipped_back() {
+    let dir = project("[evaluate]\nmode = \"enforce\"\n");
+    let ran = run_on(dir.path(), &format!("{CODING}{JUDGE}"), ApprovePolicy::Auto, 1, true).await;
+    assert_eq!(ran.sessions[1].backend, "claude-code");
+    let e = evaluation(&ran, 1);
+    let judged: Vec<Judgement> = e.features.iter().map(|f| f.judgement).collect();
+    assert_eq!(judged, [Judgement::Pass, Judgement::Fail], "{e:?}");
+    assert_eq!(e.reverted, [2]);
+    assert_eq!(passes(dir.path()), [true, false]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_claude_cli_an_evaluator_that_edits_changes_nothing() {
+    let dir = project("[evaluate]\nmode = \"enforce\"\n");
+    let ran = run_on(dir.path(), &format!("{CODING}{MEDDLER}"), ApprovePolicy::Auto, 1, true).await;
+    let results: Vec<(String, bool)> = ran
+        .events
+        .iter()
+        .filter_map(|ev| match ev {
+            HarnessEvent::Agent { number: 2, event: AgentEvent::ToolResult { output, is_error, .. } } => {
+                Some((output.clone(), *is_error))
+            }
+            _ => None,
+        })
+        .collect();
+    // Write, Edit, the redirect, the commit and python's write all fail; $TMPDIR works.
+    assert_eq!(results.len(), 6, "{results:#?}");
+    assert!(results[..5].iter().all(|(_, err)| *err), "{results:#?}");
+    assert!(results[5].0.contains("scratch") && !results[5].1, "{results:#?}");
+    assert!(!dir.path().join("feature_2.txt").exists());
+    assert_eq!(std::fs::read_to_string(dir.path().join("feature_1.txt")).unwrap(), "feature 1 works\n");
+    let e = evaluation(&ran, 1);
+    assert!(e.restored.is_empty(), "nothing got through to undo: {e:?}");
+    assert_eq!(Some(head(dir.path()).to_string().as_str()), ran.sessions[0].head());
+    assert!(common::is_clean(&git2::Repository::open(dir.path()).unwrap()));
 }

@@ -42,6 +42,52 @@ fn the_review_dialog_and_the_veto_reason() {
     }
 }
 
+/// The evaluator's word in the review: a failed claim first among the problems, and each flipped
+/// feature with the evaluator's verdict and evidence under it.
+#[test]
+fn the_review_shows_the_evaluators_verdicts() {
+    use baton::project::evaluation::{Evaluation, FeatureJudgement, Judgement};
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut app = busy_app();
+        let mut r = review();
+        r.violations.clear();
+        r.verify = None;
+        r.flipped.push(baton::project::journal::Flip {
+            feature: 6,
+            passes: true,
+            description: "tally top prints the name with the highest count".into(),
+        });
+        let evaluation = Evaluation {
+            session: 3,
+            evaluator: 4,
+            features: vec![
+                FeatureJudgement {
+                    feature: 2,
+                    description: "tally add NAME N adds N at once".into(),
+                    judgement: Judgement::Pass,
+                    evidence: "ran ./tally add laps 5, ./tally add laps 3, ./tally show: got 'laps 8'".into(),
+                },
+                FeatureJudgement {
+                    feature: 6,
+                    description: "tally top prints the name with the highest count".into(),
+                    judgement: Judgement::Fail,
+                    evidence: "ran ./tally add apples 2, ./tally add pears 7, ./tally add figs, ./tally top: got 'figs 1', but the steps say 'pears 7'".into(),
+                },
+            ],
+            reverted: vec![6],
+            head: None,
+            restored: Vec::new(),
+        };
+        r.evaluation = Some(evaluation.clone());
+        let notices = app.on_harness(HarnessEvent::Evaluated { evaluation });
+        assert!(notices.is_empty());
+        app.on_harness(HarnessEvent::ReviewNeeded { review: Box::new(r), waiting: true });
+        let screen = draw(&mut app, w, h).to_string();
+        assert!(screen.contains("Evaluator (session 4): 1 pass, 1 fail"), "{screen}");
+        insta::assert_snapshot!(format!("review_evaluated_{w}x{h}"), screen);
+    }
+}
+
 #[test]
 fn help_confirm_and_diff_dialogs() {
     let mut app = busy_app();

@@ -114,8 +114,12 @@ impl ReviewDialog {
             lines.push(Line::styled("  no feature changed", theme.dim()));
         }
         for fl in &review.flipped {
-            let (mark, style) =
-                if fl.passes { ("✓ now passing", theme.pass()) } else { ("✗ now failing", theme.fail()) };
+            let reverted = evaluation.is_some_and(|e| e.reverted.contains(&fl.feature));
+            let (mark, style) = match (fl.passes, reverted) {
+                (true, true) => ("✗ claimed, flipped back", theme.fail()),
+                (true, false) => ("✓ now passing", theme.pass()),
+                (false, _) => ("✗ now failing", theme.fail()),
+            };
             let lead = format!("  {:>3} {mark} ", fl.feature);
             lines.extend(super::led((&lead, style), &fl.description, w, theme.text()));
             if let Some(j) = evaluation.and_then(|e| e.features.iter().find(|j| j.feature == fl.feature)) {
