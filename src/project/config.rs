@@ -474,6 +474,17 @@ mod tests {
     }
 
     #[test]
+    fn the_evaluator_runs_on_the_sessions_backend_and_model_unless_evaluate_names_others() {
+        let same = Config::parse(Path::new("c.toml"), "[agent]\nmodel = \"m1\"\n").unwrap().for_evaluator();
+        assert_eq!((same.agent.backend, same.agent.model.as_str()), (BackendKind::Anthropic, "m1"));
+        let text = "[agent]\nmodel = \"m1\"\n[evaluate]\nbackend = \"claude-code\"\nmodel = \"m2\"\n";
+        let other = Config::parse(Path::new("c.toml"), text).unwrap().for_evaluator();
+        assert_eq!((other.agent.backend, other.agent.model.as_str()), (BackendKind::ClaudeCode, "m2"));
+        let err = Config::parse(Path::new("c.toml"), "[evaluate]\nmode = \"strict\"\n").unwrap_err();
+        assert!(err.to_string().contains("enforce"), "{err}");
+    }
+
+    #[test]
     fn merge_is_key_by_key() {
         let mut base: toml::Table = toml::from_str("[run]\nverify = \"make test\"\nmax_sessions = 3\n").unwrap();
         merge(&mut base, toml::from_str("[run]\nmax_sessions = 9\n").unwrap());
