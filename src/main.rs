@@ -60,6 +60,9 @@ enum Command {
         #[arg(long)]
         web: bool,
     },
+    /// The screen, attached to the loop another baton runs on this project (what `baton` does
+    /// then anyway): watch the running session live and steer it from here.
+    Attach,
     /// Features, sessions and any pending review.
     Status {
         /// One JSON object instead of text.
@@ -280,6 +283,13 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
         }
         Some(Command::Status { json }) => commands::status::run(&project()?, json, out),
         None => return commands::screen::open(Project::open(&base)?, commands::run::RunArgs::default(), out),
+        Some(Command::Attach) => {
+            let project = project()?;
+            if baton::project::lock::holder(&project.baton_dir()).is_none() {
+                writeln!(out, "no loop runs on {} now: the screen runs it here", project.root().display())?;
+            }
+            return commands::screen::open(project, commands::run::RunArgs::default(), out);
+        }
         Some(Command::Features { command }) => match command {
             FeaturesCommand::List { json } => commands::features::list(&project()?, json, out),
             FeaturesCommand::Mark { number, passes } => commands::features::mark(&project()?, number, passes, out),

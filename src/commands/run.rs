@@ -86,6 +86,7 @@ pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<bool>
     if let Some(pid) = crate::project::lock::holder(&project.baton_dir()) {
         return Err(crate::project::lock::LockError::Held { pid }.into());
     }
+    let root = project.root().to_owned();
     let (config, mut opts) = args.apply(project.config());
     let kind = args.backend.unwrap_or(config.agent.backend);
     let backend = backend_for(&config, kind, args.claude_bin.as_deref())?;
@@ -101,6 +102,11 @@ pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<bool>
         let (mut harness, handles) = Harness::new(project, backend, opts.clone())?;
         if let Some(e) = evaluator {
             harness = harness.with_evaluator(e);
+        }
+        if !args.json {
+            let root = std::path::absolute(&root).unwrap_or(root);
+            let root = crate::sandbox::shell_quote(&root.display().to_string());
+            writeln!(out, "watch and steer this run from another terminal: baton -C {root} attach")?;
         }
         if opts.approve == ApprovePolicy::Manual && !args.json {
             writeln!(

@@ -6,6 +6,7 @@ use super::Review;
 use crate::agent::AgentEvent;
 use crate::project::ProjectError;
 use crate::project::config::Mode;
+use crate::project::journal::Remote;
 use crate::project::lock::LockError;
 use crate::project::session::{Outcome, SessionKind, Usage, Verdict};
 
@@ -37,6 +38,48 @@ pub enum Command {
     Quit,
 }
 
+impl Command {
+    /// The command as another process sends it through the journal; `None` for `Quit`, which
+    /// only the loop's own process may give.
+    pub fn to_remote(&self) -> Option<Remote> {
+        Some(match self {
+            Command::StartNext => Remote::StartNext,
+            Command::SetMode(m) => {
+                Remote::SetMode { mode: if *m == Mode::Continuous { "continuous" } else { "step" }.to_owned() }
+            }
+            Command::Pause => Remote::Pause,
+            Command::Interrupt => Remote::Interrupt,
+            Command::Approve(n) => Remote::Approve { number: *n },
+            Command::Veto(n, reason) => Remote::Veto { number: *n, reason: reason.clone() },
+            Command::Mark { feature, passes } => Remote::Mark { feature: *feature, passes: *passes },
+            Command::EditFeature { number, category, description, steps } => Remote::Edit {
+                number: *number,
+                category: category.clone(),
+                description: description.clone(),
+                steps: steps.clone(),
+            },
+            Command::Quit => return None,
+        })
+    }
+
+    pub fn from_remote(r: Remote) -> Command {
+        match r {
+            Remote::StartNext => Command::StartNext,
+            Remote::SetMode { mode } => {
+                Command::SetMode(if mode == "continuous" { Mode::Continuous } else { Mode::Step })
+            }
+            Remote::Pause => Command::Pause,
+            Remote::Interrupt => Command::Interrupt,
+            Remote::Approve { number } => Command::Approve(number),
+            Remote::Veto { number, reason } => Command::Veto(number, reason),
+            Remote::Mark { feature, passes } => Command::Mark { feature, passes },
+            Remote::Edit { number, category, description, steps } => {
+                Command::EditFeature { number, category, description, steps }
+            }
+        }
+    }
+}
+
 /// Why a run ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -54,6 +97,20 @@ pub enum StopReason {
 }
 
 impl StopReason {
+    /// The reason a journal's `run_stopped` record names; an unknown one reads as paused.
+    pub fn parse(s: &str) -> StopReason {
+        [
+            StopReason::Done,
+            StopReason::SessionCap,
+            StopReason::Budget,
+            StopReason::NoProgress,
+            StopReason::OutsideFailures,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+        .unwrap_or(StopReason::Paused)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             StopReason::Done => "done",

@@ -25,15 +25,27 @@ impl Harness {
             }
             ApprovePolicy::Manual => false,
         };
+        // A verdict the operator gave while the session or its evaluator ran comes first.
+        let mut early = std::mem::take(&mut self.early_verdicts);
+        let given = early.iter().any(|c| matches!(c, Command::Approve(n) | Command::Veto(n, _) if *n == number));
+        let auto = auto && !given;
         self.emit(HarnessEvent::ReviewNeeded { review: Box::new(rev), waiting: !auto });
         if auto {
             self.verdict(number, Verdict::AutoApproved, None)?;
             return Ok(Wait::Go);
         }
+        // Attached screens open the review on this record.
+        self.append(Record::ReviewWaiting { number })?;
         self.emit(HarnessEvent::Waiting { reason: format!("session {number} waits for a verdict") });
-        let mut tick = requests_tick();
+        let mut watch = self.requests_watch();
         loop {
-            let Some(cmds) = self.next_commands(&mut tick).await? else { return Ok(Wait::Stop(StopReason::Paused)) };
+            let cmds = match std::mem::take(&mut early) {
+                e if !e.is_empty() => e,
+                _ => match self.next_commands(&mut watch).await? {
+                    Some(c) => c,
+                    None => return Ok(Wait::Stop(StopReason::Paused)),
+                },
+            };
             for c in cmds {
                 match c {
                     Command::Approve(n) if n == number => {

@@ -3,6 +3,7 @@
 //! way. The journal is the single record of what happened, so a killed loop resumes where it
 //! stopped and every reader agrees with it. No terminal code here.
 
+pub mod attach;
 mod evaluate;
 mod events;
 mod gate;
@@ -98,6 +99,8 @@ pub struct Harness {
     journal_offset: u64,
     queued: Vec<(usize, bool)>,
     queued_edits: Vec<Command>,
+    /// Verdicts that came while a session ran, for the review gate.
+    early_verdicts: Vec<Command>,
     pause_requested: bool,
     quit_requested: bool,
     sessions_this_run: u32,
@@ -150,6 +153,7 @@ impl Harness {
             journal_offset,
             queued: Vec::new(),
             queued_edits: Vec::new(),
+            early_verdicts: Vec::new(),
             pause_requested: false,
             quit_requested: false,
             sessions_this_run: 0,
@@ -328,9 +332,9 @@ impl Harness {
 
     /// Waits for a command `want`, handling everything else.
     async fn wait_for(&mut self, want: impl Fn(&Command) -> bool) -> Result<Wait, HarnessError> {
-        let mut tick = requests_tick();
+        let mut watch = self.requests_watch();
         loop {
-            let Some(cmds) = self.next_commands(&mut tick).await? else { return Ok(Wait::Stop(StopReason::Paused)) };
+            let Some(cmds) = self.next_commands(&mut watch).await? else { return Ok(Wait::Stop(StopReason::Paused)) };
             for c in cmds {
                 if want(&c) {
                     return Ok(Wait::Go);
@@ -344,10 +348,13 @@ impl Harness {
 
     /// The next commands: from the screen's channel, or requests other baton processes appended to
     /// the journal (looked for at each `tick`). `None` when the channel is closed.
-    async fn next_commands(&mut self, tick: &mut tokio::time::Interval) -> Result<Option<Vec<Command>>, HarnessError> {
+    async fn next_commands(
+        &mut self,
+        watch: &mut crate::project::watch::DirWatch,
+    ) -> Result<Option<Vec<Command>>, HarnessError> {
         tokio::select! {
             cmd = self.commands.recv() => Ok(cmd.map(|c| vec![c])),
-            _ = tick.tick() => self.journal_requests().map(Some),
+            _ = watch.changed() => self.journal_requests().map(Some),
         }
     }
 
@@ -356,7 +363,8 @@ impl Harness {
     fn journal_requests(&mut self) -> Result<Vec<Command>, HarnessError> {
         let (read, end) = journal::read_from(&self.project.journal_path(), self.journal_offset, false)?;
         self.journal_offset = end;
-        Ok(read
+        let mut taken = Vec::new();
+        let commands = read
             .entries
             .into_iter()
             .filter_map(|e| match e.record {
@@ -365,9 +373,24 @@ impl Harness {
                     Some(Command::Veto(number, reason.unwrap_or_default()))
                 }
                 Record::MarkRequested { feature, passes } => Some(Command::Mark { feature, passes }),
+                Record::Requested { id, command, .. } => {
+                    taken.push(id);
+                    Some(Command::from_remote(command))
+                }
                 _ => None,
             })
-            .collect())
+            .collect();
+        // Said before acting, so an attached screen hears it was taken before what it caused.
+        for id in taken {
+            self.append(Record::RequestTaken { id })?;
+        }
+        Ok(commands)
+    }
+
+    /// Wakes a waiting loop when the journal changes (another process's request), and every
+    /// 250 ms in any case.
+    fn requests_watch(&self) -> crate::project::watch::DirWatch {
+        crate::project::watch::DirWatch::new(&[&self.project.baton_dir()], Duration::from_millis(250))
     }
 
     fn append(&mut self, record: Record) -> Result<(), HarnessError> {
@@ -426,12 +449,4 @@ impl Harness {
         }
         Ok(None)
     }
-}
-
-/// How often a waiting loop looks in the journal for requests from other baton processes. Made
-/// once per wait: a fresh interval ticks at once, which would make the wait a busy loop.
-fn requests_tick() -> tokio::time::Interval {
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick
 }

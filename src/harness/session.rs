@@ -135,6 +135,36 @@ impl Harness {
         Ok(())
     }
 
+    /// A command that arrives while a session runs: an interrupt or quit acts now, the rest waits
+    /// for the boundary.
+    fn during_session(&mut self, cmd: Option<Command>, cancel: &CancellationToken) {
+        match cmd {
+            Some(Command::Interrupt) => cancel.cancel(),
+            Some(Command::Quit) | None => {
+                self.quit_requested = true;
+                cancel.cancel();
+            }
+            Some(Command::Pause) => {
+                self.pause_requested = true;
+                self.emit(HarnessEvent::Queued { change: "pause after this session".into() });
+            }
+            Some(Command::SetMode(m)) => self.opts.mode = m,
+            Some(Command::Mark { feature, passes }) => {
+                self.queued.push((feature, passes));
+                let change = format!("mark feature {feature} {}", if passes { "passing" } else { "failing" });
+                self.emit(HarnessEvent::Queued { change });
+            }
+            Some(edit @ Command::EditFeature { .. }) => {
+                self.emit(HarnessEvent::Queued { change: super::gate::describe_edit(&edit) });
+                self.queued_edits.push(edit);
+            }
+            // A verdict given while the session (or the evaluator after it) runs is for the
+            // review that follows: it waits for the gate.
+            Some(verdict @ (Command::Approve(_) | Command::Veto(..))) => self.early_verdicts.push(verdict),
+            Some(Command::StartNext) => {}
+        }
+    }
+
     /// A request for session `number`, with its files in `.baton/sessions/`.
     pub(super) fn request_for(&self, number: u32, prompt: String, limits: Limits) -> SessionRequest {
         let dir = self.project.baton_dir().join("sessions");
@@ -163,6 +193,7 @@ impl Harness {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut task = tokio::spawn(async move { backend.run(request, tx).await });
         let started = Instant::now();
+        let mut watch = self.requests_watch();
         let mut text = String::new();
         let mut take = |event: &AgentEvent| {
             if keep_text && let AgentEvent::TextDelta { text: t } = event {
@@ -176,26 +207,11 @@ impl Harness {
                     transcript.write(&event);
                     self.emit(HarnessEvent::Agent { number, event });
                 }
-                cmd = self.commands.recv() => match cmd {
-                    Some(Command::Interrupt) => cancel.cancel(),
-                    Some(Command::Quit) | None => {
-                        self.quit_requested = true;
-                        cancel.cancel();
-                    }
-                    Some(Command::Pause) => {
-                        self.pause_requested = true;
-                        self.emit(HarnessEvent::Queued { change: "pause after this session".into() });
-                    }
-                    Some(Command::SetMode(m)) => self.opts.mode = m,
-                    Some(Command::Mark { feature, passes }) => {
-                        self.queued.push((feature, passes));
-                        self.emit(HarnessEvent::Queued { change: format!("mark feature {feature} {}", if passes { "passing" } else { "failing" }) });
-                    }
-                    Some(edit @ Command::EditFeature { .. }) => {
-                        self.emit(HarnessEvent::Queued { change: super::gate::describe_edit(&edit) });
-                        self.queued_edits.push(edit);
-                    }
-                    Some(Command::Approve(_) | Command::Veto(..) | Command::StartNext) => {}
+                cmd = self.commands.recv() => self.during_session(cmd, &cancel),
+                // Requests from attached screens and other baton commands.
+                _ = watch.changed() => match self.journal_requests() {
+                    Ok(cmds) => cmds.into_iter().for_each(|c| self.during_session(Some(c), &cancel)),
+                    Err(e) => tracing::warn!("cannot read requests from the journal: {e}"),
                 },
                 end = &mut task => break end.unwrap_or_else(|e| SessionEnd {
                     reason: EndReason::Crashed { message: format!("the backend task failed: {e}") },

@@ -122,6 +122,18 @@ pub enum Record {
     },
     /// Another baton process asks the running loop to mark a feature at the next boundary.
     MarkRequested { feature: usize, passes: bool },
+    /// A screen attached to the loop from another process asks it to do something.
+    Requested {
+        /// Unique to the request, so the screen can tell when it was taken.
+        id: String,
+        /// The asking process.
+        from: u32,
+        command: Remote,
+    },
+    /// The loop took up request `id` (what it did shows in the records that follow).
+    RequestTaken { id: String },
+    /// The loop waits for a verdict on session `number` (the approve policy did not decide it).
+    ReviewWaiting { number: u32 },
     /// The evaluator judged a coding session's claims (and, under `enforce`, flipped the false
     /// ones back).
     Evaluated(super::evaluation::Evaluation),
@@ -132,6 +144,36 @@ pub enum Record {
         reason: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
+    },
+}
+
+/// An operator's command as another process sends it to the loop through the journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Remote {
+    StartNext,
+    /// `step` or `continuous`.
+    SetMode {
+        mode: String,
+    },
+    Pause,
+    Interrupt,
+    Approve {
+        number: u32,
+    },
+    Veto {
+        number: u32,
+        reason: String,
+    },
+    Mark {
+        feature: usize,
+        passes: bool,
+    },
+    Edit {
+        number: Option<usize>,
+        category: String,
+        description: String,
+        steps: Vec<String>,
     },
 }
 
@@ -411,6 +453,9 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
             | Record::FeatureEdited { .. }
             | Record::ReviewRequested { .. }
             | Record::MarkRequested { .. }
+            | Record::Requested { .. }
+            | Record::RequestTaken { .. }
+            | Record::ReviewWaiting { .. }
             | Record::RunStarted { .. }
             | Record::RunStopped { .. } => {}
         }

@@ -14,6 +14,7 @@ pub mod secrets;
 pub mod session;
 pub mod state;
 pub mod uncommitted;
+pub mod watch;
 
 mod layout;
 

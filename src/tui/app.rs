@@ -121,6 +121,8 @@ pub struct Status {
     pub done: bool,
     /// `[sandbox] mode = "off"`: the agent's commands run unconfined, said for the whole run.
     pub unconfined: bool,
+    /// The pid of the baton whose loop this screen is attached to.
+    pub attached: Option<String>,
     pub notice: Option<String>,
 }
 

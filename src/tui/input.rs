@@ -47,7 +47,8 @@ impl App {
     pub(super) fn act(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Quit => {
-                if self.status.running {
+                // An attached screen leaves; the loop it watched goes on.
+                if self.status.running && self.status.attached.is_none() {
                     self.dialogs.push(Dialog::Confirm(Confirm::Quit));
                 } else {
                     return vec![Effect::Quit];

@@ -70,8 +70,16 @@ async fn run_async(project: Project, launch: Launch) -> Result<()> {
     let mut app = App::new(theme::Theme::from_env(), config.files.progress.display().to_string(), launch.opts.mode);
     app.status.unconfined = config.sandbox.mode == crate::project::config::SandboxMode::Off;
     let elsewhere = lock::holder(&project.baton_dir());
+    let mut run_loop = Loop { handles: None, task: None };
     if let Some(pid) = &elsewhere {
-        app.status.cannot_start = Some(format!("the loop runs in another baton (pid {pid})"));
+        // The loop runs in another baton: this screen attaches to it and steers it from here.
+        match crate::harness::attach::connect(project.clone(), pid.clone()) {
+            Ok(h) => {
+                run_loop.handles = Some(h);
+                app.status.attached = Some(pid.clone());
+            }
+            Err(e) => app.status.cannot_start = Some(format!("the loop runs in another baton (pid {pid}): {e}")),
+        }
     } else if let Err(why) = &launch.backend {
         app.status.cannot_start = Some(why.clone());
     }
@@ -80,7 +88,6 @@ async fn run_async(project: Project, launch: Launch) -> Result<()> {
     let (reply_tx, mut reply_rx) = tokio::sync::mpsc::unbounded_channel::<Reply>();
     let _worker = worker::spawn(project.clone(), req_rx, reply_tx);
 
-    let mut run_loop = Loop { handles: None, task: None };
     let start_loop = |run_loop: &mut Loop, mode: crate::project::config::Mode| -> Result<()> {
         if let Ok(backend) = &launch.backend {
             let mut opts = launch.opts.clone();
@@ -94,7 +101,7 @@ async fn run_async(project: Project, launch: Launch) -> Result<()> {
         }
         Ok(())
     };
-    if app.status.cannot_start.is_none() {
+    if app.status.cannot_start.is_none() && elsewhere.is_none() {
         start_loop(&mut run_loop, launch.opts.mode)?;
         if launch.start
             && let Some(h) = &run_loop.handles
@@ -107,7 +114,11 @@ async fn run_async(project: Project, launch: Launch) -> Result<()> {
     install_panic_hook();
     execute!(std::io::stdout(), EnterAlternateScreen, EnableMouseCapture)?;
     let can_take_over = elsewhere.is_some() && launch.backend.is_ok();
-    let result = draw_loop(&mut app, &mut run_loop, start_loop, can_take_over, &req_tx, &mut reply_rx, &config).await;
+    // Why this screen cannot run the loop itself once the one it is attached to is gone.
+    let no_backend = launch.backend.as_ref().err().cloned();
+    let result =
+        draw_loop(&mut app, &mut run_loop, start_loop, can_take_over, no_backend, &req_tx, &mut reply_rx, &config)
+            .await;
     restore_terminal();
     // A session still running is stopped and recorded before baton exits.
     if let (Some(h), Some(task)) = (run_loop.handles.take(), run_loop.task.take()) {
@@ -124,6 +135,7 @@ async fn draw_loop(
     run_loop: &mut Loop,
     start_loop: impl Fn(&mut Loop, crate::project::config::Mode) -> Result<()>,
     mut can_take_over: bool,
+    no_backend: Option<String>,
     req_tx: &std::sync::mpsc::Sender<Request>,
     reply_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Reply>,
     config: &crate::project::config::Config,
@@ -162,16 +174,20 @@ async fn draw_loop(
             ev = async { match run_loop.handles.as_mut() { Some(h) => h.events.recv().await, None => std::future::pending().await } } => {
                 match ev {
                     Some(ev) => {
-                        let stopped = matches!(ev, HarnessEvent::Stopped { .. });
+                        let mut stopped = matches!(ev, HarnessEvent::Stopped { .. });
                         effects.extend(app.on_harness(ev));
                         // Bursts of events go into one frame.
                         if let Some(h) = run_loop.handles.as_mut() {
                             while let Ok(more) = h.events.try_recv() {
+                                stopped |= matches!(more, HarnessEvent::Stopped { .. });
                                 effects.extend(app.on_harness(more));
                             }
                         }
                         if stopped {
                             run_loop.handles = None;
+                            if app.status.attached.take().is_some() && !can_take_over {
+                                app.status.cannot_start = no_backend.clone();
+                            }
                             if let Some(t) = run_loop.task.take() && let Ok(Err(e)) = t.await {
                                 app.notice(format!("the loop stopped: {e}"));
                             }
@@ -179,6 +195,7 @@ async fn draw_loop(
                     }
                     None => {
                         run_loop.handles = None;
+                        app.status.attached = None;
                         if let Some(t) = run_loop.task.take() && let Ok(Err(e)) = t.await {
                             app.notice(format!("the loop stopped: {e}"));
                         }
@@ -191,6 +208,7 @@ async fn draw_loop(
                 if can_take_over && matches!(&reply, Reply::Journal(v) if v.loop_pid.is_none()) {
                     can_take_over = false;
                     app.status.cannot_start = None;
+                    app.status.attached = None;
                     match start_loop(run_loop, crate::project::config::Mode::Step) {
                         Ok(()) => app.notice("the other baton's loop ended; the loop runs here now (step mode: n starts)"),
                         Err(e) => app.notice(e.to_string()),

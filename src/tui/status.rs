@@ -62,9 +62,10 @@ impl App {
             "awaiting review" => t.warn(),
             _ => t.text(),
         };
-        let who = match &s.cannot_start {
-            Some(r) => (r.clone(), t.warn()),
-            None => (format!("{} {}", s.backend, s.model), t.text()),
+        let who = match (&s.cannot_start, &s.attached) {
+            (Some(r), _) => (r.clone(), t.warn()),
+            (None, Some(pid)) => (format!("attached to pid {pid}"), t.accent()),
+            (None, None) => (format!("{} {}", s.backend, s.model), t.text()),
         };
         // The total counts the running session too.
         let total = s.cost_total + if s.running { s.cost_session } else { 0.0 };
@@ -74,7 +75,7 @@ impl App {
         );
         let mode = (if self.mode == Mode::Step { "step" } else { "continuous" }.to_owned(), t.text());
         // Most important first; what does not fit is left out, least important first.
-        let mut parts = if s.cannot_start.is_some() {
+        let mut parts = if s.cannot_start.is_some() || s.attached.is_some() {
             // Why nothing starts here matters more than the figures.
             vec![session, (state, state_style), (self.hints(), t.dim()), who, money, mode]
         } else {
