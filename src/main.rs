@@ -105,6 +105,21 @@ enum Command {
         /// The `claude` binary for the claude-code backend.
         #[arg(long, value_name = "PATH")]
         claude_bin: Option<PathBuf>,
+        /// Put commands off the allowlist to the operator (answered with `baton answer`)
+        /// instead of refusing them.
+        #[arg(long)]
+        ask: bool,
+    },
+    /// Answer a question a session waits on: may its command run?
+    Answer {
+        /// The question's number, as the run printed it.
+        number: u32,
+        /// allow: this once; always: and add its programs to [policy] allow; deny: do not run it.
+        #[arg(value_enum)]
+        answer: AnswerWord,
+        /// With deny: what the agent reads instead of the command's output.
+        #[arg(long)]
+        message: Option<String>,
     },
     /// The kernel sandbox an agent's commands run in.
     Sandbox {
@@ -184,6 +199,14 @@ enum SessionsCommand {
     },
 }
 
+/// The answers `baton answer` takes.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum AnswerWord {
+    Allow,
+    Always,
+    Deny,
+}
+
 fn main() -> ExitCode {
     // The sandbox launcher confines itself before anything else runs: no threads, no logging.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
@@ -250,12 +273,12 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
             }
             return Ok(true);
         }
-        Some(Command::Run { headless, json, backend, model, sessions, approve, budget, claude_bin }) => {
+        Some(Command::Run { headless, json, backend, model, sessions, approve, budget, claude_bin, ask }) => {
             if !headless {
                 return Err(color_eyre::eyre::eyre!("the screen is not built yet: use `baton run --headless`"));
             }
             let args =
-                commands::run::RunArgs { json, backend, model, sessions, approve, budget_usd: budget, claude_bin };
+                commands::run::RunArgs { json, backend, model, sessions, approve, budget_usd: budget, claude_bin, ask };
             return commands::run::run(project()?, args, out);
         }
         Some(Command::ScriptedModel { scenario }) => {
@@ -282,6 +305,19 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
             })
         }
         Some(Command::Status { json }) => commands::status::run(&project()?, json, out),
+        Some(Command::Answer { number, answer, message }) => {
+            use baton::project::journal::Answer;
+            let answer = match (answer, message) {
+                (AnswerWord::Allow, None) => Answer::Once,
+                (AnswerWord::Always, None) => Answer::Always,
+                (AnswerWord::Deny, Some(m)) if !m.trim().is_empty() => Answer::Deny { message: m },
+                (AnswerWord::Deny, _) => {
+                    return Err(color_eyre::eyre::eyre!("a denial needs --message TEXT: the agent reads it"));
+                }
+                (_, Some(_)) => return Err(color_eyre::eyre::eyre!("--message goes with deny only")),
+            };
+            commands::answer::run(&project()?, number, answer, out)
+        }
         None => return commands::screen::open(Project::open(&base)?, commands::run::RunArgs::default(), out),
         Some(Command::Attach) => {
             let project = project()?;

@@ -466,7 +466,7 @@ fn file_tools_are_held_to_the_same_paths() {
     for (tool, input, why) in tools {
         match p.check_tool(tool, &input) {
             Decision::Deny(reason) => assert!(reason.contains(why), "{tool}: {reason}"),
-            Decision::Allow => panic!("{tool} {input} should be refused"),
+            other => panic!("{tool} {input} should be refused, not {other:?}"),
         }
         let hooked = world.hook(&["-C", &root], json!({"tool_name": tool, "tool_input": input, "cwd": root}));
         if tool.chars().next().is_some_and(char::is_uppercase) {
@@ -601,6 +601,7 @@ fn the_projects_own_lists_and_the_earlier_cases() {
         if !ok(match &got {
             Decision::Allow => None,
             Decision::Deny(r) => Some(r),
+            Decision::Ask(_) => Some("asked, with nobody to ask"),
         }) || !ok(hooked.as_deref())
         {
             wrong.push(format!("{cmd:?}: tool {got:?}, hook {hooked:?}"));
@@ -654,4 +655,34 @@ fn mcp_tools_follow_mcp_allow_and_mcp_deny() {
     };
     assert_eq!(hook("mcp__playwright__browser_snapshot"), None);
     assert!(hook("mcp__playwright__browser_run_code_unsafe").is_some_and(|r| r.contains("mcp_deny")));
+}
+
+/// When someone may be asked, a command whose only fault is a program off the allowlist is put to
+/// them, every program named; anything else the policy refuses stays refused. Nobody to ask: refused.
+#[test]
+fn a_program_off_the_allowlist_is_asked_about_only_when_someone_may_answer() {
+    let world = World::new();
+    let asking = world.policy().asking(true);
+    assert_eq!(decide(&asking, "factor 84 | shuf"), Decision::Ask(vec!["factor".into(), "shuf".into()]));
+    assert_eq!(decide(&asking, "bash -c 'factor 84'"), Decision::Ask(vec!["factor".into()]));
+    for refused in ["factor 84 > ~/.bashrc", "cat ~/.ssh/id_rsa | factor", "git -c core.pager=factor log"] {
+        assert!(matches!(decide(&asking, refused), Decision::Deny(_)), "{refused}: {:?}", decide(&asking, refused));
+    }
+    assert!(matches!(decide(&world.policy(), "factor 84"), Decision::Deny(r) if r.contains("not on the allowlist")));
+    // The hook asks (with the confined command) only when baton answers the CLI's prompt.
+    let input = json!({"tool_name": "Bash", "tool_input": {"command": "factor 84"}, "cwd": world.root});
+    let root = world.root.display().to_string();
+    let plain = world.hook(&["-C", &root], input.clone()).unwrap();
+    assert!(plain.contains("Refused by baton's policy") && plain.contains("not on the allowlist"), "{plain}");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
+    cmd.args(["-C", &root, "hook", "pre-tool-use"])
+        .current_dir(&world.root)
+        .env("HOME", &world.home)
+        .env("BATON_ASK", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let asked = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+    assert!(asked.contains("\"ask\"") && asked.contains("sandbox exec") && asked.contains("factor 84"), "{asked}");
 }

@@ -88,6 +88,63 @@ fn the_review_shows_the_evaluators_verdicts() {
     }
 }
 
+fn question(number: u32) -> HarnessEvent {
+    HarnessEvent::Question {
+        number,
+        session: 3,
+        tool: "bash".into(),
+        command: "curl -s https://pubs.opengroup.org/onlinepubs/9699919799/utilities/sort.html | head -40".into(),
+        reason: "`curl` is not on the allowlist".into(),
+        cwd: "/home/ada/tally".into(),
+        words: "Before sorting, let me fetch a reference on portable sort flags.".into(),
+    }
+}
+
+/// A session's question: the dialog (insta at both sizes), its keys, and the count of questions
+/// waiting once it is hidden.
+#[test]
+fn a_question_opens_its_dialog_and_its_keys_answer_it() {
+    use baton::agent::Answer;
+    for (w, h) in [(80, 24), (120, 40)] {
+        let mut app = busy_app();
+        let fx = app.on_harness(question(1));
+        assert!(fx.iter().any(|e| matches!(e, Effect::Notify(t) if t.contains("asks whether it may run"))));
+        insta::assert_snapshot!(format!("question_{w}x{h}"), strip_clock(draw(&mut app, w, h)));
+    }
+    let answered = |keys: &[KeyEvent]| {
+        let mut app = busy_app();
+        app.on_harness(question(7));
+        let mut fx = Vec::new();
+        for k in keys {
+            fx.extend(app.on_key(*k));
+        }
+        fx.into_iter().find_map(|e| match e {
+            Effect::Harness(Command::Answer { number, answer }) => Some((number, answer)),
+            _ => None,
+        })
+    };
+    assert_eq!(answered(&[key('a')]), Some((7, Answer::Once)));
+    assert_eq!(answered(&[key('A')]), Some((7, Answer::Always)));
+    let mut deny = vec![key('d')];
+    deny.extend("use sort -k".chars().map(key));
+    deny.push(code(KeyCode::Enter));
+    assert_eq!(answered(&deny), Some((7, Answer::Deny { message: "use sort -k".into() })));
+    assert_eq!(answered(&[key('d'), code(KeyCode::Enter)]), None, "a denial needs its message");
+    // Hidden, it is counted on the status line and `!` brings it back; an answer closes it.
+    let mut app = busy_app();
+    app.on_harness(question(1));
+    app.on_harness(question(2));
+    app.on_key(code(KeyCode::Esc));
+    app.on_key(code(KeyCode::Esc));
+    let screen = draw(&mut app, 120, 40).to_string();
+    assert!(screen.contains("2 questions wait · ! shows it"), "{screen}");
+    app.on_key(key('!'));
+    assert!(draw(&mut app, 120, 40).to_string().contains("Question 1 · session 3 asks · 1 more waiting"));
+    app.on_harness(HarnessEvent::Answered { number: 1, answer: Answer::Once });
+    app.on_harness(HarnessEvent::Answered { number: 2, answer: Answer::Once });
+    assert!(!draw(&mut app, 120, 40).to_string().contains("Question"));
+}
+
 #[test]
 fn help_confirm_and_diff_dialogs() {
     let mut app = busy_app();

@@ -45,6 +45,45 @@ pub struct SessionRequest {
     /// The session may read the project and run commands, not change it (the evaluator): no
     /// file-writing tools, a read-only policy, and a sandbox in which the project is read-only.
     pub read_only: bool,
+    /// Where calls the policy would put to the operator go; `None` when nobody is asked (a
+    /// program off the allowlist is then refused).
+    pub asker: Option<Asker>,
+}
+
+pub use crate::project::journal::Answer;
+
+/// A tool call the policy puts to the operator; the answer goes back on `reply`.
+#[derive(Debug)]
+pub struct Question {
+    pub tool: String,
+    /// The call as the agent made it.
+    pub input: serde_json::Value,
+    /// The programs the allowlist lacks.
+    pub programs: Vec<String>,
+    pub reply: tokio::sync::oneshot::Sender<Answer>,
+}
+
+/// Where a session's questions go: the loop, which puts them to the operator.
+pub type Asker = UnboundedSender<Question>;
+
+/// Puts a call to the operator through `asker` and waits for the answer; a denial when the
+/// session is cancelled meanwhile or the question could not be put.
+pub async fn ask(
+    asker: &Asker,
+    tool: &str,
+    input: &serde_json::Value,
+    programs: &[String],
+    cancel: &CancellationToken,
+) -> Answer {
+    let (reply, answer) = tokio::sync::oneshot::channel();
+    let question = Question { tool: tool.to_owned(), input: input.clone(), programs: programs.to_vec(), reply };
+    if asker.send(question).is_err() {
+        return Answer::Deny { message: "nobody could be asked, so it did not run".into() };
+    }
+    tokio::select! {
+        a = answer => a.unwrap_or(Answer::Deny { message: "the question went unanswered".into() }),
+        _ = cancel.cancelled() => Answer::Deny { message: "the session was interrupted".into() },
+    }
 }
 
 impl SessionRequest {
@@ -66,6 +105,7 @@ impl SessionRequest {
             artifacts: None,
             session,
             read_only: false,
+            asker: None,
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What each command-line command does. Output goes to the writer given, so tests read it.
 
+pub mod answer;
 pub mod browser;
 pub mod demo;
 pub mod features;

@@ -23,6 +23,8 @@ pub struct RunArgs {
     pub approve: Option<ApprovePolicy>,
     pub budget_usd: Option<f64>,
     pub claude_bin: Option<std::path::PathBuf>,
+    /// Headless: put commands off the allowlist to the operator (`baton answer`).
+    pub ask: bool,
 }
 
 impl RunArgs {
@@ -91,8 +93,10 @@ pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<bool>
     let kind = args.backend.unwrap_or(config.agent.backend);
     let backend = backend_for(&config, kind, args.claude_bin.as_deref())?;
     let evaluator = evaluator_for(&config, kind, args.claude_bin.as_deref())?;
-    // Without a screen nobody presses `n`: sessions follow one another.
+    // Without a screen nobody presses `n`: sessions follow one another. Nobody is asked
+    // anything unless --ask says someone will answer.
     opts.mode = Mode::Continuous;
+    opts.ask = args.ask;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -304,6 +308,15 @@ impl Printer {
                 None => writeln!(out, "session {number}: {verdict}")?,
             },
             HarnessEvent::FeaturesChanged { total, passing } => writeln!(out, "features: {passing}/{total} passing")?,
+            HarnessEvent::Question { number, session, command, reason, .. } => {
+                writeln!(
+                    out,
+                    "? question {number} (session {session} waits): may it run `{}`? {reason}",
+                    clip(command, 200)
+                )?;
+                writeln!(out, "  answer with: baton answer {number} allow|always|deny [--message TEXT]")?;
+            }
+            HarnessEvent::Answered { number, answer } => writeln!(out, "question {number}: {answer}")?,
             HarnessEvent::Evaluated { evaluation: e } => {
                 let reverted: Vec<String> = e.reverted.iter().map(usize::to_string).collect();
                 writeln!(

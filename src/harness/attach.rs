@@ -58,6 +58,8 @@ impl Follower {
     async fn run(mut self, mut commands: UnboundedReceiver<Command>) {
         self.catch_up();
         let baton = self.project.baton_dir();
+        // Watched before the first session makes it, so its transcript is followed as it grows.
+        let _ = std::fs::create_dir_all(baton.join("sessions"));
         let mut watch = DirWatch::new(&[&baton, &baton.join("sessions")], Duration::from_millis(250));
         let mut alive = tokio::time::interval(Duration::from_millis(500));
         loop {
@@ -213,6 +215,11 @@ impl Follower {
                 });
                 return false;
             }
+            Record::Asked { number, session, tool, command, reason } => {
+                let cwd = self.project.root().display().to_string();
+                self.emit(HarnessEvent::Question { number, session, tool, command, reason, cwd, words: String::new() });
+            }
+            Record::Answered { number, answer } => self.emit(HarnessEvent::Answered { number, answer }),
             Record::Requested { .. } | Record::ReviewRequested { .. } | Record::MarkRequested { .. } => {}
         }
         true
@@ -298,6 +305,7 @@ fn what(c: &Command) -> String {
             format!("mark feature {feature} {}", if *passes { "passing" } else { "failing" })
         }
         Command::EditFeature { .. } => super::gate::describe_edit(c),
+        Command::Answer { number, answer } => format!("question {number}: {answer}"),
         Command::Quit => "detach".into(),
     }
 }

@@ -6,7 +6,7 @@ use super::Review;
 use crate::agent::AgentEvent;
 use crate::project::ProjectError;
 use crate::project::config::Mode;
-use crate::project::journal::Remote;
+use crate::project::journal::{Answer, Remote};
 use crate::project::lock::LockError;
 use crate::project::session::{Outcome, SessionKind, Usage, Verdict};
 
@@ -34,6 +34,11 @@ pub enum Command {
         description: String,
         steps: Vec<String>,
     },
+    /// The operator's answer to question `number`.
+    Answer {
+        number: u32,
+        answer: Answer,
+    },
     /// Interrupt whatever runs and end the loop.
     Quit,
 }
@@ -58,6 +63,7 @@ impl Command {
                 description: description.clone(),
                 steps: steps.clone(),
             },
+            Command::Answer { number, answer } => Remote::Answer { number: *number, answer: answer.clone() },
             Command::Quit => return None,
         })
     }
@@ -76,6 +82,7 @@ impl Command {
             Remote::Edit { number, category, description, steps } => {
                 Command::EditFeature { number, category, description, steps }
             }
+            Remote::Answer { number, answer } => Command::Answer { number, answer },
         }
     }
 }
@@ -161,6 +168,24 @@ pub enum HarnessEvent {
     FeaturesChanged {
         total: usize,
         passing: usize,
+    },
+    /// Session `session` asks whether a tool call may run; the session waits for the answer.
+    Question {
+        number: u32,
+        session: u32,
+        tool: String,
+        /// The command (or the call's key argument) as the agent gave it.
+        command: String,
+        /// What the allowlist lacks.
+        reason: String,
+        cwd: String,
+        /// The agent's latest words before it asked.
+        words: String,
+    },
+    /// Question `number` was answered (by the operator, or by its timeout).
+    Answered {
+        number: u32,
+        answer: Answer,
     },
     /// The evaluator judged a coding session's claims.
     Evaluated {

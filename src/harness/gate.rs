@@ -85,6 +85,11 @@ impl Harness {
                             text: format!("session {n} is not the one waiting; session {number} is"),
                         });
                     }
+                    Command::Answer { number, .. } => {
+                        self.emit(HarnessEvent::Notice {
+                            text: format!("question {number} is not waiting for an answer"),
+                        });
+                    }
                     Command::StartNext | Command::Interrupt => {}
                 }
             }

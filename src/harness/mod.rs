@@ -3,6 +3,7 @@
 //! way. The journal is the single record of what happened, so a killed loop resumes where it
 //! stopped and every reader agrees with it. No terminal code here.
 
+mod ask;
 pub mod attach;
 mod evaluate;
 mod events;
@@ -54,6 +55,8 @@ pub struct RunOptions {
     pub max_backoff: Duration,
     /// Stop after this many sessions in a row failed for outside reasons.
     pub max_outside_failures: u32,
+    /// A command off the allowlist is put to the operator (someone watches) rather than refused.
+    pub ask: bool,
 }
 
 impl RunOptions {
@@ -72,6 +75,7 @@ impl RunOptions {
             backoff_base: Duration::from_secs(30),
             max_backoff: Duration::from_secs(run.max_backoff_seconds),
             max_outside_failures: 5,
+            ask: config.policy.unknown == crate::project::config::Unknown::Ask,
         }
     }
 }
@@ -101,6 +105,8 @@ pub struct Harness {
     queued_edits: Vec<Command>,
     /// Verdicts that came while a session ran, for the review gate.
     early_verdicts: Vec<Command>,
+    /// Questions of the running session waiting for the operator.
+    questions: Vec<ask::Pending>,
     pause_requested: bool,
     quit_requested: bool,
     sessions_this_run: u32,
@@ -154,6 +160,7 @@ impl Harness {
             queued: Vec::new(),
             queued_edits: Vec::new(),
             early_verdicts: Vec::new(),
+            questions: Vec::new(),
             pause_requested: false,
             quit_requested: false,
             sessions_this_run: 0,
@@ -324,6 +331,9 @@ impl Harness {
             }
             Command::Approve(n) | Command::Veto(n, _) => {
                 self.emit(HarnessEvent::Notice { text: format!("session {n} is not waiting for a verdict") });
+            }
+            Command::Answer { number, .. } => {
+                self.emit(HarnessEvent::Notice { text: format!("question {number} is not waiting for an answer") });
             }
             Command::StartNext | Command::Interrupt => {}
         }

@@ -31,6 +31,8 @@ pub struct Review {
     pub turns: u32,
     /// What the evaluator said of the features the session marked passing.
     pub evaluation: Option<crate::project::evaluation::Evaluation>,
+    /// What the session asked the operator, and the answers.
+    pub questions: Vec<crate::project::journal::Question>,
 }
 
 fn oid(s: Option<&str>) -> Option<git2::Oid> {
@@ -65,6 +67,7 @@ pub fn build(repo: &Repo, s: &SessionSummary) -> Result<Review, ProjectError> {
         duration_ms: r.duration_ms,
         turns: r.turns,
         evaluation: s.evaluation.clone(),
+        questions: s.questions.clone(),
     })
 }
 

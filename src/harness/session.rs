@@ -161,6 +161,7 @@ impl Harness {
             // A verdict given while the session (or the evaluator after it) runs is for the
             // review that follows: it waits for the gate.
             Some(verdict @ (Command::Approve(_) | Command::Veto(..))) => self.early_verdicts.push(verdict),
+            Some(Command::Answer { number, answer }) => self.on_answer(number, answer),
             Some(Command::StartNext) => {}
         }
     }
@@ -187,6 +188,11 @@ impl Harness {
         mut transcript: Transcript,
         keep_text: bool,
     ) -> Driven {
+        let mut request = request;
+        let (asker, mut questions) = tokio::sync::mpsc::unbounded_channel();
+        if self.opts.ask && !request.read_only {
+            request.asker = Some(asker);
+        }
         let cancel = request.cancel.clone();
         let token = request.session.clone();
         let record = request.sandbox_record.clone();
@@ -195,19 +201,34 @@ impl Harness {
         let started = Instant::now();
         let mut watch = self.requests_watch();
         let mut text = String::new();
-        let mut take = |event: &AgentEvent| {
-            if keep_text && let AgentEvent::TextDelta { text: t } = event {
-                text.push_str(t);
+        // The agent's latest words, for a question's dialog.
+        let mut words = String::new();
+        let take = |event: &AgentEvent, text: &mut String, words: &mut String| match event {
+            AgentEvent::TextDelta { text: t } => {
+                if keep_text {
+                    text.push_str(t);
+                }
+                words.push_str(t);
+                if words.len() > 2000 {
+                    words.drain(..words.floor_char_boundary(words.len() - 600));
+                }
             }
+            AgentEvent::ToolCall { .. } => words.clear(),
+            _ => {}
         };
         let end = loop {
+            let deadline = self.next_deadline();
             tokio::select! {
                 Some(event) = rx.recv() => {
-                    take(&event);
+                    take(&event, &mut text, &mut words);
                     transcript.write(&event);
                     self.emit(HarnessEvent::Agent { number, event });
                 }
                 cmd = self.commands.recv() => self.during_session(cmd, &cancel),
+                Some(q) = questions.recv() => self.on_question(number, q, &words),
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() => {
+                    self.expire_questions();
+                }
                 // Requests from attached screens and other baton commands.
                 _ = watch.changed() => match self.journal_requests() {
                     Ok(cmds) => cmds.into_iter().for_each(|c| self.during_session(Some(c), &cancel)),
@@ -220,11 +241,12 @@ impl Harness {
             }
         };
         while let Ok(event) = rx.try_recv() {
-            take(&event);
+            take(&event, &mut text, &mut words);
             transcript.write(&event);
             self.emit(HarnessEvent::Agent { number, event });
         }
         drop(transcript);
+        self.drop_questions();
         let _ = std::fs::remove_file(self.pid_file(number));
         // Nothing the session started outlives it: a daemon could change the tree after the guard.
         tokio::task::spawn_blocking(move || crate::sandbox::end_session(&token, record.as_deref())).await.ok();
@@ -330,6 +352,11 @@ pub fn outcome_of(reason: &EndReason, progress: bool) -> (Outcome, Option<String
             Some("the model refused to go on (stop_reason: refusal)".into()),
         ),
     }
+}
+
+/// A moment too far away to come: a deadline for when there is none.
+fn far() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
 /// How a driven session ended.

@@ -16,6 +16,8 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("{}: {}", path.display(), message.trim_end())]
     Invalid { path: PathBuf, message: String },
+    #[error("cannot write {}: {source}", path.display())]
+    Io { path: PathBuf, source: std::io::Error },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,18 +176,45 @@ impl Default for Run {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// What a command that is neither allowed nor denied gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unknown {
+    Deny,
+    /// Put to the operator, who allows it once, allows it for good, or denies it with a word.
+    Ask,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
     /// Commands allowed on top of the built-in development allowlist.
     pub allow: Vec<String>,
     /// Commands refused even if the allowlist has them.
     pub deny: Vec<String>,
+    /// A command off the allowlist: `deny`, or `ask` the operator (on the screen; headless only
+    /// with `--ask`).
+    pub unknown: Unknown,
+    /// A question nobody answers in this long is denied.
+    pub ask_timeout_seconds: u64,
     /// MCP tools an agent may call (`mcp__server`, `mcp__server__tool`, `mcp__server__prefix*`);
     /// empty: every configured server's tools.
     pub mcp_allow: Vec<String>,
     /// MCP tools refused whatever `mcp_allow` says.
     pub mcp_deny: Vec<String>,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            allow: Vec::new(),
+            deny: Vec::new(),
+            unknown: Unknown::Deny,
+            ask_timeout_seconds: 600,
+            mcp_allow: Vec::new(),
+            mcp_deny: Vec::new(),
+        }
+    }
 }
 
 /// What an agent's commands may reach outside the project.
@@ -434,6 +463,62 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
             }
         }
     }
+}
+
+/// Adds `programs` to `[policy] allow` in the project's `.baton/config.toml`, changing that one
+/// line (or adding it) and nothing else, so the operator's comments and layout stay. The file is
+/// only written when the result still parses.
+pub fn allow_in_project(project_root: &Path, programs: &[String]) -> Result<(), ConfigError> {
+    let path = project_config_path(project_root);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(ConfigError::Read { path: path.clone(), source: e }),
+    };
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let header = lines.iter().position(|l| l.trim() == "[policy]");
+    let end = |from: usize| {
+        lines[from..].iter().position(|l| l.trim_start().starts_with('[')).map_or(lines.len(), |i| from + i)
+    };
+    let existing = header.and_then(|h| {
+        (h + 1..end(h + 1)).find(|&i| {
+            let t = lines[i].trim_start();
+            t.starts_with("allow") && t["allow".len()..].trim_start().starts_with('=')
+        })
+    });
+    let mut allow: Vec<String> = match existing {
+        Some(i) => toml::from_str::<toml::Table>(&lines[i])
+            .ok()
+            .and_then(|t| t.get("allow").and_then(|a| a.as_array()).cloned())
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .ok_or_else(|| ConfigError::Invalid {
+                path: path.clone(),
+                message: format!("line {}: baton adds to `allow` only when it is written on one line", i + 1),
+            })?,
+        None => Vec::new(),
+    };
+    for p in programs {
+        if !allow.contains(p) {
+            allow.push(p.clone());
+        }
+    }
+    let line = format!("allow = {}", toml::Value::Array(allow.into_iter().map(toml::Value::String).collect()));
+    match (existing, header) {
+        (Some(i), _) => lines[i] = line,
+        (None, Some(h)) => lines.insert(h + 1, line),
+        (None, None) => {
+            lines.push(String::new());
+            lines.push("[policy]".into());
+            lines.push(line);
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    Config::parse(&path, &out)?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| ConfigError::Io { path: path.clone(), source: e })?;
+    }
+    std::fs::write(&path, out).map_err(|e| ConfigError::Io { path: path.clone(), source: e })
 }
 
 /// The default config with every setting commented out, for `baton init`: the operator sees every

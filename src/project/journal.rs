@@ -134,6 +134,10 @@ pub enum Record {
     RequestTaken { id: String },
     /// The loop waits for a verdict on session `number` (the approve policy did not decide it).
     ReviewWaiting { number: u32 },
+    /// Session `session` asks the operator whether a tool call may run (question `number`).
+    Asked { number: u32, session: u32, tool: String, command: String, reason: String },
+    /// The operator's answer to question `number` (or the timeout's).
+    Answered { number: u32, answer: Answer },
     /// The evaluator judged a coding session's claims (and, under `enforce`, flipped the false
     /// ones back).
     Evaluated(super::evaluation::Evaluation),
@@ -145,6 +149,38 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+}
+
+/// The operator's answer to a question about a tool call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum Answer {
+    /// Run it this once.
+    Once,
+    /// Run it, and add its programs to the project's `[policy] allow`.
+    Always,
+    /// Do not run it; `message` goes to the agent as the tool's result.
+    Deny { message: String },
+}
+
+impl std::fmt::Display for Answer {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        match self {
+            Answer::Once => f.write_str("allowed once"),
+            Answer::Always => f.write_str("allowed always"),
+            Answer::Deny { message } => write!(f, "denied: {message}"),
+        }
+    }
+}
+
+/// A question put to the operator in a session, and its answer once given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Question {
+    pub number: u32,
+    pub tool: String,
+    pub command: String,
+    pub reason: String,
+    pub answer: Option<Answer>,
 }
 
 /// An operator's command as another process sends it to the loop through the journal.
@@ -174,6 +210,10 @@ pub enum Remote {
         category: String,
         description: String,
         steps: Vec<String>,
+    },
+    Answer {
+        number: u32,
+        answer: Answer,
     },
 }
 
@@ -319,6 +359,8 @@ pub struct SessionSummary {
     pub uncommitted: Vec<Uncommitted>,
     /// What the evaluator said of this session's claims.
     pub evaluation: Option<super::evaluation::Evaluation>,
+    /// What the session asked the operator, and the answers.
+    pub questions: Vec<Question>,
 }
 
 impl SessionSummary {
@@ -371,6 +413,8 @@ impl Serialize for SessionSummary {
             uncommitted: &'a [Uncommitted],
             #[serde(skip_serializing_if = "Option::is_none")]
             evaluation: Option<&'a super::evaluation::Evaluation>,
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            questions: &'a [Question],
         }
         let r = self.end.as_ref();
         Flat {
@@ -396,6 +440,7 @@ impl Serialize for SessionSummary {
             verify: r.and_then(|r| r.verify.as_ref()),
             uncommitted: &self.uncommitted,
             evaluation: self.evaluation.as_ref(),
+            questions: &self.questions,
         }
         .serialize(serializer)
     }
@@ -421,6 +466,7 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
                     base: base.clone(),
                     uncommitted: uncommitted.clone(),
                     evaluation: None,
+                    questions: Vec::new(),
                 });
             }
             Record::SessionEnded(r) => {
@@ -447,6 +493,17 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
                         end.commits.insert(0, head.clone());
                     }
                     s.evaluation = Some(e.clone());
+                }
+            }
+            Record::Asked { number, session, tool, command, reason } => {
+                if let Some(s) = out.iter_mut().find(|s| s.number == *session) {
+                    let (tool, command, reason) = (tool.clone(), command.clone(), reason.clone());
+                    s.questions.push(Question { number: *number, tool, command, reason, answer: None });
+                }
+            }
+            Record::Answered { number, answer } => {
+                if let Some(q) = out.iter_mut().flat_map(|s| s.questions.iter_mut()).find(|q| q.number == *number) {
+                    q.answer = Some(answer.clone());
                 }
             }
             Record::FeatureMarked { .. }

@@ -18,7 +18,9 @@ impl DirWatch {
     pub fn new(dirs: &[&Path], fallback: Duration) -> Self {
         let (tx, events) = tokio::sync::mpsc::unbounded_channel();
         let watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
-            if e.is_ok() {
+            // Reading a file is an event too (open, close): waking on those, the reader would
+            // wake itself for ever.
+            if e.is_ok_and(|e| !matches!(e.kind, notify::EventKind::Access(_))) {
                 let _ = tx.send(());
             }
         })
@@ -31,19 +33,54 @@ impl DirWatch {
             }
             w
         });
+        // Its first tick comes at once: what changed before the watch began is looked at too.
         let mut fallback = tokio::time::interval(fallback);
         fallback.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        fallback.reset();
         DirWatch { _watcher: watcher, events, fallback }
     }
 
-    /// Returns when something changed (or the poll came round); changes that came together
-    /// wake it once.
+    /// Returns when something changed (or the poll came round; the first call returns at once);
+    /// changes that came together wake it once.
     pub async fn changed(&mut self) {
         tokio::select! {
-            _ = self.events.recv() => {}
+            // Without a watcher the channel is closed: only the poll wakes it.
+            Some(()) = self.events.recv() => {}
             _ = self.fallback.tick() => {}
         }
         while self.events.try_recv().is_ok() {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_append_wakes_the_watch_before_the_poll_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("journal.jsonl");
+        std::fs::write(&file, "a\n").unwrap();
+        let mut watch = DirWatch::new(&[dir.path()], Duration::from_secs(30));
+        watch.changed().await;
+        let started = std::time::Instant::now();
+        let writer = {
+            let file = file.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                use std::io::Write;
+                let mut f = std::fs::OpenOptions::new().append(true).open(&file).unwrap();
+                writeln!(f, "b").unwrap();
+            })
+        };
+        watch.changed().await;
+        writer.await.unwrap();
+        assert!(started.elapsed() < Duration::from_secs(5), "woken by the append, not the poll");
+        // Reading wakes nothing.
+        let read = tokio::time::timeout(Duration::from_millis(300), async {
+            let _ = std::fs::read_to_string(&file);
+            watch.changed().await;
+        })
+        .await;
+        assert!(read.is_err(), "a read woke the watch");
     }
 }

@@ -149,6 +149,8 @@ pub struct App {
     pub loop_here: bool,
     /// Where each pane was drawn, for the mouse.
     pub(super) areas: Vec<(Pane, Rect)>,
+    /// Questions from the running session waiting for an answer, oldest first.
+    pub questions: Vec<crate::tui::dialogs::QuestionView>,
 }
 
 impl App {
@@ -168,6 +170,7 @@ impl App {
             pending: None,
             decided: HashSet::new(),
             messages: Vec::new(),
+            questions: Vec::new(),
             loop_here: false,
             areas: Vec::new(),
         }
@@ -299,6 +302,28 @@ impl App {
                 fx.push(Effect::Worker(Request::Refresh));
             }
             HarnessEvent::FeaturesChanged { .. } => fx.push(Effect::Worker(Request::Refresh)),
+            HarnessEvent::Question { number, session, tool, command, reason, cwd, words } => {
+                let view = crate::tui::dialogs::QuestionView { number, session, tool, command, reason, cwd, words };
+                if !self.questions.iter().any(|q| q.number == number) {
+                    self.questions.push(view.clone());
+                    // Over whatever is open, unless the operator is typing there.
+                    let dialog = Dialog::Question(crate::tui::dialogs::QuestionDialog::new(view));
+                    match self.dialogs.last() {
+                        Some(d) if d.is_typing() => self.dialogs.insert(self.dialogs.len() - 1, dialog),
+                        _ => self.dialogs.push(dialog),
+                    }
+                    fx.push(Effect::Notify(format!("baton: session {session} asks whether it may run a command")));
+                }
+            }
+            HarnessEvent::Answered { number, answer } => {
+                self.questions.retain(|q| q.number != number);
+                self.dialogs.retain(|d| !matches!(d, Dialog::Question(q) if q.question.number == number));
+                self.notice(format!("question {number}: {answer}"));
+                self.transcript.notice(
+                    format!("question {number}: {answer}"),
+                    matches!(answer, crate::agent::Answer::Deny { .. }),
+                );
+            }
             HarnessEvent::Evaluated { evaluation: e } => {
                 let text = format!("evaluation of session {}: {}", e.session, e.summary());
                 self.notice(text.clone());
@@ -448,7 +473,7 @@ impl App {
         }
         self.render_status(f, status);
         if let Some(d) = self.dialogs.last_mut() {
-            dialogs::render(d, f, &theme, &self.messages);
+            dialogs::render(d, f, &theme, &self.messages, self.questions.len());
         }
     }
 }

@@ -55,6 +55,13 @@ impl App {
                 }
             }
             Action::Help => self.dialogs.push(Dialog::Help { scroll: 0 }),
+            Action::ShowQuestion => match self.questions.first().cloned() {
+                Some(q) => {
+                    self.dialogs.retain(|d| !matches!(d, Dialog::Question(_)));
+                    self.dialogs.push(Dialog::Question(dialogs::QuestionDialog::new(q)));
+                }
+                None => self.notice("no question is waiting"),
+            },
             Action::Messages => self.dialogs.push(Dialog::Messages { scroll: usize::MAX }),
             Action::FocusNext | Action::FocusPrev => {
                 let i = PANES.iter().position(|p| *p == self.focus).unwrap_or(0);
@@ -168,6 +175,53 @@ impl App {
     fn dialog_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         let Some(dialog) = self.dialogs.last_mut() else { return Vec::new() };
         match dialog {
+            Dialog::Question(q) if q.deny.is_some() => match key.code {
+                KeyCode::Esc => {
+                    q.deny = None;
+                    q.error = None;
+                }
+                KeyCode::Enter => {
+                    let message = q.deny.as_ref().map(|a| a.lines().join("\n")).unwrap_or_default().trim().to_owned();
+                    if message.is_empty() {
+                        q.error = Some("say why: the agent reads it instead of the command's output".into());
+                    } else {
+                        let number = q.question.number;
+                        self.dialogs.pop();
+                        let answer = crate::agent::Answer::Deny { message };
+                        return vec![Effect::Harness(Command::Answer { number, answer })];
+                    }
+                }
+                _ => {
+                    if let Some(a) = q.deny.as_mut() {
+                        a.input(key);
+                    }
+                }
+            },
+            Dialog::Question(q) => {
+                let number = q.question.number;
+                let answer = match keys::lookup(Scope::Question, &key) {
+                    Some(Action::AllowOnce) => crate::agent::Answer::Once,
+                    Some(Action::AllowAlways) => crate::agent::Answer::Always,
+                    Some(Action::Deny) => {
+                        q.start_deny();
+                        return Vec::new();
+                    }
+                    Some(Action::Close) => {
+                        self.dialogs.pop();
+                        return Vec::new();
+                    }
+                    _ => {
+                        if let Some(a @ (Action::Quit | Action::Help | Action::Messages)) =
+                            keys::lookup(Scope::Global, &key)
+                        {
+                            return self.act(a);
+                        }
+                        return Vec::new();
+                    }
+                };
+                self.dialogs.pop();
+                return vec![Effect::Harness(Command::Answer { number, answer })];
+            }
             Dialog::Review(r) if r.veto.is_some() => match key.code {
                 KeyCode::Esc => {
                     r.veto = None;

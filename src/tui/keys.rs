@@ -12,6 +12,7 @@ pub enum Scope {
     Progress,
     Search,
     Review,
+    Question,
     Editor,
     Dialog,
 }
@@ -26,6 +27,7 @@ impl Scope {
             Scope::Progress => "Progress",
             Scope::Search => "Transcript, after a search",
             Scope::Review => "Review",
+            Scope::Question => "A session's question",
             Scope::Editor => "Feature editor",
             Scope::Dialog => "Help, diff, messages and other pages",
         }
@@ -68,6 +70,10 @@ pub enum Action {
     Detail,
     Messages,
     EndSearch,
+    ShowQuestion,
+    AllowOnce,
+    AllowAlways,
+    Deny,
 }
 
 pub struct Binding {
@@ -87,6 +93,7 @@ pub const BINDINGS: &[Binding] = &[
     b(Scope::Global, &["p"], Action::Pause, "pause after the current session"),
     b(Scope::Global, &["x"], Action::Interrupt, "interrupt the running session (asks first)"),
     b(Scope::Global, &["r"], Action::ShowReview, "show the review waiting for a verdict"),
+    b(Scope::Global, &["!"], Action::ShowQuestion, "show the question a session waits on"),
     b(Scope::Global, &["Tab"], Action::FocusNext, "focus the next pane"),
     b(Scope::Global, &["S-Tab"], Action::FocusPrev, "focus the previous pane"),
     b(Scope::Global, &["z"], Action::Zoom, "zoom the focused pane full screen"),
@@ -130,6 +137,10 @@ pub const BINDINGS: &[Binding] = &[
     b(Scope::Review, &["j", "k"], Action::Down, "scroll (also Up, Down, PageUp, PageDown, g, G)"),
     b(Scope::Review, &["Esc"], Action::Close, "hide the review (r shows it again)"),
     b(Scope::Review, &["q", "c", "p", "?"], Action::Help, "quit, continuous, pause and help work here too"),
+    b(Scope::Question, &["a"], Action::AllowOnce, "allow the command this once"),
+    b(Scope::Question, &["A"], Action::AllowAlways, "allow it always: its programs join [policy] allow"),
+    b(Scope::Question, &["d"], Action::Deny, "deny it, with a message the agent reads (Enter denies)"),
+    b(Scope::Question, &["Esc"], Action::Close, "hide the question (! shows it again)"),
     b(Scope::Editor, &["C-s"], Action::Save, "save the feature"),
     b(Scope::Editor, &["Esc"], Action::Close, "cancel"),
     b(Scope::Editor, &["arrows", "Enter", "Backspace"], Action::Down, "move, new line, delete: a plain text editor"),

@@ -19,6 +19,11 @@ fn tokens(n: u64) -> String {
 impl App {
     /// The keys worth knowing in the state the screen is in.
     fn hints(&self) -> String {
+        let asking = self.questions.len();
+        if asking > 0 && !matches!(self.dialog(), Some(Dialog::Question(_))) {
+            let waits = if asking == 1 { "a question waits".to_owned() } else { format!("{asking} questions wait") };
+            return format!("{waits} · ! shows it");
+        }
         let review_hidden = self.pending.is_some() && !matches!(self.dialog(), Some(Dialog::Review(_)));
         let behind = self.dialogs.iter().any(|d| matches!(d, Dialog::Review(_)));
         if review_hidden && behind {

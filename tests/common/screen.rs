@@ -63,6 +63,7 @@ pub fn review() -> Review {
         duration_ms: 65_000,
         turns: 5,
         evaluation: None,
+        questions: Vec::new(),
     }
 }
 

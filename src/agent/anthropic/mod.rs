@@ -172,7 +172,8 @@ impl AnthropicBackend {
         let system = self.system_prompt(ctx, req.read_only);
         let mut policy = Policy::new(&req.workdir, &self.policy_config)
             .with_session(Some(req.session.clone()))
-            .read_only(req.read_only);
+            .read_only(req.read_only)
+            .asking(req.asker.is_some());
         if let Some(profile) = ctx.sandbox() {
             policy = policy.with_tmpdir(profile.tmp());
         }
@@ -270,7 +271,28 @@ impl AnthropicBackend {
             let mut results = Vec::new();
             for (id, name, input) in calls {
                 let _ = events.send(AgentEvent::ToolCall { id: id.clone(), name: name.clone(), input: input.clone() });
-                let out = match policy.check_tool(&name, &input) {
+                let decision = match (policy.check_tool(&name, &input), &req.asker) {
+                    (Decision::Ask(programs), Some(asker)) => {
+                        match crate::agent::ask(asker, &name, &input, &programs, &req.cancel).await {
+                            crate::agent::Answer::Once => Decision::Allow,
+                            crate::agent::Answer::Always => {
+                                policy.allow_more(&programs);
+                                Decision::Allow
+                            }
+                            crate::agent::Answer::Deny { message } => {
+                                Decision::Deny(format!("the operator said no: {message}"))
+                            }
+                        }
+                    }
+                    (Decision::Ask(programs), None) => Decision::Deny(super::policy::ask_reason(&programs)),
+                    (d, _) => d,
+                };
+                let out = match decision {
+                    // Answered above; nothing asks here.
+                    Decision::Ask(programs) => {
+                        let reason = super::policy::ask_reason(&programs);
+                        tools::ToolOutput::error(format!("Refused by baton's policy: {reason}. This call did not run."))
+                    }
                     Decision::Deny(reason) => {
                         let _ = events.send(AgentEvent::PolicyDenied {
                             id: id.clone(),

@@ -5,6 +5,10 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::REFUSAL_PREFIX;
+
+/// Set (to `1`) in the `claude` CLI's environment when baton answers its permission prompt on
+/// stdio: the hook then asks rather than refuses a program off the allowlist.
+pub const ASK_ENV: &str = "BATON_ASK";
 use crate::project::config;
 
 /// `baton hook pre-tool-use`: reads Claude Code's hook input on stdin and answers with a denial
@@ -34,12 +38,21 @@ pub fn pre_tool_use_hook(input: &str, project_root: Option<&Path>) -> Option<Val
         Err(e) => return Some(deny(format!("baton cannot read its config: {e}"))),
     };
     let read_only = std::env::var_os(crate::sandbox::READ_ONLY_ENV).is_some_and(|v| v == "1");
-    let policy = crate::agent::policy::Policy::new(&root, &config).read_only(read_only);
+    // baton started the CLI with its permission prompt on stdio and will put the question to
+    // the operator; otherwise a program off the allowlist is refused.
+    let asking = std::env::var_os(ASK_ENV).is_some_and(|v| v == "1");
+    let policy = crate::agent::policy::Policy::new(&root, &config).read_only(read_only).asking(asking);
     let cwd = cwd.unwrap_or_else(|| root.clone());
     let tool = v["tool_name"].as_str().unwrap_or("");
-    match policy.check_tool_in(tool, &v["tool_input"], &cwd) {
-        crate::agent::policy::Decision::Deny(reason) => Some(deny(reason)),
-        crate::agent::policy::Decision::Allow if tool == "Bash" => {
+    use crate::agent::policy::Decision;
+    let decision = match policy.check_tool_in(tool, &v["tool_input"], &cwd) {
+        Decision::Ask(programs) if tool != "Bash" => Decision::Deny(crate::agent::policy::ask_reason(&programs)),
+        d => d,
+    };
+    let ask = matches!(decision, Decision::Ask(_));
+    match decision {
+        Decision::Deny(reason) => Some(deny(reason)),
+        Decision::Allow | Decision::Ask(_) if tool == "Bash" => {
             // The command runs, inside baton's sandbox: the hook hands the CLI the confined form.
             let tmp = std::env::var_os("TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
             match crate::sandbox::Profile::new(&root, &config.sandbox, &tmp) {
@@ -54,15 +67,21 @@ pub fn pre_tool_use_hook(input: &str, project_root: Option<&Path>) -> Option<Val
                     let mut input = v["tool_input"].clone();
                     let command = input["command"].as_str().unwrap_or("").to_owned();
                     input["command"] = Value::String(profile.shell_line(&command));
+                    // A question goes through the CLI's permission prompt (on stdio, to baton),
+                    // already in its confined form.
+                    let (decision, why) = match ask {
+                        true => ("ask", "baton asks the operator: it runs in baton's sandbox if allowed"),
+                        false => ("allow", "baton's policy allows it; it runs in baton's sandbox"),
+                    };
                     Some(json!({"hookSpecificOutput": {
                         "hookEventName": "PreToolUse",
-                        "permissionDecision": "allow",
-                        "permissionDecisionReason": "baton's policy allows it; it runs in baton's sandbox",
+                        "permissionDecision": decision,
+                        "permissionDecisionReason": why,
                         "updatedInput": input,
                     }}))
                 }
             }
         }
-        crate::agent::policy::Decision::Allow => None,
+        Decision::Allow | Decision::Ask(_) => None,
     }
 }

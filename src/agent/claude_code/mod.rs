@@ -154,6 +154,12 @@ impl ClaudeCodeBackend {
             cmd.args(["--disallowedTools", &WRITING_TOOLS.join(",")]);
             cmd.env(crate::sandbox::READ_ONLY_ENV, "1");
         }
+        if req.asker.is_some() {
+            // A command off the allowlist: the hook answers `ask` (with the confined command),
+            // and the CLI puts it to baton on stdio (`can_use_tool`), which puts it to the operator.
+            cmd.args(["--permission-prompt-tool", "stdio"]);
+            cmd.env(hook::ASK_ENV, "1");
+        }
         if let Some((path, _)) = mcp {
             cmd.arg("--mcp-config").arg(path).arg("--strict-mcp-config");
         }
@@ -171,6 +177,58 @@ impl ClaudeCodeBackend {
 }
 
 impl ClaudeCodeBackend {
+    /// One line of the CLI's output, for its permission prompt: a `can_use_tool` request is put
+    /// to the operator (the CLI waits; baton goes on reading) and answered on stdin; the
+    /// `result` ends the input.
+    async fn permission(
+        &self,
+        line: &str,
+        asker: &super::Asker,
+        req: &SessionRequest,
+        calls: &std::collections::HashMap<String, Value>,
+        stdin: &std::sync::Arc<tokio::sync::Mutex<Option<tokio::process::ChildStdin>>>,
+    ) {
+        if line.starts_with("{\"type\":\"result\"") {
+            stdin.lock().await.take();
+            return;
+        }
+        if !line.starts_with("{\"type\":\"control_request\"") {
+            return;
+        }
+        let Ok(v) = serde_json::from_str::<Value>(line) else { return };
+        let r = &v["request"];
+        if r["subtype"] != "can_use_tool" {
+            return;
+        }
+        let id = v["request_id"].as_str().unwrap_or("").to_owned();
+        let tool = r["tool_name"].as_str().unwrap_or("").to_owned();
+        // What the CLI holds is the confined form the hook gave it; the operator sees the call as
+        // the agent wrote it.
+        let given = r["input"].clone();
+        let original = r["tool_use_id"].as_str().and_then(|t| calls.get(t)).cloned().unwrap_or_else(|| given.clone());
+        let programs =
+            match super::policy::Policy::new(&req.workdir, &self.config).asking(true).check_tool(&tool, &original) {
+                super::policy::Decision::Ask(p) => p,
+                _ => Vec::new(),
+            };
+        let (asker, cancel, stdin) = (asker.clone(), req.cancel.clone(), stdin.clone());
+        tokio::spawn(async move {
+            let answer = super::ask(&asker, &tool, &original, &programs, &cancel).await;
+            let response = match answer {
+                super::Answer::Once | super::Answer::Always => json!({"behavior": "allow", "updatedInput": given}),
+                super::Answer::Deny { message } => {
+                    json!({"behavior": "deny", "message": format!("{REFUSAL_PREFIX}the operator said no: {message}")})
+                }
+            };
+            let msg = json!({"type": "control_response", "response": {"subtype": "success", "request_id": id, "response": response}});
+            if let Some(stdin) = stdin.lock().await.as_mut() {
+                use tokio::io::AsyncWriteExt;
+                let _ = stdin.write_all(format!("{msg}\n").as_bytes()).await;
+                let _ = stdin.flush().await;
+            }
+        });
+    }
+
     /// The project's MCP servers for the CLI (`--mcp-config`, and only those; with the tools to
     /// let through to the hook), started as baton's
     /// own agent starts them: inside the session's sandbox, on its loopback. The hook decides on
@@ -273,12 +331,18 @@ impl Backend for ClaudeCodeBackend {
                 let _ = std::fs::write(path, format!("{pgid}\n"));
             }
             // The prompt goes in as one stream-json user message; closing stdin ends the input.
-            if let Some(mut stdin) = child.stdin.take() {
-                use tokio::io::AsyncWriteExt;
-                let msg = json!({"type": "user", "message": {"role": "user", "content": [{"type": "text", "text": req.prompt}]}});
-                let _ = stdin.write_all(format!("{msg}\n").as_bytes()).await;
-                drop(stdin);
-            }
+            // When questions may come, stdin stays open for the answers until the result.
+            let stdin = match child.stdin.take() {
+                Some(mut stdin) => {
+                    use tokio::io::AsyncWriteExt;
+                    let msg = json!({"type": "user", "message": {"role": "user", "content": [{"type": "text", "text": req.prompt}]}});
+                    let _ = stdin.write_all(format!("{msg}\n").as_bytes()).await;
+                    req.asker.as_ref().map(|_| stdin)
+                }
+                None => None,
+            };
+            let stdin = std::sync::Arc::new(tokio::sync::Mutex::new(stdin));
+            let mut calls: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
             let Some(stdout) = child.stdout.take() else { return crashed("no stdout from claude".into()) };
             let stderr = child.stderr.take();
             let stderr_task = tokio::spawn(async move {
@@ -314,6 +378,9 @@ impl Backend for ClaudeCodeBackend {
                                         let _ = writeln!(f, "{}", crate::project::secrets::global().redact(&l));
                                     }
                                 }
+                                if let Some(asker) = &req.asker {
+                                    self.permission(&l, asker, &req, &calls, &stdin).await;
+                                }
                                 parser.line_into(&l, self.price, &mut batch);
                                 if lines.get_ref().buffer().contains(&b'\n')
                                     && let Ok(Some(next)) = lines.next_line().await
@@ -322,6 +389,9 @@ impl Backend for ClaudeCodeBackend {
                                 }
                             }
                             for ev in batch.drain(..) {
+                                if let AgentEvent::ToolCall { id, input, .. } = &ev {
+                                    calls.insert(id.clone(), input.clone());
+                                }
                                 let _ = events.send(ev);
                             }
                         }

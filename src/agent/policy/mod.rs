@@ -39,6 +39,15 @@ use crate::project::config;
 pub enum Decision {
     Allow,
     Deny(String),
+    /// Nothing denies it, but the allowlist does not have these programs: the operator decides
+    /// (only when the policy asks, see [`Policy::asking`]).
+    Ask(Vec<String>),
+}
+
+/// What a question says the allowlist lacks.
+pub fn ask_reason(programs: &[String]) -> String {
+    let names: Vec<String> = programs.iter().map(|p| format!("`{p}`")).collect();
+    format!("{} {} not on the allowlist", names.join(", "), if programs.len() == 1 { "is" } else { "are" })
 }
 
 impl Decision {
@@ -79,6 +88,8 @@ pub struct Policy {
     mcp_deny: Vec<String>,
     /// The project may be read, not changed (the evaluator's session).
     read_only: bool,
+    /// Someone watches and may be asked: a command off the allowlist is put to them.
+    asking: bool,
 }
 
 impl std::fmt::Debug for Policy {
@@ -109,6 +120,7 @@ impl Policy {
             session: std::env::var(procs::SESSION_ENV).ok().filter(|s| !s.is_empty()),
             processes: Arc::new(procs::Live),
             read_only: false,
+            asking: false,
         };
         p.with_home(std::env::var_os("HOME").map(PathBuf::from))
     }
@@ -151,6 +163,18 @@ impl Policy {
         self
     }
 
+    /// Someone watches: a command whose only fault is a program off the allowlist gets
+    /// [`Decision::Ask`] instead of a denial.
+    pub fn asking(mut self, asking: bool) -> Self {
+        self.asking = asking;
+        self
+    }
+
+    /// Allows `programs` from now on (the operator said "always").
+    pub fn allow_more(&mut self, programs: &[String]) {
+        self.allow.extend(programs.iter().cloned());
+    }
+
     /// Reads processes from `table` instead of `/proc`.
     pub fn with_processes(mut self, table: Arc<dyn Processes>) -> Self {
         self.processes = table;
@@ -173,7 +197,15 @@ impl Policy {
         let walk = || Walk::new(self, cwd);
         match tool {
             "bash" | "Bash" => match field("command") {
-                Some(cmd) => Decision::from(walk().script(cmd)),
+                Some(cmd) => {
+                    let mut w = walk();
+                    let checked = w.script(cmd);
+                    let unknown = w.unknown();
+                    match checked {
+                        Ok(()) if !unknown.is_empty() => Decision::Ask(unknown),
+                        other => Decision::from(other),
+                    }
+                }
                 None => Decision::Deny("the call has no `command`".into()),
             },
             "write_file" | "edit" | "Write" | "Edit" | "MultiEdit" | "NotebookEdit" if self.read_only => {

@@ -16,11 +16,19 @@ pub(super) struct Walk<'p> {
     pub(super) policy: &'p Policy,
     /// Where the next command runs; `None` after a `cd` baton cannot follow.
     cwd: Option<PathBuf>,
+    /// Programs off the allowlist, when the policy asks rather than denies (shared by the walks
+    /// of nested shells).
+    unknown: std::rc::Rc<std::cell::RefCell<Vec<String>>>,
 }
 
 impl<'p> Walk<'p> {
     pub(super) fn new(policy: &'p Policy, cwd: &Path) -> Self {
-        Walk { policy, cwd: Some(fold(&policy.root.join(cwd))) }
+        Walk { policy, cwd: Some(fold(&policy.root.join(cwd))), unknown: Default::default() }
+    }
+
+    /// The programs off the allowlist the walk let through to be asked about.
+    pub(super) fn unknown(&self) -> Vec<String> {
+        self.unknown.borrow().clone()
     }
 
     /// Checks a whole command line.
@@ -108,7 +116,13 @@ impl<'p> Walk<'p> {
             // agent run what it wrote, and the sandbox confines it).
             return self.reads(base, args);
         }
-        if !self.policy.allowed(base) {
+        if !self.policy.allowed(base) && self.policy.asking && !text.contains('/') {
+            // Judged like an allowed one in every other way; the operator decides the rest.
+            let mut unknown = self.unknown.borrow_mut();
+            if !unknown.iter().any(|u| u == base) {
+                unknown.push(base.to_owned());
+            }
+        } else if !self.policy.allowed(base) {
             return Err(if text.contains('/') {
                 format!("`{text}` is outside the project and `{base}` is not on the allowlist")
             } else {

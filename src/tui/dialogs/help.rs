@@ -10,7 +10,7 @@ use super::{boxed, centered, led, scrolled, wrapped};
 use crate::tui::keys::{BINDINGS, Scope};
 use crate::tui::theme::Theme;
 
-const SCOPES: [Scope; 9] = [
+const SCOPES: [Scope; 10] = [
     Scope::Global,
     Scope::Features,
     Scope::Transcript,
@@ -18,6 +18,7 @@ const SCOPES: [Scope; 9] = [
     Scope::GitLog,
     Scope::Progress,
     Scope::Review,
+    Scope::Question,
     Scope::Editor,
     Scope::Dialog,
 ];

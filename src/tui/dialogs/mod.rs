@@ -4,6 +4,7 @@
 //! under it, so a review that arrives while another dialog is open waits behind it.
 
 pub mod help;
+pub mod question;
 pub mod review;
 
 use ratatui::Frame;
@@ -16,10 +17,12 @@ use super::panes::features::Row;
 use super::text::wrap;
 use super::theme::Theme;
 use crate::project::journal::SessionSummary;
+pub use question::{QuestionDialog, QuestionView};
 pub use review::ReviewDialog;
 
 pub enum Dialog {
     Review(ReviewDialog),
+    Question(QuestionDialog),
     Help {
         scroll: usize,
     },
@@ -50,7 +53,9 @@ pub enum Dialog {
 impl Dialog {
     /// Whether the dialog holds text the operator is typing, which nothing may take over.
     pub fn is_typing(&self) -> bool {
-        matches!(self, Dialog::Editor { .. }) || matches!(self, Dialog::Review(r) if r.veto.is_some())
+        matches!(self, Dialog::Editor { .. })
+            || matches!(self, Dialog::Review(r) if r.veto.is_some())
+            || matches!(self, Dialog::Question(q) if q.deny.is_some())
     }
 }
 
@@ -176,10 +181,11 @@ pub fn wrapped(lead: &str, text: &str, width: usize, style: ratatui::style::Styl
     led((lead, style), text, width, style)
 }
 
-pub fn render(dialog: &mut Dialog, f: &mut Frame, theme: &Theme, messages: &[String]) {
+pub fn render(dialog: &mut Dialog, f: &mut Frame, theme: &Theme, messages: &[String], questions: usize) {
     let area = f.area();
     match dialog {
         Dialog::Review(r) => r.render(f, area, theme),
+        Dialog::Question(q) => q.render(f, area, questions, theme),
         Dialog::Help { scroll } => help::render(f, area, scroll, theme),
         Dialog::Confirm(kind) => {
             let r = centered(area, 50, 20);

@@ -132,6 +132,19 @@ impl ReviewDialog {
                 lines.extend(super::led((word, style), &j.evidence, w, theme.dim()));
             }
         }
+        if !review.questions.is_empty() {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(format!("Questions ({})", review.questions.len()), theme.accent()));
+            for q in &review.questions {
+                let answer = q.answer.as_ref().map_or("no answer".to_owned(), |a| a.to_string());
+                lines.extend(wrapped(
+                    &format!("  {:>3} ", q.number),
+                    &format!("`{}`: {answer}", q.command),
+                    w,
+                    theme.text(),
+                ));
+            }
+        }
         lines.push(Line::raw(""));
         lines.push(Line::styled(
             format!(

@@ -1,0 +1,46 @@
+//! `baton answer N allow|always|deny [--message TEXT]`: the answer to a question a session waits
+//! on, given from any terminal. It goes to the running loop through the journal.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use color_eyre::Result;
+use color_eyre::eyre::eyre;
+
+use crate::harness::Command;
+use crate::project::Project;
+use crate::project::journal::{Answer, Record};
+
+pub fn run(project: &Project, number: u32, answer: Answer, out: &mut dyn Write) -> Result<()> {
+    let Some(pid) = crate::project::lock::holder(&project.baton_dir()) else {
+        return Err(eyre!("no loop runs on {}: no question waits for an answer", project.root().display()));
+    };
+    let answered = |entries: &[crate::project::journal::Entry]| {
+        entries.iter().find_map(|e| match &e.record {
+            Record::Answered { number: n, answer } if *n == number => Some(answer.clone()),
+            _ => None,
+        })
+    };
+    let asked =
+        project.journal()?.entries.iter().any(|e| matches!(e.record, Record::Asked { number: n, .. } if n == number));
+    if !asked {
+        return Err(eyre!("there is no question {number} (the questions are numbered in the run's output)"));
+    }
+    if let Some(given) = answered(&project.journal()?.entries) {
+        return Err(eyre!("question {number} was answered already: {given}"));
+    }
+    let command = Command::Answer { number, answer: answer.clone() }.to_remote().ok_or_else(|| eyre!("cannot send"))?;
+    let id = format!("{}.{:016x}", std::process::id(), fastrand::u64(..));
+    project.open_journal()?.append(Record::Requested { id, from: std::process::id(), command })?;
+    writeln!(out, "sent to the running loop (pid {pid}): question {number}, {answer}")?;
+    // Wait for the loop to carry it out, so the exit code means something.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Some(given) = answered(&project.journal()?.entries) {
+            writeln!(out, "question {number}: {given}")?;
+            return if given == answer { Ok(()) } else { Err(eyre!("the question was answered otherwise first")) };
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(eyre!("the running loop has not taken up the answer after 30 s; it stays in the journal"))
+}
