@@ -40,6 +40,13 @@ pub fn of(event: &HarnessEvent) -> Option<(&'static str, Option<u32>, String)> {
         {
             Some(("session_failed", Some(*number), format!("session {number} ended: {outcome}")))
         }
+        HarnessEvent::Question { number, session, command, reason, .. } => Some((
+            "question_waiting",
+            Some(*session),
+            format!(
+                "question {number}: session {session} asks to run `{command}` ({reason}); baton answer {number} allow|always|deny"
+            ),
+        )),
         HarnessEvent::Stopped {
             reason: StopReason::NoProgress | StopReason::Budget | StopReason::OutsideFailures,
             detail,
@@ -173,5 +180,17 @@ mod tests {
         assert_eq!(of(&stopped(StopReason::Budget)).map(|n| n.0), Some("paused"));
         assert_eq!(of(&stopped(StopReason::Done)).map(|n| (n.0, n.2)), Some(("run_ended", "done: why".to_owned())));
         assert_eq!(of(&HarnessEvent::Notice { text: "x".into() }), None);
+        let question = HarnessEvent::Question {
+            number: 2,
+            session: 5,
+            tool: "bash".into(),
+            command: "factor 84".into(),
+            reason: "`factor` is not on the allowlist".into(),
+            cwd: "/p".into(),
+            words: String::new(),
+        };
+        let told = of(&question).unwrap();
+        assert_eq!((told.0, told.1), ("question_waiting", Some(5)));
+        assert!(told.2.contains("`factor 84`") && told.2.contains("baton answer 2"), "{}", told.2);
     }
 }
