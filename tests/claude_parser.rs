@@ -172,3 +172,24 @@ fn a_reply_cut_at_the_output_limit_is_shown_and_noted() {
     assert_eq!(p.end("").0, EndReason::Completed);
     assert_eq!(p.notes(), ["1 reply was cut at the output token limit"]);
 }
+
+/// The permission prompt on stdio, as the pinned CLI (2.1.197) sends it when baton's hook answers
+/// `ask` (recorded): read as a question about the call, with the id to answer and the tool call
+/// it is about; nothing else is taken for one.
+#[test]
+fn the_clis_permission_request_is_read_as_recorded() {
+    let line = include_str!("fixtures/claude/permission-request.jsonl").trim_end();
+    let asked = baton::agent::claude_code::permission_request(line).expect("a can_use_tool request");
+    assert_eq!(asked.tool, "Bash");
+    assert_eq!(asked.id.len(), 36, "{asked:?}");
+    assert_eq!(asked.tool_use_id.as_deref(), Some("toolu_0000000000000001"));
+    assert!(asked.input["command"].as_str().unwrap().contains("touch made-by-ask.txt"), "{asked:?}");
+    assert!(!baton::agent::claude_code::is_result(line));
+    for other in [
+        r#"{"type":"assistant","message":{"content":[{"type":"text","text":"{\"type\":\"control_request\"}"}]}}"#,
+        r#"{"type":"control_request","request_id":"x","request":{"subtype":"interrupt"}}"#,
+    ] {
+        assert_eq!(baton::agent::claude_code::permission_request(other), None, "{other}");
+    }
+    assert!(baton::agent::claude_code::is_result(r#"{"type":"result","subtype":"success"}"#));
+}

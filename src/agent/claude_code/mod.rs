@@ -15,7 +15,7 @@ mod hook;
 mod parser;
 
 pub use hook::pre_tool_use_hook;
-pub use parser::StreamParser;
+pub use parser::{PermissionRequest, StreamParser, is_result, permission_request};
 
 use super::{AgentEvent, Backend, EndReason, SessionEnd, SessionRequest};
 use crate::project::config::{self, Price};
@@ -188,24 +188,15 @@ impl ClaudeCodeBackend {
         calls: &std::collections::HashMap<String, Value>,
         stdin: &std::sync::Arc<tokio::sync::Mutex<Option<tokio::process::ChildStdin>>>,
     ) {
-        if line.starts_with("{\"type\":\"result\"") {
+        if parser::is_result(line) {
             stdin.lock().await.take();
             return;
         }
-        if !line.starts_with("{\"type\":\"control_request\"") {
-            return;
-        }
-        let Ok(v) = serde_json::from_str::<Value>(line) else { return };
-        let r = &v["request"];
-        if r["subtype"] != "can_use_tool" {
-            return;
-        }
-        let id = v["request_id"].as_str().unwrap_or("").to_owned();
-        let tool = r["tool_name"].as_str().unwrap_or("").to_owned();
+        let Some(asked) = parser::permission_request(line) else { return };
+        let parser::PermissionRequest { id, tool, input: given, tool_use_id } = asked;
         // What the CLI holds is the confined form the hook gave it; the operator sees the call as
         // the agent wrote it.
-        let given = r["input"].clone();
-        let original = r["tool_use_id"].as_str().and_then(|t| calls.get(t)).cloned().unwrap_or_else(|| given.clone());
+        let original = tool_use_id.and_then(|t| calls.get(&t)).cloned().unwrap_or_else(|| given.clone());
         let programs =
             match super::policy::Policy::new(&req.workdir, &self.config).asking(true).check_tool(&tool, &original) {
                 super::policy::Decision::Ask(p) => p,

@@ -9,6 +9,41 @@ use crate::agent::{AgentEvent, EndReason};
 use crate::project::config::Price;
 use crate::project::session::Usage;
 
+/// The CLI's permission prompt on stdio: a tool call it asks baton about (`can_use_tool`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PermissionRequest {
+    /// Answered with this id.
+    pub id: String,
+    pub tool: String,
+    /// The input as the CLI holds it (what the hook gave it).
+    pub input: Value,
+    /// The tool call it is about, to find the call as the agent made it.
+    pub tool_use_id: Option<String>,
+}
+
+/// A `control_request` line asking whether a tool may be used, read.
+pub fn permission_request(line: &str) -> Option<PermissionRequest> {
+    if !line.starts_with("{\"type\":\"control_request\"") {
+        return None;
+    }
+    let v: Value = serde_json::from_str(line).ok()?;
+    let r = &v["request"];
+    if r["subtype"] != "can_use_tool" {
+        return None;
+    }
+    Some(PermissionRequest {
+        id: v["request_id"].as_str()?.to_owned(),
+        tool: r["tool_name"].as_str().unwrap_or("").to_owned(),
+        input: r["input"].clone(),
+        tool_use_id: r["tool_use_id"].as_str().map(str::to_owned),
+    })
+}
+
+/// Whether `line` is the session's `result`: after it the CLI reads no more input.
+pub fn is_result(line: &str) -> bool {
+    line.starts_with("{\"type\":\"result\"")
+}
+
 /// Folds the CLI's stream-json into events and, at the end, into how the session ended.
 #[derive(Debug, Default)]
 pub struct StreamParser {

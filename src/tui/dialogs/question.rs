@@ -55,7 +55,7 @@ impl QuestionDialog {
             format!("May it run this {}?", if q.tool.eq_ignore_ascii_case("bash") { "command" } else { "call" }),
             theme.accent(),
         )];
-        body.extend(wrapped("  $ ", &q.command, w, theme.text()));
+        body.extend(highlighted(&q.command, &programs(&q.reason), w, theme));
         body.push(Line::raw(""));
         body.extend(wrapped("", &format!("{}: the policy cannot decide it alone.", q.reason), w, theme.warn()));
         body.extend(wrapped("in ", &q.cwd, w, theme.dim()));
@@ -93,4 +93,34 @@ impl QuestionDialog {
         };
         f.render_widget(Paragraph::new(Line::from(hints)), keys);
     }
+}
+
+/// The programs a question's reason names (between backticks).
+fn programs(reason: &str) -> Vec<&str> {
+    reason.split('`').skip(1).step_by(2).collect()
+}
+
+/// The command after `  $ `, wrapped at spaces to `width`, the words that run `programs` marked.
+fn highlighted(command: &str, programs: &[&str], width: usize, theme: &Theme) -> Vec<Line<'static>> {
+    use unicode_width::UnicodeWidthStr;
+    let room = width.saturating_sub(4).max(10);
+    let mut lines = Vec::new();
+    let mut spans = vec![Span::raw("  $ ")];
+    let mut used = 0;
+    for word in command.split(' ') {
+        let w = word.width();
+        if used > 0 && used + 1 + w > room {
+            lines.push(Line::from(std::mem::replace(&mut spans, vec![Span::raw("    ")])));
+            used = 0;
+        }
+        if used > 0 {
+            spans.push(Span::raw(" "));
+            used += 1;
+        }
+        let runs = programs.iter().any(|p| word == *p || word.ends_with(&format!("/{p}")));
+        spans.push(Span::styled(word.to_owned(), if runs { theme.warn() } else { theme.text() }));
+        used += w;
+    }
+    lines.push(Line::from(spans));
+    lines
 }
