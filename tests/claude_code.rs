@@ -242,7 +242,7 @@ async fn baton_run_headless_with_claude_code_runs_a_whole_project() {
         .output()
         .unwrap();
     let run = common::Run::from(out).ok();
-    assert!(run.stdout.starts_with("baton: claude-code backend"), "{}", run.stdout);
+    assert!(run.stdout.lines().nth(1).is_some_and(|l| l.starts_with("baton: claude-code backend")), "{}", run.stdout);
     assert!(run.stdout.contains("  ▸ Write: /"), "Claude Code's own tools ran: {}", run.stdout);
     assert!(run.stdout.contains("run ended: done: every feature passes; 3/3 features passing"), "{}", run.stdout);
     let status = sandbox.run(dir.path(), &["status", "--json"]).ok().json();

@@ -42,8 +42,19 @@ async fn a_headless_run_prints_one_line_per_event_and_ends_done() {
     let run = common::Run::from(out);
     let run = run.ok();
     let lines: Vec<&str> = run.stdout.lines().collect();
+    // First, how to come back to it: the attach command, with the project's path.
+    let root = dir.path().canonicalize().unwrap();
     assert!(
-        lines[0].starts_with("baton: anthropic backend, model claude-sonnet-4-5, approve auto, continuous mode"),
+        lines[0].starts_with("watch and steer this run from another terminal: baton -C ")
+            && lines[0].ends_with(" attach")
+            && std::path::Path::new(lines[0].split(" -C ").nth(1).unwrap().trim_end_matches(" attach"))
+                .canonicalize()
+                .is_ok_and(|p| p == root),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines[1].starts_with("baton: anthropic backend, model claude-sonnet-4-5, approve auto, continuous mode"),
         "{}",
         run.stdout
     );
