@@ -132,10 +132,10 @@ async fn a_screen_opened_while_another_loop_runs_takes_the_loop_over_when_it_end
     handles.commands.send(Command::StartNext).unwrap();
     while !matches!(handles.events.recv().await.unwrap(), HarnessEvent::ReviewNeeded { waiting: true, .. }) {}
 
-    // The demo opened again while this loop holds the project: it watches.
+    // The demo opened again while this loop holds the project: it attaches.
     let demo_args = ["demo", dir.to_str().unwrap(), "--pace", "fast"];
     let mut screen = Screen::start(sandbox.home.path(), parent.path(), &demo_args, (120, 40), &[]);
-    screen.wait_for("the loop runs in another baton (pid", Duration::from_secs(10));
+    screen.wait_for("attached to pid", Duration::from_secs(10));
     handles.commands.send(Command::Quit).unwrap();
     task.await.unwrap().unwrap();
     screen.wait_for("session 1 waits for a verdict", Duration::from_secs(10));
