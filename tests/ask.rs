@@ -43,21 +43,8 @@ const CONFIG: &str =
     "# my own notes on this project's policy\n[policy]\n# tools we trust\nallow = [\"jq\"]   # jq is fine\n";
 
 fn project(config: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("app_spec.txt"), "Numbers.\n").unwrap();
-    std::fs::write(
-        dir.path().join("feature_list.json"),
-        "[{\"category\": \"c\", \"description\": \"d\", \"steps\": [\"s\"], \"passes\": false}]\n",
-    )
-    .unwrap();
-    common::Sandbox::new().run(dir.path(), &["init"]).ok();
-    std::fs::write(dir.path().join(".baton/config.toml"), config).unwrap();
-    let repo = git2::Repository::open(dir.path()).unwrap();
-    let mut c = repo.config().unwrap();
-    c.set_str("user.name", "Agent").unwrap();
-    c.set_str("user.email", "agent@example.com").unwrap();
-    common::commit_all(&repo, "The project");
-    dir
+    let features = "[{\"category\": \"c\", \"description\": \"d\", \"steps\": [\"s\"], \"passes\": false}]\n";
+    common::project_with(&[("app_spec.txt", "Numbers.\n"), ("feature_list.json", features)], config)
 }
 
 struct Ran {

@@ -66,19 +66,13 @@ text = "<evaluation>{{answer}}</evaluation>"
 /// A project whose checklist has two failing features, committed, with `config` as its baton
 /// config.
 fn project(config: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("app_spec.txt"), "Two features.\n").unwrap();
-    std::fs::write(dir.path().join("feature_list.json"), FEATURES).unwrap();
-    std::fs::write(dir.path().join("claude-progress.txt"), "Session 1: wrote the list.\n").unwrap();
-    std::fs::write(dir.path().join("init.sh"), "#!/bin/sh\necho ready\n").unwrap();
-    common::Sandbox::new().run(dir.path(), &["init"]).ok();
-    std::fs::write(dir.path().join(".baton/config.toml"), config).unwrap();
-    let repo = git2::Repository::open(dir.path()).unwrap();
-    let mut c = repo.config().unwrap();
-    c.set_str("user.name", "Agent").unwrap();
-    c.set_str("user.email", "agent@example.com").unwrap();
-    common::commit_all(&repo, "The checklist");
-    dir
+    let files = [
+        ("app_spec.txt", "Two features.\n"),
+        ("feature_list.json", FEATURES),
+        ("claude-progress.txt", "Session 1: wrote the list.\n"),
+        ("init.sh", "#!/bin/sh\necho ready\n"),
+    ];
+    common::project_with(&files, config)
 }
 
 struct Ran {

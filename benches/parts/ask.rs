@@ -36,16 +36,7 @@ pub fn ask(report: impl Fn(&str, String, &str)) {
         }
         scenario.push_str("[[turns]]\nid = \"done\"\ntext = \"Done.\"\n");
         let model = ScriptedModel::start(Scenario::parse("ask", &scenario).unwrap(), None).await.unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("feature_list.json"),
-            "[{\"category\":\"c\",\"description\":\"d\",\"steps\":[\"s\"],\"passes\":false}]\n",
-        )
-        .unwrap();
-        let git = git2::Repository::init(dir.path()).unwrap();
-        let mut c = git.config().unwrap();
-        c.set_str("user.name", "b").unwrap();
-        c.set_str("user.email", "b@b").unwrap();
+        let dir = super::attach::project();
         let project = baton::project::Project::open(dir.path()).unwrap();
         let backend = AnthropicBackend::new(&model.url(), "k", project.config()).unwrap();
         let mut opts = RunOptions::from_config(project.config());

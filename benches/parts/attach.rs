@@ -23,7 +23,8 @@ start = "."
 text = "TEXT"
 "#;
 
-fn project() -> tempfile::TempDir {
+/// A git repository with a one-feature checklist, for a loop to run on.
+pub fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("feature_list.json"),

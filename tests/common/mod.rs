@@ -403,3 +403,20 @@ pub fn notices(events: &[baton::agent::AgentEvent]) -> Vec<&str> {
         })
         .collect()
 }
+
+/// A committed project that already has its checklist: `files` (name, content) written, `baton
+/// init` done, `config` as its `.baton/config.toml`, an agent's git identity.
+pub fn project_with(files: &[(&str, &str)], config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.path().join(name), content).unwrap();
+    }
+    Sandbox::new().run(dir.path(), &["init"]).ok();
+    std::fs::write(dir.path().join(".baton/config.toml"), config).unwrap();
+    let repo = git2::Repository::open(dir.path()).unwrap();
+    let mut c = repo.config().unwrap();
+    c.set_str("user.name", "Agent").unwrap();
+    c.set_str("user.email", "agent@example.com").unwrap();
+    commit_all(&repo, "The project");
+    dir
+}
