@@ -60,6 +60,13 @@ enum Command {
         #[arg(long)]
         web: bool,
     },
+    /// The run's numbers: cost and tokens per newly passing feature, veto and false-pass rates,
+    /// what the operator did.
+    Report {
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// The screen, attached to the loop another baton runs on this project (what `baton` does
     /// then anyway): watch the running session live and steer it from here.
     Attach,
@@ -305,6 +312,7 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
             })
         }
         Some(Command::Status { json }) => commands::status::run(&project()?, json, out),
+        Some(Command::Report { json }) => commands::report::run(&project()?, json, out),
         Some(Command::Answer { number, answer, message }) => {
             use baton::project::journal::Answer;
             let answer = match (answer, message) {

@@ -10,7 +10,7 @@ use baton::agent::scripted::ScriptedModel;
 use baton::commands::demo::{self, DemoPace};
 use baton::harness::{Command, HarnessEvent, StopReason};
 use baton::project::config::{ApprovePolicy, Mode};
-use baton::project::journal;
+use baton::project::journal::{self, Record};
 use baton::project::session::{SessionKind, Verdict};
 use common::Sandbox;
 
@@ -134,4 +134,44 @@ async fn the_demo_copes_with_a_veto_and_a_manual_mark_and_still_reaches_done() {
     // Feature 3 was marked by hand, not built: the project's tests say so honestly (its test is
     // missing), yet every test that exists passes.
     assert!(!dir.join("tests/test_3.sh").exists());
+
+    // The run's numbers, as `baton report --json` gives them, recomputed from the journal's records.
+    let report = Sandbox::new().run(&dir, &["report", "--json"]).ok().json();
+    let entries = project.journal().unwrap().entries;
+    let records = |pick: &dyn Fn(&Record) -> bool| entries.iter().filter(|e| pick(&e.record)).count();
+    let ended: Vec<&journal::SessionReport> = entries
+        .iter()
+        .filter_map(|e| match &e.record {
+            Record::SessionEnded(r) => Some(r),
+            _ => None,
+        })
+        .collect();
+    let cost: f64 = ended.iter().map(|r| r.cost_usd).sum();
+    assert_eq!(report["sessions"], records(&|r| matches!(r, Record::SessionStarted { .. })));
+    assert!((report["cost_usd"]["total"].as_f64().unwrap() - cost).abs() < 1e-9, "{report}");
+    assert_eq!(
+        report["reviews"]["vetoed"],
+        records(&|r| matches!(r, Record::Verdict { verdict: Verdict::Vetoed, .. }))
+    );
+    assert_eq!(report["reviews"]["vetoed"], 1);
+    assert_eq!(report["reviews"]["decided"], records(&|r| matches!(r, Record::Verdict { .. })));
+    assert_eq!(report["interventions"]["marks"], records(&|r| matches!(r, Record::FeatureMarked { .. })));
+    assert_eq!(report["interventions"]["marks"], 1);
+    let judged: Vec<&baton::project::evaluation::FeatureJudgement> = entries
+        .iter()
+        .filter_map(|e| match &e.record {
+            Record::Evaluated(ev) => Some(&ev.features),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let failed = judged.iter().filter(|j| j.judgement == baton::project::evaluation::Judgement::Fail).count();
+    assert_eq!(report["claims"]["evaluated"], judged.len());
+    assert_eq!(report["claims"]["failed"], failed);
+    assert_eq!(failed, 1, "feature 6's first claim");
+    // Every feature passes: built by sessions that stood, or marked by hand (feature 3).
+    let newly = report["newly_passing"].as_u64().unwrap();
+    assert_eq!(newly + 1, 8, "{report}");
+    let per = report["per_passing_feature"]["cost_usd"].as_f64().unwrap();
+    assert!((per - cost / newly as f64).abs() < 1e-9, "{report}");
 }

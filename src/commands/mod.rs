@@ -5,6 +5,7 @@ pub mod browser;
 pub mod demo;
 pub mod features;
 pub mod init;
+pub mod report;
 pub mod review;
 pub mod run;
 pub mod sandbox;

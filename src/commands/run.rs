@@ -171,7 +171,7 @@ fn tokens(n: u64) -> String {
     }
 }
 
-fn duration(ms: u64) -> String {
+pub(crate) fn duration(ms: u64) -> String {
     let s = ms / 1000;
     if s >= 3600 {
         format!("{}h{:02}m", s / 3600, s / 60 % 60)

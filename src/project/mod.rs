@@ -10,6 +10,7 @@ pub mod lock;
 pub mod mcp;
 pub mod progress;
 pub mod repo;
+pub mod report;
 pub mod secrets;
 pub mod session;
 pub mod state;

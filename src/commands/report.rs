@@ -1,0 +1,79 @@
+//! `baton report [--json]`: the run's numbers, from the journal (so it answers while a loop runs).
+
+use std::io::Write;
+
+use color_eyre::Result;
+
+use crate::project::Project;
+use crate::project::report;
+
+pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
+    let read = project.journal()?;
+    super::warn_all(&read.warnings);
+    let r = report::report(&read.entries);
+    if json {
+        return super::print_json(out, &r);
+    }
+    let pct = |rate: Option<f64>| rate.map_or("-".to_owned(), |r| format!("{:.0}%", r * 100.0));
+    let c = &r.cost_usd;
+    writeln!(out, "sessions      {} ({} coding, {} evaluator)", r.sessions, r.coding_sessions, r.evaluator_sessions)?;
+    writeln!(
+        out,
+        "cost          ${:.2} (initializer ${:.2}, coding ${:.2}, evaluator ${:.2}) · {} tokens · {}",
+        c.total,
+        c.initializer,
+        c.coding,
+        c.evaluator,
+        r.tokens,
+        super::run::duration(r.duration_ms)
+    )?;
+    match &r.per_passing_feature {
+        Some(f) => writeln!(
+            out,
+            "per feature   {} newly passing: ${:.2}, {:.0} tokens, {} each",
+            r.newly_passing,
+            f.cost_usd,
+            f.tokens,
+            super::run::duration(f.duration_ms as u64)
+        )?,
+        None => writeln!(out, "per feature   no feature passes yet")?,
+    }
+    writeln!(
+        out,
+        "vetoes        {} of {} reviewed ({})",
+        r.reviews.vetoed,
+        r.reviews.decided,
+        pct(r.reviews.veto_rate)
+    )?;
+    writeln!(
+        out,
+        "false passes  {} of {} claims failed evaluation ({}), {} without a verdict",
+        r.claims.failed,
+        r.claims.evaluated,
+        pct(r.claims.false_pass_rate),
+        r.claims.errors
+    )?;
+    let i = &r.interventions;
+    writeln!(out, "operator      {} marks, {} edits, {} vetoes, {} answers", i.marks, i.edits, i.vetoes, i.answers)?;
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{:>4}  {:<11}  {:<13}  {:<13}  {:>5}  {:>8}  {:>9}",
+        "#", "kind", "outcome", "verdict", "new", "cost", "tokens"
+    )?;
+    for l in &r.per_session {
+        let word = |w: Option<String>| w.unwrap_or_else(|| "-".into());
+        writeln!(
+            out,
+            "{:>4}  {:<11}  {:<13}  {:<13}  {:>5}  {:>8}  {:>9}",
+            l.number,
+            l.kind.to_string(),
+            word(l.outcome.map(|o| o.to_string())),
+            word(l.verdict.map(|v| v.to_string())),
+            l.newly_passing,
+            format!("${:.2}", l.cost_usd),
+            l.tokens
+        )?;
+    }
+    Ok(())
+}

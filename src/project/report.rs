@@ -1,0 +1,169 @@
+//! The run's numbers, from the journal alone: what the sessions cost, per newly passing feature,
+//! how often the operator vetoed, how often a claim failed the evaluator, and how often the
+//! operator stepped in. `baton report` prints them; anything that reads the journal agrees.
+
+use serde::Serialize;
+
+use super::evaluation::Judgement;
+use super::journal::{self, Answer, Entry, Record};
+use super::session::{SessionKind, Verdict};
+
+/// One session's line in the report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionLine {
+    pub number: u32,
+    pub kind: SessionKind,
+    pub outcome: Option<super::session::Outcome>,
+    pub verdict: Option<Verdict>,
+    /// Features it marked passing that still stand (not vetoed, not flipped back).
+    pub newly_passing: usize,
+    pub cost_usd: f64,
+    pub tokens: u64,
+    pub duration_ms: u64,
+}
+
+/// What a newly passing feature cost on average; `None` before the first one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PerFeature {
+    pub cost_usd: f64,
+    pub tokens: f64,
+    pub duration_ms: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Costs {
+    pub total: f64,
+    pub initializer: f64,
+    pub coding: f64,
+    pub evaluator: f64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Reviews {
+    /// Sessions given a verdict (by the operator or the approve policy).
+    pub decided: usize,
+    pub vetoed: usize,
+    /// Vetoed over decided; `None` before the first verdict.
+    pub veto_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Claims {
+    /// Features marked passing that the evaluator judged.
+    pub evaluated: usize,
+    pub failed: usize,
+    /// No usable verdict (the evaluator's answer could not be read, or it did not finish).
+    pub errors: usize,
+    /// Failed over evaluated; `None` before the first evaluation.
+    pub false_pass_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Interventions {
+    pub marks: usize,
+    pub edits: usize,
+    pub vetoes: usize,
+    /// Questions the operator answered (not those that timed out).
+    pub answers: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub sessions: usize,
+    pub coding_sessions: usize,
+    pub evaluator_sessions: usize,
+    pub cost_usd: Costs,
+    pub tokens: u64,
+    pub duration_ms: u64,
+    pub newly_passing: usize,
+    pub per_passing_feature: Option<PerFeature>,
+    pub reviews: Reviews,
+    pub claims: Claims,
+    pub interventions: Interventions,
+    pub per_session: Vec<SessionLine>,
+}
+
+fn tokens(u: &super::session::Usage) -> u64 {
+    u.input_tokens + u.output_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens
+}
+
+fn rate(part: usize, whole: usize) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// The report of everything the journal's `entries` record.
+pub fn report(entries: &[Entry]) -> Report {
+    let sessions = journal::sessions(entries);
+    let mut per_session = Vec::new();
+    let mut costs = Costs::default();
+    let (mut reviews, mut claims) = (Reviews::default(), Claims::default());
+    for s in &sessions {
+        let cost = s.cost_usd();
+        costs.total += cost;
+        match s.kind {
+            SessionKind::Initializer => costs.initializer += cost,
+            SessionKind::Coding => costs.coding += cost,
+            SessionKind::Evaluator => costs.evaluator += cost,
+        }
+        if matches!(s.verdict, Some(v) if v != Verdict::Pending) {
+            reviews.decided += 1;
+            reviews.vetoed += usize::from(s.verdict == Some(Verdict::Vetoed));
+        }
+        if let Some(e) = &s.evaluation {
+            claims.evaluated += e.features.len();
+            claims.failed += e.count(Judgement::Fail);
+            claims.errors += e.count(Judgement::Error);
+        }
+        let claimed = s.end.as_ref().map_or(0, |r| r.flipped.iter().filter(|f| f.passes).count());
+        let reverted = s.evaluation.as_ref().map_or(0, |e| e.reverted.len());
+        let newly_passing = match (s.kind, s.verdict) {
+            (SessionKind::Coding, Some(v)) if v != Verdict::Vetoed => claimed.saturating_sub(reverted),
+            _ => 0,
+        };
+        per_session.push(SessionLine {
+            number: s.number,
+            kind: s.kind,
+            outcome: s.outcome(),
+            verdict: s.verdict,
+            newly_passing,
+            cost_usd: cost,
+            tokens: tokens(&s.usage()),
+            duration_ms: s.end.as_ref().map_or(0, |r| r.duration_ms),
+        });
+    }
+    reviews.veto_rate = rate(reviews.vetoed, reviews.decided);
+    claims.false_pass_rate = rate(claims.failed, claims.evaluated);
+    let mut interventions = Interventions { vetoes: reviews.vetoed, ..Interventions::default() };
+    for e in entries {
+        match &e.record {
+            Record::FeatureMarked { .. } => interventions.marks += 1,
+            Record::FeatureEdited { .. } => interventions.edits += 1,
+            // The timeout's answer is nobody's.
+            Record::Answered { answer: Answer::Deny { message }, .. } if message.starts_with("nobody answered") => {}
+            Record::Answered { .. } => interventions.answers += 1,
+            _ => {}
+        }
+    }
+    let newly_passing: usize = per_session.iter().map(|l| l.newly_passing).sum();
+    let total_tokens: u64 = per_session.iter().map(|l| l.tokens).sum();
+    let total_ms: u64 = per_session.iter().map(|l| l.duration_ms).sum();
+    let per_passing_feature = (newly_passing > 0).then(|| PerFeature {
+        cost_usd: costs.total / newly_passing as f64,
+        tokens: total_tokens as f64 / newly_passing as f64,
+        duration_ms: total_ms as f64 / newly_passing as f64,
+    });
+    Report {
+        sessions: sessions.len(),
+        coding_sessions: sessions.iter().filter(|s| s.kind == SessionKind::Coding).count(),
+        evaluator_sessions: sessions.iter().filter(|s| s.kind == SessionKind::Evaluator).count(),
+        cost_usd: costs,
+        tokens: total_tokens,
+        duration_ms: total_ms,
+        newly_passing,
+        per_passing_feature,
+        reviews,
+        claims,
+        interventions,
+        per_session,
+    }
+}
