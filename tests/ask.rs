@@ -27,6 +27,7 @@ name = "factor"
 [[turns]]
 id = "first"
 start = "one of many agent sessions"
+text = "The primes of 84 tell me the layout; factor gives them at once."
 tools = [{ name = "bash", input = { command = "factor 84" } }]
 [[turns]]
 id = "again"
@@ -120,6 +121,12 @@ async fn once_then_always(cli: bool) {
     let asked = questions(&ran);
     assert_eq!(asked.len(), 2, "{asked:?}");
     assert!(asked.iter().all(|(c, r)| c == "factor 84" && r == "`factor` is not on the allowlist"), "{asked:?}");
+    // The dialog shows what the agent said before it asked.
+    let words = ran.events.iter().find_map(|e| match e {
+        HarnessEvent::Question { words, .. } => Some(words.clone()),
+        _ => None,
+    });
+    assert!(words.is_some_and(|w| w.contains("factor gives them at once")), "{:?}", ran.events.first());
     let out = results(&ran);
     assert_eq!(out.len(), 3, "{out:?}");
     assert!(out[0].0.contains("84: 2 2 3 7") && !out[0].1, "{out:?}");

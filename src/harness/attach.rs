@@ -34,6 +34,7 @@ pub fn connect(project: Project, pid: String) -> Result<Handles, super::HarnessE
         offset: 0,
         transcript: None,
         asked: Vec::new(),
+        words: String::new(),
     };
     tokio::spawn(follower.run(cmd_rx));
     Ok(Handles { commands: cmd_tx, events: ev_rx })
@@ -52,6 +53,8 @@ struct Follower {
     transcript: Option<(u32, u64)>,
     /// Requests sent and not yet taken: their id and what they asked.
     asked: Vec<(String, Command)>,
+    /// The running session's latest words, for its questions.
+    words: String,
 }
 
 impl Follower {
@@ -162,6 +165,7 @@ impl Follower {
             Record::SessionStarted { number, kind, base, .. } => {
                 self.follow_transcript();
                 self.transcript = Some((number, 0));
+                self.words.clear();
                 self.emit(HarnessEvent::SessionStarted { number, kind, base });
             }
             Record::SessionEnded(r) => {
@@ -216,8 +220,10 @@ impl Follower {
                 return false;
             }
             Record::Asked { number, session, tool, command, reason } => {
-                let cwd = self.project.root().display().to_string();
-                self.emit(HarnessEvent::Question { number, session, tool, command, reason, cwd, words: String::new() });
+                // What the agent said before it asked is in the transcript already.
+                self.follow_transcript();
+                let (cwd, words) = (self.project.root().display().to_string(), self.words.trim().to_owned());
+                self.emit(HarnessEvent::Question { number, session, tool, command, reason, cwd, words });
             }
             Record::Answered { number, answer } => self.emit(HarnessEvent::Answered { number, answer }),
             Record::Requested { .. } | Record::ReviewRequested { .. } | Record::MarkRequested { .. } => {}
@@ -254,6 +260,9 @@ impl Follower {
         let (events, end) = read_transcript(&path, offset);
         self.transcript = Some((number, end));
         for event in events {
+            if let AgentEvent::TextDelta { text } = &event {
+                super::session::latest_words(&mut self.words, text);
+            }
             self.emit(HarnessEvent::Agent { number, event });
         }
     }

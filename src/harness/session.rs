@@ -203,18 +203,13 @@ impl Harness {
         let mut text = String::new();
         // The agent's latest words, for a question's dialog.
         let mut words = String::new();
-        let take = |event: &AgentEvent, text: &mut String, words: &mut String| match event {
-            AgentEvent::TextDelta { text: t } => {
+        let take = |event: &AgentEvent, text: &mut String, words: &mut String| {
+            if let AgentEvent::TextDelta { text: t } = event {
                 if keep_text {
                     text.push_str(t);
                 }
-                words.push_str(t);
-                if words.len() > 2000 {
-                    words.drain(..words.floor_char_boundary(words.len() - 600));
-                }
+                latest_words(words, t);
             }
-            AgentEvent::ToolCall { .. } => words.clear(),
-            _ => {}
         };
         let end = loop {
             let deadline = self.next_deadline();
@@ -351,6 +346,14 @@ pub fn outcome_of(reason: &EndReason, progress: bool) -> (Outcome, Option<String
             if progress { Outcome::Completed } else { Outcome::NoProgress },
             Some("the model refused to go on (stop_reason: refusal)".into()),
         ),
+    }
+}
+
+/// Keeps the last of what the agent wrote in `words`, adding `text`.
+pub(super) fn latest_words(words: &mut String, text: &str) {
+    words.push_str(text);
+    if words.len() > 2000 {
+        words.drain(..words.floor_char_boundary(words.len() - 600));
     }
 }
 
