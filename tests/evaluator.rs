@@ -363,3 +363,49 @@ async fn through_the_claude_cli_an_evaluator_that_edits_changes_nothing() {
     assert_eq!(Some(head(dir.path()).to_string().as_str()), ran.sessions[0].head());
     assert!(common::is_clean(&git2::Repository::open(dir.path()).unwrap()));
 }
+
+/// A claim never evaluated (baton stopped while the evaluator ran) is no pass for `checks`: the
+/// review waits for the operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_wait_for_the_operator_when_a_claim_was_never_evaluated() {
+    use baton::project::journal::{Flip, Journal, Record, SessionReport};
+    use baton::project::session::Outcome;
+    let dir = project("[evaluate]\nmode = \"report\"\n");
+    let head = git2::Repository::open(dir.path()).unwrap().head().unwrap().target().unwrap().to_string();
+    let project = Project::open(dir.path()).unwrap();
+    let mut journal = Journal::open(&project.journal_path()).unwrap();
+    journal
+        .append(Record::SessionStarted {
+            number: 1,
+            kind: SessionKind::Coding,
+            backend: "anthropic".into(),
+            model: "m".into(),
+            base: Some(head.clone()),
+            uncommitted: Vec::new(),
+        })
+        .unwrap();
+    let flipped = vec![Flip { feature: 1, passes: true, description: "feature one".into() }];
+    let report = SessionReport { head: Some(head), flipped, ..SessionReport::new(1, Outcome::Completed) };
+    journal.append(Record::SessionEnded(report)).unwrap();
+    drop(journal);
+    let model = ScriptedModel::start(
+        Scenario::parse("none", "name = \"none\"\n[[turns]]\nid = \"x\"\nstart = \"^$\"\n").unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    let backend = AnthropicBackend::new(&model.url(), "test-key", project.config()).unwrap();
+    let mut opts = RunOptions::from_config(project.config());
+    opts.approve = ApprovePolicy::Checks;
+    let (harness, mut handles) = Harness::new(project, Arc::new(backend), opts).unwrap();
+    let task = tokio::spawn(harness.run());
+    let waiting = loop {
+        match tokio::time::timeout(Duration::from_secs(20), handles.events.recv()).await.unwrap().unwrap() {
+            HarnessEvent::ReviewNeeded { review, waiting } => break (review.number, waiting),
+            _ => continue,
+        }
+    };
+    assert_eq!(waiting, (1, true), "checks do not approve a claim nobody evaluated");
+    handles.commands.send(Command::Quit).unwrap();
+    task.await.unwrap().unwrap();
+}

@@ -14,8 +14,14 @@ impl Harness {
         let report = pending.end.as_ref();
         let verify_ok = report.and_then(|r| r.verify.as_ref()).is_none_or(|v| v.passed);
         let clean = report.is_some_and(|r| r.violations.is_empty());
-        // A claim the evaluator found false, or could not judge, is a failed check.
-        let evaluated_ok = pending.evaluation.as_ref().is_none_or(|e| e.passed());
+        // A claim the evaluator found false, or could not judge, is a failed check; so is a claim
+        // never evaluated when the evaluator is on (baton stopped while it ran).
+        let claimed = report.is_some_and(|r| r.flipped.iter().any(|f| f.passes));
+        let evaluating = self.project.config().evaluate.mode != crate::project::config::EvaluateMode::Off;
+        let evaluated_ok = match &pending.evaluation {
+            Some(e) => e.passed(),
+            None => !(claimed && evaluating && pending.kind == SessionKind::Coding),
+        };
         let auto = match self.opts.approve {
             // An initializer that wrote no feature list goes to the operator, whatever the policy.
             _ if pending.outcome() == Some(Outcome::NoFeatureList) => false,
