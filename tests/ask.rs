@@ -10,11 +10,9 @@ mod common;
 
 use std::io::BufRead;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use baton::agent::Answer;
-use baton::agent::anthropic::AnthropicBackend;
 use baton::agent::scripted::{Scenario, ScriptedModel};
 use baton::harness::{Command, Harness, HarnessEvent, RunOptions};
 use baton::project::Project;
@@ -64,11 +62,7 @@ async fn run(
     let model = ScriptedModel::start(Scenario::parse("ask.toml", scenario).unwrap(), None).await.unwrap();
     let project = Project::open(dir).unwrap();
     let home = tempfile::tempdir().unwrap();
-    let backend: Arc<dyn baton::agent::Backend> = if cli {
-        Arc::new(common::claude(project.config(), home.path())(&model.url()))
-    } else {
-        Arc::new(AnthropicBackend::new(&model.url(), "test-key", project.config()).unwrap())
-    };
+    let backend = common::backend(&project, &model.url(), cli, home.path());
     let mut opts = RunOptions::from_config(project.config());
     opts.mode = Mode::Continuous;
     opts.approve = ApprovePolicy::Auto;

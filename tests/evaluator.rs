@@ -93,11 +93,7 @@ async fn run_on(dir: &Path, scenario: &str, approve: ApprovePolicy, coding_sessi
     let model = ScriptedModel::start(scenario, None).await.unwrap();
     let project = Project::open(dir).unwrap();
     let home = tempfile::tempdir().unwrap();
-    let backend: Arc<dyn baton::agent::Backend> = if cli {
-        Arc::new(common::claude(project.config(), home.path())(&model.url()))
-    } else {
-        Arc::new(AnthropicBackend::new(&model.url(), "test-key", project.config()).unwrap())
-    };
+    let backend = common::backend(&project, &model.url(), cli, home.path());
     let mut opts = RunOptions::from_config(project.config());
     opts.mode = Mode::Continuous;
     opts.approve = approve;

@@ -420,3 +420,18 @@ pub fn project_with(files: &[(&str, &str)], config: &str) -> tempfile::TempDir {
     commit_all(&repo, "The project");
     dir
 }
+
+/// baton's own agent, or (`cli`) the real `claude` CLI with its home in `home`, against the
+/// scripted model at `url`, for a loop on `project`.
+pub fn backend(
+    project: &baton::project::Project,
+    url: &str,
+    cli: bool,
+    home: &Path,
+) -> std::sync::Arc<dyn baton::agent::Backend> {
+    if cli {
+        std::sync::Arc::new(claude(project.config(), home)(url))
+    } else {
+        std::sync::Arc::new(agent(project.config())(url))
+    }
+}
