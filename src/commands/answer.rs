@@ -30,8 +30,7 @@ pub fn run(project: &Project, number: u32, answer: Answer, out: &mut dyn Write) 
         return Err(eyre!("question {number} was answered already: {given}"));
     }
     let command = Command::Answer { number, answer: answer.clone() }.to_remote().ok_or_else(|| eyre!("cannot send"))?;
-    let id = format!("{}.{:016x}", std::process::id(), fastrand::u64(..));
-    project.open_journal()?.append(Record::Requested { id, from: std::process::id(), command })?;
+    project.open_journal()?.append(Record::request(command).1)?;
     writeln!(out, "sent to the running loop (pid {pid}): question {number}, {answer}")?;
     // Wait for the loop to carry it out, so the exit code means something.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -16,17 +16,22 @@ pub(super) struct Pending {
 }
 
 impl Harness {
-    /// The number the next question gets: one more than the journal's last.
-    pub(super) fn next_question_number(&self) -> u32 {
-        let read = self.project.journal().map(|r| r.entries).unwrap_or_default();
-        let last = read
-            .iter()
-            .filter_map(|e| match e.record {
-                Record::Asked { number, .. } => Some(number),
-                _ => None,
-            })
-            .max();
-        last.unwrap_or(0).max(self.questions.iter().map(|q| q.number).max().unwrap_or(0)) + 1
+    /// The number the next question gets: one more than the last. The journal is read for it
+    /// once a run (only this loop records questions); then it counts.
+    fn next_question_number(&mut self) -> u32 {
+        let last = *self.last_question.get_or_insert_with(|| {
+            let entries = self.project.journal().map(|r| r.entries).unwrap_or_default();
+            entries
+                .iter()
+                .filter_map(|e| match e.record {
+                    Record::Asked { number, .. } => Some(number),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0)
+        });
+        self.last_question = Some(last + 1);
+        last + 1
     }
 
     /// Session `session` asks: recorded, shown, and left waiting for an answer.

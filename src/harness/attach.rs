@@ -97,8 +97,7 @@ impl Follower {
     /// Appends `cmd` as a request for the loop.
     fn request(&mut self, cmd: Command) {
         let Some(command) = cmd.to_remote() else { return };
-        let id = format!("{}.{:016x}", std::process::id(), fastrand::u64(..));
-        let record = Record::Requested { id: id.clone(), from: std::process::id(), command };
+        let (id, record) = Record::request(command);
         match self.journal.append(record) {
             Ok(_) => {
                 self.emit(HarnessEvent::Queued {

@@ -107,6 +107,8 @@ pub struct Harness {
     early_verdicts: Vec<Command>,
     /// Questions of the running session waiting for the operator.
     questions: Vec<ask::Pending>,
+    /// The number of the last question asked, once known.
+    last_question: Option<u32>,
     pause_requested: bool,
     quit_requested: bool,
     sessions_this_run: u32,
@@ -161,6 +163,7 @@ impl Harness {
             queued_edits: Vec::new(),
             early_verdicts: Vec::new(),
             questions: Vec::new(),
+            last_question: None,
             pause_requested: false,
             quit_requested: false,
             sessions_this_run: 0,

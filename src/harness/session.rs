@@ -184,11 +184,10 @@ impl Harness {
         &mut self,
         number: u32,
         backend: Arc<dyn Backend>,
-        request: SessionRequest,
+        mut request: SessionRequest,
         mut transcript: Transcript,
         keep_text: bool,
     ) -> Driven {
-        let mut request = request;
         let (asker, mut questions) = tokio::sync::mpsc::unbounded_channel();
         if self.opts.ask && !request.read_only {
             request.asker = Some(asker);

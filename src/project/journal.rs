@@ -217,6 +217,15 @@ pub enum Remote {
     },
 }
 
+impl Record {
+    /// `command` as a request from this process for the loop, with the id its `request_taken`
+    /// will carry.
+    pub fn request(command: Remote) -> (String, Record) {
+        let id = format!("{}.{:016x}", std::process::id(), fastrand::u64(..));
+        (id.clone(), Record::Requested { id, from: std::process::id(), command })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
     #[error("cannot open the journal {}: {source}", path.display())]

@@ -5,6 +5,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, MouseButton, MouseEvent, Mous
 use ratatui_textarea::TextArea;
 
 use super::app::{App, Effect, PANES, Pane, Request};
+use super::dialogs::reason::Typed;
 use super::dialogs::{self, Confirm, Dialog, ReviewDialog};
 use super::keys::{self, Action, Scope};
 use crate::harness::Command;
@@ -175,27 +176,21 @@ impl App {
     fn dialog_key(&mut self, key: KeyEvent) -> Vec<Effect> {
         let Some(dialog) = self.dialogs.last_mut() else { return Vec::new() };
         match dialog {
-            Dialog::Question(q) if q.deny.is_some() => match key.code {
-                KeyCode::Esc => {
+            Dialog::Question(q) if q.deny.is_some() => match q.deny.as_mut().map(|d| d.key(key)) {
+                Some(Typed::Back) => {
                     q.deny = None;
                     q.error = None;
                 }
-                KeyCode::Enter => {
-                    let message = q.deny.as_ref().map(|a| a.lines().join("\n")).unwrap_or_default().trim().to_owned();
-                    if message.is_empty() {
-                        q.error = Some("say why: the agent reads it instead of the command's output".into());
-                    } else {
-                        let number = q.question.number;
-                        self.dialogs.pop();
-                        let answer = crate::agent::Answer::Deny { message };
-                        return vec![Effect::Harness(Command::Answer { number, answer })];
-                    }
+                Some(Typed::Empty) => {
+                    q.error = Some("say why: the agent reads it instead of the command's output".into())
                 }
-                _ => {
-                    if let Some(a) = q.deny.as_mut() {
-                        a.input(key);
-                    }
+                Some(Typed::Given(message)) => {
+                    let number = q.question.number;
+                    self.dialogs.pop();
+                    let answer = crate::agent::Answer::Deny { message };
+                    return vec![Effect::Harness(Command::Answer { number, answer })];
                 }
+                _ => {}
             },
             Dialog::Question(q) => {
                 let number = q.question.number;
@@ -222,26 +217,18 @@ impl App {
                 self.dialogs.pop();
                 return vec![Effect::Harness(Command::Answer { number, answer })];
             }
-            Dialog::Review(r) if r.veto.is_some() => match key.code {
-                KeyCode::Esc => {
+            Dialog::Review(r) if r.veto.is_some() => match r.veto.as_mut().map(|v| v.key(key)) {
+                Some(Typed::Back) => {
                     r.veto = None;
                     r.error = None;
                 }
-                KeyCode::Enter => {
-                    let reason = r.veto.as_ref().map(|a| a.lines().join("\n")).unwrap_or_default().trim().to_owned();
-                    if reason.is_empty() {
-                        r.error = Some("a veto needs a reason: it goes to the next session".into());
-                    } else {
-                        let number = r.review.number;
-                        self.dialogs.pop();
-                        return vec![Effect::Harness(Command::Veto(number, reason))];
-                    }
+                Some(Typed::Empty) => r.error = Some("a veto needs a reason: it goes to the next session".into()),
+                Some(Typed::Given(reason)) => {
+                    let number = r.review.number;
+                    self.dialogs.pop();
+                    return vec![Effect::Harness(Command::Veto(number, reason))];
                 }
-                _ => {
-                    if let Some(a) = r.veto.as_mut() {
-                        a.input(key);
-                    }
-                }
+                _ => {}
             },
             Dialog::Review(r) => {
                 let page = r.page();

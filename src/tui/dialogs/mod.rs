@@ -5,6 +5,7 @@
 
 pub mod help;
 pub mod question;
+pub mod reason;
 pub mod review;
 
 use ratatui::Frame;

@@ -6,9 +6,9 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
-use ratatui_textarea::TextArea;
+use ratatui::widgets::{Clear, Paragraph};
 
+use super::reason::Reason;
 use super::{boxed, centered, wrapped};
 use crate::tui::theme::Theme;
 
@@ -26,7 +26,7 @@ pub struct QuestionView {
 pub struct QuestionDialog {
     pub question: QuestionView,
     /// The message of a denial being typed, when `d` was pressed.
-    pub deny: Option<Box<TextArea<'static>>>,
+    pub deny: Option<Reason>,
     pub error: Option<String>,
 }
 
@@ -36,9 +36,7 @@ impl QuestionDialog {
     }
 
     pub fn start_deny(&mut self) {
-        let mut t = TextArea::default();
-        t.set_placeholder_text("what the agent should do instead");
-        self.deny = Some(Box::new(t));
+        self.deny = Some(Reason::new("what the agent should do instead", " Why not? The agent reads it "));
         self.error = None;
     }
 
@@ -66,7 +64,7 @@ impl QuestionDialog {
             body.extend(wrapped("  ", &words, w, theme.dim()));
         }
         let error: Vec<Line> = self.error.as_deref().map(|e| wrapped("✗ ", e, w, theme.fail())).unwrap_or_default();
-        let deny_h = if self.deny.is_some() { 5.min(inner.height.saturating_sub(3)) } else { 0 };
+        let deny_h = if self.deny.is_some() { Reason::height(inner.height) } else { 0 };
         let [body_area, deny_area, error_area, keys] = Layout::vertical([
             Constraint::Min(1),
             Constraint::Length(deny_h),
@@ -75,14 +73,8 @@ impl QuestionDialog {
         ])
         .areas(inner);
         f.render_widget(Paragraph::new(body), body_area);
-        if let Some(t) = self.deny.as_deref_mut() {
-            t.set_block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .border_style(theme.fail())
-                    .title(" Why not? The agent reads it "),
-            );
-            f.render_widget(&*t, deny_area);
+        if let Some(reason) = self.deny.as_mut() {
+            reason.render(f, deny_area, theme);
         }
         f.render_widget(Paragraph::new(error), error_area);
         let key = |k: &'static str, what: &'static str| [Span::styled(k, theme.warn()), Span::raw(what)];

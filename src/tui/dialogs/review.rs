@@ -5,9 +5,9 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
-use ratatui_textarea::TextArea;
+use ratatui::widgets::{Clear, Paragraph};
 
+use super::reason::Reason;
 use super::{boxed, centered, scrolled, wrapped};
 use crate::harness::Review;
 use crate::tui::text::clip;
@@ -19,7 +19,7 @@ const TAIL: usize = 8;
 pub struct ReviewDialog {
     pub review: Box<Review>,
     /// The veto reason being typed, when `v` was pressed.
-    pub veto: Option<Box<TextArea<'static>>>,
+    pub veto: Option<Reason>,
     pub scroll: usize,
     /// Why the last key was refused (an empty veto reason), shown in the dialog.
     pub error: Option<String>,
@@ -32,9 +32,11 @@ impl ReviewDialog {
     }
 
     pub fn start_veto(&mut self) {
-        let mut t = TextArea::default();
-        t.set_placeholder_text("what is wrong, and what the next session should do");
-        self.veto = Some(Box::new(t));
+        let reason = Reason::new(
+            "what is wrong, and what the next session should do",
+            " Why veto? It goes to the next session ",
+        );
+        self.veto = Some(reason);
         self.error = None;
     }
 
@@ -219,7 +221,7 @@ impl ReviewDialog {
         f.render_widget(block, r);
         let w = inner.width as usize;
         let error: Vec<Line> = self.error.as_deref().map(|e| wrapped("✗ ", e, w, theme.fail())).unwrap_or_default();
-        let veto_h = if self.veto.is_some() { 5.min(inner.height.saturating_sub(3)) } else { 0 };
+        let veto_h = if self.veto.is_some() { Reason::height(inner.height) } else { 0 };
         let [body, veto_area, error_area, keys] = Layout::vertical([
             Constraint::Min(1),
             Constraint::Length(veto_h),
@@ -229,14 +231,8 @@ impl ReviewDialog {
         .areas(inner);
         let lines = self.body(w, theme);
         self.page = scrolled(f, body, lines, &mut self.scroll, theme);
-        if let Some(t) = self.veto.as_deref_mut() {
-            t.set_block(
-                Block::default()
-                    .borders(Borders::ALL)
-                    .border_style(theme.fail())
-                    .title(" Why veto? It goes to the next session "),
-            );
-            f.render_widget(&*t, veto_area);
+        if let Some(reason) = self.veto.as_mut() {
+            reason.render(f, veto_area, theme);
         }
         f.render_widget(Paragraph::new(error), error_area);
         let key = |k: &'static str, what: &'static str| [Span::styled(k, theme.warn()), Span::raw(what)];
