@@ -189,6 +189,17 @@ enum FeaturesCommand {
         #[arg(long, value_name = "true|false", action = clap::ArgAction::Set)]
         passes: bool,
     },
+    /// Set feature N aside for now: moved to the end of the list and marked skipped (what to do
+    /// when the circuit breaker says the run is stuck on it).
+    Skip {
+        /// The feature's number, counted from 1.
+        number: usize,
+    },
+    /// Hand the next coding session a note (it is put in its prompt).
+    Note {
+        /// What the next session should know or try.
+        text: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -228,7 +239,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
+        // A headless run says how it ended in its exit status (3: the circuit breaker tripped).
+        Ok(false) => ExitCode::from(baton::commands::run::exit_code().max(1)),
         // The reader went away (`baton features list --json | head -1`): nothing more to say.
         Err(err)
             if err.chain().any(|e| {
@@ -337,6 +349,8 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
         Some(Command::Features { command }) => match command {
             FeaturesCommand::List { json } => commands::features::list(&project()?, json, out),
             FeaturesCommand::Mark { number, passes } => commands::features::mark(&project()?, number, passes, out),
+            FeaturesCommand::Skip { number } => commands::features::skip(&project()?, number, out),
+            FeaturesCommand::Note { text } => commands::features::note(&project()?, &text, out),
         },
         Some(Command::Sessions { command }) => match command {
             SessionsCommand::List { json } => commands::sessions::list(&project()?, json, out),

@@ -1,9 +1,20 @@
-//! Counting things in words: "1 session", "2 sessions".
+//! Things in words: "1 session", "2 sessions", a text clipped to fit.
 
 /// `n` and `noun`, plural unless `n` is one.
 pub fn count(n: impl Into<u64>, noun: &str) -> String {
     let n = n.into();
     if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// `n` characters at most, with an ellipsis when cut.
+pub fn clip(text: &str, n: usize) -> String {
+    if text.chars().count() <= n {
+        text.to_owned()
+    } else {
+        let mut s: String = text.chars().take(n.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
 }
 
 #[cfg(test)]

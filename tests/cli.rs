@@ -310,6 +310,7 @@ fn sessions_and_status_read_the_journal_even_with_a_torn_last_line() {
                 model: "claude-sonnet-4-5".into(),
                 base: Some(head.clone()),
                 uncommitted: Vec::new(),
+                target: None,
             },
             Record::SessionEnded(SessionReport {
                 head: Some(head.clone()),
@@ -325,6 +326,7 @@ fn sessions_and_status_read_the_journal_even_with_a_torn_last_line() {
                 model: "claude-sonnet-4-5".into(),
                 base: Some(head.clone()),
                 uncommitted: Vec::new(),
+                target: None,
             },
             Record::SessionEnded(SessionReport {
                 head: Some(head.clone()),

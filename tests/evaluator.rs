@@ -378,6 +378,7 @@ async fn checks_wait_for_the_operator_when_a_claim_was_never_evaluated() {
             model: "m".into(),
             base: Some(head.clone()),
             uncommitted: Vec::new(),
+            target: None,
         })
         .unwrap();
     let flipped = vec![Flip { feature: 1, passes: true, description: "feature one".into() }];

@@ -51,6 +51,7 @@ pub struct SessionRequest {
 }
 
 pub use crate::project::journal::Answer;
+pub use crate::project::session::UsageLimit;
 
 /// A tool call the policy puts to the operator; the answer goes back on `reply`.
 #[derive(Debug)]
@@ -181,6 +182,10 @@ pub enum AgentEvent {
     Notice {
         text: String,
     },
+    /// What the API says of the account's usage limits (the CLI's `rate_limit_event`).
+    Limit {
+        limit: UsageLimit,
+    },
 }
 
 /// The argument of a tool call that says the most about it (the command, the file, the pattern),
@@ -207,9 +212,17 @@ pub enum EndReason {
     MaxTurns,
     TimedOut,
     Cancelled,
-    /// Rate limited or overloaded beyond the retry budget.
+    /// Rate limited or overloaded beyond the retry budget: the server throttles, and a later
+    /// try goes through.
     RateLimited {
         message: String,
+    },
+    /// The subscription's usage limit is reached: nothing goes through until it resets.
+    UsageLimit {
+        message: String,
+        /// Unix seconds, when known.
+        resets_at: Option<i64>,
+        kind: Option<String>,
     },
     /// The API refused the request (bad key, bad request) or kept failing.
     ApiError {

@@ -1,11 +1,12 @@
-//! `baton features list|mark`: read the checklist and mark features by hand.
+//! `baton features list|mark|skip|note`: read the checklist, mark or skip features by hand, hand
+//! the next session a note.
 
 use std::io::Write;
 
 use color_eyre::Result;
 use color_eyre::eyre::eyre;
 
-use crate::project::journal::Record;
+use crate::project::journal::{Record, Remote};
 use crate::project::repo::Author;
 use crate::project::{Project, features::FeatureList};
 
@@ -96,5 +97,54 @@ pub fn mark(project: &Project, number: usize, passes: bool, out: &mut dyn Write)
         list.len(),
         &commit.to_string()[..7]
     )?;
+    Ok(())
+}
+
+/// Sets feature `number` aside for now: moved to the end of the list, marked `"skipped": true`,
+/// committed in the operator's name. A running loop does it at its next boundary.
+pub fn skip(project: &Project, number: usize, out: &mut dyn Write) -> Result<()> {
+    let repo = project.repo()?;
+    let mut list = load(project)?;
+    list.get(number)?;
+    let _lock = match crate::project::lock::acquire(&project.baton_dir()) {
+        Ok(lock) => lock,
+        Err(crate::project::lock::LockError::Held { pid }) => {
+            let (_, record) = Record::request(Remote::Skip { feature: number });
+            project.open_journal()?.append(record)?;
+            writeln!(
+                out,
+                "a loop is running (pid {pid}): feature {number} will be skipped at the next session boundary"
+            )?;
+            return Ok(());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let description = list.get(number)?.description().to_owned();
+    let to = list.skip(number)?;
+    list.save()?;
+    let message = format!(
+        "Skip feature {number} for now: {}\n\nFeature {number}: {description}\nSet aside by hand with baton: moved to the end of the list (now {to}) and marked \"skipped\".\n",
+        super::clip(&description, 50)
+    );
+    let relative = project.config().files.features.as_path();
+    let commit = repo.commit_paths(&[relative], &message, Author::Operator)?;
+    project.open_journal()?.append(Record::FeatureSkipped { feature: number, to, commit: Some(commit.to_string()) })?;
+    writeln!(
+        out,
+        "feature {number} skipped for now: it is feature {to}, the last; commit {}",
+        &commit.to_string()[..7]
+    )?;
+    Ok(())
+}
+
+/// A note for the next coding session's prompt, recorded in the journal (a running loop reads it
+/// there too).
+pub fn note(project: &Project, text: &str, out: &mut dyn Write) -> Result<()> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(eyre!("the note is empty: say what the next session should know"));
+    }
+    project.open_journal()?.append(Record::NoteGiven { text: text.to_owned() })?;
+    writeln!(out, "the next coding session's prompt carries the note")?;
     Ok(())
 }

@@ -31,16 +31,7 @@ pub(crate) fn warn_all(warnings: &[String]) {
     }
 }
 
-/// `n` characters at most, with an ellipsis when cut.
-pub(crate) fn clip(text: &str, n: usize) -> String {
-    if text.chars().count() <= n {
-        text.to_owned()
-    } else {
-        let mut s: String = text.chars().take(n.saturating_sub(1)).collect();
-        s.push('…');
-        s
-    }
-}
+pub(crate) use crate::words::clip;
 
 pub(crate) fn short(id: Option<&str>) -> &str {
     id.map_or("-", |s| &s[..s.len().min(7)])

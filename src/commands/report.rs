@@ -54,7 +54,19 @@ pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
         r.claims.errors
     )?;
     let i = &r.interventions;
-    writeln!(out, "operator      {} marks, {} edits, {} vetoes, {} answers", i.marks, i.edits, i.vetoes, i.answers)?;
+    writeln!(
+        out,
+        "operator      {} marks, {} edits, {} vetoes, {} answers, {} skips, {} notes",
+        i.marks, i.edits, i.vetoes, i.answers, i.skips, i.notes
+    )?;
+    let l = &r.limits;
+    writeln!(
+        out,
+        "limits        {} waited for usage limits ({}), circuit breaker tripped {}",
+        crate::words::count(l.waits as u64, "time"),
+        super::run::duration(l.waited_seconds * 1000),
+        crate::words::count(l.breaker_trips as u64, "time")
+    )?;
     writeln!(out)?;
     writeln!(
         out,

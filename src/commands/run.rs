@@ -9,7 +9,7 @@ use color_eyre::eyre::{WrapErr, eyre};
 
 use crate::agent::anthropic::AnthropicBackend;
 use crate::agent::{AgentEvent, Backend};
-use crate::harness::{Command, Handles, Harness, HarnessEvent, RunOptions, StopReason};
+use crate::harness::{Command, Handles, Harness, HarnessEvent, RunOptions};
 use crate::project::Project;
 use crate::project::config::{ApprovePolicy, BackendKind, Config, Mode};
 
@@ -125,6 +125,7 @@ pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<bool>
 /// Runs a loop to its end, printing its events; Ctrl-C interrupts the session and stops. Returns
 /// whether the run ended as asked.
 pub async fn drive_headless(harness: Harness, mut handles: Handles, json: bool, out: &mut dyn Write) -> Result<bool> {
+    let project = harness.project().clone();
     let task = tokio::spawn(harness.run());
     let mut printer = Printer { json, text: String::new() };
     let mut interrupts = 0;
@@ -145,10 +146,41 @@ pub async fn drive_headless(harness: Harness, mut handles: Handles, json: bool, 
         }
     }
     let reason = task.await.wrap_err("the loop task failed")??;
-    Ok(matches!(
-        reason,
-        StopReason::Done | StopReason::SessionCap | StopReason::Budget | StopReason::Paused | StopReason::NoProgress
-    ) && interrupts == 0)
+    // The run's numbers, from the journal it wrote: the same figures `baton report` gives.
+    if let Ok(read) = project.journal() {
+        let report = crate::project::report::report(&read.entries);
+        if json {
+            serde_json::to_writer(
+                &mut *out,
+                &serde_json::json!({ "type": "summary", "reason": reason, "report": report }),
+            )?;
+            writeln!(out)?;
+        } else {
+            let per = report.per_passing_feature.as_ref().map_or("no feature newly passing".to_owned(), |p| {
+                format!(
+                    "${:.2} and {:.0} tokens per newly passing feature ({})",
+                    p.cost_usd, p.tokens, report.newly_passing
+                )
+            });
+            writeln!(
+                out,
+                "summary: {} sessions, ${:.2}; {per}; waited {} for usage limits; baton report has the rest",
+                report.sessions,
+                report.cost_usd.total,
+                duration(report.limits.waited_seconds * 1000)
+            )?;
+        }
+    }
+    EXIT_CODE.store(if interrupts > 0 { 1 } else { reason.exit_code() }, std::sync::atomic::Ordering::Relaxed);
+    Ok(reason.exit_code() == 0 && interrupts == 0)
+}
+
+/// The exit status of the last headless run (see [`StopReason::exit_code`]).
+static EXIT_CODE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+/// The exit status the last headless run asks for: 0 when it ended as asked.
+pub fn exit_code() -> u8 {
+    EXIT_CODE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 struct Printer {
@@ -257,6 +289,9 @@ impl Printer {
                     writeln!(out, "  ↻ retry {attempt} in {}: {}", duration(*wait_ms), clip(reason, 160))?
                 }
                 AgentEvent::Notice { text } => writeln!(out, "  ! {}", clip(text, 200))?,
+                AgentEvent::Limit { limit } if limit.status != "allowed" => {
+                    writeln!(out, "  ! {}", crate::harness::governor::describe(limit))?
+                }
                 _ => {}
             },
             HarnessEvent::SessionEnded { number, outcome, usage, cost_usd, duration_ms } => writeln!(
@@ -346,6 +381,16 @@ impl Printer {
             HarnessEvent::Backoff { seconds, reason } => {
                 writeln!(out, "waiting {seconds}s before the next session: {reason}")?
             }
+            HarnessEvent::LimitWait { until, reason, .. } => {
+                let secs = (until - crate::harness::governor::now_unix()).max(0) as u64;
+                writeln!(
+                    out,
+                    "waiting until {} ({}) before the next session: {reason}",
+                    crate::harness::governor::clock(*until),
+                    duration(secs * 1000)
+                )?
+            }
+            HarnessEvent::Tripped { rule, detail, .. } => writeln!(out, "circuit breaker ({rule}): {detail}")?,
             HarnessEvent::Queued { change } => writeln!(out, "queued for the next boundary: {change}")?,
             HarnessEvent::Notice { text } => writeln!(out, "note: {text}")?,
             HarnessEvent::Stopped { reason, detail } => writeln!(out, "run ended: {}: {detail}", reason.as_str())?,

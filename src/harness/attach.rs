@@ -198,7 +198,11 @@ impl Follower {
                 }
             }
             Record::Evaluated(evaluation) => self.emit(HarnessEvent::Evaluated { evaluation }),
-            Record::FeatureMarked { .. } | Record::FeatureEdited { .. } => {
+            Record::LimitWait { until, kind, reason } => self.emit(HarnessEvent::LimitWait { until, kind, reason }),
+            Record::BreakerTripped { rule, feature, detail } => {
+                self.emit(HarnessEvent::Tripped { rule, feature, detail })
+            }
+            Record::FeatureMarked { .. } | Record::FeatureEdited { .. } | Record::FeatureSkipped { .. } => {
                 if let Ok(Some(list)) = self.project.features() {
                     self.emit(HarnessEvent::FeaturesChanged { total: list.len(), passing: list.passing() });
                 }
@@ -225,7 +229,11 @@ impl Follower {
                 self.emit(HarnessEvent::Question { number, session, tool, command, reason, cwd, words });
             }
             Record::Answered { number, answer } => self.emit(HarnessEvent::Answered { number, answer }),
-            Record::Requested { .. } | Record::ReviewRequested { .. } | Record::MarkRequested { .. } => {}
+            Record::Requested { .. }
+            | Record::ReviewRequested { .. }
+            | Record::MarkRequested { .. }
+            | Record::LimitWaited { .. }
+            | Record::NoteGiven { .. } => {}
         }
         true
     }
@@ -314,6 +322,8 @@ fn what(c: &Command) -> String {
         }
         Command::EditFeature { .. } => super::gate::describe_edit(c),
         Command::Answer { number, answer } => format!("question {number}: {answer}"),
+        Command::Skip(n) => format!("skip feature {n} for now"),
+        Command::Note(_) => "a note for the next session".into(),
         Command::Quit => "detach".into(),
     }
 }

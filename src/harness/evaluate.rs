@@ -49,6 +49,7 @@ impl Harness {
             model: backend.model().to_owned(),
             base: head.map(|h| h.to_string()),
             uncommitted: theirs.clone(),
+            target: None,
         })?;
         self.emit(HarnessEvent::SessionStarted {
             number: evaluator,

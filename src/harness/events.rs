@@ -39,6 +39,11 @@ pub enum Command {
         number: u32,
         answer: Answer,
     },
+    /// Skip feature `number` for now: moved to the end of the list, marked `skipped`; queued like
+    /// a mark.
+    Skip(usize),
+    /// A note for the next coding session's prompt.
+    Note(String),
     /// Interrupt whatever runs and end the loop.
     Quit,
 }
@@ -64,6 +69,8 @@ impl Command {
                 steps: steps.clone(),
             },
             Command::Answer { number, answer } => Remote::Answer { number: *number, answer: answer.clone() },
+            Command::Skip(feature) => Remote::Skip { feature: *feature },
+            Command::Note(text) => Remote::Note { text: text.clone() },
             Command::Quit => return None,
         })
     }
@@ -83,6 +90,8 @@ impl Command {
                 Command::EditFeature { number, category, description, steps }
             }
             Remote::Answer { number, answer } => Command::Answer { number, answer },
+            Remote::Skip { feature } => Command::Skip(feature),
+            Remote::Note { text } => Command::Note(text),
         }
     }
 }
@@ -97,10 +106,15 @@ pub enum StopReason {
     Budget,
     /// The operator paused, or asked to quit.
     Paused,
-    /// Sessions in a row made no progress.
+    /// The circuit breaker tripped: sessions are not getting anywhere (no progress, one feature
+    /// failed again and again, the same failing tool call, churn with no feature passing).
     NoProgress,
     /// Sessions in a row failed for outside reasons (rate limits, API errors).
     OutsideFailures,
+    /// A plan's usage limit was reached and `[run] wait_for_limits` is off.
+    UsageLimit,
+    /// The API refused the account (authentication, billing): no later try can succeed.
+    Account,
 }
 
 impl StopReason {
@@ -112,6 +126,8 @@ impl StopReason {
             StopReason::Budget,
             StopReason::NoProgress,
             StopReason::OutsideFailures,
+            StopReason::UsageLimit,
+            StopReason::Account,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
@@ -126,6 +142,21 @@ impl StopReason {
             StopReason::Paused => "paused",
             StopReason::NoProgress => "no_progress",
             StopReason::OutsideFailures => "outside_failures",
+            StopReason::UsageLimit => "usage_limit",
+            StopReason::Account => "account",
+        }
+    }
+
+    /// `baton run --headless`'s exit status: 0 when the run ended as asked (done, the session
+    /// cap, the budget, a pause), 3 when the circuit breaker tripped, 4 on a usage limit not
+    /// waited for, 5 when the account was refused, 1 otherwise.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            StopReason::Done | StopReason::SessionCap | StopReason::Budget | StopReason::Paused => 0,
+            StopReason::NoProgress => 3,
+            StopReason::UsageLimit => 4,
+            StopReason::Account => 5,
+            StopReason::OutsideFailures => 1,
         }
     }
 }
@@ -199,6 +230,19 @@ pub enum HarnessEvent {
     Backoff {
         seconds: u64,
         reason: String,
+    },
+    /// The loop waits for a usage limit to reset (Unix seconds) before the next session; `n` goes
+    /// on at once.
+    LimitWait {
+        until: i64,
+        kind: Option<String>,
+        reason: String,
+    },
+    /// The circuit breaker tripped (the run stops after this): why, and the feature it is stuck on.
+    Tripped {
+        rule: String,
+        feature: Option<usize>,
+        detail: String,
     },
     /// An operator change will be applied at the next session boundary.
     Queued {

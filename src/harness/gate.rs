@@ -96,6 +96,8 @@ impl Harness {
                             text: format!("question {number} is not waiting for an answer"),
                         });
                     }
+                    Command::Skip(feature) => self.queue_skip(feature),
+                    Command::Note(text) => self.note(text)?,
                     Command::StartNext | Command::Interrupt => {}
                 }
             }
@@ -125,6 +127,7 @@ impl Harness {
     /// Applies operator marks queued while a session ran, as one commit in the operator's name.
     pub(super) fn apply_queued(&mut self) -> Result<(), HarnessError> {
         self.apply_edits()?;
+        self.apply_skips()?;
         if self.queued.is_empty() {
             return Ok(());
         }
@@ -163,6 +166,50 @@ impl Harness {
             self.append(Record::FeatureMarked { feature, passes, commit: Some(commit.to_string()) })?;
         }
         self.features_changed();
+        Ok(())
+    }
+
+    pub(super) fn queue_skip(&mut self, feature: usize) {
+        self.queued_skips.push(feature);
+        self.emit(HarnessEvent::Queued { change: format!("skip feature {feature} for now") });
+    }
+
+    /// A note from the operator: recorded now, read into the next coding session's prompt.
+    pub(super) fn note(&mut self, text: String) -> Result<(), HarnessError> {
+        let text = text.trim().to_owned();
+        if text.is_empty() {
+            return Ok(());
+        }
+        self.append(Record::NoteGiven { text })?;
+        self.emit(HarnessEvent::Notice { text: "the note goes to the next session".into() });
+        Ok(())
+    }
+
+    /// Applies the skips queued while a session ran, one operator commit each.
+    fn apply_skips(&mut self) -> Result<(), HarnessError> {
+        for feature in std::mem::take(&mut self.queued_skips) {
+            let Some(mut list) = self.project.features()? else { continue };
+            let description = match list.get(feature) {
+                Ok(f) => f.description().to_owned(),
+                Err(e) => {
+                    self.emit(HarnessEvent::Notice { text: e.to_string() });
+                    continue;
+                }
+            };
+            let to = list.skip(feature)?;
+            list.save()?;
+            let message = format!(
+                "Skip feature {feature} for now: {}\n\nFeature {feature}: {description}\nSet aside by hand with baton: moved to the end of the list (now {to}) and marked \"skipped\".\n",
+                crate::words::clip(&description, 50)
+            );
+            let rel = self.project.config().files.features.clone();
+            let commit = self.repo().commit_paths(&[rel.as_path()], &message, Author::Operator)?;
+            self.append(Record::FeatureSkipped { feature, to, commit: Some(commit.to_string()) })?;
+            self.emit(HarnessEvent::Notice {
+                text: format!("feature {feature} skipped for now: it is {to}, the last"),
+            });
+            self.features_changed();
+        }
         Ok(())
     }
 

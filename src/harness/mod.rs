@@ -5,9 +5,11 @@
 
 mod ask;
 pub mod attach;
+pub mod breaker;
 mod evaluate;
 mod events;
 mod gate;
+pub mod governor;
 pub mod guard;
 pub mod notify;
 pub mod prompts;
@@ -57,6 +59,16 @@ pub struct RunOptions {
     pub max_outside_failures: u32,
     /// A command off the allowlist is put to the operator (someone watches) rather than refused.
     pub ask: bool,
+    /// On a plan's usage limit, wait for the reset (else stop).
+    pub wait_for_limits: bool,
+    /// Waited past a limit's reset.
+    pub limit_margin: Duration,
+    /// No session starts while a limit is more used than this (0 to 1).
+    pub limit_threshold: f64,
+    /// The breaker trips when one feature was attempted in this many sessions in a row; 0: never.
+    pub same_feature_sessions: u32,
+    /// The breaker stops a session whose same tool call failed this many times; 0: never.
+    pub repeated_failures: u32,
 }
 
 impl RunOptions {
@@ -72,10 +84,15 @@ impl RunOptions {
             verify: (!run.verify.trim().is_empty()).then(|| run.verify.clone()),
             verify_timeout: Duration::from_secs(run.verify_timeout_seconds),
             no_progress_sessions: run.no_progress_sessions.max(1),
-            backoff_base: Duration::from_secs(30),
+            backoff_base: Duration::from_secs(run.backoff_seconds.max(1)),
             max_backoff: Duration::from_secs(run.max_backoff_seconds),
             max_outside_failures: 5,
             ask: config.policy.unknown == crate::project::config::Unknown::Ask,
+            wait_for_limits: run.wait_for_limits,
+            limit_margin: Duration::from_secs(run.limit_margin_seconds),
+            limit_threshold: run.limit_threshold.clamp(0.0, 1.0),
+            same_feature_sessions: run.same_feature_sessions,
+            repeated_failures: run.repeated_failures,
         }
     }
 }
@@ -103,6 +120,8 @@ pub struct Harness {
     journal_offset: u64,
     queued: Vec<(usize, bool)>,
     queued_edits: Vec<Command>,
+    /// Features the operator skipped while a session ran, for the boundary.
+    queued_skips: Vec<usize>,
     /// Verdicts that came while a session ran, for the review gate.
     early_verdicts: Vec<Command>,
     /// Questions of the running session waiting for the operator.
@@ -124,6 +143,18 @@ pub struct Harness {
     _verify_tmp: Option<tempfile::TempDir>,
     /// The operator's notify command, started with the run.
     notifier: notify::Notifier,
+    /// The first session of this run: the breaker looks no further back.
+    first_session: u32,
+    /// What the API last said of the account's usage limits.
+    usage: Option<crate::agent::UsageLimit>,
+    /// A usage limit the last session hit: waited for before the next.
+    limit_wait: Option<crate::agent::UsageLimit>,
+    /// The API refused the account: the run stops.
+    account_refused: Option<String>,
+    /// The breaker tripped inside a session (the same failing tool call again and again).
+    trip: Option<breaker::Trip>,
+    /// Why the run stops, when the reason's own words are not enough.
+    stop_why: Option<String>,
 }
 
 enum Wait {
@@ -161,6 +192,7 @@ impl Harness {
             journal_offset,
             queued: Vec::new(),
             queued_edits: Vec::new(),
+            queued_skips: Vec::new(),
             early_verdicts: Vec::new(),
             questions: Vec::new(),
             last_question: None,
@@ -175,6 +207,12 @@ impl Harness {
             notifier,
             verify_sandbox,
             _verify_tmp: verify_tmp,
+            first_session: 1,
+            usage: None,
+            limit_wait: None,
+            account_refused: None,
+            trip: None,
+            stop_why: None,
         };
         Ok((harness, Handles { commands: cmd_tx, events: ev_rx }))
     }
@@ -183,6 +221,11 @@ impl Harness {
     pub fn with_evaluator(mut self, backend: Arc<dyn Backend>) -> Self {
         self.evaluator = backend;
         self
+    }
+
+    /// The project this loop runs on.
+    pub fn project(&self) -> &Project {
+        &self.project
     }
 
     fn repo(&self) -> std::sync::MutexGuard<'_, Repo> {
@@ -221,6 +264,8 @@ impl Harness {
         });
         self.features_changed();
         self.recover().await?;
+        self.recover_limit()?;
+        self.first_session = self.sessions()?.last().map_or(1, |s| s.number + 1);
         let reason = self.main_loop().await?;
         let detail = self.stop_detail(reason);
         self.journal.append(Record::RunStopped { reason: reason.as_str().to_owned(), detail: Some(detail.clone()) })?;
@@ -235,26 +280,25 @@ impl Harness {
             _ => "no feature list".to_owned(),
         };
         let why = match reason {
+            _ if self.stop_why.is_some() => self.stop_why.clone().unwrap_or_default(),
             StopReason::Done => "every feature passes".to_owned(),
             StopReason::SessionCap => {
                 format!("{} run, as asked", crate::words::count(self.sessions_this_run, "session"))
             }
             StopReason::Budget => format!("the budget is spent (${:.2} this run)", self.cost_this_run),
             StopReason::Paused => "paused by the operator".to_owned(),
-            StopReason::NoProgress if self.no_progress_streak >= self.opts.no_progress_sessions => format!(
-                "{} in a row made no progress (no new passing feature, no commit); look at what they did before going on",
-                crate::words::count(self.no_progress_streak, "session")
-            ),
-            StopReason::NoProgress => format!(
-                "{} in a row passed no new feature; look at what they did before going on",
-                crate::words::count(self.stall_streak, "session")
-            ),
+            StopReason::NoProgress => "the sessions are not getting anywhere; look at what they did".to_owned(),
             StopReason::OutsideFailures => {
                 format!(
                     "{} in a row failed for outside reasons (rate limits, API errors)",
                     crate::words::count(self.outside_failure_streak, "session")
                 )
             }
+            StopReason::UsageLimit => "a usage limit is reached".to_owned(),
+            StopReason::Account => format!(
+                "the API refused the account ({}); fix the key, the login or the billing, then run again",
+                self.account_refused.as_deref().unwrap_or("authentication or billing")
+            ),
         };
         let sessions = crate::words::count(self.sessions_this_run, "session");
         format!("{why}; {features}; {sessions} this run, ${:.2}", self.cost_this_run)
@@ -285,27 +329,8 @@ impl Harness {
                 }
                 self.apply_queued()?;
             }
-            if self.outside_failure_streak > 0 {
-                let exp = self.opts.backoff_base.saturating_mul(1 << (self.outside_failure_streak - 1).min(16));
-                let wait = exp.min(self.opts.max_backoff);
-                self.emit(HarnessEvent::Backoff {
-                    seconds: wait.as_secs(),
-                    reason: format!("{} session(s) in a row failed for outside reasons", self.outside_failure_streak),
-                });
-                let sleep = tokio::time::sleep(wait);
-                tokio::pin!(sleep);
-                loop {
-                    tokio::select! {
-                        _ = &mut sleep => break,
-                        cmd = self.commands.recv() => {
-                            match cmd {
-                                Some(Command::StartNext) => break,
-                                Some(c) => { if let Some(r) = self.handle_idle(c)? { return Ok(r) } }
-                                None => return Ok(StopReason::Paused),
-                            }
-                        }
-                    }
-                }
+            if let Some(r) = self.govern_before().await? {
+                return Ok(r);
             }
             self.run_session().await?;
             if self.quit_requested {
@@ -338,6 +363,11 @@ impl Harness {
             Command::Answer { number, .. } => {
                 self.emit(HarnessEvent::Notice { text: format!("question {number} is not waiting for an answer") });
             }
+            Command::Skip(feature) => {
+                self.queued_skips.push(feature);
+                self.apply_queued()?;
+            }
+            Command::Note(text) => self.note(text)?,
             Command::StartNext | Command::Interrupt => {}
         }
         Ok(None)
@@ -450,12 +480,9 @@ impl Harness {
         if self.opts.budget_usd.is_some_and(|b| self.cost_this_run >= b) {
             return Ok(Some(StopReason::Budget));
         }
-        // Nothing done at all for N sessions, or commits but no new passing feature for twice
-        // that: either way the loop is burning money, and the operator should look.
-        if self.no_progress_streak >= self.opts.no_progress_sessions
-            || self.stall_streak >= self.opts.no_progress_sessions.saturating_mul(2)
-        {
-            return Ok(Some(StopReason::NoProgress));
+        // The loop is burning money without getting anywhere: the operator should look.
+        if let Some(trip) = self.breaker()? {
+            return Ok(Some(self.trip(trip)?));
         }
         if self.outside_failure_streak >= self.opts.max_outside_failures {
             return Ok(Some(StopReason::OutsideFailures));

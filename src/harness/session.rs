@@ -106,6 +106,7 @@ impl Harness {
         let mut feedback = prompts::feedback(last);
         feedback.extend(prompts::evaluation_feedback(last));
         feedback.append(&mut self.boundary_feedback);
+        feedback.extend(self.notes_since(last)?);
         let prompt = prompts::render(&self.project, kind, &feedback);
 
         self.append(Record::SessionStarted {
@@ -115,6 +116,7 @@ impl Harness {
             model: self.backend.model().to_owned(),
             base: base.map(|b| b.to_string()),
             uncommitted: uncommitted.clone(),
+            target: breaker::target(before.as_ref()),
         })?;
         self.emit(HarnessEvent::SessionStarted { number, kind, base: base.map(|b| b.to_string()) });
         let mut transcript = Transcript::open(&self.project.transcript_path(number))?;
@@ -162,8 +164,30 @@ impl Harness {
             // review that follows: it waits for the gate.
             Some(verdict @ (Command::Approve(_) | Command::Veto(..))) => self.early_verdicts.push(verdict),
             Some(Command::Answer { number, answer }) => self.on_answer(number, answer),
+            Some(Command::Skip(feature)) => self.queue_skip(feature),
+            Some(Command::Note(text)) => {
+                if let Err(e) = self.note(text) {
+                    tracing::warn!("cannot record the operator's note: {e}");
+                }
+            }
             Some(Command::StartNext) => {}
         }
+    }
+
+    /// The operator's notes given since session `last` started, for the next prompt.
+    fn notes_since(&self, last: Option<&SessionSummary>) -> Result<Vec<String>, HarnessError> {
+        let since = last.map(|s| s.started_at);
+        Ok(self
+            .project
+            .journal()?
+            .entries
+            .into_iter()
+            .filter(|e| since.is_none_or(|t| e.at > t))
+            .filter_map(|e| match e.record {
+                Record::NoteGiven { text } => Some(format!("A note from the operator: {text}")),
+                _ => None,
+            })
+            .collect())
     }
 
     /// A request for session `number`, with its files in `.baton/sessions/`.
@@ -193,12 +217,14 @@ impl Harness {
             request.asker = Some(asker);
         }
         let cancel = request.cancel.clone();
+        let request_read_only = request.read_only;
         let token = request.session.clone();
         let record = request.sandbox_record.clone();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut task = tokio::spawn(async move { backend.run(request, tx).await });
         let started = Instant::now();
         let mut watch = self.requests_watch();
+        let mut repeats = breaker::Repeats::new(if request_read_only { 0 } else { self.opts.repeated_failures });
         let mut text = String::new();
         // The agent's latest words, for a question's dialog.
         let mut words = String::new();
@@ -216,6 +242,7 @@ impl Harness {
                 Some(event) = rx.recv() => {
                     take(&event, &mut text, &mut words);
                     transcript.write(&event);
+                    self.watch_event(number, &event, &mut repeats, &cancel);
                     self.emit(HarnessEvent::Agent { number, event });
                 }
                 cmd = self.commands.recv() => self.during_session(cmd, &cancel),
@@ -245,6 +272,32 @@ impl Harness {
         // Nothing the session started outlives it: a daemon could change the tree after the guard.
         tokio::task::spawn_blocking(move || crate::sandbox::end_session(&token, record.as_deref())).await.ok();
         Driven { end, elapsed: started.elapsed(), text }
+    }
+
+    /// What the loop reads from a session's events as they come: the API's word on usage limits,
+    /// and the same tool call failing again and again (the session is stopped: the breaker trips).
+    fn watch_event(
+        &mut self,
+        number: u32,
+        event: &AgentEvent,
+        repeats: &mut breaker::Repeats,
+        cancel: &CancellationToken,
+    ) {
+        if let AgentEvent::Limit { limit } = event {
+            self.usage = Some(limit.clone());
+        }
+        if let Some(call) = repeats.take(event) {
+            let times = self.opts.repeated_failures;
+            self.trip = Some(breaker::Trip {
+                rule: "repeated_failure",
+                feature: self.project.features().ok().flatten().as_ref().and_then(|l| breaker::target(Some(l))),
+                detail: format!(
+                    "session {number} made the same failing call {times} times (`{}`); it was stopped",
+                    crate::words::clip(&call, 80)
+                ),
+            });
+            cancel.cancel();
+        }
     }
 
     /// Everything after the agent stops: commit what it left, guard, verify, decide the outcome,
@@ -299,6 +352,15 @@ impl Harness {
             flipped: flips,
             violations,
             verify,
+            limit: match &end.reason {
+                EndReason::UsageLimit { resets_at, kind, .. } => Some(crate::agent::UsageLimit {
+                    status: "rejected".into(),
+                    resets_at: *resets_at,
+                    kind: kind.clone(),
+                    utilization: None,
+                }),
+                _ => None,
+            },
             ..SessionReport::new(number, outcome)
         };
         self.append(Record::SessionEnded(report))?;
@@ -306,12 +368,17 @@ impl Harness {
         self.cost_this_run += end.cost_usd;
         // A session the API failed says nothing of the agent's progress: it counts toward the
         // back-off and its own cap, not toward the no-progress pause.
-        let outside = matches!(outcome, Outcome::RateLimited | Outcome::ApiError);
-        if !outside {
+        self.govern_after(number, &end.reason);
+        // A plan's limit is waited out to its reset, not backed off from.
+        let plan_limit = matches!(end.reason, EndReason::UsageLimit { .. });
+        let outside = matches!(outcome, Outcome::RateLimited | Outcome::ApiError) && !plan_limit;
+        if !outside && !plan_limit {
             self.no_progress_streak = if progress { 0 } else { self.no_progress_streak + 1 };
             self.stall_streak = if new_pass { 0 } else { self.stall_streak + 1 };
         }
-        self.outside_failure_streak = if outside { self.outside_failure_streak + 1 } else { 0 };
+        if !plan_limit {
+            self.outside_failure_streak = if outside { self.outside_failure_streak + 1 } else { 0 };
+        }
         self.emit(HarnessEvent::SessionEnded {
             number,
             outcome,
@@ -339,6 +406,11 @@ pub fn outcome_of(reason: &EndReason, progress: bool) -> (Outcome, Option<String
         EndReason::TimedOut => (Outcome::TimedOut, None),
         EndReason::Cancelled => (Outcome::Interrupted, None),
         EndReason::RateLimited { message } => (Outcome::RateLimited, Some(message.clone())),
+        EndReason::UsageLimit { message, resets_at, kind } => {
+            let name = crate::agent::UsageLimit::name(kind.as_deref());
+            let when = resets_at.map(|r| format!("; it resets at {}", super::governor::clock(r))).unwrap_or_default();
+            (Outcome::RateLimited, Some(format!("the {name} is reached{when}: {message}")))
+        }
         EndReason::ApiError { message, .. } => (Outcome::ApiError, Some(message.clone())),
         EndReason::Crashed { message } => (Outcome::AgentCrashed, Some(message.clone())),
         EndReason::Refused => (

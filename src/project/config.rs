@@ -157,6 +157,21 @@ pub struct Run {
     pub no_progress_sessions: u32,
     /// Longest wait between sessions that failed for outside reasons (rate limits, API errors).
     pub max_backoff_seconds: u64,
+    /// First wait after a session failed for outside reasons; doubles each time.
+    pub backoff_seconds: u64,
+    /// On a plan's usage limit, wait for its reset and go on (else the run stops).
+    pub wait_for_limits: bool,
+    /// Waited past a limit's reset time, for clocks that disagree.
+    pub limit_margin_seconds: u64,
+    /// A session is not started while a usage limit is more used than this (0 to 1): it could not
+    /// finish before the limit ends it. The loop waits for the reset instead.
+    pub limit_threshold: f64,
+    /// The circuit breaker: pause when the same feature was attempted in this many sessions in a
+    /// row without passing; 0 turns it off.
+    pub same_feature_sessions: u32,
+    /// The circuit breaker: stop a session that makes the same failing tool call this many times;
+    /// 0 turns it off.
+    pub repeated_failures: u32,
 }
 
 impl Default for Run {
@@ -172,6 +187,12 @@ impl Default for Run {
             feature_count: 0,
             no_progress_sessions: 3,
             max_backoff_seconds: 600,
+            backoff_seconds: 30,
+            wait_for_limits: true,
+            limit_margin_seconds: 60,
+            limit_threshold: 0.9,
+            same_feature_sessions: 3,
+            repeated_failures: 5,
         }
     }
 }

@@ -254,6 +254,25 @@ impl FeatureList {
     pub fn push(&mut self, feature: Feature) {
         self.features.push(feature);
     }
+
+    /// Sets feature `number` (from 1) aside for now: moved to the end of the list and marked
+    /// `"skipped": true` (an extra field, which only the operator may change). Returns its new
+    /// number.
+    pub fn skip(&mut self, number: usize) -> Result<usize, FeatureError> {
+        self.get(number)?;
+        let mut feature = self.features.remove(number - 1);
+        feature.fields_mut().insert(SKIPPED.into(), true.into());
+        self.features.push(feature);
+        Ok(self.features.len())
+    }
+}
+
+/// The extra field that marks a feature the operator set aside.
+pub const SKIPPED: &str = "skipped";
+
+/// Whether the operator set `feature` aside.
+pub fn is_skipped(feature: &Feature) -> bool {
+    feature.fields().get(SKIPPED).and_then(Value::as_bool).unwrap_or(false)
 }
 
 /// A JSON error in `text` as `LINE:COLUMN: what`, placed at the bad token (for every JSON file

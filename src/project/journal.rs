@@ -58,6 +58,9 @@ pub struct SessionReport {
     pub violations: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verify: Option<VerifyResult>,
+    /// The usage limit that ended the session, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<crate::project::session::UsageLimit>,
 }
 
 impl SessionReport {
@@ -75,6 +78,7 @@ impl SessionReport {
             flipped: Vec::new(),
             violations: Vec::new(),
             verify: None,
+            limit: None,
         }
     }
 }
@@ -100,6 +104,9 @@ pub enum Record {
         /// What differed from HEAD then: the operator's files, never the session's work.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         uncommitted: Vec<Uncommitted>,
+        /// The feature the session is meant to finish (the first failing one), when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<usize>,
     },
     /// The session is over and reviewable: everything the review shows.
     SessionEnded(SessionReport),
@@ -149,6 +156,26 @@ pub enum Record {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         detail: Option<String>,
     },
+    /// The loop waits for a usage limit to reset (Unix seconds) before the next session.
+    LimitWait {
+        until: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        kind: Option<String>,
+        reason: String,
+    },
+    /// The wait is over (the reset came, or the operator went on).
+    LimitWaited { seconds: u64 },
+    /// The circuit breaker paused the run.
+    BreakerTripped {
+        rule: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        feature: Option<usize>,
+        detail: String,
+    },
+    /// The operator skipped a feature for now: moved to the end of the list, marked `skipped`.
+    FeatureSkipped { feature: usize, to: usize, commit: Option<String> },
+    /// A note from the operator for the next coding session's prompt.
+    NoteGiven { text: String },
 }
 
 /// The operator's answer to a question about a tool call.
@@ -188,6 +215,12 @@ pub struct Question {
 #[serde(tag = "command", rename_all = "snake_case")]
 pub enum Remote {
     StartNext,
+    Skip {
+        feature: usize,
+    },
+    Note {
+        text: String,
+    },
     /// `step` or `continuous`.
     SetMode {
         mode: String,
@@ -370,6 +403,8 @@ pub struct SessionSummary {
     pub evaluation: Option<super::evaluation::Evaluation>,
     /// What the session asked the operator, and the answers.
     pub questions: Vec<Question>,
+    /// The feature it was meant to finish.
+    pub target: Option<usize>,
 }
 
 impl SessionSummary {
@@ -460,7 +495,7 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
     let mut out: Vec<SessionSummary> = Vec::new();
     for entry in entries {
         match &entry.record {
-            Record::SessionStarted { number, kind, backend, model, base, uncommitted } => {
+            Record::SessionStarted { number, kind, backend, model, base, uncommitted, target } => {
                 out.retain(|s| s.number != *number);
                 out.push(SessionSummary {
                     number: *number,
@@ -476,6 +511,7 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
                     uncommitted: uncommitted.clone(),
                     evaluation: None,
                     questions: Vec::new(),
+                    target: *target,
                 });
             }
             Record::SessionEnded(r) => {
@@ -523,7 +559,12 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
             | Record::RequestTaken { .. }
             | Record::ReviewWaiting { .. }
             | Record::RunStarted { .. }
-            | Record::RunStopped { .. } => {}
+            | Record::RunStopped { .. }
+            | Record::LimitWait { .. }
+            | Record::LimitWaited { .. }
+            | Record::BreakerTripped { .. }
+            | Record::FeatureSkipped { .. }
+            | Record::NoteGiven { .. } => {}
         }
     }
     out
@@ -541,6 +582,7 @@ mod tests {
             model: "m".into(),
             base: Some("abc".into()),
             uncommitted: Vec::new(),
+            target: None,
         }
     }
 

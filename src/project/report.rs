@@ -65,6 +65,20 @@ pub struct Interventions {
     pub vetoes: usize,
     /// Questions the operator answered (not those that timed out).
     pub answers: usize,
+    /// Features set aside for now.
+    pub skips: usize,
+    /// Notes handed to the next session.
+    pub notes: usize,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Limits {
+    /// Waits for a usage limit to reset.
+    pub waits: usize,
+    /// Time spent in them.
+    pub waited_seconds: u64,
+    /// Times the circuit breaker paused the run.
+    pub breaker_trips: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,6 +94,7 @@ pub struct Report {
     pub reviews: Reviews,
     pub claims: Claims,
     pub interventions: Interventions,
+    pub limits: Limits,
     pub per_session: Vec<SessionLine>,
 }
 
@@ -134,8 +149,16 @@ pub fn report(entries: &[Entry]) -> Report {
     reviews.veto_rate = rate(reviews.vetoed, reviews.decided);
     claims.false_pass_rate = rate(claims.failed, claims.evaluated);
     let mut interventions = Interventions { vetoes: reviews.vetoed, ..Interventions::default() };
+    let mut limits = Limits::default();
     for e in entries {
         match &e.record {
+            Record::FeatureSkipped { .. } => interventions.skips += 1,
+            Record::NoteGiven { .. } => interventions.notes += 1,
+            Record::LimitWaited { seconds } => {
+                limits.waits += 1;
+                limits.waited_seconds += seconds;
+            }
+            Record::BreakerTripped { .. } => limits.breaker_trips += 1,
             Record::FeatureMarked { .. } => interventions.marks += 1,
             Record::FeatureEdited { .. } => interventions.edits += 1,
             // The timeout's answer is nobody's.
@@ -164,6 +187,7 @@ pub fn report(entries: &[Entry]) -> Report {
         reviews,
         claims,
         interventions,
+        limits,
         per_session,
     }
 }

@@ -89,3 +89,33 @@ mod tests {
         assert_eq!(SessionKind::Initializer.to_string(), "initializer");
     }
 }
+
+/// The state of a subscription's usage limit, as the API reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UsageLimit {
+    /// `allowed`, `allowed_warning` or `rejected`.
+    pub status: String,
+    /// When the limit resets (Unix seconds), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resets_at: Option<i64>,
+    /// `five_hour`, `seven_day`, `seven_day_opus`, ...
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// How much of the limit is used, 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization: Option<f64>,
+}
+
+impl UsageLimit {
+    /// The limit's name as a person says it: "five-hour limit".
+    pub fn name(kind: Option<&str>) -> String {
+        match kind {
+            Some("five_hour") => "five-hour limit".into(),
+            Some("seven_day") => "weekly limit".into(),
+            Some("seven_day_opus") => "weekly Opus limit".into(),
+            Some("seven_day_sonnet") => "weekly Sonnet limit".into(),
+            Some(k) if !k.is_empty() => format!("{} limit", k.replace('_', " ")),
+            _ => "usage limit".into(),
+        }
+    }
+}

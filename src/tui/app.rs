@@ -42,6 +42,8 @@ pub enum Request {
     },
     Transcript(u32),
     Sessions,
+    /// The run's numbers.
+    Stats,
     /// The next page of the log (the cursor reached the end of what was read).
     MoreLog,
     /// An operator command no loop in this process can take (none can start here): carried out
@@ -85,6 +87,7 @@ pub enum Reply {
         last: bool,
     },
     Sessions(Vec<SessionSummary>),
+    Stats(Box<crate::project::report::Report>),
     Journal(JournalView),
     Notice(String),
     Error(String),
@@ -124,6 +127,10 @@ pub struct Status {
     /// The pid of the baton whose loop this screen is attached to.
     pub attached: Option<String>,
     pub notice: Option<String>,
+    /// What the API last said of the usage limits (shown while one is nearly used up).
+    pub limit: Option<crate::agent::UsageLimit>,
+    /// The loop waits for a usage limit to reset until then (Unix seconds): a countdown.
+    pub waiting_until: Option<(i64, Option<String>)>,
 }
 
 pub struct App {
@@ -257,6 +264,7 @@ impl App {
                 self.status.running = true;
                 self.status.done = false;
                 self.status.started = Some(Instant::now());
+                self.status.waiting_until = None;
                 self.status.tokens_in = 0;
                 self.status.tokens_out = 0;
                 self.status.cost_session = 0.0;
@@ -265,6 +273,9 @@ impl App {
                 self.features.clear_queued();
             }
             HarnessEvent::Agent { event, .. } => {
+                if let AgentEvent::Limit { limit } = &event {
+                    self.status.limit = Some(limit.clone());
+                }
                 if let AgentEvent::Usage { usage, cost_usd } = &event {
                     self.status.tokens_in +=
                         usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens;
@@ -347,6 +358,19 @@ impl App {
                 self.notice(text.clone());
                 self.transcript.notice(text, false);
             }
+            HarnessEvent::LimitWait { until, kind, reason } => {
+                self.status.waiting_until = Some((until, kind));
+                let text = format!("waiting until {}: {reason}; n goes on now", crate::harness::governor::clock(until));
+                self.notice(text.clone());
+                self.transcript.notice(text, false);
+                fx.push(Effect::Notify(format!("baton: {reason}")));
+            }
+            HarnessEvent::Tripped { rule, feature, detail } => {
+                self.transcript.notice(format!("circuit breaker ({rule}): {detail}"), true);
+                self.dialogs.retain(|d| !matches!(d, Dialog::Tripped(_)));
+                self.present(Dialog::Tripped(super::dialogs::TrippedDialog::new(rule, feature, detail)));
+                fx.push(Effect::Notify("baton: the circuit breaker paused the run".into()));
+            }
             HarnessEvent::Queued { change } => self.notice(format!("queued for the boundary: {change}")),
             HarnessEvent::Notice { text } => {
                 self.notice(text.clone());
@@ -354,11 +378,13 @@ impl App {
             }
             HarnessEvent::Stopped { reason, detail } => {
                 self.status.running = false;
+                self.status.waiting_until = None;
                 self.status.pause_pending = false;
                 self.status.done = reason == StopReason::Done;
                 self.status.state = match reason {
                     StopReason::Done => "done".into(),
                     StopReason::Paused => "paused".into(),
+                    StopReason::NoProgress => "paused: circuit breaker".into(),
                     other => format!("stopped: {}", other.as_str()),
                 };
                 if reason == StopReason::Done {
@@ -407,6 +433,7 @@ impl App {
                 let selected = sessions.len().saturating_sub(1);
                 self.present(Dialog::Sessions { sessions, selected });
             }
+            Reply::Stats(report) => self.present(Dialog::Stats(report)),
             Reply::Journal(view) => self.on_journal(view),
             Reply::Notice(text) => self.notice(text),
             Reply::Error(e) => self.notice(e),

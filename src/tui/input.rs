@@ -64,6 +64,7 @@ impl App {
                 None => self.notice("no question is waiting"),
             },
             Action::Messages => self.dialogs.push(Dialog::Messages { scroll: usize::MAX }),
+            Action::Stats => return vec![Effect::Worker(Request::Stats)],
             Action::FocusNext | Action::FocusPrev => {
                 let i = PANES.iter().position(|p| *p == self.focus).unwrap_or(0);
                 let step = if action == Action::FocusNext { 1 } else { PANES.len() - 1 };
@@ -266,6 +267,53 @@ impl App {
                     }
                 }
             }
+            Dialog::Tripped(t) if t.note.is_some() => match t.note.as_mut().map(|n| n.key(key)) {
+                Some(Typed::Back) => t.note = None,
+                Some(Typed::Empty) => t.error = Some("write the note, or Esc to go back".into()),
+                Some(Typed::Given(text)) => {
+                    t.note = None;
+                    t.error = None;
+                    self.notice("the note goes to the next session");
+                    return vec![Effect::Harness(Command::Note(text))];
+                }
+                _ => {}
+            },
+            Dialog::Tripped(t) => {
+                let feature = t.feature;
+                match keys::lookup(Scope::Tripped, &key) {
+                    Some(Action::Skip) => match feature {
+                        Some(n) => {
+                            self.dialogs.pop();
+                            self.notice(format!("feature {n} is skipped for now; n goes on"));
+                            return vec![Effect::Harness(Command::Skip(n))];
+                        }
+                        None => t.error = Some("the breaker names no feature to skip".into()),
+                    },
+                    Some(Action::Note) => t.start_note(),
+                    Some(Action::Edit) => match feature {
+                        Some(n) => {
+                            self.dialogs.pop();
+                            self.open_editor(Some(n));
+                        }
+                        None => t.error = Some("the breaker names no feature to edit".into()),
+                    },
+                    Some(Action::NextSession) => {
+                        self.dialogs.pop();
+                        return self.act(Action::NextSession);
+                    }
+                    Some(Action::Close) => {
+                        self.dialogs.pop();
+                    }
+                    _ => {
+                        if let Some(a @ (Action::Quit | Action::Help | Action::Messages)) =
+                            keys::lookup(Scope::Global, &key)
+                        {
+                            return self.act(a);
+                        }
+                    }
+                }
+            }
+            Dialog::Stats(_) => return self.page_key(key),
             Dialog::Help { scroll } | Dialog::Messages { scroll } | Dialog::Diff { scroll, .. } => {
                 if !dialogs::scroll_key(scroll, &key, 10) {
                     return self.page_key(key);

@@ -13,6 +13,7 @@ pub enum Scope {
     Search,
     Review,
     Question,
+    Tripped,
     Editor,
     Dialog,
 }
@@ -28,6 +29,7 @@ impl Scope {
             Scope::Search => "Transcript, after a search",
             Scope::Review => "Review",
             Scope::Question => "A session's question",
+            Scope::Tripped => "The circuit breaker tripped",
             Scope::Editor => "Feature editor",
             Scope::Dialog => "Help, diff, messages and other pages",
         }
@@ -74,6 +76,9 @@ pub enum Action {
     AllowOnce,
     AllowAlways,
     Deny,
+    Skip,
+    Note,
+    Stats,
 }
 
 pub struct Binding {
@@ -98,6 +103,7 @@ pub const BINDINGS: &[Binding] = &[
     b(Scope::Global, &["S-Tab"], Action::FocusPrev, "focus the previous pane"),
     b(Scope::Global, &["z"], Action::Zoom, "zoom the focused pane full screen"),
     b(Scope::Global, &["m"], Action::Messages, "every message the status line showed"),
+    b(Scope::Global, &["$"], Action::Stats, "the run's numbers: cost per feature, vetoes, limits, sparklines"),
     b(Scope::Global, &["?"], Action::Help, "this help"),
     b(Scope::Global, &["q", "C-c"], Action::Quit, "quit (asks first while a session runs)"),
     b(Scope::Features, &["j", "Down"], Action::Down, "next feature"),
@@ -141,6 +147,11 @@ pub const BINDINGS: &[Binding] = &[
     b(Scope::Question, &["A"], Action::AllowAlways, "allow it always: its programs join [policy] allow"),
     b(Scope::Question, &["d"], Action::Deny, "deny it, with a message the agent reads (Enter denies)"),
     b(Scope::Question, &["Esc"], Action::Close, "hide the question (! shows it again)"),
+    b(Scope::Tripped, &["s"], Action::Skip, "skip the feature for now: it moves to the end of the list"),
+    b(Scope::Tripped, &["o"], Action::Note, "hand the next session a note (Enter gives it)"),
+    b(Scope::Tripped, &["e"], Action::Edit, "edit the feature the run is stuck on"),
+    b(Scope::Tripped, &["n"], Action::NextSession, "go on as it is"),
+    b(Scope::Tripped, &["Esc"], Action::Close, "hide this; the run stays paused"),
     b(Scope::Editor, &["C-s"], Action::Save, "save the feature"),
     b(Scope::Editor, &["Esc"], Action::Close, "cancel"),
     b(Scope::Editor, &["arrows", "Enter", "Backspace"], Action::Down, "move, new line, delete: a plain text editor"),

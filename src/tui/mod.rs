@@ -225,7 +225,7 @@ async fn draw_loop(
                 }
                 dirty = true;
             }
-            _ = clock.tick(), if app.status.running => { dirty = true; }
+            _ = clock.tick(), if app.status.running || app.status.waiting_until.is_some() => { dirty = true; }
             _ = term.recv() => return Ok(()),
             _ = hup.recv() => return Ok(()),
             _ = tokio::time::sleep(wait), if dirty => {}
@@ -252,6 +252,8 @@ async fn draw_loop(
                         Command::StartNext
                             | Command::Mark { .. }
                             | Command::EditFeature { .. }
+                            | Command::Skip(_)
+                            | Command::Note(_)
                             | Command::Approve(_)
                             | Command::Veto(..)
                     );

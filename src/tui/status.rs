@@ -59,6 +59,11 @@ impl App {
             let e = started.elapsed().as_secs();
             state.push_str(&format!(" {:02}:{:02}", e / 60, e % 60));
         }
+        if let Some((until, kind)) = &s.waiting_until {
+            let left = (until - crate::harness::governor::now_unix()).max(0);
+            let name = crate::agent::UsageLimit::name(kind.as_deref());
+            state = format!("waiting for the {name}: {:02}:{:02}:{:02} left", left / 3600, left / 60 % 60, left % 60);
+        }
         if s.pause_pending {
             state.push_str(" · pause queued");
         }
@@ -79,6 +84,11 @@ impl App {
             t.text(),
         );
         let mode = (if self.mode == Mode::Step { "step" } else { "continuous" }.to_owned(), t.text());
+        // A usage limit, once it is nearly used up: how much, and which.
+        let limit = s.limit.as_ref().filter(|l| l.status != "allowed").map(|l| {
+            let used = l.utilization.map(|u| format!(" {:.0}%", u * 100.0)).unwrap_or_default();
+            (format!("{}{used}", crate::agent::UsageLimit::name(l.kind.as_deref())), t.warn())
+        });
         // Most important first; what does not fit is left out, least important first.
         let mut parts = if s.cannot_start.is_some() || s.attached.is_some() {
             // Why nothing starts here matters more than the figures.
@@ -88,6 +98,9 @@ impl App {
         };
         if s.unconfined {
             parts.insert(1, ("⚠ sandbox off".to_owned(), t.warn()));
+        }
+        if let Some(l) = limit {
+            parts.insert(3.min(parts.len()), l);
         }
         let total = |p: &[(String, Style)]| p.iter().map(|(s, _)| s.width() + 3).sum::<usize>();
         // A notice gets room (up to 48 columns) before the mode and the backend do.

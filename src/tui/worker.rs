@@ -109,6 +109,10 @@ pub fn spawn(
                     Ok(r) => Reply::Sessions(journal::sessions(&r.entries)),
                     Err(e) => Reply::Error(e.to_string()),
                 }),
+                Some(Request::Stats) => Some(match project.journal() {
+                    Ok(r) => Reply::Stats(Box::new(crate::project::report::report(&r.entries))),
+                    Err(e) => Reply::Error(e.to_string()),
+                }),
                 Some(Request::Refresh | Request::MoreLog | Request::Operator(_)) | None => None,
             };
             if let Some(r) = reply

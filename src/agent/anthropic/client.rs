@@ -53,7 +53,16 @@ pub enum RequestError {
 /// What the caller hears while a request runs.
 pub enum Progress {
     Delta(Delta),
-    Retry { reason: String, attempt: u32, wait: Duration },
+    Retry {
+        reason: String,
+        attempt: u32,
+        wait: Duration,
+    },
+    /// The request waits for the API's rate-limit window to reset, as its last reply said.
+    Paced {
+        reason: String,
+        wait: Duration,
+    },
 }
 
 enum Attempt {
@@ -67,6 +76,8 @@ pub struct Client {
     base_url: String,
     api_key: String,
     pub retry: RetryPolicy,
+    /// What the API's replies said is left of its rate limits, shared by every request.
+    pacer: std::sync::Arc<super::pace::Pacer>,
 }
 
 impl Client {
@@ -82,6 +93,7 @@ impl Client {
             base_url: base_url.trim_end_matches('/').to_owned(),
             api_key: api_key.to_owned(),
             retry: RetryPolicy::default(),
+            pacer: Default::default(),
         })
     }
 
@@ -95,6 +107,15 @@ impl Client {
     ) -> Result<Message, RequestError> {
         let mut attempt = 1;
         loop {
+            // About four bytes a token: the request's input, to weigh against what is left.
+            let tokens = body.to_string().len() as u64 / 4;
+            if let Some((wait, reason)) = self.pacer.wait(tokens) {
+                progress(Progress::Paced { reason, wait });
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = cancel.cancelled() => return Err(RequestError::Cancelled),
+                }
+            }
             let outcome = tokio::select! {
                 r = self.attempt(body, &mut progress) => r,
                 _ = cancel.cancelled() => return Err(RequestError::Cancelled),
@@ -140,6 +161,7 @@ impl Client {
                 rate_limited: false,
             })?;
         let status = response.status().as_u16();
+        self.pacer.observe(response.headers());
         if status != 200 {
             let retry_after = response
                 .headers()

@@ -2,6 +2,7 @@
 //! tools and policy. No SDK: a small client on reqwest and server-sent events.
 
 pub mod client;
+mod pace;
 pub mod stream;
 
 use std::time::Duration;
@@ -202,6 +203,12 @@ impl AnthropicBackend {
                         client::Progress::Retry { reason, attempt, wait } => {
                             AgentEvent::Retry { reason, attempt, wait_ms: wait.as_millis() as u64 }
                         }
+                        client::Progress::Paced { reason, wait } => AgentEvent::Notice {
+                            text: format!(
+                                "paced: waiting {:.1}s before the next request: {reason}",
+                                wait.as_secs_f64()
+                            ),
+                        },
                     });
                 })
                 .await;

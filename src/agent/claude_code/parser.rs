@@ -61,6 +61,8 @@ pub struct StreamParser {
     cut_replies: u32,
     /// Whether the model ended a reply with `stop_reason: refusal`.
     refused: bool,
+    /// The last `rate_limit_event`: what the API said of the account's usage limits.
+    limit: Option<crate::agent::UsageLimit>,
     pub result: Option<Value>,
     pub saw_anything: bool,
     /// The CLI's Bash commands run in baton's sandbox: their failures are read for its marks.
@@ -233,15 +235,14 @@ impl StreamParser {
             }
             ("rate_limit_event", _) => {
                 let info = &v["rate_limit_info"];
-                let status = info["status"].as_str().unwrap_or("");
-                if status != "allowed" {
-                    out.push(AgentEvent::Notice {
-                        text: format!(
-                            "rate limit: {}",
-                            if status.is_empty() { info.to_string() } else { status.to_owned() }
-                        ),
-                    });
-                }
+                let limit = crate::agent::UsageLimit {
+                    status: s(info, "status"),
+                    resets_at: info["resetsAt"].as_i64().or_else(|| info["resetsAt"].as_f64().map(|f| f as i64)),
+                    kind: info["rateLimitType"].as_str().map(str::to_owned),
+                    utilization: info["utilization"].as_f64(),
+                };
+                self.limit = Some(limit.clone());
+                out.push(AgentEvent::Limit { limit });
             }
             ("stream_event", _) => {
                 // Rare (the fast path reads these): through text again, to share the typed reader.
@@ -415,8 +416,21 @@ impl StreamParser {
                 .map(|e| e.iter().map(|x| x.as_str().unwrap_or("").to_owned()).collect::<Vec<_>>().join("; "))
                 .unwrap_or_default()
         });
+        // A plan's usage limit, read from the CLI's structured event first: `rejected` with a reset
+        // time or a limit's kind (a throttling 429 is `rejected` with neither), then the error's
+        // status, and the result's own words only as a last resort. Never tool output.
+        let plan_limit =
+            self.limit.as_ref().filter(|l| l.status == "rejected" && (l.resets_at.is_some() || l.kind.is_some()));
+        let failed = is_error || subtype == "error_during_execution";
+        let limited = failed && matches!(status, Some(429) | None);
         let reason = match (subtype, is_error, status) {
             ("error_max_turns", _, _) => EndReason::MaxTurns,
+            _ if limited && let Some(l) = plan_limit => {
+                EndReason::UsageLimit { message, resets_at: l.resets_at, kind: l.kind.clone() }
+            }
+            _ if limited && says_usage_limit(&message) => {
+                EndReason::UsageLimit { message, resets_at: None, kind: None }
+            }
             // After an overload the CLI can end so with `is_error: false`: the API failed.
             ("error_during_execution", _, Some(429 | 529)) => EndReason::RateLimited { message },
             ("error_during_execution", _, _) if message.contains("verloaded") || message.contains("rate limit") => {
@@ -433,6 +447,14 @@ impl StreamParser {
         };
         (reason, usage, cost, turns)
     }
+}
+
+/// Whether the CLI's own error text says a plan's usage limit is reached ("You've hit your session
+/// limit · resets 3am"): the last resort when no structured event said so.
+fn says_usage_limit(message: &str) -> bool {
+    let m = message.trim_start();
+    (m.starts_with("You've hit your") || m.starts_with("You've reached your") || m.starts_with("You're out of"))
+        && m.contains("limit")
 }
 
 /// Typed, borrowed views of the `stream_event` lines, which are most of a session's stream.

@@ -4,6 +4,7 @@
 //! `baton demo` and the tests run against: the HTTP, SSE, tool and git paths all run for real,
 //! only the model is scripted.
 
+mod limits;
 pub mod scenario;
 
 use std::collections::HashMap;
@@ -27,6 +28,8 @@ struct Shared {
     /// How many times each (turn, fault) has fired.
     fired: HashMap<(usize, usize), u32>,
     next_id: u64,
+    /// The API key's request and token window, when the scenario has rate limits.
+    window: Option<limits::Window>,
 }
 
 /// A running scripted model; stops when dropped.
@@ -53,7 +56,8 @@ impl ScriptedModel {
     pub async fn start(scenario: Scenario, pace: Option<Pace>) -> std::io::Result<Self> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Mutex::new(Shared::default()));
+        let shared =
+            Arc::new(Mutex::new(Shared { window: scenario.rate_limits.map(limits::Window::new), ..Shared::default() }));
         let server = Arc::new(Server { pace: pace.unwrap_or(scenario.pace), scenario, shared: shared.clone() });
         let task = tokio::spawn(async move {
             loop {
@@ -79,6 +83,11 @@ impl ScriptedModel {
     /// Every Messages API request received so far.
     pub fn requests(&self) -> Vec<Value> {
         self.lock().requests.clone()
+    }
+
+    /// Requests answered 429 because they came past the scenario's rate limits.
+    pub fn throttled(&self) -> u32 {
+        self.lock().window.as_ref().map_or(0, |w| w.throttled)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
@@ -221,6 +230,18 @@ impl Server {
         let model = body["model"].as_str().unwrap_or("scripted").to_owned();
         let streaming = body["stream"].as_bool().unwrap_or(false);
         let input_tokens = (size / 4).max(1) as u64;
+        // The API key's limits: a request past them is answered 429, as the API does.
+        let window = self.lock().window.as_mut().map(|w| w.admit(input_tokens));
+        let limit_headers = match window {
+            Some(Err(wait)) => {
+                let retry = format!("retry-after: {}\r\n", wait.ceil().max(1.0));
+                let message = "Number of request tokens has exceeded your per-minute rate limit";
+                out.write_all(&api_error(429, "Too Many Requests", "rate_limit_error", message, &retry)).await?;
+                return Ok(true);
+            }
+            Some(Ok(headers)) => headers,
+            None => String::new(),
+        };
 
         let Some((turn_index, vars)) = self.scenario.plan(body) else {
             // Nothing scripted for this conversation (a client's side request, say): a short reply.
@@ -235,8 +256,9 @@ impl Server {
                 next: Vec::new(),
                 faults: Vec::new(),
                 stop_reason: None,
+                usage: None,
             };
-            return self.reply(out, body, &turn, &Vars::new(), &model, streaming, input_tokens).await;
+            return self.reply(out, body, &turn, &Vars::new(), &model, streaming, input_tokens, &limit_headers).await;
         };
         let turn = &self.scenario.turns[turn_index];
 
@@ -301,6 +323,13 @@ impl Server {
                         .await?;
                     return Ok(true);
                 }
+                FaultKind::UsageLimit => {
+                    let kind = f.limit.as_deref().unwrap_or("five_hour");
+                    let headers = limits::unified("rejected", kind, f.reset_in.unwrap_or(3.0), None);
+                    let message = "Number of requests has exceeded your rate limit";
+                    out.write_all(&api_error(429, "Too Many Requests", "rate_limit_error", message, &headers)).await?;
+                    return Ok(true);
+                }
                 FaultKind::Reset => {
                     out.set_zero_linger()?;
                     return Ok(false);
@@ -311,7 +340,11 @@ impl Server {
                 }
             }
         }
-        self.reply(out, body, turn, &vars, &model, streaming, input_tokens).await
+        let mut headers = limit_headers;
+        if let Some(u) = &turn.usage {
+            headers.push_str(&limits::usage_headers(u));
+        }
+        self.reply(out, body, turn, &vars, &model, streaming, input_tokens, &headers).await
     }
 
     fn ids(&self, n: usize) -> Vec<String> {
@@ -354,6 +387,7 @@ impl Server {
         model: &str,
         streaming: bool,
         input_tokens: u64,
+        headers: &str,
     ) -> std::io::Result<bool> {
         let content = self.content(turn, vars, request);
         let stop_reason = turn
@@ -369,10 +403,10 @@ impl Server {
                 "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
                           "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
             });
-            out.write_all(&json_response(200, "OK", &body, "")).await?;
+            out.write_all(&json_response(200, "OK", &body, headers)).await?;
             return Ok(true);
         }
-        let mut sse = self.start_stream(out, &msg_id, model, input_tokens).await?;
+        let mut sse = self.start_stream(out, &msg_id, model, input_tokens, headers).await?;
         for (index, block) in content.iter().enumerate() {
             self.stream_block(&mut sse, index, block).await?;
         }
@@ -389,8 +423,12 @@ impl Server {
         msg_id: &str,
         model: &str,
         input_tokens: u64,
+        headers: &str,
     ) -> std::io::Result<Sse<'a>> {
-        out.write_all(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\nrequest-id: req_scripted\r\n\r\n").await?;
+        let head = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\nrequest-id: req_scripted\r\n{headers}\r\n"
+        );
+        out.write_all(head.as_bytes()).await?;
         let mut sse = Sse { out, delay: Duration::from_millis(self.pace.delay_ms) };
         sse.event(
             "message_start",
@@ -447,7 +485,7 @@ impl Server {
         input_tokens: u64,
     ) -> std::io::Result<()> {
         let msg_id = format!("msg_{}", self.ids(1).remove(0));
-        let mut sse = self.start_stream(out, &msg_id, model, input_tokens).await?;
+        let mut sse = self.start_stream(out, &msg_id, model, input_tokens, "").await?;
         sse.event(
             "content_block_start",
             json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),

@@ -50,6 +50,9 @@ pub enum FaultKind {
     StreamCut,
     /// The stream starts, then carries an `error` event (overloaded).
     ErrorEvent,
+    /// 429 for a plan's usage limit, as the API answers a subscription: the unified rate-limit
+    /// headers say `rejected`, the limit's kind (`limit`) and its reset (`reset_in` seconds ahead).
+    UsageLimit,
     /// The connection is reset before any response.
     Reset,
 }
@@ -63,6 +66,45 @@ pub struct Fault {
     /// How many requests for this turn get the fault before one goes through.
     #[serde(default = "one")]
     pub times: u32,
+    /// `usage_limit`: seconds from now to the limit's reset.
+    #[serde(default)]
+    pub reset_in: Option<f64>,
+    /// `usage_limit`: the limit's kind (`five_hour`, `seven_day`, ...).
+    #[serde(default)]
+    pub limit: Option<String>,
+}
+
+/// What a turn's reply says of the account's usage limit (the unified rate-limit headers a
+/// subscription's replies carry).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UsageHeaders {
+    /// `allowed`, `allowed_warning` or `rejected`.
+    pub status: String,
+    /// 0 to 1.
+    pub utilization: f64,
+    /// Seconds from now to the reset.
+    pub reset_in: f64,
+    #[serde(default = "five_hour")]
+    pub limit: String,
+}
+
+fn five_hour() -> String {
+    "five_hour".into()
+}
+
+/// The API's request and token limits, as an API key's replies report them in the
+/// `anthropic-ratelimit-*` headers: a request past them gets a 429.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimits {
+    /// Requests a window allows.
+    pub requests: u32,
+    /// Input tokens a window allows; 0 for no limit.
+    #[serde(default)]
+    pub input_tokens: u64,
+    /// The window's length.
+    pub window_seconds: f64,
 }
 
 fn one() -> u32 {
@@ -106,6 +148,9 @@ pub struct Turn {
     /// Overrides the stop reason (`tool_use` with tools, else `end_turn`).
     #[serde(default)]
     pub stop_reason: Option<String>,
+    /// The usage-limit headers this turn's reply carries.
+    #[serde(default)]
+    pub usage: Option<UsageHeaders>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +159,8 @@ struct File {
     name: String,
     #[serde(default)]
     pace: Pace,
+    #[serde(default)]
+    rate_limits: Option<RateLimits>,
     #[serde(rename = "turns")]
     turns: Vec<Turn>,
 }
@@ -123,6 +170,7 @@ struct File {
 pub struct Scenario {
     pub name: String,
     pub pace: Pace,
+    pub rate_limits: Option<RateLimits>,
     pub turns: Vec<Turn>,
     starts: Vec<(usize, Regex)>,
     branches: Vec<Vec<(Option<Regex>, usize)>>,
@@ -164,7 +212,14 @@ impl Scenario {
         if starts.is_empty() {
             return Err(invalid("no turn has `start`, so no conversation can begin".into()));
         }
-        Ok(Scenario { name: file.name, pace: file.pace, turns: file.turns, starts, branches })
+        Ok(Scenario {
+            name: file.name,
+            pace: file.pace,
+            rate_limits: file.rate_limits,
+            turns: file.turns,
+            starts,
+            branches,
+        })
     }
 
     /// The turn to play for a Messages API request, with the variables captured on the way; `None`

@@ -7,6 +7,8 @@ pub mod help;
 pub mod question;
 pub mod reason;
 pub mod review;
+pub mod stats;
+pub mod tripped;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -20,6 +22,7 @@ use super::theme::Theme;
 use crate::project::journal::SessionSummary;
 pub use question::{QuestionDialog, QuestionView};
 pub use review::ReviewDialog;
+pub use tripped::TrippedDialog;
 
 pub enum Dialog {
     Review(ReviewDialog),
@@ -49,6 +52,10 @@ pub enum Dialog {
     Messages {
         scroll: usize,
     },
+    /// The circuit breaker tripped: what to do about it.
+    Tripped(TrippedDialog),
+    /// The run's numbers with sparklines.
+    Stats(Box<crate::project::report::Report>),
 }
 
 impl Dialog {
@@ -57,6 +64,7 @@ impl Dialog {
         matches!(self, Dialog::Editor { .. })
             || matches!(self, Dialog::Review(r) if r.veto.is_some())
             || matches!(self, Dialog::Question(q) if q.deny.is_some())
+            || matches!(self, Dialog::Tripped(t) if t.note.is_some())
     }
 }
 
@@ -187,6 +195,8 @@ pub fn render(dialog: &mut Dialog, f: &mut Frame, theme: &Theme, messages: &[Str
     match dialog {
         Dialog::Review(r) => r.render(f, area, theme),
         Dialog::Question(q) => q.render(f, area, questions, theme),
+        Dialog::Tripped(t) => t.render(f, area, theme),
+        Dialog::Stats(report) => stats::render(f, area, report, theme),
         Dialog::Help { scroll } => help::render(f, area, scroll, theme),
         Dialog::Confirm(kind) => {
             let r = centered(area, 50, 20);

@@ -270,6 +270,11 @@ impl TranscriptPane {
                 })
             }
             AgentEvent::Notice { text } => self.entries.push(Entry::Notice { text: text.clone(), error: true }),
+            AgentEvent::Limit { limit } if limit.status != "allowed" => self.entries.push(Entry::Notice {
+                text: crate::harness::governor::describe(limit),
+                error: limit.status == "rejected",
+            }),
+            AgentEvent::Limit { .. } => {}
             AgentEvent::Started { .. } | AgentEvent::Usage { .. } => {}
         }
         if self.follow {

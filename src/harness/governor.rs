@@ -1,0 +1,178 @@
+//! The governor: what the loop does between sessions about the API's limits. A plan's usage limit
+//! is waited out (to its reset, plus a margin) and the run goes on by itself; a session is not
+//! started while a limit is nearly used up; server throttling is backed off from; an account the
+//! API refuses stops the run, since no later try can succeed.
+
+use super::*;
+use crate::agent::UsageLimit;
+
+/// Why a session failed for reasons outside the agent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outside {
+    /// The server throttles (a 429 that is not the plan's limit, a 529): back off and retry.
+    Throttled,
+    /// The plan's usage limit: nothing goes through until it resets.
+    PlanLimit { resets_at: Option<i64>, kind: Option<String> },
+    /// Authentication or billing: stop and say so.
+    Account(String),
+    /// Another API failure: back off and retry, up to a cap.
+    Api,
+}
+
+/// How a session's end reads to the governor; `None` when the agent, not the API, ended it.
+pub fn outside(reason: &EndReason) -> Option<Outside> {
+    match reason {
+        EndReason::UsageLimit { resets_at, kind, .. } => {
+            Some(Outside::PlanLimit { resets_at: *resets_at, kind: kind.clone() })
+        }
+        EndReason::RateLimited { .. } => Some(Outside::Throttled),
+        EndReason::ApiError { status, message } => {
+            let lower = message.to_lowercase();
+            let billing = lower.contains("credit balance") || lower.contains("billing");
+            if matches!(status, Some(401 | 403)) || billing || lower.contains("invalid api key") {
+                Some(Outside::Account(message.clone()))
+            } else {
+                Some(Outside::Api)
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Unix seconds now.
+pub fn now_unix() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// A reset time in the local clock, for people: "04:12".
+pub fn clock(unix: i64) -> String {
+    jiff::Timestamp::from_second(unix)
+        .map(|t| t.to_zoned(jiff::tz::TimeZone::system()).strftime("%H:%M").to_string())
+        .unwrap_or_else(|_| unix.to_string())
+}
+
+impl Harness {
+    /// After a session: what its end says for the next one.
+    pub(super) fn govern_after(&mut self, number: u32, reason: &EndReason) {
+        match outside(reason) {
+            Some(Outside::PlanLimit { resets_at, kind }) => {
+                self.limit_wait = Some(UsageLimit { status: "rejected".into(), resets_at, kind, utilization: None });
+            }
+            Some(Outside::Account(message)) => {
+                self.account_refused = Some(format!("session {number}: {message}"));
+            }
+            _ => {}
+        }
+    }
+
+    /// A limit the journal says the last session hit, still in the future: waited for after a
+    /// restart too.
+    pub(super) fn recover_limit(&mut self) -> Result<(), HarnessError> {
+        let last = self.sessions()?.into_iter().rev().find(|s| s.end.is_some());
+        if let Some(limit) = last.and_then(|s| s.end).and_then(|e| e.limit)
+            && limit.resets_at.is_some_and(|r| r > now_unix())
+        {
+            self.limit_wait = Some(limit);
+        }
+        Ok(())
+    }
+
+    /// Before a session: waits out a usage limit or a back-off, or says why the run must stop.
+    pub(super) async fn govern_before(&mut self) -> Result<Option<StopReason>, HarnessError> {
+        if self.account_refused.is_some() {
+            return Ok(Some(StopReason::Account));
+        }
+        let margin = self.opts.limit_margin;
+        let now = now_unix();
+        let wait = match self.limit_wait.take() {
+            Some(l) => {
+                let name = UsageLimit::name(l.kind.as_deref());
+                let (until, reason) = match l.resets_at {
+                    Some(r) => {
+                        (r + margin.as_secs() as i64, format!("the {name} is reached; it resets at {}", clock(r)))
+                    }
+                    // Said only in words: no reset time to wait for, so the longest back-off.
+                    None => (
+                        now + self.opts.max_backoff.as_secs() as i64,
+                        format!("the {name} is reached; its reset time is unknown"),
+                    ),
+                };
+                Some((until, l.kind, reason))
+            }
+            None => self.usage.as_ref().and_then(|l| {
+                let used = l.utilization?;
+                let resets = l.resets_at.filter(|r| *r > now)?;
+                (l.status == "allowed_warning" && used >= self.opts.limit_threshold).then(|| {
+                    let name = UsageLimit::name(l.kind.as_deref());
+                    let reason = format!(
+                        "the {name} is {:.0}% used: a session started now could not finish; it resets at {}",
+                        used * 100.0,
+                        clock(resets)
+                    );
+                    (resets + margin.as_secs() as i64, l.kind.clone(), reason)
+                })
+            }),
+        };
+        if let Some((until, kind, reason)) = wait {
+            if !self.opts.wait_for_limits {
+                self.stop_why = Some(format!("{reason}; [run] wait_for_limits is off"));
+                return Ok(Some(StopReason::UsageLimit));
+            }
+            self.append(Record::LimitWait { until, kind: kind.clone(), reason: reason.clone() })?;
+            self.emit(HarnessEvent::LimitWait { until, kind, reason });
+            let started = Instant::now();
+            let seconds = (until - now_unix()).max(0) as u64;
+            let stop = self.sleep_or_commands(Duration::from_secs(seconds)).await?;
+            self.append(Record::LimitWaited { seconds: started.elapsed().as_secs() })?;
+            // What the API said before the wait is old news after it.
+            self.usage = None;
+            return Ok(stop);
+        }
+        if self.outside_failure_streak > 0 {
+            let exp = self.opts.backoff_base.saturating_mul(1 << (self.outside_failure_streak - 1).min(16));
+            let wait = exp.min(self.opts.max_backoff);
+            self.emit(HarnessEvent::Backoff {
+                seconds: wait.as_secs(),
+                reason: format!("{} session(s) in a row failed for outside reasons", self.outside_failure_streak),
+            });
+            return self.sleep_or_commands(wait).await;
+        }
+        Ok(None)
+    }
+
+    /// Sleeps for `wait`, taking the operator's commands meanwhile; `n` ends the wait early.
+    async fn sleep_or_commands(&mut self, wait: Duration) -> Result<Option<StopReason>, HarnessError> {
+        let sleep = tokio::time::sleep(wait);
+        tokio::pin!(sleep);
+        let mut watch = self.requests_watch();
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return Ok(None),
+                cmds = self.next_commands(&mut watch) => {
+                    let Some(cmds) = cmds? else { return Ok(Some(StopReason::Paused)) };
+                    for c in cmds {
+                        if c == Command::StartNext {
+                            return Ok(None);
+                        }
+                        if let Some(r) = self.handle_idle(c)? {
+                            return Ok(Some(r));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A usage limit's state in a line: "five-hour limit 91% used, resets at 04:12".
+pub fn describe(limit: &UsageLimit) -> String {
+    let name = UsageLimit::name(limit.kind.as_deref());
+    let used = limit.utilization.map(|u| format!(" {:.0}% used", u * 100.0)).unwrap_or_default();
+    let state = match limit.status.as_str() {
+        "rejected" => " reached",
+        "allowed_warning" => " nearly used up",
+        _ => "",
+    };
+    let resets = limit.resets_at.map(|r| format!(", resets at {}", clock(r))).unwrap_or_default();
+    format!("{name}{state}{used}{resets}")
+}
