@@ -193,3 +193,61 @@ fn the_clis_permission_request_is_read_as_recorded() {
     }
     assert!(baton::agent::claude_code::is_result(r#"{"type":"result","subtype":"success"}"#));
 }
+
+/// The three shapes of a subscriber's limits, recorded from the real CLI signed in with an OAuth
+/// token against a server sending the API's unified rate-limit headers (as the scripted model's
+/// `usage_limit` fault and `usage` headers do in `tests/governor.rs`).
+#[test]
+fn a_plan_limit_is_told_from_throttling_by_the_clis_rate_limit_event() {
+    // The plan's limit: `rejected` with its kind and reset.
+    let (events, p) = parse("usage-limit");
+    let limit = events.iter().find_map(|e| match e {
+        AgentEvent::Limit { limit } => Some(limit.clone()),
+        _ => None,
+    });
+    let limit = limit.expect("the rate_limit_event is read");
+    assert_eq!((limit.status.as_str(), limit.kind.as_deref()), ("rejected", Some("five_hour")));
+    match p.end("").0 {
+        EndReason::UsageLimit { resets_at, kind, message } => {
+            assert_eq!((resets_at, kind), (limit.resets_at, Some("five_hour".to_owned())));
+            assert!(resets_at.is_some());
+            assert!(message.starts_with("You've hit your session limit"), "{message}");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    // Throttling: a 429 the CLI also calls `rejected`, but with no kind and no reset.
+    let (events, p) = parse("throttled");
+    assert!(events.iter().any(|e| matches!(e, AgentEvent::Limit { limit } if limit.status == "rejected")));
+    match p.end("").0 {
+        EndReason::RateLimited { message } => assert!(message.contains("not your usage limit"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+
+    // Nearly used up: the session goes on and ends as it ends; the figure is kept for the loop.
+    let (events, p) = parse("limit-warning");
+    let warning = events.iter().find_map(|e| match e {
+        AgentEvent::Limit { limit } => Some(limit.clone()),
+        _ => None,
+    });
+    assert_eq!(warning.as_ref().map(|l| (l.status.as_str(), l.utilization)), Some(("allowed_warning", Some(0.91))));
+    assert_eq!(p.end("").0, EndReason::Completed);
+}
+
+#[test]
+fn the_clis_own_words_are_the_last_resort_and_the_agents_words_are_not_read() {
+    // No event and no status: only the CLI's error text says it.
+    let mut p = StreamParser::default();
+    p.line(
+        r#"{"type":"result","subtype":"success","is_error":true,"api_error_status":null,"num_turns":1,"result":"You've hit your weekly limit · resets Mon 9am","usage":{}}"#,
+        None,
+    );
+    assert!(matches!(p.end("").0, EndReason::UsageLimit { resets_at: None, .. }));
+    // A session that ended well, its last words about a limit: nothing.
+    let mut p = StreamParser::default();
+    p.line(
+        r#"{"type":"result","subtype":"success","is_error":false,"num_turns":3,"result":"You've hit your usage limit, the test says; it passes.","usage":{}}"#,
+        None,
+    );
+    assert_eq!(p.end("").0, EndReason::Completed);
+}

@@ -69,7 +69,14 @@ async fn a_headless_run_prints_one_line_per_event_and_ends_done() {
     assert!(run.stdout.contains("session 4: auto_approved"), "{}", run.stdout);
     assert!(run.stdout.contains("review session 1: 1 commit, 3 files +"), "counted in words: {}", run.stdout);
     assert!(
-        lines.last().unwrap().starts_with("run ended: done: every feature passes; 3/3 features passing"),
+        lines[lines.len() - 2].starts_with("run ended: done: every feature passes; 3/3 features passing"),
+        "{}",
+        run.stdout
+    );
+    // Then the run's numbers, as `baton report` gives them.
+    assert!(
+        lines.last().unwrap().starts_with("summary: 7 sessions, $")
+            && lines.last().unwrap().contains("per newly passing feature (3)"),
         "{}",
         run.stdout
     );
@@ -98,8 +105,16 @@ async fn json_output_is_one_object_per_line() {
     let events: Vec<serde_json::Value> = run.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(events[0]["type"], "run_started");
     assert!(events.iter().any(|e| e["type"] == "agent" && e["event"]["type"] == "tool_call"));
-    assert_eq!(events.last().unwrap()["type"], "stopped");
-    assert_eq!(events.last().unwrap()["reason"], "session_cap");
+    let stopped = &events[events.len() - 2];
+    assert_eq!(stopped["type"], "stopped");
+    assert_eq!(stopped["reason"], "session_cap");
+    // The last object is the run's numbers: what `baton report --json` computes from the journal.
+    let summary = events.last().unwrap();
+    assert_eq!((summary["type"].as_str(), summary["reason"].as_str()), (Some("summary"), Some("session_cap")));
+    let entries = Project::open(dir.path()).unwrap().journal().unwrap().entries;
+    let report = serde_json::to_value(baton::project::report::report(&entries)).unwrap();
+    assert_eq!(summary["report"], report);
+    assert_eq!(summary["report"]["sessions"], 3, "the initializer, a coding session and its evaluator");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

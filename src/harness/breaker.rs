@@ -155,9 +155,10 @@ impl Harness {
         self.append(Record::BreakerTripped {
             rule: trip.rule.to_owned(),
             feature: trip.feature,
-            detail: detail.clone(),
+            detail: trip.detail.clone(),
         })?;
-        self.emit(HarnessEvent::Tripped { rule: trip.rule.to_owned(), feature: trip.feature, detail: detail.clone() });
+        // The screen offers the choices itself: its dialog gets the reason alone.
+        self.emit(HarnessEvent::Tripped { rule: trip.rule.to_owned(), feature: trip.feature, detail: trip.detail });
         self.stop_why = Some(detail);
         Ok(StopReason::NoProgress)
     }

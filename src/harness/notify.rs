@@ -47,8 +47,11 @@ pub fn of(event: &HarnessEvent) -> Option<(&'static str, Option<u32>, String)> {
                 "question {number}: session {session} asks to run `{command}` ({reason}); baton answer {number} allow|always|deny"
             ),
         )),
+        HarnessEvent::LimitWait { reason, until, .. } => {
+            Some(("limit_wait", None, format!("{reason}; waiting until {}", super::governor::clock(*until))))
+        }
         HarnessEvent::Stopped {
-            reason: StopReason::NoProgress | StopReason::Budget | StopReason::OutsideFailures,
+            reason: StopReason::NoProgress | StopReason::Budget | StopReason::OutsideFailures | StopReason::UsageLimit,
             detail,
         } => Some(("paused", None, detail.clone())),
         HarnessEvent::Stopped { reason, detail } => Some(("run_ended", None, format!("{}: {detail}", reason.as_str()))),

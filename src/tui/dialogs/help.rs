@@ -10,7 +10,7 @@ use super::{boxed, centered, led, scrolled, wrapped};
 use crate::tui::keys::{BINDINGS, Scope};
 use crate::tui::theme::Theme;
 
-const SCOPES: [Scope; 10] = [
+const SCOPES: [Scope; 11] = [
     Scope::Global,
     Scope::Features,
     Scope::Transcript,
@@ -19,6 +19,7 @@ const SCOPES: [Scope; 10] = [
     Scope::Progress,
     Scope::Review,
     Scope::Question,
+    Scope::Tripped,
     Scope::Editor,
     Scope::Dialog,
 ];

@@ -6,7 +6,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Clear, Paragraph, Sparkline};
 
-use super::{boxed, centered};
+use super::{boxed, centered, wrapped};
 use crate::project::report::Report;
 use crate::tui::theme::Theme;
 
@@ -45,55 +45,43 @@ pub fn render(f: &mut Frame, area: Rect, report: &Report, theme: &Theme) {
     };
     let l = &report.limits;
     let i = &report.interventions;
-    let lines = vec![
-        Line::styled(
-            format!(
-                "{} sessions ({} coding, {} evaluator) · ${:.2} · {} tokens",
-                report.sessions,
-                report.coding_sessions,
-                report.evaluator_sessions,
-                report.cost_usd.total,
-                report.tokens
-            ),
-            theme.text(),
-        ),
-        Line::styled(per, theme.accent()),
-        Line::styled(
-            format!(
-                "vetoes {} of {} ({}) · false passes {} of {} ({})",
-                report.reviews.vetoed,
-                report.reviews.decided,
-                pct(report.reviews.veto_rate),
-                report.claims.failed,
-                report.claims.evaluated,
-                pct(report.claims.false_pass_rate)
-            ),
-            theme.text(),
-        ),
-        Line::styled(
-            format!(
-                "waited for usage limits {} ({}) · circuit breaker tripped {}",
-                crate::words::count(l.waits as u64, "time"),
-                crate::commands::run::duration(l.waited_seconds * 1000),
-                crate::words::count(l.breaker_trips as u64, "time")
-            ),
-            theme.text(),
-        ),
-        Line::styled(
-            format!(
-                "operator: {} marks, {} edits, {} vetoes, {} answers, {} skips, {} notes",
-                i.marks, i.edits, i.vetoes, i.answers, i.skips, i.notes
-            ),
-            theme.dim(),
-        ),
-    ];
+    let w = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let sessions = format!(
+        "{} sessions ({} coding, {} evaluator) · ${:.2} · {} tokens",
+        report.sessions, report.coding_sessions, report.evaluator_sessions, report.cost_usd.total, report.tokens
+    );
+    lines.extend(wrapped("", &sessions, w, theme.text()));
+    lines.extend(wrapped("", &per, w, theme.accent()));
+    let reviews = format!(
+        "vetoes {} of {} ({}) · false passes {} of {} ({})",
+        report.reviews.vetoed,
+        report.reviews.decided,
+        pct(report.reviews.veto_rate),
+        report.claims.failed,
+        report.claims.evaluated,
+        pct(report.claims.false_pass_rate)
+    );
+    lines.extend(wrapped("", &reviews, w, theme.text()));
+    let limits = format!(
+        "waited for usage limits {} ({}) · circuit breaker tripped {}",
+        crate::words::count(l.waits as u64, "time"),
+        crate::commands::run::duration(l.waited_seconds * 1000),
+        crate::words::count(l.breaker_trips as u64, "time")
+    );
+    lines.extend(wrapped("", &limits, w, theme.text()));
+    let operator = format!(
+        "operator: {} marks, {} edits, {} vetoes, {} answers, {} skips, {} notes",
+        i.marks, i.edits, i.vetoes, i.answers, i.skips, i.notes
+    );
+    lines.extend(wrapped("", &operator, w, theme.dim()));
     let (cost, passing) = series(report);
     let [text, cost_title, cost_area, pass_title, pass_area] = Layout::vertical([
-        Constraint::Length(lines.len() as u16 + 1),
+        Constraint::Length(lines.len() as u16),
         Constraint::Length(1),
-        Constraint::Length(3),
+        Constraint::Fill(1),
         Constraint::Length(1),
-        Constraint::Length(3),
+        Constraint::Fill(1),
     ])
     .areas(inner);
     f.render_widget(Paragraph::new(lines), text);

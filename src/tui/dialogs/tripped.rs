@@ -4,11 +4,11 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::widgets::{Clear, Paragraph};
 
 use super::reason::Reason;
-use super::{boxed, centered, wrapped};
+use super::{boxed, centered, led, wrapped};
 use crate::tui::theme::Theme;
 
 pub struct TrippedDialog {
@@ -39,14 +39,14 @@ impl TrippedDialog {
         let w = inner.width as usize;
         let mut body = wrapped("", &self.detail, w, theme.warn());
         body.push(Line::raw(""));
-        let key = |k: &'static str, what: String| Line::from(vec![Span::styled(k, theme.accent()), Span::raw(what)]);
+        let mut key = |k: &'static str, what: String| body.extend(led((k, theme.accent()), &what, w, theme.text()));
         if let Some(n) = self.feature {
-            body.push(key("s", format!("  skip feature {n} for now: it moves to the end of the list")));
-            body.push(key("e", format!("  edit feature {n}")));
+            key("s    ", format!("skip feature {n} for now: it moves to the end of the list"));
+            key("e    ", format!("edit feature {n}"));
         }
-        body.push(key("o", "  hand the next session a note".into()));
-        body.push(key("n", "  go on as it is".into()));
-        body.push(key("Esc", " hide this (the run stays paused)".into()));
+        key("o    ", "hand the next session a note".into());
+        key("n    ", "go on as it is".into());
+        key("Esc  ", "hide this (the run stays paused)".into());
         if let Some(e) = &self.error {
             body.extend(wrapped("✗ ", e, w, theme.fail()));
         }
