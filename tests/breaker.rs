@@ -117,6 +117,10 @@ async fn one_feature_failed_again_and_again_trips_the_breaker_and_skipping_it_le
     let head = repo.head().unwrap().peel_to_commit().unwrap();
     assert!(head.message().unwrap().starts_with("Skip feature 1 for now"), "{:?}", head.message());
 
+    // And hands the next session a note.
+    let note = baton(&["features", "note", "the hard one needs the parser in lib/"]).ok();
+    assert!(note.stdout.contains("the next coding session's prompt carries the note"), "{}", note.stdout);
+
     // The run goes on to the other feature, which passes; the run ends as asked.
     let run = baton(&["run", "--headless", "--approve", "auto", "--sessions", "1"]);
     assert_eq!(run.code, Some(0), "{}\n{}", run.stdout, run.stderr);
@@ -127,6 +131,8 @@ async fn one_feature_failed_again_and_again_trips_the_breaker_and_skipping_it_le
     let entries = Project::open(dir.path()).unwrap().journal().unwrap().entries;
     let third = journal::sessions(&entries).pop().unwrap();
     assert_eq!((third.number, third.target), (3, Some(1)), "the easy feature, now first, was the target");
+    let prompt = std::fs::read_to_string(dir.path().join(".baton/sessions/0003.jsonl")).unwrap();
+    assert!(prompt.contains("A note from the operator: the hard one needs the parser in lib/"), "{prompt}");
     assert!(run.stdout.contains("summary: 3 sessions"), "{}", run.stdout);
     let report = baton::project::report::report(&entries);
     assert_eq!((report.limits.breaker_trips, report.interventions.skips), (1, 1));

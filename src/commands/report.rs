@@ -54,11 +54,7 @@ pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
         r.claims.errors
     )?;
     let i = &r.interventions;
-    writeln!(
-        out,
-        "operator      {} marks, {} edits, {} vetoes, {} answers, {} skips, {} notes",
-        i.marks, i.edits, i.vetoes, i.answers, i.skips, i.notes
-    )?;
+    writeln!(out, "operator      {}", report::interventions(i))?;
     let l = &r.limits;
     writeln!(
         out,

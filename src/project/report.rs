@@ -98,6 +98,20 @@ pub struct Report {
     pub per_session: Vec<SessionLine>,
 }
 
+/// The operator's interventions in words: "2 marks, 1 edit, 0 vetoes, ...".
+pub fn interventions(i: &Interventions) -> String {
+    use crate::words::count;
+    [
+        count(i.marks as u64, "mark"),
+        count(i.edits as u64, "edit"),
+        format!("{} {}", i.vetoes, if i.vetoes == 1 { "veto" } else { "vetoes" }),
+        count(i.answers as u64, "answer"),
+        count(i.skips as u64, "skip"),
+        count(i.notes as u64, "note"),
+    ]
+    .join(", ")
+}
+
 fn tokens(u: &super::session::Usage) -> u64 {
     u.input_tokens + u.output_tokens + u.cache_creation_input_tokens + u.cache_read_input_tokens
 }

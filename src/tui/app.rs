@@ -460,7 +460,11 @@ impl App {
             }
             if !self.status.running {
                 self.status.session = view.last.or(self.status.session);
-                self.status.state = view.state;
+                // Why this screen's loop stopped says more than the journal's "idle".
+                let stopped_here = self.status.state.starts_with("paused") || self.status.state.starts_with("stopped");
+                if !(stopped_here && view.state == "idle") {
+                    self.status.state = view.state;
+                }
                 self.status.done = view.done;
             }
         }

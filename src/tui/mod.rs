@@ -252,8 +252,6 @@ async fn draw_loop(
                         Command::StartNext
                             | Command::Mark { .. }
                             | Command::EditFeature { .. }
-                            | Command::Skip(_)
-                            | Command::Note(_)
                             | Command::Approve(_)
                             | Command::Veto(..)
                     );
@@ -268,9 +266,18 @@ async fn draw_loop(
                         Some(h) => {
                             let _ = h.commands.send(cmd);
                         }
-                        // No loop can run here: verdicts and marks go the way the command line
-                        // sends them, to the loop that runs elsewhere or straight to git.
-                        None if matches!(cmd, Command::Approve(_) | Command::Veto(..) | Command::Mark { .. }) => {
+                        // No loop runs here: verdicts, marks, skips and notes go the way the command
+                        // line sends them, to the loop that runs elsewhere or straight to git (a
+                        // skip or a note does not start the run again: `n` does).
+                        None if matches!(
+                            cmd,
+                            Command::Approve(_)
+                                | Command::Veto(..)
+                                | Command::Mark { .. }
+                                | Command::Skip(_)
+                                | Command::Note(_)
+                        ) =>
+                        {
                             let _ = req_tx.send(Request::Operator(cmd));
                         }
                         // The mode is the screen's until a loop starts with it.

@@ -161,6 +161,8 @@ fn operator(project: &Project, cmd: Command) -> Reply {
         Command::Approve(_) => crate::commands::review::run(project, true, None, &mut out),
         Command::Veto(_, reason) => crate::commands::review::run(project, false, Some(reason), &mut out),
         Command::Mark { feature, passes } => crate::commands::features::mark(project, feature, passes, &mut out),
+        Command::Skip(feature) => crate::commands::features::skip(project, feature, &mut out),
+        Command::Note(text) => crate::commands::features::note(project, &text, &mut out),
         _ => return Reply::Error("that needs a loop running here".into()),
     };
     match done {

@@ -70,10 +70,7 @@ pub fn render(f: &mut Frame, area: Rect, report: &Report, theme: &Theme) {
         crate::words::count(l.breaker_trips as u64, "time")
     );
     lines.extend(wrapped("", &limits, w, theme.text()));
-    let operator = format!(
-        "operator: {} marks, {} edits, {} vetoes, {} answers, {} skips, {} notes",
-        i.marks, i.edits, i.vetoes, i.answers, i.skips, i.notes
-    );
+    let operator = format!("operator: {}", crate::project::report::interventions(i));
     lines.extend(wrapped("", &operator, w, theme.dim()));
     let (cost, passing) = series(report);
     let [text, cost_title, cost_area, pass_title, pass_area] = Layout::vertical([

@@ -32,11 +32,7 @@ impl TrippedDialog {
 
     pub fn render(&mut self, f: &mut Frame, area: Rect, theme: &Theme) {
         let r = centered(area, 74, 50);
-        f.render_widget(Clear, r);
-        let block = boxed(format!(" Circuit breaker: {} · the run is paused ", self.rule.replace('_', " ")), theme);
-        let inner = block.inner(r);
-        f.render_widget(block, r);
-        let w = inner.width as usize;
+        let w = r.width.saturating_sub(2) as usize;
         let mut body = wrapped("", &self.detail, w, theme.warn());
         body.push(Line::raw(""));
         let mut key = |k: &'static str, what: String| body.extend(led((k, theme.accent()), &what, w, theme.text()));
@@ -50,6 +46,14 @@ impl TrippedDialog {
         if let Some(e) = &self.error {
             body.extend(wrapped("✗ ", e, w, theme.fail()));
         }
+        // As tall as what it says.
+        let note = if self.note.is_some() { 5 } else { 0 };
+        let height = (body.len() as u16 + 2 + note).min(area.height);
+        let r = Rect { y: area.y + (area.height - height) / 2, height, ..r };
+        f.render_widget(Clear, r);
+        let block = boxed(format!(" Circuit breaker: {} · the run is paused ", self.rule.replace('_', " ")), theme);
+        let inner = block.inner(r);
+        f.render_widget(block, r);
         match &mut self.note {
             Some(note) => {
                 let [top, bottom] =
