@@ -4,6 +4,7 @@
 //! `baton demo` and the tests run against: the HTTP, SSE, tool and git paths all run for real,
 //! only the model is scripted.
 
+mod faults;
 mod limits;
 pub mod scenario;
 
@@ -278,67 +279,7 @@ impl Server {
         };
         if let Some(f) = fault {
             tracing::debug!("scripted model: {:?} before turn {}", f.kind, turn.id);
-            let retry_after = f.retry_after.map(|s| format!("retry-after: {s}\r\n")).unwrap_or_default();
-            match f.kind {
-                FaultKind::RateLimit => {
-                    out.write_all(&api_error(
-                        429,
-                        "Too Many Requests",
-                        "rate_limit_error",
-                        "Number of requests has exceeded your rate limit",
-                        &retry_after,
-                    ))
-                    .await?;
-                    return Ok(true);
-                }
-                FaultKind::Overloaded => {
-                    out.write_all(&api_error(529, "Overloaded", "overloaded_error", "Overloaded", &retry_after))
-                        .await?;
-                    return Ok(true);
-                }
-                FaultKind::ServerError => {
-                    out.write_all(&api_error(
-                        500,
-                        "Internal Server Error",
-                        "api_error",
-                        "Internal server error",
-                        &retry_after,
-                    ))
-                    .await?;
-                    return Ok(true);
-                }
-                FaultKind::BadRequest => {
-                    out.write_all(&api_error(
-                        400,
-                        "Bad Request",
-                        "invalid_request_error",
-                        "messages: the scripted model refuses this request",
-                        "",
-                    ))
-                    .await?;
-                    return Ok(true);
-                }
-                FaultKind::Unauthorized => {
-                    out.write_all(&api_error(401, "Unauthorized", "authentication_error", "invalid x-api-key", ""))
-                        .await?;
-                    return Ok(true);
-                }
-                FaultKind::UsageLimit => {
-                    let kind = f.limit.as_deref().unwrap_or("five_hour");
-                    let headers = limits::unified("rejected", kind, f.reset_in.unwrap_or(3.0), None);
-                    let message = "Number of requests has exceeded your rate limit";
-                    out.write_all(&api_error(429, "Too Many Requests", "rate_limit_error", message, &headers)).await?;
-                    return Ok(true);
-                }
-                FaultKind::Reset => {
-                    out.set_zero_linger()?;
-                    return Ok(false);
-                }
-                FaultKind::StreamCut | FaultKind::ErrorEvent => {
-                    self.broken_stream(out, f.kind, &model, input_tokens).await?;
-                    return Ok(false);
-                }
-            }
+            return self.fault(out, &f, &model, input_tokens).await;
         }
         let mut headers = limit_headers;
         if let Some(u) = &turn.usage {
@@ -475,38 +416,6 @@ impl Server {
             }
         }
         sse.event("content_block_stop", json!({"type": "content_block_stop", "index": index})).await
-    }
-
-    async fn broken_stream(
-        &self,
-        out: &mut TcpStream,
-        kind: FaultKind,
-        model: &str,
-        input_tokens: u64,
-    ) -> std::io::Result<()> {
-        let msg_id = format!("msg_{}", self.ids(1).remove(0));
-        let mut sse = self.start_stream(out, &msg_id, model, input_tokens, "").await?;
-        sse.event(
-            "content_block_start",
-            json!({"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
-        )
-        .await?;
-        sse.event(
-            "content_block_delta",
-            json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "I will st"}}),
-        )
-        .await?;
-        if kind == FaultKind::ErrorEvent {
-            sse.event(
-                "error",
-                json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
-            )
-            .await?;
-            out.write_all(b"0\r\n\r\n").await?;
-        }
-        // A cut: the connection closes with the response unfinished.
-        out.flush().await?;
-        out.shutdown().await
     }
 }
 
