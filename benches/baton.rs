@@ -531,6 +531,9 @@ mod attach;
 #[path = "parts/ask.rs"]
 mod ask;
 
+#[path = "parts/governor.rs"]
+mod governor;
+
 fn main() {
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
@@ -558,6 +561,9 @@ fn main() {
     }
     if want("ask") {
         ask::ask(report);
+    }
+    if want("governor") {
+        governor::governor(report);
     }
     if want("sandbox") {
         sandbox();

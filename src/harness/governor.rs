@@ -121,8 +121,8 @@ impl Harness {
             self.append(Record::LimitWait { until, kind: kind.clone(), reason: reason.clone() })?;
             self.emit(HarnessEvent::LimitWait { until, kind, reason });
             let started = Instant::now();
-            let seconds = (until - now_unix()).max(0) as u64;
-            let stop = self.sleep_or_commands(Duration::from_secs(seconds)).await?;
+            let left = (until * 1000 - jiff::Timestamp::now().as_millisecond()).max(0) as u64;
+            let stop = self.sleep_or_commands(Duration::from_millis(left)).await?;
             self.append(Record::LimitWaited { seconds: started.elapsed().as_secs() })?;
             // What the API said before the wait is old news after it.
             self.usage = None;
