@@ -253,3 +253,59 @@ async fn the_anthropic_backend_is_paced_by_the_rate_limit_headers_and_never_gets
     assert_eq!(statuses, [200, 200, 429]);
     assert_eq!(model.throttled(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_baton_still_waits_for_a_limit_the_last_session_hit() {
+    let dir = project();
+    // The journal of a baton that stopped while waiting: its last session hit the plan's limit,
+    // which resets 2 s from now.
+    let resets = baton::harness::governor::now_unix() + 2;
+    let mut journal = Project::open(dir.path()).unwrap().open_journal().unwrap();
+    journal
+        .append(Record::SessionStarted {
+            number: 1,
+            kind: baton::project::session::SessionKind::Coding,
+            backend: "claude-code".into(),
+            model: "m".into(),
+            base: None,
+            uncommitted: Vec::new(),
+            target: Some(1),
+        })
+        .unwrap();
+    let limit = baton::agent::UsageLimit {
+        status: "rejected".into(),
+        resets_at: Some(resets),
+        kind: Some("seven_day".into()),
+        utilization: None,
+    };
+    let report = journal::SessionReport { limit: Some(limit), ..journal::SessionReport::new(1, Outcome::RateLimited) };
+    journal.append(Record::SessionEnded(report)).unwrap();
+    drop(journal);
+
+    let (ran, _model) = run(dir.path(), scenario("", "committed", "Done."), 1, false).await;
+    let waits = limit_waits(&ran.entries);
+    assert_eq!(waits.len(), 1, "{waits:?}");
+    assert_eq!((waits[0].0, waits[0].1.as_deref()), (resets + 1, Some("seven_day")));
+    assert!(waits[0].2.contains("weekly limit is reached"), "{}", waits[0].2);
+    let second = &ran.sessions[1];
+    assert!(second.started_at.as_millisecond() >= (resets + 1) * 1000, "started before the reset plus the margin");
+    assert_eq!(second.outcome(), Some(Outcome::Completed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_account_stops_the_run_at_once_and_says_so() {
+    let dir = project();
+    let faults = r#"faults = [{ kind = "unauthorized", times = 10 }]"#;
+    let (ran, model) = run(dir.path(), scenario(faults, "committed", "Done."), 5, false).await;
+    assert_eq!(ran.reason, StopReason::Account);
+    assert_eq!(ran.sessions.len(), 1, "no second session: no later try can succeed");
+    assert_eq!(model.requests().len(), 1, "a 401 is not retried");
+    assert!(!ran.events.iter().any(|e| matches!(e, HarnessEvent::Backoff { .. })));
+    let detail = ran.events.iter().find_map(|e| match e {
+        HarnessEvent::Stopped { detail, .. } => Some(detail.clone()),
+        _ => None,
+    });
+    let detail = detail.unwrap();
+    assert!(detail.contains("the API refused the account") && detail.contains("invalid x-api-key"), "{detail}");
+    assert_eq!(StopReason::Account.exit_code(), 5);
+}
