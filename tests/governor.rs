@@ -293,6 +293,25 @@ async fn a_restarted_baton_still_waits_for_a_limit_the_last_session_hit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_wait_for_limits_off_a_plan_limit_stops_the_run() {
+    let dir = project();
+    let config = dir.path().join(".baton/config.toml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, text.replace("[run]\n", "[run]\nwait_for_limits = false\n")).unwrap();
+    let faults = r#"faults = [{ kind = "usage_limit", reset_in = 3600 }]"#;
+    let (ran, _model) = run(dir.path(), scenario(faults, "committed", "Done."), 3, true).await;
+    assert_eq!(ran.reason, StopReason::UsageLimit);
+    assert_eq!(ran.sessions.len(), 1);
+    assert!(limit_waits(&ran.entries).is_empty());
+    let detail = ran.events.iter().find_map(|e| match e {
+        HarnessEvent::Stopped { detail, .. } => Some(detail.clone()),
+        _ => None,
+    });
+    assert!(detail.unwrap().contains("wait_for_limits is off"));
+    assert_eq!(StopReason::UsageLimit.exit_code(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_account_stops_the_run_at_once_and_says_so() {
     let dir = project();
     let faults = r#"faults = [{ kind = "unauthorized", times = 10 }]"#;

@@ -71,7 +71,7 @@ fn a_usage_limit_wait_counts_down_and_the_limits_use_is_on_the_status_line() {
     app.on_harness(HarnessEvent::Agent { number: 3, event: AgentEvent::Limit { limit } });
     let screen = draw(&mut app, 120, 40).to_string();
     assert!(screen.contains("five-hour limit 91%"), "{screen}");
-    assert!(screen.contains("five-hour limit nearly used up 91% used"), "said in the transcript too: {screen}");
+    assert!(screen.contains("five-hour limit 91% used, resets at"), "said in the transcript too: {screen}");
 
     app.on_harness(HarnessEvent::SessionEnded {
         number: 3,

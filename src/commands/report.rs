@@ -47,11 +47,14 @@ pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
     )?;
     writeln!(
         out,
-        "false passes  {} of {} claims failed evaluation ({}), {} without a verdict",
+        "false passes  {} ({} of {} claims): {} failed evaluation ({} evaluated, {} without a verdict), {} found failing later",
+        pct(r.claims.false_pass_rate),
+        r.claims.failed + r.claims.failed_later,
+        r.claims.made,
         r.claims.failed,
         r.claims.evaluated,
-        pct(r.claims.false_pass_rate),
-        r.claims.errors
+        r.claims.errors,
+        r.claims.failed_later
     )?;
     let i = &r.interventions;
     writeln!(out, "operator      {}", report::interventions(i))?;

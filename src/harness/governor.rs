@@ -168,11 +168,7 @@ impl Harness {
 pub fn describe(limit: &UsageLimit) -> String {
     let name = UsageLimit::name(limit.kind.as_deref());
     let used = limit.utilization.map(|u| format!(" {:.0}% used", u * 100.0)).unwrap_or_default();
-    let state = match limit.status.as_str() {
-        "rejected" => " reached",
-        "allowed_warning" => " nearly used up",
-        _ => "",
-    };
+    let state = if limit.status == "rejected" { " reached" } else { "" };
     let resets = limit.resets_at.map(|r| format!(", resets at {}", clock(r))).unwrap_or_default();
     format!("{name}{state}{used}{resets}")
 }

@@ -186,6 +186,25 @@ mod tests {
     }
 
     #[test]
+    fn only_the_operator_sets_a_feature_aside() {
+        // The operator skipped b: it is last, marked skipped.
+        let mut before = list(&[("a", false), ("b", false)]);
+        before.skip(2).unwrap();
+        // The agent un-skips b and sets a aside; it may still pass b.
+        let mut after = before.clone();
+        after.get_mut(2).unwrap().fields_mut().shift_remove("skipped");
+        after.get_mut(2).unwrap().set_passes(true);
+        after.get_mut(1).unwrap().fields_mut().insert("skipped".into(), true.into());
+        let r = check(&before, &after);
+        assert_eq!(r.violations.len(), 2, "{:?}", r.violations);
+        assert!(r.violations.iter().all(|v| v.ends_with("skipped changed")), "{:?}", r.violations);
+        let repaired = r.repaired.unwrap();
+        assert!(!crate::project::features::is_skipped(repaired.get(1).unwrap()));
+        assert!(crate::project::features::is_skipped(repaired.get(2).unwrap()));
+        assert!(repaired.get(2).unwrap().passes(), "the flip stands");
+    }
+
+    #[test]
     fn the_initializer_may_not_mark_anything_passing() {
         let (v, fixed) = check_initial(&list(&[("a", true), ("b", false)]));
         assert_eq!(v.len(), 1);

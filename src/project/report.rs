@@ -49,13 +49,61 @@ pub struct Reviews {
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Claims {
-    /// Features marked passing that the evaluator judged.
+    /// Features coding sessions marked passing.
+    pub made: usize,
+    /// Of those, the ones the evaluator judged.
     pub evaluated: usize,
+    /// Judged and failed by the evaluator.
     pub failed: usize,
     /// No usable verdict (the evaluator's answer could not be read, or it did not finish).
     pub errors: usize,
-    /// Failed over evaluated; `None` before the first evaluation.
+    /// Claims that stood, found failing later: a later session's re-check or the operator marked
+    /// the feature failing again.
+    pub failed_later: usize,
+    /// Failed (by the evaluator or later) over made; `None` before the first claim.
     pub false_pass_rate: Option<f64>,
+}
+
+/// Follows each standing claim (a feature a coding session marked passing, not vetoed, not flipped
+/// back by the evaluator) to see whether it is found failing later.
+#[derive(Default)]
+struct Standing(std::collections::HashMap<usize, u32>);
+
+impl Standing {
+    /// The record's effect on the claims; counts what it finds in `claims`.
+    fn take(&mut self, record: &Record, claims: &mut Claims) {
+        match record {
+            Record::SessionEnded(r) => {
+                for f in &r.flipped {
+                    if f.passes {
+                        self.0.insert(f.feature, r.number);
+                    } else if self.0.get(&f.feature).is_some_and(|n| *n != r.number) {
+                        self.0.remove(&f.feature);
+                        claims.failed_later += 1;
+                    }
+                }
+            }
+            Record::Verdict { number, verdict: Verdict::Vetoed, .. } => self.0.retain(|_, n| n != number),
+            Record::Evaluated(e) => e.reverted.iter().for_each(|f| {
+                self.0.remove(f);
+            }),
+            Record::FeatureMarked { feature, passes: false, .. } if self.0.remove(feature).is_some() => {
+                claims.failed_later += 1;
+            }
+            Record::FeatureMarked { feature, passes: true, .. } => {
+                self.0.remove(feature);
+            }
+            // A skipped feature moves to the end: the ones after it move up.
+            Record::FeatureSkipped { feature, to, .. } => {
+                let moved = self.0.remove(feature);
+                self.0 = self.0.drain().map(|(f, n)| (if f > *feature { f - 1 } else { f }, n)).collect();
+                if let Some(n) = moved {
+                    self.0.insert(*to, n);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -161,7 +209,17 @@ pub fn report(entries: &[Entry]) -> Report {
         });
     }
     reviews.veto_rate = rate(reviews.vetoed, reviews.decided);
-    claims.false_pass_rate = rate(claims.failed, claims.evaluated);
+    let mut standing = Standing::default();
+    for e in entries {
+        standing.take(&e.record, &mut claims);
+    }
+    claims.made = sessions
+        .iter()
+        .filter(|s| s.kind == SessionKind::Coding)
+        .filter_map(|s| s.end.as_ref())
+        .map(|r| r.flipped.iter().filter(|f| f.passes).count())
+        .sum();
+    claims.false_pass_rate = rate(claims.failed + claims.failed_later, claims.made);
     let mut interventions = Interventions { vetoes: reviews.vetoed, ..Interventions::default() };
     let mut limits = Limits::default();
     for e in entries {
@@ -203,5 +261,51 @@ pub fn report(entries: &[Entry]) -> Report {
         interventions,
         limits,
         per_session,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::journal::{Flip, SessionReport};
+    use crate::project::session::Outcome;
+
+    fn at(record: Record) -> Entry {
+        Entry { at: jiff::Timestamp::now(), record }
+    }
+
+    fn coding(number: u32, flips: &[(usize, bool)]) -> [Entry; 2] {
+        let flipped = flips.iter().map(|(f, p)| Flip { feature: *f, passes: *p, description: String::new() }).collect();
+        [
+            at(Record::SessionStarted {
+                number,
+                kind: SessionKind::Coding,
+                backend: "b".into(),
+                model: "m".into(),
+                base: None,
+                uncommitted: Vec::new(),
+                target: None,
+            }),
+            at(Record::SessionEnded(SessionReport { flipped, ..SessionReport::new(number, Outcome::Completed) })),
+        ]
+    }
+
+    #[test]
+    fn a_claim_found_failing_later_is_a_false_pass_and_a_vetoed_one_is_not() {
+        let mut entries = Vec::new();
+        // Session 1 claims 1, 2 and 3; session 2 claims 4 and is vetoed.
+        entries.extend(coding(1, &[(1, true), (2, true), (3, true)]));
+        entries.extend(coding(2, &[(4, true)]));
+        entries.push(at(Record::Verdict { number: 2, verdict: Verdict::Vetoed, reason: Some("no".into()) }));
+        // Feature 2 is skipped: 3 becomes 2, 4 becomes 3, 2 goes to the end (4).
+        entries.push(at(Record::FeatureSkipped { feature: 2, to: 4, commit: None }));
+        // Session 3's re-check finds feature 2 (was 3) failing, and vetoed 3 (was 4) too; the
+        // operator marks feature 4 (was 2) failing.
+        entries.extend(coding(3, &[(2, false), (3, false)]));
+        entries.push(at(Record::FeatureMarked { feature: 4, passes: false, commit: None }));
+        let r = report(&entries);
+        assert_eq!(r.claims.made, 4);
+        assert_eq!(r.claims.failed_later, 2, "{:?}", r.claims);
+        assert_eq!(r.claims.false_pass_rate, Some(0.5));
     }
 }

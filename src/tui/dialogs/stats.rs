@@ -54,13 +54,14 @@ pub fn render(f: &mut Frame, area: Rect, report: &Report, theme: &Theme) {
     lines.extend(wrapped("", &sessions, w, theme.text()));
     lines.extend(wrapped("", &per, w, theme.accent()));
     let reviews = format!(
-        "vetoes {} of {} ({}) · false passes {} of {} ({})",
+        "vetoes {} of {} ({}) · false passes {} of {} claims ({}; {} found later)",
         report.reviews.vetoed,
         report.reviews.decided,
         pct(report.reviews.veto_rate),
-        report.claims.failed,
-        report.claims.evaluated,
-        pct(report.claims.false_pass_rate)
+        report.claims.failed + report.claims.failed_later,
+        report.claims.made,
+        pct(report.claims.false_pass_rate),
+        report.claims.failed_later
     );
     lines.extend(wrapped("", &reviews, w, theme.text()));
     let limits = format!(
