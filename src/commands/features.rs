@@ -50,6 +50,25 @@ pub fn list(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
+/// The loop lock, so the list can be changed here; or, when a loop runs, `request` appended to the
+/// journal for it (it acts at its next boundary), what it will do said, and `None`.
+fn lock_or_tell_the_loop(
+    project: &Project,
+    request: Record,
+    out: &mut dyn Write,
+    will: &str,
+) -> Result<Option<crate::project::lock::LoopLock>> {
+    match crate::project::lock::acquire(&project.baton_dir()) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(crate::project::lock::LockError::Held { pid }) => {
+            project.open_journal()?.append(request)?;
+            writeln!(out, "a loop is running (pid {pid}): {will}")?;
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Marks feature `number` (from 1) and commits the list in the operator's name.
 pub fn mark(project: &Project, number: usize, passes: bool, out: &mut dyn Write) -> Result<()> {
     // Everything that can fail is checked before the file is touched.
@@ -57,21 +76,11 @@ pub fn mark(project: &Project, number: usize, passes: bool, out: &mut dyn Write)
     let mut list = load(project)?;
     list.get(number)?;
     // A running loop owns the list: the mark goes to it and is applied at the next boundary.
-    let _lock = match crate::project::lock::acquire(&project.baton_dir()) {
-        Ok(lock) => lock,
-        Err(crate::project::lock::LockError::Held { pid }) => {
-            project.open_journal()?.append(Record::MarkRequested { feature: number, passes })?;
-            writeln!(
-                out,
-                "a loop is running (pid {pid}): feature {number} will be marked {} at the next session boundary",
-                if passes { "passing" } else { "failing" }
-            )?;
-            return Ok(());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let feature = list.get_mut(number)?;
     let word = if passes { "passing" } else { "failing" };
+    let request = Record::MarkRequested { feature: number, passes };
+    let will = format!("feature {number} will be marked {word} at the next session boundary");
+    let Some(_lock) = lock_or_tell_the_loop(project, request, out, &will)? else { return Ok(()) };
+    let feature = list.get_mut(number)?;
     if feature.passes() == passes {
         writeln!(out, "feature {number} is already {word}; nothing changed")?;
         return Ok(());
@@ -106,26 +115,13 @@ pub fn skip(project: &Project, number: usize, out: &mut dyn Write) -> Result<()>
     let repo = project.repo()?;
     let mut list = load(project)?;
     list.get(number)?;
-    let _lock = match crate::project::lock::acquire(&project.baton_dir()) {
-        Ok(lock) => lock,
-        Err(crate::project::lock::LockError::Held { pid }) => {
-            let (_, record) = Record::request(Remote::Skip { feature: number });
-            project.open_journal()?.append(record)?;
-            writeln!(
-                out,
-                "a loop is running (pid {pid}): feature {number} will be skipped at the next session boundary"
-            )?;
-            return Ok(());
-        }
-        Err(e) => return Err(e.into()),
-    };
+    let (_, request) = Record::request(Remote::Skip { feature: number });
+    let will = format!("feature {number} will be skipped at the next session boundary");
+    let Some(_lock) = lock_or_tell_the_loop(project, request, out, &will)? else { return Ok(()) };
     let description = list.get(number)?.description().to_owned();
     let to = list.skip(number)?;
     list.save()?;
-    let message = format!(
-        "Skip feature {number} for now: {}\n\nFeature {number}: {description}\nSet aside by hand with baton: moved to the end of the list (now {to}) and marked \"skipped\".\n",
-        super::clip(&description, 50)
-    );
+    let message = crate::project::features::skip_message(number, &description, to);
     let relative = project.config().files.features.as_path();
     let commit = repo.commit_paths(&[relative], &message, Author::Operator)?;
     project.open_journal()?.append(Record::FeatureSkipped { feature: number, to, commit: Some(commit.to_string()) })?;

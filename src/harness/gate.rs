@@ -198,10 +198,7 @@ impl Harness {
             };
             let to = list.skip(feature)?;
             list.save()?;
-            let message = format!(
-                "Skip feature {feature} for now: {}\n\nFeature {feature}: {description}\nSet aside by hand with baton: moved to the end of the list (now {to}) and marked \"skipped\".\n",
-                crate::words::clip(&description, 50)
-            );
+            let message = crate::project::features::skip_message(feature, &description, to);
             let rel = self.project.config().files.features.clone();
             let commit = self.repo().commit_paths(&[rel.as_path()], &message, Author::Operator)?;
             self.append(Record::FeatureSkipped { feature, to, commit: Some(commit.to_string()) })?;

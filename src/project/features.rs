@@ -270,6 +270,14 @@ impl FeatureList {
 /// The extra field that marks a feature the operator set aside.
 pub const SKIPPED: &str = "skipped";
 
+/// The commit message of the operator setting feature `number` aside (now number `to`).
+pub fn skip_message(number: usize, description: &str, to: usize) -> String {
+    format!(
+        "Skip feature {number} for now: {}\n\nFeature {number}: {description}\nSet aside by hand with baton: moved to the end of the list (now {to}) and marked \"skipped\".\n",
+        crate::words::clip(description, 50)
+    )
+}
+
 /// Whether the operator set `feature` aside.
 pub fn is_skipped(feature: &Feature) -> bool {
     feature.fields().get(SKIPPED).and_then(Value::as_bool).unwrap_or(false)
