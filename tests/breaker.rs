@@ -52,14 +52,7 @@ text = "That is all for this session."
 "#;
 
 fn project(config: &str) -> tempfile::TempDir {
-    let files = [
-        ("app_spec.txt", "Two features.\n"),
-        ("feature_list.json", FEATURES),
-        ("claude-progress.txt", "Session 1: wrote the list.\n"),
-        ("init.sh", "#!/bin/sh\necho ready\n"),
-        ("work.sh", WORK),
-    ];
-    common::project_with(&files, config)
+    common::checklist_project(FEATURES, &[("work.sh", WORK)], config)
 }
 
 fn descriptions(dir: &Path) -> Vec<(String, bool, bool)> {

@@ -66,13 +66,7 @@ text = "<evaluation>{{answer}}</evaluation>"
 /// A project whose checklist has two failing features, committed, with `config` as its baton
 /// config.
 fn project(config: &str) -> tempfile::TempDir {
-    let files = [
-        ("app_spec.txt", "Two features.\n"),
-        ("feature_list.json", FEATURES),
-        ("claude-progress.txt", "Session 1: wrote the list.\n"),
-        ("init.sh", "#!/bin/sh\necho ready\n"),
-    ];
-    common::project_with(&files, config)
+    common::checklist_project(FEATURES, &[], config)
 }
 
 struct Ran {

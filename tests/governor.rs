@@ -49,14 +49,8 @@ fn scenario(extra: &str, tool_said: &str, say: &str) -> Scenario {
 }
 
 fn project() -> tempfile::TempDir {
-    let files = [
-        ("app_spec.txt", "Two features.\n"),
-        ("feature_list.json", FEATURES),
-        ("claude-progress.txt", "Session 1: wrote the list.\n"),
-        ("init.sh", "#!/bin/sh\necho ready\n"),
-    ];
     let config = "[evaluate]\nmode = \"off\"\n[run]\nlimit_margin_seconds = 1\nbackoff_seconds = 1\n";
-    common::project_with(&files, config)
+    common::checklist_project(FEATURES, &[], config)
 }
 
 /// The real CLI signed in as a subscriber (an OAuth token, no API key): only then does it read

@@ -421,6 +421,19 @@ pub fn project_with(files: &[(&str, &str)], config: &str) -> tempfile::TempDir {
     dir
 }
 
+/// A project past its initializer: a two-feature spec, `features` as its checklist, notes, an
+/// `init.sh`, and `extra` files, committed, with `config` as its baton config.
+pub fn checklist_project(features: &str, extra: &[(&str, &str)], config: &str) -> tempfile::TempDir {
+    let mut files = vec![
+        ("app_spec.txt", "Two features.\n"),
+        ("feature_list.json", features),
+        ("claude-progress.txt", "Session 1: wrote the list.\n"),
+        ("init.sh", "#!/bin/sh\necho ready\n"),
+    ];
+    files.extend_from_slice(extra);
+    project_with(&files, config)
+}
+
 /// baton's own agent, or (`cli`) the real `claude` CLI with its home in `home`, against the
 /// scripted model at `url`, for a loop on `project`.
 pub fn backend(
