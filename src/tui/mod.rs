@@ -161,6 +161,9 @@ async fn draw_loop(
     let mut dirty = true;
     let mut last_draw = Instant::now() - frame_time;
     let mut clock = tokio::time::interval(Duration::from_secs(1));
+    // The attached loop has said it stopped: the journal is asked again until it says the lock is
+    // free (the other baton releases it a moment after its last record), then the loop runs here.
+    let mut takeover_poll: Option<Instant> = None;
     loop {
         app.loop_here = run_loop.handles.is_some();
         if dirty && last_draw.elapsed() >= frame_time {
@@ -185,8 +188,12 @@ async fn draw_loop(
                         }
                         if stopped {
                             run_loop.handles = None;
-                            if app.status.attached.take().is_some() && !can_take_over {
-                                app.status.cannot_start = no_backend.clone();
+                            if app.status.attached.take().is_some() {
+                                if can_take_over {
+                                    takeover_poll = Some(Instant::now() + Duration::from_secs(5));
+                                } else {
+                                    app.status.cannot_start = no_backend.clone();
+                                }
                             }
                             if let Some(t) = run_loop.task.take() && let Ok(Err(e)) = t.await {
                                 app.notice(format!("the loop stopped: {e}"));
@@ -207,6 +214,7 @@ async fn draw_loop(
                 // The loop that ran elsewhere has ended: it runs here now, waiting for `n`.
                 if can_take_over && matches!(&reply, Reply::Journal(v) if v.loop_pid.is_none()) {
                     can_take_over = false;
+                    takeover_poll = None;
                     app.status.cannot_start = None;
                     app.status.attached = None;
                     match start_loop(run_loop, crate::project::config::Mode::Step) {
@@ -226,6 +234,11 @@ async fn draw_loop(
                 dirty = true;
             }
             _ = clock.tick(), if app.status.running || app.status.waiting_until.is_some() => { dirty = true; }
+            _ = tokio::time::sleep(Duration::from_millis(100)), if takeover_poll.is_some() && can_take_over => {
+                let _ = req_tx.send(Request::Refresh);
+                // Another loop holding on past this is not the one that stopped.
+                takeover_poll = takeover_poll.filter(|until| Instant::now() < *until);
+            }
             _ = term.recv() => return Ok(()),
             _ = hup.recv() => return Ok(()),
             _ = tokio::time::sleep(wait), if dirty => {}
