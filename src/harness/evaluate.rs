@@ -63,6 +63,8 @@ impl Harness {
         let mut request = self.request_for(evaluator, prompt, limits);
         request.read_only = true;
         let run = self.drive(evaluator, backend, request, transcript, true).await;
+        // A usage limit or a refused account hits the evaluator as it would a coding session.
+        self.govern_after(evaluator, &run.end.reason);
 
         let restored = self.undo_evaluator_changes(head, &theirs)?;
         let (outcome, detail) = outcome_of(&run.end.reason, true);
