@@ -14,6 +14,7 @@ pub mod report;
 pub mod secrets;
 pub mod session;
 pub mod state;
+pub mod summary;
 pub mod uncommitted;
 pub mod watch;
 
