@@ -177,3 +177,40 @@ async fn the_same_failing_call_again_and_again_stops_the_session_and_trips_the_b
     assert_eq!(sessions.len(), 1, "no session after the trip");
     assert_eq!(sessions[0].outcome(), Some(Outcome::Interrupted));
 }
+
+/// The same on the screen, in a pseudo-terminal: the breaker's dialog opens; a note and a skip are
+/// carried out without starting the run again; `n` goes on and the run finishes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_screen_the_breakers_dialog_takes_a_note_and_a_skip_and_n_goes_on() {
+    let sandbox = Sandbox::new();
+    let config =
+        "[evaluate]\nmode = \"off\"\n[run]\nsame_feature_sessions = 2\napprove = \"auto\"\nmode = \"continuous\"\n";
+    let dir = project(config);
+    let model = ScriptedModel::start(Scenario::parse("stuck.toml", SESSION).unwrap(), None).await.unwrap();
+    let url = model.url();
+    let env = [("ANTHROPIC_BASE_URL", Some(url.as_str())), ("ANTHROPIC_API_KEY", Some("test-key"))];
+    let mut screen = common::pty::Screen::start(sandbox.home.path(), dir.path(), &[], (120, 40), &env);
+    let shown = screen.wait_for("Circuit breaker: same feature", Duration::from_secs(30));
+    assert!(shown.contains("feature 1 (\"the hard feature\") was attempted in 2 sessions"), "{shown}");
+    assert!(shown.contains("paused: circuit breaker"), "{shown}");
+
+    screen.send("o");
+    screen.send("try the other parser");
+    screen.send("\r");
+    screen.wait_for("the next coding session's prompt carries the note", Duration::from_secs(10));
+    screen.send("s");
+    screen.wait_for("feature 1 skipped for now: it is feature 2", Duration::from_secs(10));
+    // Neither started the run again: two sessions, the skip committed by the operator.
+    let entries = || Project::open(dir.path()).unwrap().journal().unwrap().entries;
+    assert_eq!(journal::sessions(&entries()).len(), 2);
+    assert_eq!(descriptions(dir.path())[1], ("the hard feature".to_owned(), false, true));
+
+    screen.send("n");
+    screen.wait_for("done: every feature passes", Duration::from_secs(30));
+    let sessions = journal::sessions(&entries());
+    assert_eq!(sessions[2].target, Some(1), "the easy feature, now first");
+    let prompt = std::fs::read_to_string(dir.path().join(".baton/sessions/0003.jsonl")).unwrap();
+    assert!(prompt.contains("A note from the operator: try the other parser"));
+    screen.send("q");
+    assert!(screen.wait_exit(Duration::from_secs(20)));
+}
