@@ -322,3 +322,31 @@ async fn a_refused_account_stops_the_run_at_once_and_says_so() {
     assert!(detail.contains("the API refused the account") && detail.contains("invalid x-api-key"), "{detail}");
     assert_eq!(StopReason::Account.exit_code(), 5);
 }
+
+/// The real binary's screen in a pseudo-terminal, the real CLI as its backend: the wait for the
+/// plan's limit counts down on the status line, then the run goes on to done by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_the_screen_a_limit_wait_counts_down_and_the_run_goes_on() {
+    let sandbox = common::Sandbox::new();
+    let claude = common::claude_bin();
+    let config = format!(
+        "[agent]\nbackend = \"claude-code\"\nclaude_bin = \"{}\"\n[evaluate]\nmode = \"off\"\n[run]\napprove = \"auto\"\nmode = \"continuous\"\nlimit_margin_seconds = 1\n",
+        claude.display()
+    );
+    let dir = common::checklist_project(FEATURES, &[], &config);
+    let faults = r#"faults = [{ kind = "usage_limit", reset_in = 4 }]"#;
+    let model = ScriptedModel::start(scenario(faults, "committed", "Done."), None).await.unwrap();
+    let url = model.url();
+    let env = [
+        ("ANTHROPIC_BASE_URL", Some(url.as_str())),
+        ("CLAUDE_CODE_OAUTH_TOKEN", Some("test-oauth-token")),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", Some("1")),
+    ];
+    let mut screen = common::pty::Screen::start(sandbox.home.path(), dir.path(), &[], (120, 40), &env);
+    let shown = screen.wait_for("waiting for the five-hour limit: 00:00:0", Duration::from_secs(30));
+    assert!(shown.contains("five-hour limit reached, resets at"), "{shown}");
+    screen.wait_for("done: every feature passes", Duration::from_secs(60));
+    assert_eq!(passes(dir.path()), [true, true]);
+    screen.send("q");
+    assert!(screen.wait_exit(Duration::from_secs(20)));
+}
