@@ -18,12 +18,13 @@ pub struct Trip {
     pub detail: String,
 }
 
-/// Counts a session's failing tool calls by what they asked: the same call failing `limit` times
-/// trips the breaker.
+/// Counts a session's failing tool calls by what they asked (the tool and its whole input): the
+/// same call failing `limit` times trips the breaker.
 #[derive(Debug, Default)]
 pub struct Repeats {
     limit: u32,
-    calls: HashMap<String, String>,
+    /// Each call's id: what identifies it (the tool and its input), and how to name it.
+    calls: HashMap<String, (String, String)>,
     failed: HashSet<String>,
     counts: HashMap<String, u32>,
 }
@@ -42,7 +43,8 @@ impl Repeats {
         }
         let id = match event {
             AgentEvent::ToolCall { id, name, input } => {
-                self.calls.insert(id.clone(), format!("{name} {}", crate::agent::key_argument(input)));
+                let shown = format!("{name} {}", crate::agent::key_argument(input));
+                self.calls.insert(id.clone(), (format!("{name} {input}"), shown));
                 return None;
             }
             AgentEvent::ToolResult { id, is_error: true, .. }
@@ -54,10 +56,10 @@ impl Repeats {
         if !self.failed.insert(id.clone()) {
             return None;
         }
-        let call = self.calls.get(id)?.clone();
-        let n = self.counts.entry(call.clone()).or_insert(0);
+        let (call, shown) = self.calls.get(id)?.clone();
+        let n = self.counts.entry(call).or_insert(0);
         *n += 1;
-        (*n == self.limit).then_some(call)
+        (*n == self.limit).then_some(shown)
     }
 }
 
@@ -183,9 +185,13 @@ mod tests {
         let mut tripped = None;
         for i in 0..3 {
             assert_eq!(r.take(&call(&format!("a{i}"), "npm test")), None);
-            // Another call failing, and the same call succeeding, count for nothing.
+            // Other calls failing (even on the same file), and the same call succeeding, count
+            // for nothing.
             r.take(&call(&format!("b{i}"), &format!("ls {i}")));
             r.take(&failed(&format!("b{i}")));
+            let edit = serde_json::json!({ "path": "a.txt", "old": i.to_string() });
+            r.take(&AgentEvent::ToolCall { id: format!("e{i}"), name: "edit".into(), input: edit });
+            assert_eq!(r.take(&failed(&format!("e{i}"))), None, "a different edit of the same file");
             r.take(&AgentEvent::ToolResult { id: format!("ok{i}"), output: String::new(), is_error: false });
             let denied = AgentEvent::PolicyDenied { id: format!("a{i}"), name: "bash".into(), reason: "no".into() };
             assert_eq!(r.take(&denied), if i == 2 { Some("bash npm test".to_owned()) } else { None });

@@ -445,6 +445,10 @@ impl Harness {
         if self.quit_requested || self.pause_requested {
             return Ok(Some(StopReason::Paused));
         }
+        // No later try can succeed: said before step mode waits for `n`.
+        if self.account_refused.is_some() {
+            return Ok(Some(StopReason::Account));
+        }
         if let Some(list) = self.project.features()?
             && !list.is_empty()
             && list.passing() == list.len()
