@@ -238,9 +238,8 @@ fn main() -> ExitCode {
     baton::logging::init();
     let cli = Cli::parse();
     match run(cli) {
-        Ok(true) => ExitCode::SUCCESS,
         // A headless run says how it ended in its exit status (3: the circuit breaker tripped).
-        Ok(false) => ExitCode::from(baton::commands::run::exit_code().max(1)),
+        Ok(status) => ExitCode::from(status),
         // The reader went away (`baton features list --json | head -1`): nothing more to say.
         Err(err)
             if err.chain().any(|e| {
@@ -261,8 +260,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the command; `Ok(false)` when it ran but did not end as asked.
-fn run(cli: Cli) -> color_eyre::Result<bool> {
+/// A command's exit status: 0 when it ended as asked, 1 when not.
+fn status(as_asked: bool) -> u8 {
+    u8::from(!as_asked)
+}
+
+/// Runs the command; the exit status when it ran (not 0 when it did not end as asked).
+fn run(cli: Cli) -> color_eyre::Result<u8> {
     let explicit_dir = cli.chdir.clone();
     let base = cli.chdir.unwrap_or_else(|| PathBuf::from("."));
     // Not locked for the whole run: the screen writes to stdout from its own thread.
@@ -274,13 +278,13 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
             let dir = dir.map(|d| base.join(d));
             let args = commands::demo::DemoArgs { dir, pace, backend, claude_bin, web };
             if !headless {
-                return commands::screen::demo(args, out);
+                return commands::screen::demo(args, out).map(status);
             }
             return commands::demo::headless(args, json, out);
         }
         Some(Command::Sandbox { command: SandboxCommand::Check }) => {
             let project = Project::open_existing(&base).ok();
-            return commands::sandbox::check(project.as_ref(), out);
+            return commands::sandbox::check(project.as_ref(), out).map(status);
         }
         Some(Command::Hook { command: HookCommand::PreToolUse }) => {
             let mut input = String::new();
@@ -290,7 +294,7 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
             if let Some(answer) = baton::agent::claude_code::pre_tool_use_hook(&input, root) {
                 writeln!(out, "{answer}")?;
             }
-            return Ok(true);
+            return Ok(0);
         }
         Some(Command::Run { headless, json, backend, model, sessions, approve, budget, claude_bin, ask }) => {
             if !headless {
@@ -308,7 +312,7 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
                 writeln!(out, "{}", model.url())?;
                 out.flush()?;
                 tokio::signal::ctrl_c().await?;
-                Ok(true)
+                Ok(0)
             });
         }
         Some(Command::Review { command }) => match command {
@@ -338,13 +342,15 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
             };
             commands::answer::run(&project()?, number, answer, out)
         }
-        None => return commands::screen::open(Project::open(&base)?, commands::run::RunArgs::default(), out),
+        None => {
+            return commands::screen::open(Project::open(&base)?, commands::run::RunArgs::default(), out).map(status);
+        }
         Some(Command::Attach) => {
             let project = project()?;
             if baton::project::lock::holder(&project.baton_dir()).is_none() {
                 writeln!(out, "no loop runs on {} now: the screen runs it here", project.root().display())?;
             }
-            return commands::screen::open(project, commands::run::RunArgs::default(), out);
+            return commands::screen::open(project, commands::run::RunArgs::default(), out).map(status);
         }
         Some(Command::Features { command }) => match command {
             FeaturesCommand::List { json } => commands::features::list(&project()?, json, out),
@@ -357,5 +363,5 @@ fn run(cli: Cli) -> color_eyre::Result<bool> {
             SessionsCommand::Show { number, json } => commands::sessions::show(&project()?, number, json, out),
         },
     };
-    done.map(|()| true)
+    done.map(|()| 0)
 }

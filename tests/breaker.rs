@@ -190,7 +190,11 @@ async fn on_the_screen_the_breakers_dialog_takes_a_note_and_a_skip_and_n_goes_on
     let url = model.url();
     let env = [("ANTHROPIC_BASE_URL", Some(url.as_str())), ("ANTHROPIC_API_KEY", Some("test-key"))];
     let mut screen = common::pty::Screen::start(sandbox.home.path(), dir.path(), &[], (120, 40), &env);
-    let shown = screen.wait_for("Circuit breaker: same feature", Duration::from_secs(30));
+    // Waited for whole: a frame can be caught half drawn.
+    let wanted =
+        ["Circuit breaker: same feature", "the hard feature\") was attempted in 2 sessions", "paused: circuit breaker"];
+    let shown =
+        screen.wait_until(|t| wanted.iter().all(|w| t.contains(w)), "the breaker's dialog", Duration::from_secs(30));
     assert!(shown.contains("feature 1 (\"the hard feature\") was attempted in 2 sessions"), "{shown}");
     assert!(shown.contains("paused: circuit breaker"), "{shown}");
 

@@ -5,7 +5,7 @@
 mod common;
 
 use baton::agent::claude_code::StreamParser;
-use baton::agent::{AgentEvent, EndReason};
+use baton::agent::{AgentEvent, EndReason, LimitStatus};
 
 fn parse(name: &str) -> (Vec<AgentEvent>, StreamParser) {
     let text =
@@ -206,7 +206,7 @@ fn a_plan_limit_is_told_from_throttling_by_the_clis_rate_limit_event() {
         _ => None,
     });
     let limit = limit.expect("the rate_limit_event is read");
-    assert_eq!((limit.status.as_str(), limit.kind.as_deref()), ("rejected", Some("five_hour")));
+    assert_eq!((limit.status, limit.kind.as_deref()), (LimitStatus::Rejected, Some("five_hour")));
     match p.end("").0 {
         EndReason::UsageLimit { resets_at, kind, message } => {
             assert_eq!((resets_at, kind), (limit.resets_at, Some("five_hour".to_owned())));
@@ -218,7 +218,7 @@ fn a_plan_limit_is_told_from_throttling_by_the_clis_rate_limit_event() {
 
     // Throttling: a 429 the CLI also calls `rejected`, but with no kind and no reset.
     let (events, p) = parse("throttled");
-    assert!(events.iter().any(|e| matches!(e, AgentEvent::Limit { limit } if limit.status == "rejected")));
+    assert!(events.iter().any(|e| matches!(e, AgentEvent::Limit { limit } if limit.status == LimitStatus::Rejected)));
     match p.end("").0 {
         EndReason::RateLimited { message } => assert!(message.contains("not your usage limit"), "{message}"),
         other => panic!("{other:?}"),
@@ -230,7 +230,7 @@ fn a_plan_limit_is_told_from_throttling_by_the_clis_rate_limit_event() {
         AgentEvent::Limit { limit } => Some(limit.clone()),
         _ => None,
     });
-    assert_eq!(warning.as_ref().map(|l| (l.status.as_str(), l.utilization)), Some(("allowed_warning", Some(0.91))));
+    assert_eq!(warning.as_ref().map(|l| (l.status, l.utilization)), Some((LimitStatus::AllowedWarning, Some(0.91))));
     assert_eq!(p.end("").0, EndReason::Completed);
 }
 

@@ -266,12 +266,7 @@ async fn a_restarted_baton_still_waits_for_a_limit_the_last_session_hit() {
             target: Some(1),
         })
         .unwrap();
-    let limit = baton::agent::UsageLimit {
-        status: "rejected".into(),
-        resets_at: Some(resets),
-        kind: Some("seven_day".into()),
-        utilization: None,
-    };
+    let limit = baton::agent::UsageLimit::reached(Some(resets), Some("seven_day".into()));
     let report = journal::SessionReport { limit: Some(limit), ..journal::SessionReport::new(1, Outcome::RateLimited) };
     journal.append(Record::SessionEnded(report)).unwrap();
     drop(journal);
@@ -343,7 +338,9 @@ async fn on_the_screen_a_limit_wait_counts_down_and_the_run_goes_on() {
         ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", Some("1")),
     ];
     let mut screen = common::pty::Screen::start(sandbox.home.path(), dir.path(), &[], (120, 40), &env);
-    let shown = screen.wait_for("waiting for the five-hour limit: 00:00:0", Duration::from_secs(30));
+    // Waited for whole: a frame can be caught half drawn.
+    let wanted = ["waiting for the five-hour limit: 00:00:0", "five-hour limit reached, resets at"];
+    let shown = screen.wait_until(|t| wanted.iter().all(|w| t.contains(w)), "the wait", Duration::from_secs(30));
     assert!(shown.contains("five-hour limit reached, resets at"), "{shown}");
     screen.wait_for("done: every feature passes", Duration::from_secs(60));
     assert_eq!(passes(dir.path()), [true, true]);

@@ -63,7 +63,7 @@ fn the_breaker_dialog_offers_skip_note_and_edit_and_its_keys_send_them() {
 fn a_usage_limit_wait_counts_down_and_the_limits_use_is_on_the_status_line() {
     let mut app = busy_app();
     let limit = UsageLimit {
-        status: "allowed_warning".into(),
+        status: baton::agent::LimitStatus::AllowedWarning,
         resets_at: Some(baton::harness::governor::now_unix() + 3600),
         kind: Some("five_hour".into()),
         utilization: Some(0.91),

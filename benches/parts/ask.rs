@@ -1,14 +1,11 @@
 //! What a question costs: the CPU the loop spends while a question waits (it should sleep), and
 //! how long an answer takes to reach the agent (from the answer sent to the command's result).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use baton::agent::anthropic::AnthropicBackend;
 use baton::agent::scripted::{Scenario, ScriptedModel};
 use baton::agent::{AgentEvent, Answer};
-use baton::harness::{Command, Harness, HarnessEvent, RunOptions};
-use baton::project::config::{ApprovePolicy, Mode};
+use baton::harness::{Command, HarnessEvent};
 
 fn cpu_seconds() -> f64 {
     // SAFETY: getrusage fills the struct it is given.
@@ -18,34 +15,12 @@ fn cpu_seconds() -> f64 {
     t(u.ru_utime) + t(u.ru_stime)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
 pub fn ask(report: impl Fn(&str, String, &str)) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let (idle, lags) = runtime.block_on(async {
-        let mut scenario = String::from("name = \"ask\"\n");
-        for i in 0..11 {
-            let start = if i == 0 { "start = \".\"\n" } else { "" };
-            scenario.push_str(&format!(
-                "[[turns]]\nid = \"t{i}\"\n{start}tools = [{{ name = \"bash\", input = {{ command = \"factor {}\" }} }}]\n",
-                100 + i
-            ));
-        }
-        scenario.push_str("[[turns]]\nid = \"done\"\ntext = \"Done.\"\n");
+        let scenario = super::attach::tool_turns("ask", 11, |i| format!("factor {}", 100 + i));
         let model = ScriptedModel::start(Scenario::parse("ask", &scenario).unwrap(), None).await.unwrap();
-        let dir = super::attach::project();
-        let project = baton::project::Project::open(dir.path()).unwrap();
-        let backend = AnthropicBackend::new(&model.url(), "k", project.config()).unwrap();
-        let mut opts = RunOptions::from_config(project.config());
-        opts.approve = ApprovePolicy::Auto;
-        opts.mode = Mode::Continuous;
-        opts.max_sessions = Some(1);
-        opts.ask = true;
-        let (h, mut handles) = Harness::new(project, Arc::new(backend), opts).unwrap();
-        let task = tokio::spawn(h.run());
+        let (_dir, mut handles, task) = super::attach::one_session(&model.url(), true);
         let (mut idle, mut lags, mut sent) = (None, Vec::new(), None);
         while let Some(ev) = handles.events.recv().await {
             match ev {
@@ -74,7 +49,7 @@ pub fn ask(report: impl Fn(&str, String, &str)) {
     report("ask: CPU while a question waits (3 s)", format!("{idle:.2} % of a core"), "≈ 0");
     report(
         "ask: answer sent → the command's result",
-        format!("{:.1} ms (of {}, running it included)", median(lags.clone()), lags.len()),
+        format!("{:.1} ms (of {}, running it included)", super::median(lags.clone()), lags.len()),
         "< 100 ms",
     );
 }

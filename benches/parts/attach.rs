@@ -23,6 +23,41 @@ start = "."
 text = "TEXT"
 "#;
 
+/// `n` turns each running `command` (the first starts any conversation), then a last word.
+pub fn tool_turns(name: &str, n: usize, command: impl Fn(usize) -> String) -> String {
+    let mut text = format!("name = \"{name}\"\n");
+    for i in 0..n {
+        let start = if i == 0 { "start = \".\"\n" } else { "" };
+        text.push_str(&format!(
+            "[[turns]]\nid = \"t{i}\"\n{start}tools = [{{ name = \"bash\", input = {{ command = \"{}\" }} }}]\n",
+            command(i)
+        ));
+    }
+    text.push_str("[[turns]]\nid = \"done\"\ntext = \"Done.\"\n");
+    text
+}
+
+/// A one-session loop of baton's own agent on the model at `url`, in a fresh project, approving
+/// by itself; `ask` puts commands off the allowlist to the operator.
+pub fn one_session(
+    url: &str,
+    ask: bool,
+) -> (tempfile::TempDir, baton::harness::Handles, tokio::task::JoinHandle<RunResult>) {
+    let dir = project();
+    let project = baton::project::Project::open(dir.path()).unwrap();
+    let backend = AnthropicBackend::new(url, "k", project.config()).unwrap();
+    let mut opts = RunOptions::from_config(project.config());
+    opts.approve = ApprovePolicy::Auto;
+    opts.mode = Mode::Continuous;
+    opts.max_sessions = Some(1);
+    opts.ask = ask;
+    let (h, handles) = Harness::new(project, Arc::new(backend), opts).unwrap();
+    (dir, handles, tokio::spawn(h.run()))
+}
+
+/// What a loop's task gives back.
+pub type RunResult = Result<baton::harness::StopReason, baton::harness::HarnessError>;
+
 /// A git repository with a one-feature checklist, for a loop to run on.
 pub fn project() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -36,11 +71,6 @@ pub fn project() -> tempfile::TempDir {
     c.set_str("user.name", "b").unwrap();
     c.set_str("user.email", "b@b").unwrap();
     dir
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
 }
 
 pub fn attach(report: impl Fn(&str, String, &str)) {
@@ -101,12 +131,12 @@ pub fn attach(report: impl Fn(&str, String, &str)) {
     });
     report(
         "attach: transcript line written → drawn there",
-        format!("{:.1} ms (of {})", median(lines.clone()), lines.len()),
+        format!("{:.1} ms (of {})", super::median(lines.clone()), lines.len()),
         "< 100 ms",
     );
     report(
         "attach: command sent there → loop acts",
-        format!("{:.1} ms (of {})", median(keys.clone()), keys.len()),
+        format!("{:.1} ms (of {})", super::median(keys.clone()), keys.len()),
         "< 250 ms",
     );
 }

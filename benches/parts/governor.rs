@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use baton::agent::anthropic::AnthropicBackend;
 use baton::agent::scripted::{Scenario, ScriptedModel};
 use baton::agent::{AgentEvent, Backend, EndReason, SessionEnd, SessionRequest};
 use baton::harness::{Harness, HarnessEvent, RunOptions};
@@ -83,25 +82,15 @@ pub fn governor(report: impl Fn(&str, String, &str)) {
 
     // Pacing: 13 requests through a window of 3 a second.
     let (elapsed, throttled) = runtime.block_on(async {
-        let mut text = "name = \"paced\"\nrate_limits = { requests = 3, window_seconds = 1.0 }\n".to_owned();
-        for i in 0..12 {
-            let start = if i == 0 { "start = \".\"\n" } else { "" };
-            text.push_str(&format!(
-                "[[turns]]\nid = \"t{i}\"\n{start}tools = [{{ name = \"bash\", input = {{ command = \"true\" }} }}]\n"
-            ));
-        }
-        text.push_str("[[turns]]\nid = \"end\"\ntext = \"Done.\"\n");
+        // The window goes on the line after the scenario's name.
+        let text = super::attach::tool_turns("paced", 12, |_| "true".into()).replacen(
+            '\n',
+            "\nrate_limits = { requests = 3, window_seconds = 1.0 }\n",
+            1,
+        );
         let model = ScriptedModel::start(Scenario::parse("paced", &text).unwrap(), None).await.unwrap();
-        let dir = super::attach::project();
-        let project = baton::project::Project::open(dir.path()).unwrap();
-        let backend = AnthropicBackend::new(&model.url(), "k", project.config()).unwrap();
-        let mut opts = RunOptions::from_config(project.config());
-        opts.approve = ApprovePolicy::Auto;
-        opts.mode = Mode::Continuous;
-        opts.max_sessions = Some(1);
-        let (h, mut handles) = Harness::new(project, Arc::new(backend), opts).unwrap();
         let started = Instant::now();
-        let task = tokio::spawn(h.run());
+        let (_dir, mut handles, task) = super::attach::one_session(&model.url(), false);
         while handles.events.recv().await.is_some() {}
         task.await.unwrap().unwrap();
         assert_eq!(model.requests().len(), 13);

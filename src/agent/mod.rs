@@ -51,7 +51,7 @@ pub struct SessionRequest {
 }
 
 pub use crate::project::journal::Answer;
-pub use crate::project::session::UsageLimit;
+pub use crate::project::session::{LimitStatus, UsageLimit};
 
 /// A tool call the policy puts to the operator; the answer goes back on `reply`.
 #[derive(Debug)]
@@ -235,6 +235,16 @@ pub enum EndReason {
     },
     /// The model declined to go on (`stop_reason: refusal`).
     Refused,
+}
+
+impl EndReason {
+    /// The plan's usage limit that ended the session, when one did.
+    pub fn usage_limit(&self) -> Option<UsageLimit> {
+        match self {
+            EndReason::UsageLimit { resets_at, kind, .. } => Some(UsageLimit::reached(*resets_at, kind.clone())),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

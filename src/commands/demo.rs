@@ -144,7 +144,7 @@ pub fn scenario(pace: DemoPace, web: bool) -> Result<Scenario> {
 }
 
 /// `baton demo --headless`: every session approved as it ends, run to done.
-pub fn headless(args: DemoArgs, json: bool, out: &mut dyn Write) -> Result<bool> {
+pub fn headless(args: DemoArgs, json: bool, out: &mut dyn Write) -> Result<u8> {
     let project = create(args.dir.as_deref(), args.web, out)?;
     let root = project.root().to_owned();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;

@@ -113,17 +113,12 @@ pub fn mark(project: &Project, number: usize, passes: bool, out: &mut dyn Write)
 /// committed in the operator's name. A running loop does it at its next boundary.
 pub fn skip(project: &Project, number: usize, out: &mut dyn Write) -> Result<()> {
     let repo = project.repo()?;
-    let mut list = load(project)?;
+    let list = load(project)?;
     list.get(number)?;
     let (_, request) = Record::request(Remote::Skip { feature: number });
     let will = format!("feature {number} will be skipped at the next session boundary");
     let Some(_lock) = lock_or_tell_the_loop(project, request, out, &will)? else { return Ok(()) };
-    let description = list.get(number)?.description().to_owned();
-    let to = list.skip(number)?;
-    list.save()?;
-    let message = crate::project::features::skip_message(number, &description, to);
-    let relative = project.config().files.features.as_path();
-    let commit = repo.commit_paths(&[relative], &message, Author::Operator)?;
+    let (to, commit) = project.skip_feature(&repo, list, number)?;
     project.open_journal()?.append(Record::FeatureSkipped { feature: number, to, commit: Some(commit.to_string()) })?;
     writeln!(
         out,

@@ -81,9 +81,9 @@ pub fn evaluator_for(
         .wrap_err("cannot set up the evaluator's backend ([evaluate] in .baton/config.toml)")
 }
 
-/// Runs the loop headless. Returns whether the run ended as asked (done, session cap, budget,
-/// paused by policy).
-pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<bool> {
+/// Runs the loop headless. Returns its exit status (see `StopReason::exit_code`; 1 when
+/// interrupted).
+pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<u8> {
     // Say who runs the loop before anything else can go wrong.
     if let Some(pid) = crate::project::lock::holder(&project.baton_dir()) {
         return Err(crate::project::lock::LockError::Held { pid }.into());
@@ -122,9 +122,9 @@ pub fn run(project: Project, args: RunArgs, out: &mut dyn Write) -> Result<bool>
     })
 }
 
-/// Runs a loop to its end, printing its events; Ctrl-C interrupts the session and stops. Returns
-/// whether the run ended as asked.
-pub async fn drive_headless(harness: Harness, mut handles: Handles, json: bool, out: &mut dyn Write) -> Result<bool> {
+/// Runs a loop to its end, printing its events and then the run's numbers; Ctrl-C interrupts the
+/// session and stops. Returns the exit status: 0 when the run ended as asked.
+pub async fn drive_headless(harness: Harness, mut handles: Handles, json: bool, out: &mut dyn Write) -> Result<u8> {
     let project = harness.project().clone();
     let task = tokio::spawn(harness.run());
     let mut printer = Printer { json, text: String::new() };
@@ -171,16 +171,7 @@ pub async fn drive_headless(harness: Harness, mut handles: Handles, json: bool, 
             )?;
         }
     }
-    EXIT_CODE.store(if interrupts > 0 { 1 } else { reason.exit_code() }, std::sync::atomic::Ordering::Relaxed);
-    Ok(reason.exit_code() == 0 && interrupts == 0)
-}
-
-/// The exit status of the last headless run (see [`StopReason::exit_code`]).
-static EXIT_CODE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
-
-/// The exit status the last headless run asks for: 0 when it ended as asked.
-pub fn exit_code() -> u8 {
-    EXIT_CODE.load(std::sync::atomic::Ordering::Relaxed)
+    Ok(if interrupts > 0 { 1 } else { reason.exit_code() })
 }
 
 struct Printer {
@@ -289,7 +280,7 @@ impl Printer {
                     writeln!(out, "  ↻ retry {attempt} in {}: {}", duration(*wait_ms), clip(reason, 160))?
                 }
                 AgentEvent::Notice { text } => writeln!(out, "  ! {}", clip(text, 200))?,
-                AgentEvent::Limit { limit } if limit.status != "allowed" => {
+                AgentEvent::Limit { limit } if limit.status != crate::agent::LimitStatus::Allowed => {
                     writeln!(out, "  ! {}", crate::harness::governor::describe(limit))?
                 }
                 _ => {}

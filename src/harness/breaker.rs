@@ -94,32 +94,26 @@ pub fn same_feature(sessions: &[SessionSummary], first: u32, k: u32, list: Optio
     if attempts.iter().any(|s| s.target != Some(feature)) {
         return None;
     }
-    let list = list?;
-    if list.get(feature).ok()?.passes() {
-        return None;
-    }
+    let stuck = list?.get(feature).ok().filter(|f| !f.passes())?;
     let numbers: Vec<String> = attempts.iter().rev().map(|s| s.number.to_string()).collect();
-    let description = list.get(feature).map(|f| f.description().to_owned()).unwrap_or_default();
     Some(Trip {
         rule: "same_feature",
         feature: Some(feature),
         detail: format!(
             "feature {feature} (\"{}\") was attempted in {k} sessions in a row ({}) and still fails",
-            crate::words::clip(&description, 50),
+            crate::words::clip(stuck.description(), 50),
             numbers.join(", ")
         ),
     })
 }
 
 impl Harness {
-    /// What the breaker says after a session, if it trips.
-    pub(super) fn breaker(&self) -> Result<Option<Trip>, HarnessError> {
+    /// What the breaker says after a session, if it trips; `list` is the feature list now.
+    pub(super) fn breaker(&self, list: Option<&FeatureList>) -> Result<Option<Trip>, HarnessError> {
         if let Some(t) = &self.trip {
             return Ok(Some(t.clone()));
         }
-        let list = self.project.features()?;
-        let sessions = self.sessions()?;
-        let stuck_on = target(list.as_ref());
+        let stuck_on = target(list);
         if self.no_progress_streak >= self.opts.no_progress_sessions {
             return Ok(Some(Trip {
                 rule: "no_progress",
@@ -130,7 +124,8 @@ impl Harness {
                 ),
             }));
         }
-        if let Some(t) = same_feature(&sessions, self.first_session, self.opts.same_feature_sessions, list.as_ref()) {
+        let sessions = self.sessions()?;
+        if let Some(t) = same_feature(&sessions, self.first_session, self.opts.same_feature_sessions, list) {
             return Ok(Some(t));
         }
         if self.stall_streak >= self.opts.no_progress_sessions.saturating_mul(2) {

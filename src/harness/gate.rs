@@ -188,19 +188,13 @@ impl Harness {
     /// Applies the skips queued while a session ran, one operator commit each.
     fn apply_skips(&mut self) -> Result<(), HarnessError> {
         for feature in std::mem::take(&mut self.queued_skips) {
-            let Some(mut list) = self.project.features()? else { continue };
-            let description = match list.get(feature) {
-                Ok(f) => f.description().to_owned(),
-                Err(e) => {
-                    self.emit(HarnessEvent::Notice { text: e.to_string() });
-                    continue;
-                }
-            };
-            let to = list.skip(feature)?;
-            list.save()?;
-            let message = crate::project::features::skip_message(feature, &description, to);
-            let rel = self.project.config().files.features.clone();
-            let commit = self.repo().commit_paths(&[rel.as_path()], &message, Author::Operator)?;
+            let Some(list) = self.project.features()? else { continue };
+            if let Err(e) = list.get(feature) {
+                self.emit(HarnessEvent::Notice { text: e.to_string() });
+                continue;
+            }
+            let skipped = self.project.skip_feature(&self.repo(), list, feature);
+            let (to, commit) = skipped?;
             self.append(Record::FeatureSkipped { feature, to, commit: Some(commit.to_string()) })?;
             self.emit(HarnessEvent::Notice {
                 text: format!("feature {feature} skipped for now: it is {to}, the last"),

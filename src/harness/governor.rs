@@ -4,39 +4,14 @@
 //! API refuses stops the run, since no later try can succeed.
 
 use super::*;
-use crate::agent::UsageLimit;
+use crate::agent::{LimitStatus, UsageLimit};
 
-/// Why a session failed for reasons outside the agent.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outside {
-    /// The server throttles (a 429 that is not the plan's limit, a 529): back off and retry.
-    Throttled,
-    /// The plan's usage limit: nothing goes through until it resets.
-    PlanLimit { resets_at: Option<i64>, kind: Option<String> },
-    /// Authentication or billing: stop and say so.
-    Account(String),
-    /// Another API failure: back off and retry, up to a cap.
-    Api,
-}
-
-/// How a session's end reads to the governor; `None` when the agent, not the API, ended it.
-pub fn outside(reason: &EndReason) -> Option<Outside> {
-    match reason {
-        EndReason::UsageLimit { resets_at, kind, .. } => {
-            Some(Outside::PlanLimit { resets_at: *resets_at, kind: kind.clone() })
-        }
-        EndReason::RateLimited { .. } => Some(Outside::Throttled),
-        EndReason::ApiError { status, message } => {
-            let lower = message.to_lowercase();
-            let billing = lower.contains("credit balance") || lower.contains("billing");
-            if matches!(status, Some(401 | 403)) || billing || lower.contains("invalid api key") {
-                Some(Outside::Account(message.clone()))
-            } else {
-                Some(Outside::Api)
-            }
-        }
-        _ => None,
-    }
+/// The API refusing the account (authentication, billing): no later try can succeed.
+pub fn account_refusal(reason: &EndReason) -> Option<&str> {
+    let EndReason::ApiError { status, message } = reason else { return None };
+    let lower = message.to_lowercase();
+    let billing = lower.contains("credit balance") || lower.contains("billing");
+    (matches!(status, Some(401 | 403)) || billing || lower.contains("invalid api key")).then_some(message.as_str())
 }
 
 /// Unix seconds now.
@@ -54,34 +29,26 @@ pub fn clock(unix: i64) -> String {
 impl Harness {
     /// After a session: what its end says for the next one.
     pub(super) fn govern_after(&mut self, number: u32, reason: &EndReason) {
-        match outside(reason) {
-            Some(Outside::PlanLimit { resets_at, kind }) => {
-                self.limit_wait = Some(UsageLimit { status: "rejected".into(), resets_at, kind, utilization: None });
-            }
-            Some(Outside::Account(message)) => {
-                self.account_refused = Some(format!("session {number}: {message}"));
-            }
-            _ => {}
+        if let Some(limit) = reason.usage_limit() {
+            self.limit_wait = Some(limit);
+        } else if let Some(message) = account_refusal(reason) {
+            self.account_refused = Some(format!("session {number}: {message}"));
         }
     }
 
     /// A limit the journal says the last session hit, still in the future: waited for after a
     /// restart too.
-    pub(super) fn recover_limit(&mut self) -> Result<(), HarnessError> {
-        let last = self.sessions()?.into_iter().rev().find(|s| s.end.is_some());
-        if let Some(limit) = last.and_then(|s| s.end).and_then(|e| e.limit)
+    pub(super) fn recover_limit(&mut self, sessions: &[SessionSummary]) {
+        let last = sessions.iter().rev().find_map(|s| s.end.as_ref());
+        if let Some(limit) = last.and_then(|e| e.limit.clone())
             && limit.resets_at.is_some_and(|r| r > now_unix())
         {
             self.limit_wait = Some(limit);
         }
-        Ok(())
     }
 
     /// Before a session: waits out a usage limit or a back-off, or says why the run must stop.
     pub(super) async fn govern_before(&mut self) -> Result<Option<StopReason>, HarnessError> {
-        if self.account_refused.is_some() {
-            return Ok(Some(StopReason::Account));
-        }
         let margin = self.opts.limit_margin;
         let now = now_unix();
         let wait = match self.limit_wait.take() {
@@ -102,7 +69,7 @@ impl Harness {
             None => self.usage.as_ref().and_then(|l| {
                 let used = l.utilization?;
                 let resets = l.resets_at.filter(|r| *r > now)?;
-                (l.status == "allowed_warning" && used >= self.opts.limit_threshold).then(|| {
+                (l.status == LimitStatus::AllowedWarning && used >= self.opts.limit_threshold).then(|| {
                     let name = UsageLimit::name(l.kind.as_deref());
                     let reason = format!(
                         "the {name} is {:.0}% used: a session started now could not finish; it resets at {}",
@@ -122,11 +89,11 @@ impl Harness {
             self.emit(HarnessEvent::LimitWait { until, kind, reason });
             let started = Instant::now();
             let left = (until * 1000 - jiff::Timestamp::now().as_millisecond()).max(0) as u64;
-            let stop = self.sleep_or_commands(Duration::from_millis(left)).await?;
+            let wait = self.wait_for_next(Some(Duration::from_millis(left))).await?;
             self.append(Record::LimitWaited { seconds: started.elapsed().as_secs() })?;
             // What the API said before the wait is old news after it.
             self.usage = None;
-            return Ok(stop);
+            return Ok(stopped(wait));
         }
         if self.outside_failure_streak > 0 {
             let exp = self.opts.backoff_base.saturating_mul(1 << (self.outside_failure_streak - 1).min(16));
@@ -135,32 +102,17 @@ impl Harness {
                 seconds: wait.as_secs(),
                 reason: format!("{} session(s) in a row failed for outside reasons", self.outside_failure_streak),
             });
-            return self.sleep_or_commands(wait).await;
+            return Ok(stopped(self.wait_for_next(Some(wait)).await?));
         }
         Ok(None)
     }
+}
 
-    /// Sleeps for `wait`, taking the operator's commands meanwhile; `n` ends the wait early.
-    async fn sleep_or_commands(&mut self, wait: Duration) -> Result<Option<StopReason>, HarnessError> {
-        let sleep = tokio::time::sleep(wait);
-        tokio::pin!(sleep);
-        let mut watch = self.requests_watch();
-        loop {
-            tokio::select! {
-                _ = &mut sleep => return Ok(None),
-                cmds = self.next_commands(&mut watch) => {
-                    let Some(cmds) = cmds? else { return Ok(Some(StopReason::Paused)) };
-                    for c in cmds {
-                        if c == Command::StartNext {
-                            return Ok(None);
-                        }
-                        if let Some(r) = self.handle_idle(c)? {
-                            return Ok(Some(r));
-                        }
-                    }
-                }
-            }
-        }
+/// Why a wait ended the run, if it did.
+fn stopped(wait: Wait) -> Option<StopReason> {
+    match wait {
+        Wait::Go => None,
+        Wait::Stop(r) => Some(r),
     }
 }
 
@@ -168,7 +120,7 @@ impl Harness {
 pub fn describe(limit: &UsageLimit) -> String {
     let name = UsageLimit::name(limit.kind.as_deref());
     let used = limit.utilization.map(|u| format!(" {:.0}% used", u * 100.0)).unwrap_or_default();
-    let state = if limit.status == "rejected" { " reached" } else { "" };
+    let state = if limit.status == LimitStatus::Rejected { " reached" } else { "" };
     let resets = limit.resets_at.map(|r| format!(", resets at {}", clock(r))).unwrap_or_default();
     format!("{name}{state}{used}{resets}")
 }

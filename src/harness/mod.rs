@@ -264,8 +264,9 @@ impl Harness {
         });
         self.features_changed();
         self.recover().await?;
-        self.recover_limit()?;
-        self.first_session = self.sessions()?.last().map_or(1, |s| s.number + 1);
+        let sessions = self.sessions()?;
+        self.recover_limit(&sessions);
+        self.first_session = sessions.last().map_or(1, |s| s.number + 1);
         let reason = self.main_loop().await?;
         let detail = self.stop_detail(reason);
         self.journal.append(Record::RunStopped { reason: reason.as_str().to_owned(), detail: Some(detail.clone()) })?;
@@ -324,7 +325,7 @@ impl Harness {
             }
             if self.opts.mode == Mode::Step && !start_requested {
                 self.emit(HarnessEvent::Waiting { reason: "step mode: start the next session when ready".into() });
-                if let Wait::Stop(r) = self.wait_for(|c| matches!(c, Command::StartNext)).await? {
+                if let Wait::Stop(r) = self.wait_for_next(None).await? {
                     return Ok(r);
                 }
                 self.apply_queued()?;
@@ -373,13 +374,21 @@ impl Harness {
         Ok(None)
     }
 
-    /// Waits for a command `want`, handling everything else.
-    async fn wait_for(&mut self, want: impl Fn(&Command) -> bool) -> Result<Wait, HarnessError> {
+    /// Waits for `n` (the operator starting the next session), or for `within` to pass when given,
+    /// handling every other command meanwhile.
+    async fn wait_for_next(&mut self, within: Option<Duration>) -> Result<Wait, HarnessError> {
+        let deadline = within.map(|w| tokio::time::Instant::now() + w);
         let mut watch = self.requests_watch();
         loop {
-            let Some(cmds) = self.next_commands(&mut watch).await? else { return Ok(Wait::Stop(StopReason::Paused)) };
+            let cmds = tokio::select! {
+                _ = tokio::time::sleep_until(deadline.unwrap_or_else(session::far)), if deadline.is_some() => {
+                    return Ok(Wait::Go);
+                }
+                cmds = self.next_commands(&mut watch) => cmds?,
+            };
+            let Some(cmds) = cmds else { return Ok(Wait::Stop(StopReason::Paused)) };
             for c in cmds {
-                if want(&c) {
+                if c == Command::StartNext {
                     return Ok(Wait::Go);
                 }
                 if let Some(r) = self.handle_idle(c)? {
@@ -449,7 +458,8 @@ impl Harness {
         if self.account_refused.is_some() {
             return Ok(Some(StopReason::Account));
         }
-        if let Some(list) = self.project.features()?
+        let list = self.project.features()?;
+        if let Some(list) = &list
             && !list.is_empty()
             && list.passing() == list.len()
         {
@@ -485,7 +495,7 @@ impl Harness {
             return Ok(Some(StopReason::Budget));
         }
         // The loop is burning money without getting anywhere: the operator should look.
-        if let Some(trip) = self.breaker()? {
+        if let Some(trip) = self.breaker(list.as_ref())? {
             return Ok(Some(self.trip(trip)?));
         }
         if self.outside_failure_streak >= self.opts.max_outside_failures {

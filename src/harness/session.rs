@@ -92,7 +92,8 @@ impl Harness {
     }
 
     pub(super) async fn run_session(&mut self) -> Result<(), HarnessError> {
-        let sessions = self.sessions()?;
+        let entries = self.project.journal()?.entries;
+        let sessions = journal::sessions(&entries);
         let number = sessions.last().map_or(1, |s| s.number + 1);
         let before = self.project.features()?;
         let kind = if before.is_some() { SessionKind::Coding } else { SessionKind::Initializer };
@@ -106,7 +107,7 @@ impl Harness {
         let mut feedback = prompts::feedback(last);
         feedback.extend(prompts::evaluation_feedback(last));
         feedback.append(&mut self.boundary_feedback);
-        feedback.extend(self.notes_since(last)?);
+        feedback.extend(notes_since(&entries, last));
         let prompt = prompts::render(&self.project, kind, &feedback);
 
         self.append(Record::SessionStarted {
@@ -172,22 +173,6 @@ impl Harness {
             }
             Some(Command::StartNext) => {}
         }
-    }
-
-    /// The operator's notes given since session `last` started, for the next prompt.
-    fn notes_since(&self, last: Option<&SessionSummary>) -> Result<Vec<String>, HarnessError> {
-        let since = last.map(|s| s.started_at);
-        Ok(self
-            .project
-            .journal()?
-            .entries
-            .into_iter()
-            .filter(|e| since.is_none_or(|t| e.at > t))
-            .filter_map(|e| match e.record {
-                Record::NoteGiven { text } => Some(format!("A note from the operator: {text}")),
-                _ => None,
-            })
-            .collect())
     }
 
     /// A request for session `number`, with its files in `.baton/sessions/`.
@@ -352,15 +337,7 @@ impl Harness {
             flipped: flips,
             violations,
             verify,
-            limit: match &end.reason {
-                EndReason::UsageLimit { resets_at, kind, .. } => Some(crate::agent::UsageLimit {
-                    status: "rejected".into(),
-                    resets_at: *resets_at,
-                    kind: kind.clone(),
-                    utilization: None,
-                }),
-                _ => None,
-            },
+            limit: end.reason.usage_limit(),
             ..SessionReport::new(number, outcome)
         };
         self.append(Record::SessionEnded(report))?;
@@ -369,14 +346,13 @@ impl Harness {
         // A session the API failed says nothing of the agent's progress: it counts toward the
         // back-off and its own cap, not toward the no-progress pause.
         self.govern_after(number, &end.reason);
-        // A plan's limit is waited out to its reset, not backed off from.
-        let plan_limit = matches!(end.reason, EndReason::UsageLimit { .. });
-        let outside = matches!(outcome, Outcome::RateLimited | Outcome::ApiError) && !plan_limit;
-        if !outside && !plan_limit {
+        let outside = matches!(outcome, Outcome::RateLimited | Outcome::ApiError);
+        if !outside {
             self.no_progress_streak = if progress { 0 } else { self.no_progress_streak + 1 };
             self.stall_streak = if new_pass { 0 } else { self.stall_streak + 1 };
         }
-        if !plan_limit {
+        // A plan's limit is waited out to its reset, not backed off from.
+        if !matches!(end.reason, EndReason::UsageLimit { .. }) {
             self.outside_failure_streak = if outside { self.outside_failure_streak + 1 } else { 0 };
         }
         self.emit(HarnessEvent::SessionEnded {
@@ -420,6 +396,19 @@ pub fn outcome_of(reason: &EndReason, progress: bool) -> (Outcome, Option<String
     }
 }
 
+/// The operator's notes given since session `last` started, for the next prompt.
+fn notes_since(entries: &[journal::Entry], last: Option<&SessionSummary>) -> Vec<String> {
+    let since = last.map(|s| s.started_at);
+    entries
+        .iter()
+        .filter(|e| since.is_none_or(|t| e.at > t))
+        .filter_map(|e| match &e.record {
+            Record::NoteGiven { text } => Some(format!("A note from the operator: {text}")),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Keeps the last of what the agent wrote in `words`, adding `text`.
 pub(super) fn latest_words(words: &mut String, text: &str) {
     words.push_str(text);
@@ -429,7 +418,7 @@ pub(super) fn latest_words(words: &mut String, text: &str) {
 }
 
 /// A moment too far away to come: a deadline for when there is none.
-fn far() -> tokio::time::Instant {
+pub(super) fn far() -> tokio::time::Instant {
     tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
 }
 

@@ -6,7 +6,7 @@ use super::config::{Config, ConfigError, project_config_path};
 use super::features::{FeatureError, FeatureList};
 use super::journal::{self, Journal, JournalError, JournalRead};
 use super::progress::ProgressNotes;
-use super::repo::{Repo, RepoError};
+use super::repo::{Author, Repo, RepoError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectError {
@@ -111,6 +111,22 @@ impl Project {
 
     pub fn repo(&self) -> Result<Repo, ProjectError> {
         Ok(Repo::open(&self.root)?)
+    }
+
+    /// Sets feature `number` of `list` aside for now (moved to the end, marked skipped), saves the
+    /// list and commits it in the operator's name. Returns the feature's new number and the commit.
+    pub fn skip_feature(
+        &self,
+        repo: &Repo,
+        mut list: FeatureList,
+        number: usize,
+    ) -> Result<(usize, git2::Oid), ProjectError> {
+        let description = list.get(number)?.description().to_owned();
+        let to = list.skip(number)?;
+        list.save()?;
+        let message = super::features::skip_message(number, &description, to);
+        let commit = repo.commit_paths(&[self.config.files.features.as_path()], &message, Author::Operator)?;
+        Ok((to, commit))
     }
 
     pub fn journal(&self) -> Result<JournalRead, ProjectError> {

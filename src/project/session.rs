@@ -90,11 +90,24 @@ mod tests {
     }
 }
 
+/// Where a usage limit stands, in the API's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitStatus {
+    Allowed,
+    /// Nearly used up.
+    AllowedWarning,
+    /// Reached (or the server throttles: then the limit has no kind and no reset).
+    Rejected,
+    /// A word a newer CLI uses.
+    #[serde(other)]
+    Other,
+}
+
 /// The state of a subscription's usage limit, as the API reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UsageLimit {
-    /// `allowed`, `allowed_warning` or `rejected`.
-    pub status: String,
+    pub status: LimitStatus,
     /// When the limit resets (Unix seconds), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resets_at: Option<i64>,
@@ -107,6 +120,16 @@ pub struct UsageLimit {
 }
 
 impl UsageLimit {
+    /// A reached limit of `kind`, resetting at `resets_at`.
+    pub fn reached(resets_at: Option<i64>, kind: Option<String>) -> Self {
+        UsageLimit { status: LimitStatus::Rejected, resets_at, kind, utilization: None }
+    }
+
+    /// The plan's limit reached, as opposed to throttling: rejected, with a reset or a kind.
+    pub fn is_plan_limit(&self) -> bool {
+        self.status == LimitStatus::Rejected && (self.resets_at.is_some() || self.kind.is_some())
+    }
+
     /// The limit's name as a person says it: "five-hour limit".
     pub fn name(kind: Option<&str>) -> String {
         match kind {

@@ -85,7 +85,7 @@ impl App {
         );
         let mode = (if self.mode == Mode::Step { "step" } else { "continuous" }.to_owned(), t.text());
         // A usage limit, once it is nearly used up: how much, and which.
-        let limit = s.limit.as_ref().filter(|l| l.status != "allowed").map(|l| {
+        let limit = s.limit.as_ref().filter(|l| l.status != crate::agent::LimitStatus::Allowed).map(|l| {
             let used = l.utilization.map(|u| format!(" {:.0}%", u * 100.0)).unwrap_or_default();
             (format!("{}{used}", crate::agent::UsageLimit::name(l.kind.as_deref())), t.warn())
         });

@@ -238,7 +238,7 @@ impl StreamParser {
             ("rate_limit_event", _) => {
                 let info = &v["rate_limit_info"];
                 let limit = crate::agent::UsageLimit {
-                    status: s(info, "status"),
+                    status: serde_json::from_value(info["status"].clone()).unwrap_or(crate::agent::LimitStatus::Other),
                     resets_at: info["resetsAt"].as_i64().or_else(|| info["resetsAt"].as_f64().map(|f| f as i64)),
                     kind: info["rateLimitType"].as_str().map(str::to_owned),
                     utilization: info["utilization"].as_f64(),

@@ -11,7 +11,7 @@ use ratatui::widgets::Paragraph;
 
 pub use super::entries::{Entries, View};
 use super::{frame, inner};
-use crate::agent::AgentEvent;
+use crate::agent::{AgentEvent, LimitStatus};
 use crate::tui::keys::Action;
 use crate::tui::text::{clip, wrap};
 use crate::tui::theme::Theme;
@@ -270,9 +270,9 @@ impl TranscriptPane {
                 })
             }
             AgentEvent::Notice { text } => self.entries.push(Entry::Notice { text: text.clone(), error: true }),
-            AgentEvent::Limit { limit } if limit.status != "allowed" => self.entries.push(Entry::Notice {
+            AgentEvent::Limit { limit } if limit.status != LimitStatus::Allowed => self.entries.push(Entry::Notice {
                 text: crate::harness::governor::describe(limit),
-                error: limit.status == "rejected",
+                error: limit.status == LimitStatus::Rejected,
             }),
             AgentEvent::Limit { .. } => {}
             AgentEvent::Started { .. } | AgentEvent::Usage { .. } => {}

@@ -44,8 +44,7 @@ impl StreamParser {
         // A plan's usage limit, read from the CLI's structured event first: `rejected` with a reset
         // time or a limit's kind (a throttling 429 is `rejected` with neither), then the error's
         // status, and the result's own words only as a last resort. Never tool output.
-        let plan_limit =
-            self.limit.as_ref().filter(|l| l.status == "rejected" && (l.resets_at.is_some() || l.kind.is_some()));
+        let plan_limit = self.limit.as_ref().filter(|l| l.is_plan_limit());
         let failed = is_error || subtype == "error_during_execution";
         let limited = failed && matches!(status, Some(429) | None);
         let reason = match (subtype, is_error, status) {
