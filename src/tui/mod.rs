@@ -211,8 +211,12 @@ async fn draw_loop(
                 dirty = true;
             }
             Some(reply) = reply_rx.recv() => {
-                // The loop that ran elsewhere has ended: it runs here now, waiting for `n`.
-                if can_take_over && matches!(&reply, Reply::Journal(v) if v.loop_pid.is_none()) {
+                // The loop that ran elsewhere has ended: it runs here now, waiting for `n`. Not
+                // before the screen has followed it to its end (what it did last, why it stopped).
+                if can_take_over
+                    && run_loop.handles.is_none()
+                    && matches!(&reply, Reply::Journal(v) if v.loop_pid.is_none())
+                {
                     can_take_over = false;
                     takeover_poll = None;
                     app.status.cannot_start = None;
