@@ -10,5 +10,6 @@ pub mod harness;
 pub mod logging;
 pub mod project;
 pub mod sandbox;
+pub mod shell;
 pub mod tui;
 pub mod words;

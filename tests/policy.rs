@@ -277,7 +277,7 @@ fn the_quickstarts_89_cases_with_batons_verdicts() {
         ("git status || git init", &["git", "git"]),
     ];
     for (cmd, names) in extract {
-        let parsed = baton::agent::shell::parse(cmd).unwrap();
+        let parsed = baton::shell::parse(cmd).unwrap();
         let got: Vec<&str> = parsed.commands.iter().map(|c| c.words[0].text.as_str()).collect();
         assert_eq!(&got, names, "{cmd}");
     }

@@ -8,7 +8,6 @@ pub mod mcp;
 pub mod policy;
 pub mod process;
 pub mod scripted;
-pub mod shell;
 pub mod tools;
 
 use std::path::PathBuf;

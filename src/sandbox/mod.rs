@@ -203,7 +203,7 @@ const NETWORK_SIGNS: &[&str] = &[
 /// them): the policy has checked its targets are the session's, so it may reach processes earlier
 /// commands started.
 pub fn signals_only(command: &str) -> bool {
-    let Ok(parsed) = crate::agent::shell::parse(command) else { return false };
+    let Ok(parsed) = crate::shell::parse(command) else { return false };
     let names: Vec<&str> = parsed.commands.iter().filter_map(|c| c.words.first()).map(|w| w.text.as_str()).collect();
     names.iter().any(|n| matches!(*n, "kill" | "pkill"))
         && parsed.commands.iter().all(|c| {

@@ -2,7 +2,7 @@
 //! directories outside the project.
 
 use super::walk::{Check, Walk, operands};
-use crate::agent::shell::Word;
+use crate::shell::Word;
 
 /// Settings `git -c` and `git config` may set: none of them makes git run a program.
 const SAFE_GIT_KEYS: &[&str] = &[

@@ -278,9 +278,9 @@ const READ_ONLY: &str = "this session judges the project and may not change it: 
 
 /// A path given by a file tool, as a word: a tool's path is not expanded, except a leading `~`,
 /// which some models write.
-fn shell_word(path: &str) -> crate::agent::shell::Word {
+fn shell_word(path: &str) -> crate::shell::Word {
     let raw = if path.starts_with('~') { path.to_owned() } else { format!("'{}'", path.replace('\'', "'\\''")) };
-    crate::agent::shell::Word { text: path.to_owned(), dynamic: false, raw }
+    crate::shell::Word { text: path.to_owned(), dynamic: false, raw }
 }
 
 #[cfg(test)]

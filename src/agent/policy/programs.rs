@@ -3,7 +3,7 @@
 
 use super::allow::changes_files;
 use super::walk::{Check, Walk};
-use crate::agent::shell::Word;
+use crate::shell::Word;
 
 /// `find`: where it starts is what `-delete` and `-exec rm` reach; `-exec` runs a command.
 pub(super) fn find(w: &mut Walk, args: &[Word]) -> Check {

@@ -2,7 +2,7 @@
 //! far enough to find the files they write and the commands they run.
 
 use super::walk::{Check, Walk};
-use crate::agent::shell::Word;
+use crate::shell::Word;
 
 /// `sed`: `-i` writes its files; a script's `w` writes, `r` reads and `e` runs a command (GNU).
 pub(super) fn sed(w: &mut Walk, args: &[Word]) -> Check {

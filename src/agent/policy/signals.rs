@@ -1,7 +1,7 @@
 //! kill and pkill: signals go only to processes this session started.
 
 use super::walk::{Check, Walk};
-use crate::agent::shell::Word;
+use crate::shell::Word;
 
 /// `kill`: only processes this session started, named by their ids.
 pub(super) fn kill(w: &mut Walk, args: &[Word]) -> Check {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use super::*;
-use crate::agent::shell;
+use crate::shell;
 
 fn names(cmd: &str) -> Vec<String> {
     shell::parse(cmd)

@@ -7,7 +7,7 @@ use super::Policy;
 use super::allow::{RECURSIVE, SHELLS, WRAPPERS, WRITERS, changes_files};
 use super::paths::fold;
 use super::{git, programs, scripts, signals};
-use crate::agent::shell::{self, Word};
+use crate::shell::{self, Word};
 
 pub(super) type Check = Result<(), String>;
 
