@@ -232,7 +232,7 @@ fn main() -> ExitCode {
         baton::sandbox::exec::main(&args[3..]);
     }
     if args.len() > 2 && args[1] == "sandbox" && args[2] == "hold" {
-        baton::sandbox::exec::hold();
+        baton::sandbox::hold::main(&args[3..]);
     }
     let _ = color_eyre::config::HookBuilder::default().display_env_section(false).install();
     baton::logging::init();
