@@ -239,6 +239,10 @@ fn landlock(writable: &[PathBuf], exposed: &[PathBuf], cli: bool) -> Result<(), 
     let status = ruleset
         .create()
         .map_err(fail)?
+        // Names may be listed anywhere (a listing of `/` is what the launcher inside the CLI's
+        // sandbox starts from); contents read only outside `/tmp`.
+        .add_rules(path_beneath_rules(["/"], AccessFs::ReadDir))
+        .map_err(fail)?
         .add_rules(path_beneath_rules(&readable, AccessFs::from_read(abi)))
         .map_err(fail)?
         .add_rules(path_beneath_rules(writable, AccessFs::from_all(abi)))

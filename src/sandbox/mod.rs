@@ -164,7 +164,8 @@ impl Profile {
         for w in writes {
             argv.extend(["--write".into(), w.clone().into_os_string()]);
         }
-        for e in &self.expose {
+        // The project is readable even where it is not writable (a read-only session in /tmp).
+        for e in std::iter::once(&self.root).chain(&self.expose) {
             argv.extend(["--expose".into(), e.clone().into_os_string()]);
         }
         for name in &self.env {
@@ -384,6 +385,7 @@ pub fn probe(profile: &Profile) -> Result<(), SandboxError> {
     let argv = profile.argv("true");
     let out = std::process::Command::new(&argv[0])
         .args(&argv[1..])
+        .current_dir(profile.root())
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| SandboxError::Unavailable(e.to_string()))?;

@@ -294,8 +294,10 @@ impl Backend for ClaudeCodeBackend {
                 cli_state: Some(login.dir().to_owned()),
                 expose: exposed,
             };
+            // The project's settings as they are now, as the hook reads them for every call.
+            let config = config::Config::load(&req.workdir).unwrap_or_else(|_| self.config.clone());
             let sandbox = match self.sandboxed {
-                true => match crate::sandbox::session(&req.workdir, &self.config.sandbox, &opts) {
+                true => match crate::sandbox::session(&req.workdir, &config.sandbox, &opts) {
                     Ok(s) => s,
                     Err(e) => return crashed(e.to_string()),
                 },
@@ -318,7 +320,7 @@ impl Backend for ClaudeCodeBackend {
             // The CLI's MCP servers start inside its sandbox, so they enter the session's the way
             // its commands do.
             let nested = sandbox.as_ref().and_then(|s| {
-                crate::sandbox::Profile::new(&req.workdir, &self.config.sandbox, s.profile.tmp())
+                crate::sandbox::Profile::new(&req.workdir, &config.sandbox, s.profile.tmp())
                     .ok()
                     .flatten()
                     .map(|p| p.read_only(req.read_only))
