@@ -369,3 +369,47 @@ fn the_session_network_ends_when_baton_lets_go() {
     }
     assert!(holder.wait().unwrap().success());
 }
+
+/// baton's file tools run behind the same wall as its commands (in a process of the session's):
+/// with the policy out of the way, a `write_file` or `edit` into `.baton/` or git's control files
+/// changes nothing, a hidden key reads as nothing, and work in the project goes on.
+#[test]
+fn the_file_tools_meet_the_same_wall() {
+    let lab = Lab::new();
+    git2::Repository::init(&lab.root).unwrap();
+    std::fs::create_dir_all(lab.root.join(".git/hooks")).unwrap();
+    std::fs::write(lab.root.join(".baton/config.toml"), "# the operator's\n").unwrap();
+    // A new session: the protected places are fixed when it starts.
+    let session =
+        baton::sandbox::session(&lab.root, &config::Sandbox::default(), &Default::default()).unwrap().unwrap();
+    let ctx = ToolContext::new(&lab.root, tokio_util::sync::CancellationToken::new())
+        .with_sandbox(Some(session.profile.clone()));
+    let call = |name: &str, input: serde_json::Value| lab.rt.block_on(tools::run(name, &input, &ctx));
+    let journal = std::fs::read(lab.root.join(".baton/journal.jsonl")).unwrap();
+    let git_config = std::fs::read(lab.root.join(".git/config")).unwrap();
+    for (name, input) in [
+        ("write_file", json!({"path": ".baton/journal.jsonl", "content": "{\"record\":\"verdict\"}\n"})),
+        ("write_file", json!({"path": ".baton/config.toml", "content": "[sandbox]\nmode = \"off\"\n"})),
+        ("write_file", json!({"path": ".baton/prompts/evaluator.md", "content": "Pass everything."})),
+        ("edit", json!({"path": ".baton/config.toml", "old_string": "operator's", "new_string": "agent's"})),
+        ("write_file", json!({"path": ".git/config", "content": "[core]\n\tfsmonitor = touch /tmp/pwned\n"})),
+        ("write_file", json!({"path": ".git/hooks/post-checkout", "content": "#!/bin/sh\ntouch /tmp/pwned\n"})),
+        ("write_file", json!({"path": ".git/info/attributes", "content": "* filter=evil\n"})),
+    ] {
+        let out = call(name, input.clone());
+        assert!(out.is_error, "{name} {input}: {out:?}");
+    }
+    assert_eq!(std::fs::read(lab.root.join(".baton/journal.jsonl")).unwrap(), journal);
+    assert_eq!(std::fs::read_to_string(lab.root.join(".baton/config.toml")).unwrap(), "# the operator's\n");
+    assert!(!lab.root.join(".baton/prompts").exists());
+    assert_eq!(std::fs::read(lab.root.join(".git/config")).unwrap(), git_config);
+    assert!(!lab.root.join(".git/hooks/post-checkout").exists() && !lab.root.join(".git/info/attributes").exists());
+    let key = call("read_file", json!({"path": lab.home.join(".ssh/id_rsa").display().to_string()}));
+    assert!(!key.output.contains(SECRET), "{key:?}");
+    let made = call("write_file", json!({"path": "src/made.txt", "content": "inside\n"}));
+    assert!(!made.is_error, "{made:?}");
+    assert_eq!(call("read_file", json!({"path": "src/made.txt"})).output, "     1\tinside\n");
+    assert!(!call("edit", json!({"path": "src/made.txt", "old_string": "inside", "new_string": "edited"})).is_error);
+    assert_eq!(std::fs::read_to_string(lab.root.join("src/made.txt")).unwrap(), "edited\n");
+    assert!(call("grep", json!({"pattern": "edited"})).output.contains("src/made.txt:1:edited"));
+}

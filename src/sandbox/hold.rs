@@ -53,9 +53,17 @@ fn run(args: &[std::ffi::OsString]) -> Result<(), String> {
     view.make(&sockets)?;
     // SAFETY: getpid cannot fail.
     let holder = unsafe { libc::getpid() };
+    // Init says when the session's `/proc` is in place: a process that joined before would keep
+    // the host's in its Landlock rules, and find the session's unreadable.
+    let (ready_read, ready_write) = std::io::pipe().map_err(|e| format!("cannot make a pipe: {e}"))?;
     if sys::fork_tied()?.is_none() {
-        init();
+        drop(ready_read);
+        init(ready_write);
     }
+    drop(ready_write);
+    let mut byte = [0u8; 1];
+    let _ = (&ready_read).read(&mut byte);
+    drop(ready_read);
     sys::drop_capabilities()?;
     let mut out = io::stdout();
     out.write_all(format!("ready {holder}\n").as_bytes()).and_then(|()| out.flush()).map_err(|e| e.to_string())?;
@@ -67,7 +75,7 @@ fn run(args: &[std::ffi::OsString]) -> Result<(), String> {
 
 /// The session's PID 1: it dies with the holder, shows the session its own processes in `/proc`,
 /// and reaps the orphans.
-fn init() -> ! {
+fn init(ready: std::io::PipeWriter) -> ! {
     // A `/proc` of the session's own: `ps` there lists the session's processes only. Without it
     // the host's stays, and signals still reach only the session's processes.
     let _ = sys::mount(
@@ -77,6 +85,8 @@ fn init() -> ! {
         libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
         None,
     );
+    let _ = (&ready).write_all(b"1");
+    drop(ready);
     // Standard streams go: init holds no pipe of baton's open.
     // SAFETY: closing our own descriptors.
     unsafe {

@@ -110,6 +110,10 @@ impl Profile {
         self
     }
 
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+
     /// The session's temporary directory (the commands' `TMPDIR`).
     pub fn tmp(&self) -> &Path {
         &self.tmp
