@@ -202,7 +202,14 @@ name = "sockets"
 id = "probe"
 start = "Build"
 tools = [{ name = "write_file", input = { path = "probe.py", content = '''
-import os, socket, sys
+import os, socket, sys, time
+later = sys.argv[1]
+# A socket the host binds while the session runs: wait for it, give the wall its moment, try.
+for _ in range(400):
+    if os.path.exists(later):
+        break
+    time.sleep(0.05)
+time.sleep(0.5)
 for path in sys.argv[1:]:
     s = socket.socket(socket.AF_UNIX)
     try:
@@ -238,13 +245,27 @@ async fn no_host_socket(cli: bool) {
             l
         })
         .collect();
-    let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+    // One more, bound on the host while the session runs.
+    let later = away.path().join("later.sock");
+    let mut list: Vec<String> = vec![later.display().to_string()];
+    list.extend(paths.iter().map(|p| p.display().to_string()));
+    let binder = {
+        let later = later.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(1500));
+            let l = std::os::unix::net::UnixListener::bind(&later).unwrap();
+            l.set_nonblocking(true).unwrap();
+            std::thread::sleep(Duration::from_secs(5));
+            l.accept().is_err()
+        })
+    };
     let ran = session(cli, dir.path(), &SOCKETS.replace("PATHS", &list.join(" "))).await;
     let results = common::tool_results(&ran.events);
     let output = &results.last().unwrap().0;
     for l in &listeners {
         assert!(l.accept().is_err(), "a host socket answered: {output}");
     }
+    assert!(binder.join().unwrap(), "the socket bound during the session answered: {output}");
     assert!(!output.contains("REACHED"), "{output}");
     assert!(output.contains("OWN-SOCKET-WORKS"), "a socket of the session's own works: {output}");
 }
