@@ -8,6 +8,7 @@ use color_eyre::Result;
 use color_eyre::eyre::{WrapErr, eyre};
 
 use crate::agent::anthropic::AnthropicBackend;
+use crate::agent::openai::OpenAiBackend;
 use crate::agent::{AgentEvent, Backend};
 use crate::harness::{Command, Handles, Harness, HarnessEvent, RunOptions};
 use crate::project::Project;
@@ -56,7 +57,8 @@ pub fn backend_for(
 ) -> Result<Arc<dyn Backend>> {
     crate::sandbox::ready(&config.sandbox)?;
     match kind {
-        BackendKind::Anthropic => Ok(Arc::new(AnthropicBackend::from_env(config)?)),
+        BackendKind::Anthropic => Ok(Arc::new(AnthropicBackend::from_config(config)?)),
+        BackendKind::Openai => Ok(Arc::new(OpenAiBackend::from_config(config)?)),
         BackendKind::ClaudeCode => {
             let claude = crate::agent::claude_code::find_claude(claude_bin, &config.agent.claude_bin)?;
             Ok(Arc::new(crate::agent::claude_code::ClaudeCodeBackend::new(claude, config)?))

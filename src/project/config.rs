@@ -84,8 +84,22 @@ impl Default for Files {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
+    /// baton's own agent over the Messages API (Anthropic, and every server that speaks it).
     Anthropic,
+    /// baton's own agent over OpenAI's chat completions.
+    Openai,
     ClaudeCode,
+}
+
+/// How an API key is sent to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyHeader {
+    /// The backend's own way: `x-api-key` for `anthropic`, `Authorization: Bearer` for `openai`.
+    #[default]
+    Auto,
+    XApiKey,
+    Bearer,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -102,6 +116,14 @@ pub struct Agent {
     pub mcp_config: String,
     /// For claude-code: tools of those MCP servers the agent may use, e.g. `mcp__playwright`.
     pub mcp_tools: Vec<String>,
+    /// For anthropic and openai: the model server's address (`http://localhost:11434`,
+    /// `https://openrouter.ai/api/v1`); empty, the provider's own. `ANTHROPIC_BASE_URL` or
+    /// `OPENAI_BASE_URL` win over it, as the SDKs read them.
+    pub base_url: String,
+    /// The environment variable that holds the key; empty, `ANTHROPIC_API_KEY` or `OPENAI_API_KEY`.
+    pub api_key_env: String,
+    /// How the key is sent.
+    pub auth: KeyHeader,
 }
 
 impl Default for Agent {
@@ -114,6 +136,9 @@ impl Default for Agent {
             claude_bin: String::new(),
             mcp_config: String::new(),
             mcp_tools: Vec::new(),
+            base_url: String::new(),
+            api_key_env: String::new(),
+            auth: KeyHeader::Auto,
         }
     }
 }
@@ -335,11 +360,24 @@ pub struct Evaluate {
     pub model: String,
     /// Most model turns of one evaluation.
     pub max_turns: u32,
+    /// Its model server, its key's variable and how the key is sent, when its backend is another
+    /// than the sessions' (a backend the same as theirs uses `[agent]`'s unless these are set).
+    pub base_url: String,
+    pub api_key_env: String,
+    pub auth: KeyHeader,
 }
 
 impl Default for Evaluate {
     fn default() -> Self {
-        Evaluate { mode: EvaluateMode::Report, backend: None, model: String::new(), max_turns: 60 }
+        Evaluate {
+            mode: EvaluateMode::Report,
+            backend: None,
+            model: String::new(),
+            max_turns: 60,
+            base_url: String::new(),
+            api_key_env: String::new(),
+            auth: KeyHeader::Auto,
+        }
     }
 }
 
@@ -349,7 +387,23 @@ impl Config {
     pub fn for_evaluator(&self) -> Config {
         let mut c = self.clone();
         if let Some(b) = self.evaluate.backend {
+            // Another backend is another server: [agent]'s does not carry over.
+            if b != self.agent.backend {
+                c.agent.base_url = String::new();
+                c.agent.api_key_env = String::new();
+                c.agent.auth = KeyHeader::Auto;
+            }
             c.agent.backend = b;
+        }
+        let e = &self.evaluate;
+        if !e.base_url.trim().is_empty() {
+            c.agent.base_url = e.base_url.clone();
+        }
+        if !e.api_key_env.trim().is_empty() {
+            c.agent.api_key_env = e.api_key_env.clone();
+        }
+        if e.auth != KeyHeader::Auto {
+            c.agent.auth = e.auth;
         }
         if !self.evaluate.model.trim().is_empty() {
             c.agent.model = self.evaluate.model.clone();
