@@ -645,6 +645,24 @@ mod tests {
     }
 
     #[test]
+    fn an_evaluator_on_another_backend_does_not_take_the_sessions_server() {
+        let text = "[agent]\nbackend = \"openai\"\nbase_url = \"http://localhost:11434/v1\"\nauth = \"bearer\"\n[evaluate]\nbackend = \"anthropic\"\nmodel = \"claude-haiku-4-5\"\n";
+        let e = Config::parse(Path::new("c.toml"), text).unwrap().for_evaluator();
+        assert_eq!(
+            (e.agent.backend, e.agent.base_url.as_str(), e.agent.auth),
+            (BackendKind::Anthropic, "", KeyHeader::Auto)
+        );
+        let text = format!("{text}base_url = \"http://gpu:8080\"\napi_key_env = \"JUDGE_KEY\"\n");
+        let e = Config::parse(Path::new("c.toml"), &text).unwrap().for_evaluator();
+        assert_eq!((e.agent.base_url.as_str(), e.agent.api_key_env.as_str()), ("http://gpu:8080", "JUDGE_KEY"));
+        // The same backend keeps [agent]'s server.
+        let same =
+            "[agent]\nbackend = \"openai\"\nbase_url = \"http://localhost:11434/v1\"\n[evaluate]\nmodel = \"small\"\n";
+        let e = Config::parse(Path::new("c.toml"), same).unwrap().for_evaluator();
+        assert_eq!((e.agent.base_url.as_str(), e.agent.model.as_str()), ("http://localhost:11434/v1", "small"));
+    }
+
+    #[test]
     fn merge_is_key_by_key() {
         let mut base: toml::Table = toml::from_str("[run]\nverify = \"make test\"\nmax_sessions = 3\n").unwrap();
         merge(&mut base, toml::from_str("[run]\nmax_sessions = 9\n").unwrap());

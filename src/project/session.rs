@@ -79,11 +79,21 @@ impl Usage {
 
 /// A cost as people read it: `$0.42`; "price unknown" when nothing of it could be priced, and
 /// `$0.42 + price unknown` when part of it could not, never a $0 that is not one.
-pub fn dollars(cost_usd: f64, usage: &Usage) -> String {
-    match (usage.priced(), cost_usd > 0.0) {
-        (true, _) => format!("${cost_usd:.2}"),
-        (false, false) => "price unknown".to_owned(),
-        (false, true) => format!("${cost_usd:.2} + price unknown"),
+pub fn dollars(cost_usd: f64, price_unknown: bool) -> String {
+    match (price_unknown, cost_usd > 0.0) {
+        (false, _) => format!("${cost_usd:.2}"),
+        (true, false) => "price unknown".to_owned(),
+        (true, true) => format!("${cost_usd:.2} + price unknown"),
+    }
+}
+
+/// Token counts as people read them (`fmt` writes one count): "unknown" when the server reported
+/// none of them, `≥N` when it reported some.
+pub fn tokens(n: u64, usage: &Usage, fmt: impl Fn(u64) -> String) -> String {
+    match (usage.unreported_turns, n) {
+        (0, n) => fmt(n),
+        (_, 0) => "unknown".to_owned(),
+        (_, n) => format!("≥{}", fmt(n)),
     }
 }
 
@@ -114,13 +124,16 @@ mod tests {
     #[test]
     fn an_unknown_price_is_never_shown_as_zero() {
         let priced = Usage { input_tokens: 10, ..Usage::default() };
-        assert_eq!(dollars(0.0, &priced), "$0.00");
-        let unpriced = Usage { unpriced_turns: 2, ..priced };
-        assert_eq!(dollars(0.0, &unpriced), "price unknown");
-        assert_eq!(dollars(0.5, &unpriced), "$0.50 + price unknown");
+        assert_eq!(dollars(0.0, !priced.priced()), "$0.00");
+        let unpriced = Usage { unpriced_turns: 2, unreported_turns: 1, ..priced };
+        assert_eq!(dollars(0.0, !unpriced.priced()), "price unknown");
+        assert_eq!(dollars(0.5, true), "$0.50 + price unknown");
         let mut total = priced;
         total.add(&unpriced);
         assert!(!total.priced());
+        assert_eq!(tokens(10, &priced, |n| n.to_string()), "10");
+        assert_eq!(tokens(0, &unpriced, |n| n.to_string()), "unknown");
+        assert_eq!(tokens(10, &unpriced, |n| n.to_string()), "≥10");
         let json = serde_json::to_value(priced).unwrap();
         assert!(json.get("unpriced_turns").is_none(), "a priced usage reads as before: {json}");
     }

@@ -200,7 +200,11 @@ impl Server {
             }
         }
         for piece in chunks(&text, n) {
-            let delta = if profile == Profile::Ollama { json!({"role": "assistant", "content": piece}) } else { json!({"content": piece}) };
+            let delta = if profile == Profile::Ollama {
+                json!({"role": "assistant", "content": piece})
+            } else {
+                json!({"content": piece})
+            };
             c.send(delta, None, None).await?;
         }
         let last_call = calls.len().checked_sub(1);
@@ -214,7 +218,8 @@ impl Server {
                     c.send(json!({"role": "assistant", "content": "", "tool_calls": [call]}), None, None).await?;
                 }
                 _ => {
-                    let mut first = json!({"index": i, "id": call_id(b), "type": "function", "function": {"name": b["name"]}});
+                    let mut first =
+                        json!({"index": i, "id": call_id(b), "type": "function", "function": {"name": b["name"]}});
                     if matches!(profile, Profile::OpenAi | Profile::Anthropic | Profile::OpenRouter) {
                         first["function"]["arguments"] = json!("");
                     }
@@ -222,7 +227,8 @@ impl Server {
                     let mut pieces = chunks(&arguments, n.max(8));
                     // vLLM sends the last piece of the last call in the chunk that finishes.
                     if profile == Profile::Vllm && Some(i) == last_call {
-                        held = pieces.pop().map(|p| json!({"tool_calls": [{"index": i, "function": {"arguments": p}}]}));
+                        held =
+                            pieces.pop().map(|p| json!({"tool_calls": [{"index": i, "function": {"arguments": p}}]}));
                     }
                     for p in pieces {
                         c.send(json!({"tool_calls": [{"index": i, "function": {"arguments": p}}]}), None, None).await?;
@@ -236,7 +242,8 @@ impl Server {
             (Profile::Vllm, _) => json!({"content": ""}),
             _ => json!({}),
         };
-        let timings = (profile == Profile::LlamaCpp && report.is_none()).then(|| ("timings", json!({"predicted_n": 1})));
+        let timings =
+            (profile == Profile::LlamaCpp && report.is_none()).then(|| ("timings", json!({"predicted_n": 1})));
         c.send(finishing, Some(finish), timings).await?;
         if let Some(usage) = report {
             let mut chunk = c.base.clone();
@@ -258,7 +265,8 @@ impl Server {
         let mut sse = Sse { out, delay: std::time::Duration::ZERO };
         let base = json!({"id": "chatcmpl-broken", "object": "chat.completion.chunk", "model": model});
         let mut chunk = base.clone();
-        chunk["choices"] = json!([{"index": 0, "delta": {"role": "assistant", "content": "I will st"}, "finish_reason": null}]);
+        chunk["choices"] =
+            json!([{"index": 0, "delta": {"role": "assistant", "content": "I will st"}, "finish_reason": null}]);
         sse.data(&chunk.to_string()).await?;
         if error {
             sse.data(&json!({"error": {"message": "The server is overloaded", "type": "server_error", "param": null, "code": null}}).to_string())
@@ -278,7 +286,9 @@ fn usage_of(profile: Profile, mut usage: Value) -> Value {
         Profile::OpenRouter => {
             details(&mut usage);
             // OpenRouter says what the turn cost.
-            let cost = (usage["prompt_tokens"].as_f64().unwrap_or(0.0) * 0.5 + usage["completion_tokens"].as_f64().unwrap_or(0.0) * 2.0) / 1e6;
+            let cost = (usage["prompt_tokens"].as_f64().unwrap_or(0.0) * 0.5
+                + usage["completion_tokens"].as_f64().unwrap_or(0.0) * 2.0)
+                / 1e6;
             usage["cost"] = json!(cost);
         }
         _ => {}

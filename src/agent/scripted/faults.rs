@@ -37,9 +37,10 @@ impl Server {
                 Api::Chat => (refusal(503, "server_error", "The server is overloaded or not ready yet."), retry_after),
             },
             FaultKind::ServerError => (refusal(500, "api_error", "Internal server error"), retry_after),
-            FaultKind::BadRequest => {
-                (refusal(400, "invalid_request_error", "messages: the scripted model refuses this request"), String::new())
-            }
+            FaultKind::BadRequest => (
+                refusal(400, "invalid_request_error", "messages: the scripted model refuses this request"),
+                String::new(),
+            ),
             FaultKind::Unauthorized => (refusal(401, "authentication_error", "invalid x-api-key"), String::new()),
             FaultKind::ContextOverflow => (self.profile().overflow(api), String::new()),
             FaultKind::UnansweredToolCall => (self.profile().unanswered(api, "toolu_0000000000000001"), String::new()),
@@ -60,7 +61,13 @@ impl Server {
         Ok(true)
     }
 
-    async fn broken_stream(&self, out: &mut TcpStream, error: bool, model: &str, input_tokens: u64) -> std::io::Result<()> {
+    async fn broken_stream(
+        &self,
+        out: &mut TcpStream,
+        error: bool,
+        model: &str,
+        input_tokens: u64,
+    ) -> std::io::Result<()> {
         let msg_id = format!("msg_{}", self.ids(1).remove(0));
         let mut sse = self.start_stream(out, &msg_id, model, input_tokens, "").await?;
         sse.event(
@@ -74,8 +81,11 @@ impl Server {
         )
         .await?;
         if error {
-            sse.event("error", json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
-                .await?;
+            sse.event(
+                "error",
+                json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+            )
+            .await?;
             sse.end().await?;
         }
         // A cut: the connection closes with the response unfinished.

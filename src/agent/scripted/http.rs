@@ -119,4 +119,3 @@ pub fn chunks(text: &str, n: usize) -> Vec<String> {
     let chars: Vec<char> = text.chars().collect();
     chars.chunks(n.max(1)).map(|c| c.iter().collect()).collect()
 }
-

@@ -44,8 +44,11 @@ impl Server {
             for (index, block) in content.blocks.iter().enumerate() {
                 if block["type"] == "thinking" {
                     let delta = json!({"type": "signature_delta", "signature": ""});
-                    sse.event("content_block_delta", json!({"type": "content_block_delta", "index": index, "delta": delta}))
-                        .await?;
+                    sse.event(
+                        "content_block_delta",
+                        json!({"type": "content_block_delta", "index": index, "delta": delta}),
+                    )
+                    .await?;
                 }
                 sse.event("content_block_stop", json!({"type": "content_block_stop", "index": index})).await?;
             }
@@ -69,7 +72,9 @@ impl Server {
         Some(match self.profile() {
             Profile::Ollama => json!({"input_tokens": input, "output_tokens": 0}),
             Profile::LlamaCpp => json!({"cache_read_input_tokens": 0, "input_tokens": input, "output_tokens": 0}),
-            _ => json!({"input_tokens": input, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}),
+            _ => {
+                json!({"input_tokens": input, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0})
+            }
         })
     }
 
@@ -128,7 +133,8 @@ impl Server {
                 sse.event("content_block_start", start(opening)).await?;
                 for piece in chunks(block["thinking"].as_str().unwrap_or(""), n) {
                     sse.pause().await;
-                    sse.event("content_block_delta", delta(json!({"type": "thinking_delta", "thinking": piece}))).await?;
+                    sse.event("content_block_delta", delta(json!({"type": "thinking_delta", "thinking": piece})))
+                        .await?;
                 }
                 if self.profile() == Profile::Anthropic {
                     let signature = json!({"type": "signature_delta", "signature": block["signature"]});
@@ -139,15 +145,25 @@ impl Server {
                 let input = block["input"].to_string();
                 let (opening, pieces) = match self.profile() {
                     // The whole input in one delta.
-                    Profile::Ollama => (json!({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}), vec![input]),
+                    Profile::Ollama => (
+                        json!({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}),
+                        vec![input],
+                    ),
                     // No `input` in the opening block.
-                    Profile::LlamaCpp => (json!({"type": "tool_use", "id": block["id"], "name": block["name"]}), chunks(&input, n.max(8))),
-                    _ => (json!({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}), chunks(&input, n.max(8))),
+                    Profile::LlamaCpp => (
+                        json!({"type": "tool_use", "id": block["id"], "name": block["name"]}),
+                        chunks(&input, n.max(8)),
+                    ),
+                    _ => (
+                        json!({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}),
+                        chunks(&input, n.max(8)),
+                    ),
                 };
                 sse.event("content_block_start", start(opening)).await?;
                 for piece in pieces {
                     sse.pause().await;
-                    sse.event("content_block_delta", delta(json!({"type": "input_json_delta", "partial_json": piece}))).await?;
+                    sse.event("content_block_delta", delta(json!({"type": "input_json_delta", "partial_json": piece})))
+                        .await?;
                 }
             }
         }

@@ -147,7 +147,9 @@ impl Server {
                     stream.write_all(&json_response(200, &json!({"input_tokens": n}), "")).await?;
                     true
                 }
-                ("POST", "/v1/messages") => self.answer(stream, Api::Messages, &body, req.headers, req.body.len()).await?,
+                ("POST", "/v1/messages") => {
+                    self.answer(stream, Api::Messages, &body, req.headers, req.body.len()).await?
+                }
                 ("POST", "/v1/chat/completions" | "/chat/completions") => {
                     self.answer(stream, Api::Chat, &body, req.headers, req.body.len()).await?
                 }
@@ -181,9 +183,11 @@ impl Server {
             let carried = match what.as_str() {
                 "tools" => body["tools"].as_array().is_some_and(|t| !t.is_empty()),
                 "thinking" => body["messages"].as_array().into_iter().flatten().any(|m| {
-                    m["content"].as_array().into_iter().flatten().any(|b| {
-                        matches!(b["type"].as_str(), Some("thinking" | "redacted_thinking"))
-                    })
+                    m["content"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|b| matches!(b["type"].as_str(), Some("thinking" | "redacted_thinking")))
                 }),
                 "cache_control" => api == Api::Messages && raw.to_string().contains("\"cache_control\""),
                 other => raw.get(other).is_some(),

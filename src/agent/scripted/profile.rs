@@ -91,10 +91,16 @@ impl Profile {
     /// The error body of `r` as this server writes it on `api`.
     pub fn error_body(self, api: Api, r: &Refusal) -> Value {
         match (api, self) {
-            (Api::Messages, Profile::Ollama) => json!({"type": "error", "error": {"type": r.kind, "message": r.message}, "request_id": "req_scripted"}),
+            (Api::Messages, Profile::Ollama) => {
+                json!({"type": "error", "error": {"type": r.kind, "message": r.message}, "request_id": "req_scripted"})
+            }
             (Api::Messages, _) => json!({"type": "error", "error": {"type": r.kind, "message": r.message}}),
-            (Api::Chat, Profile::Vllm) => json!({"object": "error", "message": r.message, "type": r.kind, "param": null, "code": r.status}),
-            (Api::Chat, Profile::LlamaCpp) => json!({"error": {"code": r.status, "message": r.message, "type": r.kind}}),
+            (Api::Chat, Profile::Vllm) => {
+                json!({"object": "error", "message": r.message, "type": r.kind, "param": null, "code": r.status})
+            }
+            (Api::Chat, Profile::LlamaCpp) => {
+                json!({"error": {"code": r.status, "message": r.message, "type": r.kind}})
+            }
             (Api::Chat, Profile::OpenRouter) => json!({"error": {"code": r.status, "message": r.message}}),
             (Api::Chat, _) => json!({"error": {"message": r.message, "type": r.kind, "param": null, "code": r.code}}),
         }
@@ -114,10 +120,15 @@ impl Profile {
                 message: format!("model \"{model}\" not found, try pulling it first"),
                 code: None,
             },
-            (Api::Messages, _) => Refusal { status: 404, kind: "not_found_error", message: format!("model: {model}"), code: None },
-            (_, Profile::Vllm) => {
-                Refusal { status: 404, kind: "NotFoundError", message: format!("The model `{model}` does not exist."), code: None }
+            (Api::Messages, _) => {
+                Refusal { status: 404, kind: "not_found_error", message: format!("model: {model}"), code: None }
             }
+            (_, Profile::Vllm) => Refusal {
+                status: 404,
+                kind: "NotFoundError",
+                message: format!("The model `{model}` does not exist."),
+                code: None,
+            },
             (_, Profile::OpenRouter) => {
                 Refusal { status: 400, kind: "", message: format!("{model} is not a valid model ID"), code: None }
             }
