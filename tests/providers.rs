@@ -38,12 +38,11 @@ async fn run(api: Api, scenario: &str, dir: &Path, profile: Profile, config: &Co
     let backend: Box<dyn Backend> = match api {
         // The endpoint as the config gives it (auth), at the scripted model's address.
         Api::Messages => {
-            let mut endpoint = Endpoint::resolve_with(
-                &baton::agent::anthropic::client::PROVIDER,
-                &config.agent,
-                |name| (name == "ANTHROPIC_API_KEY").then(|| "test-key".to_owned()),
-            )
-            .unwrap();
+            let mut endpoint =
+                Endpoint::resolve_with(&baton::agent::anthropic::client::PROVIDER, &config.agent, |name| {
+                    (name == "ANTHROPIC_API_KEY").then(|| "test-key".to_owned())
+                })
+                .unwrap();
             endpoint.base_url = model.url();
             Box::new(AnthropicBackend::at(endpoint, config).unwrap())
         }
@@ -124,7 +123,8 @@ async fn refused_thinking_blocks_are_left_out_after_one_retry() {
     let scenario = format!("{GREETER}\n[quirks]\nrefuse = [\"thinking\"]\n");
     let ran = run(Api::Messages, &scenario, dir.path(), Profile::Anthropic, &config("")).await;
     assert_eq!(ran.end.reason, EndReason::Completed, "{:#?}", ran.events);
-    let sent_thinking: Vec<bool> = ran.requests.iter().map(|r| r["messages"].to_string().contains("\"thinking\"")).collect();
+    let sent_thinking: Vec<bool> =
+        ran.requests.iter().map(|r| r["messages"].to_string().contains("\"thinking\"")).collect();
     // The first request has no reply to send back yet; the second carried thinking and was refused.
     assert_eq!(sent_thinking, [false, true, false, false]);
     assert!(common::notices(&ran.events).iter().any(|n| n.contains("refused thinking blocks")));
@@ -136,7 +136,14 @@ async fn a_server_that_reports_no_usage_leaves_tokens_and_price_unknown_on_both_
     for api in [Api::Messages, Api::Chat] {
         let dir = common::temp_repo();
         // A priced model: without usage there is still nothing to price.
-        let ran = run(api, &scenario, dir.path(), Profile::Ollama, &config("[prices.\"qwen3:8b\"]\ninput = 1.0\noutput = 1.0\n")).await;
+        let ran = run(
+            api,
+            &scenario,
+            dir.path(),
+            Profile::Ollama,
+            &config("[prices.\"qwen3:8b\"]\ninput = 1.0\noutput = 1.0\n"),
+        )
+        .await;
         assert_eq!(ran.end.reason, EndReason::Completed, "{api:?}");
         let u = ran.end.usage;
         assert_eq!((u.input_tokens, u.output_tokens, u.unreported_turns, u.unpriced_turns), (0, 0, 3, 3), "{api:?}");
@@ -208,7 +215,10 @@ async fn a_context_overflow_and_an_unanswered_tool_call_are_named_with_server_an
     ] {
         for (fault, want) in [
             ("context_overflow", "the conversation no longer fits model `qwen3:8b`'s context window at"),
-            ("unanswered_tool_call", "refused the conversation (400) because a tool call of model `qwen3:8b` went unanswered"),
+            (
+                "unanswered_tool_call",
+                "refused the conversation (400) because a tool call of model `qwen3:8b` went unanswered",
+            ),
         ] {
             let dir = common::temp_repo();
             let scenario = GREETER.replace(
@@ -240,4 +250,3 @@ async fn a_server_without_tool_calls_is_named_and_told_what_to_change() {
         assert_eq!(ran.requests.len(), 1, "{api:?} {profile:?}: not retried");
     }
 }
-
