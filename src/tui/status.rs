@@ -83,16 +83,16 @@ impl App {
         let total = s.cost_total + if s.running { s.cost_session } else { 0.0 };
         let u = &s.usage_session;
         let unpriced_total = s.unpriced_total || (s.running && !u.priced());
-        let money = (
-            format!(
-                "{}↑ {}↓ {} (total {})",
-                session::tokens(s.tokens_in, u, tokens),
-                session::tokens(s.tokens_out, u, tokens),
-                session::dollars(s.cost_session, !u.priced()),
-                session::dollars(total, unpriced_total)
-            ),
-            t.text(),
-        );
+        let (cost, total) = (session::dollars(s.cost_session, !u.priced()), session::dollars(total, unpriced_total));
+        // An unknown cost is long to say: the total is said only when it differs from the session's.
+        let total = if !u.priced() && total == cost { String::new() } else { format!(" (total {total})") };
+        let money = if u.unreported_turns > 0 && s.tokens_in + s.tokens_out == 0 {
+            format!("tokens unknown, {cost}{total}")
+        } else {
+            let (tin, tout) = (session::tokens(s.tokens_in, u, tokens), session::tokens(s.tokens_out, u, tokens));
+            format!("{tin}↑ {tout}↓ {cost}{total}")
+        };
+        let money = (money, t.text());
         let mode = (if self.mode == Mode::Step { "step" } else { "continuous" }.to_owned(), t.text());
         // A usage limit, once it is nearly used up: how much, and which.
         let limit = s.limit.as_ref().filter(|l| l.status != crate::agent::LimitStatus::Allowed).map(|l| {
