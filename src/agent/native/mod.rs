@@ -1,8 +1,9 @@
 //! baton's own agent: one loop over either wire format (Anthropic's Messages API, OpenAI's chat
 //! completions) with the same built-in tools, policy, sandbox, MCP servers and ask mode. A wire
-//! ([`Wire`]) only writes a conversation in its format and reads a reply back; everything a
-//! session does between replies is here, once.
+//! format ([`client::Format`]) only writes a conversation its way and reads a reply back;
+//! everything a session does between replies is here, once.
 
+pub mod client;
 pub mod conversation;
 pub mod endpoint;
 pub mod explain;
@@ -15,57 +16,51 @@ use std::time::Duration;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
-use tokio_util::sync::CancellationToken;
 
 use super::mcp;
 use super::tools::ToolContext;
-use super::{AgentEvent, EndReason, SessionEnd, SessionRequest};
+use super::{AgentEvent, Backend, EndReason, SessionEnd, SessionRequest};
 use crate::project::config::{self, Price};
 use crate::project::session::Usage;
-use conversation::{Part, Reply, ToolResult, Turn};
-use http::{Progress, RequestError, RetryPolicy};
+use client::{Client, Format};
+use conversation::{Part, Reply, ToolResult};
+use endpoint::{Endpoint, SetupError};
+use http::{Progress, RetryPolicy};
 
-/// A wire format: how a turn goes to the server and its reply comes back.
-pub trait Wire: Send + Sync {
-    /// The server's address, for the operator's messages.
-    fn base_url(&self) -> &str;
-    /// Sends `turn` and reads the whole reply, telling `progress` what streams in.
-    fn turn<'a>(
-        &'a self,
-        turn: Turn<'a>,
-        cancel: &'a CancellationToken,
-        progress: &'a mut (dyn FnMut(Progress) + Send),
-    ) -> BoxFuture<'a, Result<Reply, RequestError>>;
-    fn set_retry(&mut self, retry: RetryPolicy);
-}
-
-/// baton's own agent on one wire.
-pub struct Agent {
-    wire: Box<dyn Wire>,
+/// baton's own agent on wire format `F`.
+pub struct Agent<F: Format> {
+    client: Client<F>,
     model: String,
     max_tokens: u32,
     price: Option<Price>,
     config: config::Config,
 }
 
-impl Agent {
-    pub fn new(wire: Box<dyn Wire>, config: &config::Config) -> Self {
-        Agent {
-            wire,
+impl<F: Format> Agent<F> {
+    /// An agent on the server the environment names, as the official SDKs read it, else the one
+    /// `[agent] base_url`, `api_key_env` and `auth` name, else the provider's own.
+    pub fn from_config(config: &config::Config) -> Result<Self, SetupError> {
+        Self::at(Endpoint::resolve(&F::PROVIDER, &config.agent)?, config)
+    }
+
+    /// An agent on the server at `base_url`, taking `api_key` the provider's way.
+    pub fn new(base_url: &str, api_key: &str, config: &config::Config) -> Result<Self, SetupError> {
+        Self::at(Endpoint::new(&F::PROVIDER, base_url, api_key), config)
+    }
+
+    pub fn at(endpoint: Endpoint, config: &config::Config) -> Result<Self, SetupError> {
+        Ok(Agent {
+            client: Client::new(endpoint)?,
             model: config.agent.model.clone(),
             max_tokens: config.agent.max_tokens,
             price: config.price(&config.agent.model),
             config: config.clone(),
-        }
+        })
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
-        self.wire.set_retry(retry);
+        self.client.http.retry = retry;
         self
-    }
-
-    pub fn model(&self) -> &str {
-        &self.model
     }
 
     /// What a reply used and cost: the server's own figure, else the configured price. A turn
@@ -157,9 +152,19 @@ impl Agent {
         }
         (shown, ToolResult { id: id.to_owned(), content, is_error: answer.is_error })
     }
+}
+
+impl<F: Format> Backend for Agent<F> {
+    fn name(&self) -> &'static str {
+        F::BACKEND
+    }
+
+    fn model(&self) -> &str {
+        &self.model
+    }
 
     /// Runs one session to its end, reporting what happens on `events`.
-    pub fn run(&self, req: SessionRequest, events: UnboundedSender<AgentEvent>) -> BoxFuture<'_, SessionEnd> {
+    fn run(&self, req: SessionRequest, events: UnboundedSender<AgentEvent>) -> BoxFuture<'_, SessionEnd> {
         Box::pin(async move {
             let ended =
                 |reason| SessionEnd { reason, usage: Usage::default(), cost_usd: 0.0, turns: 0, notes: Vec::new() };

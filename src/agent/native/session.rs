@@ -5,6 +5,7 @@
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::client::Format;
 use super::conversation::{Block, Conversation, Message, Reply, Stop, ToolResult, Turn};
 use super::http::RequestError;
 use super::{Agent, bad_arguments, explain, progress_event, tool_definitions};
@@ -26,7 +27,7 @@ pub(super) struct State {
     pub cut_turns: u32,
 }
 
-impl Agent {
+impl<F: Format> Agent<F> {
     pub(super) async fn session(
         &self,
         req: &SessionRequest,
@@ -65,12 +66,12 @@ impl Agent {
             let mut progress = |p| {
                 let _ = events.send(progress_event(p));
             };
-            let reply = match self.wire.turn(turn, &req.cancel, &mut progress).await {
+            let reply = match self.client.turn(turn, &req.cancel, &mut progress).await {
                 Ok(r) => r,
                 Err(RequestError::Cancelled) => return EndReason::Cancelled,
                 Err(RequestError::RateLimited(message)) => return EndReason::RateLimited { message },
                 Err(RequestError::Api { status, message }) => {
-                    let server = explain::server_name(self.wire.base_url());
+                    let server = explain::server_name(&self.client.endpoint.base_url);
                     let message = explain::refusal(status, &message, &server, &self.model);
                     let _ = events.send(AgentEvent::Notice { text: message.clone() });
                     return EndReason::ApiError { status, message };
