@@ -6,92 +6,35 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use baton::agent::openai::{OpenAiBackend, RetryPolicy};
-use baton::agent::scripted::{Profile, Scenario, ScriptedModel};
-use baton::agent::{AgentEvent, Backend, EndReason, Limits, SessionEnd, SessionRequest};
+use baton::agent::scripted::Profile;
+use baton::agent::{AgentEvent, Backend, EndReason, Limits};
 use baton::project::config::Config;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-struct Ran {
-    end: SessionEnd,
-    events: Vec<AgentEvent>,
-    requests: Vec<Value>,
-    headers: Vec<std::collections::BTreeMap<String, String>>,
-    elapsed: Duration,
-}
+use common::{Scripted as Ran, assert_greeter_done, greeter};
 
 fn config(model: &str) -> Config {
     Config::parse(Path::new("c.toml"), &format!("[agent]\nbackend = \"openai\"\nmodel = \"{model}\"\n")).unwrap()
 }
 
 async fn run_as(scenario: &str, dir: &Path, profile: Profile, config: &Config) -> Ran {
-    let scenario = Scenario::parse("test.toml", scenario).unwrap();
-    let model = ScriptedModel::start_as(scenario, None, profile).await.unwrap();
-    let backend =
-        OpenAiBackend::new(&format!("{}/v1", model.url()), "test-key", config).unwrap().with_retry(RetryPolicy {
+    let backend = |url: &str| -> Box<dyn Backend> {
+        Box::new(OpenAiBackend::new(&format!("{url}/v1"), "test-key", config).unwrap().with_retry(RetryPolicy {
             max_attempts: 4,
             base_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(200),
-        });
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        }))
+    };
     let limits = Limits { max_turns: 20, wall_time: Duration::from_secs(60) };
-    let request = SessionRequest::new("Build the greeter.", dir, limits, CancellationToken::new());
-    let started = Instant::now();
-    let end = backend.run(request, tx).await;
-    let elapsed = started.elapsed();
-    Ran { end, events: common::drain(&mut rx), requests: model.requests(), headers: model.headers(), elapsed }
+    common::scripted(backend, profile, scenario, dir, limits, CancellationToken::new()).await
 }
 
 async fn run(scenario: &str, dir: &Path) -> Ran {
     run_as(scenario, dir, Profile::OpenAi, &config("gpt-4.1")).await
-}
-
-/// Look around (two calls at once), write a script, edit it, run and commit it, then a closing word.
-fn greeter(fault_on_write: &str) -> String {
-    format!(
-        r##"
-name = "greeter"
-pace = {{ chunk_chars = 5 }}
-
-[[turns]]
-id = "look"
-start = "Build the greeter"
-thinking = "I should look around first."
-text = "Let me get my bearings."
-tools = [{{ name = "bash", input = {{ command = "git status --short && echo clean" }} }}, {{ name = "list", input = {{ path = "." }} }}]
-
-[[turns]]
-id = "write"
-text = "Writing the script."
-tools = [{{ name = "write_file", input = {{ path = "bin/greet.sh", content = "#!/bin/sh\necho \"hello, $1\"\n" }} }}]
-{fault_on_write}
-
-[[turns]]
-id = "edit"
-tools = [{{ name = "edit", input = {{ path = "bin/greet.sh", old_string = "hello", new_string = "Hello" }} }}]
-
-[[turns]]
-id = "commit"
-tools = [{{ name = "bash", input = {{ command = "sh bin/greet.sh world && git add -A && git commit -qm 'Add the greeter' && git log --oneline | wc -l" }} }}]
-next = [{{ when = 'Hello, (?P<who>\w+)', goto = "done" }}]
-
-[[turns]]
-id = "done"
-text = "The greeter says hello to {{{{who}}}}. Done."
-"##
-    )
-}
-
-fn assert_greeter_done(dir: &Path, ran: &Ran) {
-    assert_eq!(ran.end.reason, EndReason::Completed, "{:#?}", ran.events);
-    assert_eq!(std::fs::read_to_string(dir.join("bin/greet.sh")).unwrap(), "#!/bin/sh\necho \"Hello, $1\"\n");
-    let repo = git2::Repository::open(dir).unwrap();
-    assert_eq!(repo.head().unwrap().peel_to_commit().unwrap().summary().unwrap(), Some("Add the greeter"));
-    assert!(common::text_of(&ran.events).ends_with("The greeter says hello to world. Done."), "{:?}", ran.events);
-    assert_eq!(ran.end.turns, 5);
 }
 
 #[tokio::test]
@@ -147,14 +90,7 @@ async fn every_passing_fault_is_ridden_through_and_shown() {
         let dir = common::temp_repo();
         let ran = run(&greeter(&format!("faults = [{fault}]")), dir.path()).await;
         assert_greeter_done(dir.path(), &ran);
-        let retries: Vec<_> = ran
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                AgentEvent::Retry { reason, wait_ms, .. } => Some((reason.clone(), *wait_ms)),
-                _ => None,
-            })
-            .collect();
+        let retries = common::retries(&ran.events);
         assert_eq!(retries.len(), 1, "{fault}: {retries:?}");
         assert!(retries[0].0.contains(shown), "{fault}: {retries:?}");
         if fault.contains("retry_after") {
@@ -184,17 +120,7 @@ async fn a_refused_key_ends_the_session_at_once_and_a_lasting_overload_after_the
 #[tokio::test]
 async fn a_refused_command_does_not_run_and_the_model_is_told_why() {
     let dir = common::temp_repo();
-    let scenario = r#"
-name = "refused"
-[[turns]]
-id = "fetch"
-start = "Build"
-tools = [{ name = "bash", input = { command = "curl -s https://example.com > page.html; touch ran.txt" } }]
-next = [{ when = "Refused by baton's policy", goto = "accept" }]
-[[turns]]
-id = "accept"
-text = "The policy refused curl; I will work offline."
-"#;
+    let scenario = include_str!("fixtures/refused.toml");
     let ran = run(scenario, dir.path()).await;
     assert_eq!(ran.end.reason, EndReason::Completed, "{:#?}", ran.events);
     assert!(!dir.path().join("ran.txt").exists(), "nothing of the refused command ran");
@@ -209,22 +135,7 @@ text = "The policy refused curl; I will work offline."
 #[tokio::test]
 async fn a_reply_cut_at_length_is_told_and_its_call_not_sent_back() {
     let dir = common::temp_repo();
-    let scenario = r#"
-name = "cut"
-[[turns]]
-id = "long"
-start = "Build"
-text = "Writing everything at once."
-stop_reason = "max_tokens"
-tools = [{ name = "write_file", input = { path = "half.txt", content = "half of a fi" } }]
-[[turns]]
-id = "smaller"
-start = "cut off at the output token limit"
-tools = [{ name = "write_file", input = { path = "whole.txt", content = "done\n" } }]
-[[turns]]
-id = "end"
-text = "Done."
-"#;
+    let scenario = include_str!("fixtures/cut.toml");
     let ran = run(scenario, dir.path()).await;
     assert_eq!(ran.end.reason, EndReason::Completed, "{:#?}", ran.events);
     assert!(!dir.path().join("half.txt").exists());

@@ -12,20 +12,12 @@ use std::time::Duration;
 use baton::agent::anthropic::AnthropicBackend;
 use baton::agent::native::endpoint::Endpoint;
 use baton::agent::openai::OpenAiBackend;
-use baton::agent::scripted::{Api, Profile, Scenario, ScriptedModel};
-use baton::agent::{AgentEvent, Backend, EndReason, Limits, SessionEnd, SessionRequest};
+use baton::agent::scripted::{Api, Profile};
+use baton::agent::{AgentEvent, Backend, EndReason, Limits};
 use baton::project::config::Config;
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-struct Ran {
-    end: SessionEnd,
-    events: Vec<AgentEvent>,
-    requests: Vec<Value>,
-    headers: Vec<std::collections::BTreeMap<String, String>>,
-    /// The scripted model's host and port.
-    server: String,
-}
+use common::Scripted as Ran;
 
 fn config(extra: &str) -> Config {
     Config::parse(Path::new("c.toml"), &format!("[agent]\nmodel = \"qwen3:8b\"\n{extra}")).unwrap()
@@ -33,26 +25,21 @@ fn config(extra: &str) -> Config {
 
 /// One session of `scenario` on `api` against the scripted model playing `profile`.
 async fn run(api: Api, scenario: &str, dir: &Path, profile: Profile, config: &Config) -> Ran {
-    let scenario = Scenario::parse("test.toml", scenario).unwrap();
-    let model = ScriptedModel::start_as(scenario, None, profile).await.unwrap();
-    let backend: Box<dyn Backend> = match api {
-        // The endpoint as the config gives it (auth), at the scripted model's address.
-        Api::Messages => {
-            let mut endpoint =
-                Endpoint::resolve_with(&baton::agent::anthropic::client::PROVIDER, &config.agent, |name| {
-                    (name == "ANTHROPIC_API_KEY").then(|| "test-key".to_owned())
-                })
-                .unwrap();
-            endpoint.base_url = model.url();
-            Box::new(AnthropicBackend::at(endpoint, config).unwrap())
+    let backend = |url: &str| -> Box<dyn Backend> {
+        match api {
+            // The endpoint as the config gives it (auth), at the scripted model's address.
+            Api::Messages => {
+                let key = |name: &str| (name == "ANTHROPIC_API_KEY").then(|| "test-key".to_owned());
+                let provider = &baton::agent::anthropic::client::PROVIDER;
+                let mut endpoint = Endpoint::resolve_with(provider, &config.agent, key).unwrap();
+                endpoint.base_url = url.to_owned();
+                Box::new(AnthropicBackend::at(endpoint, config).unwrap())
+            }
+            Api::Chat => Box::new(OpenAiBackend::new(&format!("{url}/v1"), "test-key", config).unwrap()),
         }
-        Api::Chat => Box::new(OpenAiBackend::new(&format!("{}/v1", model.url()), "test-key", config).unwrap()),
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let limits = Limits { max_turns: 20, wall_time: Duration::from_secs(60) };
-    let end = backend.run(SessionRequest::new("Build the greeter.", dir, limits, CancellationToken::new()), tx).await;
-    let server = model.url().trim_start_matches("http://").to_owned();
-    Ran { end, events: common::drain(&mut rx), requests: model.requests(), headers: model.headers(), server }
+    common::scripted(backend, profile, scenario, dir, limits, CancellationToken::new()).await
 }
 
 /// Look around thinking, write a file, then say done: three turns.
