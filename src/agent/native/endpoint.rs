@@ -32,6 +32,8 @@ pub enum SetupError {
         "{var} is not set: export the API key for {server} (or set [agent] api_key_env to the variable that holds it)"
     )]
     NoKey { var: String, server: String },
+    #[error("{var}, which [agent] api_key_env names, is not set: export the API key for {server} in it")]
+    NamedKeyMissing { var: String, server: String },
     #[error("cannot build the HTTP client: {0}")]
     Http(#[from] reqwest::Error),
 }
@@ -70,10 +72,11 @@ impl Endpoint {
         let key = var(key_var);
         let own = base_url.trim_end_matches('/') == provider.default_url;
         if key.is_none() && (own || !named.is_empty()) {
-            return Err(if key_var == "ANTHROPIC_API_KEY" {
-                SetupError::NoAnthropicKey { var: key_var.to_owned() }
-            } else {
-                SetupError::NoKey { var: key_var.to_owned(), server: super::explain::server_name(&base_url) }
+            let (var, server) = (key_var.to_owned(), super::explain::server_name(&base_url));
+            return Err(match named.is_empty() {
+                false => SetupError::NamedKeyMissing { var, server },
+                true if var == "ANTHROPIC_API_KEY" => SetupError::NoAnthropicKey { var },
+                true => SetupError::NoKey { var, server },
             });
         }
         let header = match agent.auth {
@@ -144,7 +147,7 @@ mod tests {
         let a = agent("[agent]\nbase_url = \"https://openrouter.ai/api/v1\"\napi_key_env = \"OPENROUTER_API_KEY\"\n");
         let err = Endpoint::resolve_with(&OPENAI, &a, env(&[])).unwrap_err();
         assert!(
-            err.to_string().starts_with("OPENROUTER_API_KEY is not set: export the API key for openrouter.ai"),
+            err.to_string().starts_with("OPENROUTER_API_KEY, which [agent] api_key_env names, is not set"),
             "{err}"
         );
         let e = Endpoint::resolve_with(&OPENAI, &a, env(&[("OPENROUTER_API_KEY", "or-1")])).unwrap();
