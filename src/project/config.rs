@@ -88,6 +88,7 @@ pub enum BackendKind {
     Anthropic,
     /// baton's own agent over OpenAI's chat completions.
     Openai,
+    /// The `claude` CLI, with your Claude login or key.
     ClaudeCode,
 }
 
