@@ -168,7 +168,8 @@ impl<F: Format> Backend for Agent<F> {
         Box::pin(async move {
             let ended =
                 |reason| SessionEnd { reason, usage: Usage::default(), cost_usd: 0.0, turns: 0, notes: Vec::new() };
-            let sandbox = match crate::sandbox::session(&req.workdir, &self.config.sandbox) {
+            let opts = crate::sandbox::Options { read_only: req.read_only, ..Default::default() };
+            let sandbox = match crate::sandbox::session(&req.workdir, &self.config.sandbox, &opts) {
                 Ok(s) => s,
                 Err(e) => {
                     let message = e.to_string();
@@ -176,12 +177,9 @@ impl<F: Format> Backend for Agent<F> {
                     return ended(EndReason::Crashed { message });
                 }
             };
-            let mut ctx =
-                ToolContext::new(&req.workdir, req.cancel.clone()).with_session(req.session.clone()).with_sandbox(
-                    sandbox
-                        .as_ref()
-                        .map(|s| s.profile.clone().with_record(req.sandbox_record.clone()).read_only(req.read_only)),
-                );
+            let mut ctx = ToolContext::new(&req.workdir, req.cancel.clone())
+                .with_session(req.session.clone())
+                .with_sandbox(sandbox.as_ref().map(|s| s.profile.clone()));
             if let Some(path) = &req.pid_file {
                 ctx = ctx.with_group_file(path.clone());
             }
