@@ -2,12 +2,14 @@
 //! the journal. Everything here is plain files and git, readable by any other tool.
 
 pub mod config;
+pub mod config_edit;
 pub mod evaluation;
 pub mod features;
 pub mod fsio;
 pub mod journal;
 pub mod lock;
 pub mod mcp;
+pub mod prices;
 pub mod progress;
 pub mod repo;
 pub mod report;
