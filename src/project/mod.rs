@@ -6,6 +6,7 @@ pub mod config_edit;
 pub mod evaluation;
 pub mod features;
 pub mod fsio;
+pub mod gitdir;
 pub mod journal;
 pub mod lock;
 pub mod mcp;

@@ -67,6 +67,14 @@ impl View {
     /// Makes the view in the current (new) mount namespace. `sockets` are the host's, read
     /// before the network namespace was left.
     pub fn make(&self, sockets: &[PathBuf]) -> Result<(), String> {
+        // git's hooks and info directories exist before the session, so they are protected
+        // rather than made by it.
+        let git = self.root.join(".git");
+        if git.is_dir() {
+            for dir in ["hooks", "info"] {
+                let _ = std::fs::create_dir_all(git.join(dir));
+            }
+        }
         mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE, None)?;
         for hidden in &self.hide {
             hide(hidden)?;
@@ -122,7 +130,6 @@ impl View {
         namespace_files()?;
         // The project and `.git` are mount points of their own: neither can be renamed away or
         // removed, so the protected files below cannot be swapped for others.
-        let git = self.root.join(".git");
         for w in writable.iter().chain(git.is_dir().then_some(&git)) {
             mount(Some(w), w, None, libc::MS_BIND | libc::MS_REC, None)?;
         }
