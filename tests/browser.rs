@@ -135,7 +135,7 @@ async fn the_claude_cli_tests_a_page_in_a_real_browser() {
     std::thread::sleep(Duration::from_millis(500));
     let left = common::marked_processes(&session);
     assert!(left.iter().all(|p| p.contains("http.server 8140")), "{left:?}");
-    baton::sandbox::end_session(&session, None);
+    baton::sandbox::end_session(&session);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(common::marked_processes(&session), Vec::<String>::new());
 }

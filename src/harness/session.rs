@@ -193,7 +193,6 @@ impl Harness {
         let dir = self.project.baton_dir().join("sessions");
         let mut request = SessionRequest::new(prompt, self.project.root(), limits, CancellationToken::new());
         request.pid_file = Some(self.pid_file(number));
-        request.sandbox_record = Some(dir.join(format!("{number:04}.sandboxes")));
         request.raw_log = Some(dir.join(format!("{number:04}.raw.jsonl")));
         request.artifacts = Some(dir.join(format!("{number:04}")));
         request
@@ -218,7 +217,6 @@ impl Harness {
         let request_read_only = request.read_only;
         let git_before = crate::project::gitdir::before(self.project.root());
         let token = request.session.clone();
-        let record = request.sandbox_record.clone();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut task = tokio::spawn(async move { backend.run(request, tx).await });
         let started = Instant::now();
@@ -269,7 +267,7 @@ impl Harness {
         self.drop_questions();
         let _ = std::fs::remove_file(self.pid_file(number));
         // Nothing the session started outlives it: a daemon could change the tree after the guard.
-        tokio::task::spawn_blocking(move || crate::sandbox::end_session(&token, record.as_deref())).await.ok();
+        tokio::task::spawn_blocking(move || crate::sandbox::end_session(&token)).await.ok();
         let mut end = end;
         let quarantine = self.project.baton_dir().join("quarantine").join(format!("{number:04}"));
         let swept = crate::project::gitdir::sweep(self.project.root(), &git_before, &quarantine);
