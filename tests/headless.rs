@@ -66,7 +66,7 @@ async fn a_headless_run_prints_one_line_per_event_and_ends_done() {
         run.stdout
     );
     assert!(run.stdout.contains("  ▸ write_file: feature_list.json"), "{}", run.stdout);
-    assert!(run.stdout.contains("session 4: auto_approved"), "{}", run.stdout);
+    assert!(run.stdout.contains("session 4: auto-approved"), "{}", run.stdout);
     assert!(run.stdout.contains("review session 1: 1 commit, 3 files +"), "counted in words: {}", run.stdout);
     assert!(
         lines[lines.len() - 2].starts_with("run ended: done: every feature passes; 3/3 features passing"),

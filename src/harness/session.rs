@@ -51,9 +51,14 @@ impl Harness {
             if !undone.is_empty() {
                 detail.push_str(&format!("; undid its changes to {}", undone.join(", ")));
             }
+            let spent = crate::project::transcript::spent(&self.project.transcript_path(s.number));
             let report = SessionReport {
                 head: s.base.clone(),
                 detail: Some(detail),
+                usage: spent.usage,
+                cost_usd: spent.cost_usd,
+                turns: spent.turns,
+                duration_ms: spent.duration.as_millis() as u64,
                 ..SessionReport::new(s.number, Outcome::Interrupted)
             };
             self.append(Record::SessionEnded(report))?;
@@ -73,15 +78,17 @@ impl Harness {
                 s.number
             ),
         });
+        // What it used up to then is in its transcript.
+        let spent = crate::project::transcript::spent(&self.project.transcript_path(s.number));
         let end = SessionEnd {
             reason: EndReason::Cancelled,
-            usage: Usage::default(),
-            cost_usd: 0.0,
-            turns: 0,
+            usage: spent.usage,
+            cost_usd: spent.cost_usd,
+            turns: spent.turns,
             notes: Vec::new(),
         };
         let detail = "baton stopped while the session ran; recorded as interrupted on restart".to_owned();
-        self.finish_session(s.number, s.kind, base, &s.uncommitted, before, end, Duration::ZERO, Some(detail)).await?;
+        self.finish_session(s.number, s.kind, base, &s.uncommitted, before, end, spent.duration, Some(detail)).await?;
         // It belongs to the run that started it, not to this one's session cap.
         self.sessions_this_run -= 1;
         Ok(())
@@ -151,6 +158,7 @@ impl Harness {
                 self.pause_requested = true;
                 self.emit(HarnessEvent::Queued { change: "pause after this session".into() });
             }
+            Some(Command::Resume) => self.resume(),
             Some(Command::SetMode(m)) => self.opts.mode = m,
             Some(Command::Mark { feature, passes }) => {
                 self.queued.push((feature, passes));
@@ -219,6 +227,8 @@ impl Harness {
                     text.push_str(t);
                 }
                 latest_words(words, t);
+            } else {
+                words_end(words);
             }
         };
         let end = loop {
@@ -414,6 +424,13 @@ pub(super) fn latest_words(words: &mut String, text: &str) {
     words.push_str(text);
     if words.len() > 2000 {
         words.drain(..words.floor_char_boundary(words.len() - 600));
+    }
+}
+
+/// The agent's words so far end a message: the next one is not run into them.
+pub(super) fn words_end(words: &mut String) {
+    if !words.is_empty() && !words.ends_with(char::is_whitespace) {
+        words.push(' ');
     }
 }
 

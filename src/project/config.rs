@@ -524,10 +524,18 @@ pub fn allow_in_project(project_root: &Path, programs: &[String]) -> Result<(), 
         }
     }
     let line = format!("allow = {}", toml::Value::Array(allow.into_iter().map(toml::Value::String).collect()));
-    match (existing, header) {
-        (Some(i), _) => lines[i] = line,
-        (None, Some(h)) => lines.insert(h + 1, line),
-        (None, None) => {
+    // Where `baton init` left it commented out: below its comment, not above.
+    let commented = header.and_then(|h| {
+        (h + 1..end(h + 1)).find(|&i| {
+            let t = lines[i].trim_start().trim_start_matches('#').trim_start();
+            t.starts_with("allow") && t["allow".len()..].trim_start().starts_with('=')
+        })
+    });
+    match (existing, commented, header) {
+        (Some(i), _, _) => lines[i] = line,
+        (None, Some(c), _) => lines.insert(c + 1, line),
+        (None, None, Some(h)) => lines.insert(h + 1, line),
+        (None, None, None) => {
             lines.push(String::new());
             lines.push("[policy]".into());
             lines.push(line);
@@ -562,6 +570,20 @@ pub fn commented_defaults() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn allow_always_writes_its_line_under_the_commented_one_and_its_comment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = project_config_path(dir.path());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "[policy]\n# Commands an agent may run on top of the built-in allowlist.\n# allow = []\n# Refused.\n# deny = []\n").unwrap();
+        allow_in_project(dir.path(), &["factor".to_owned()]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "[policy]\n# Commands an agent may run on top of the built-in allowlist.\n# allow = []\nallow = [\"factor\"]\n# Refused.\n# deny = []\n"
+        );
+    }
 
     #[test]
     fn the_documented_defaults_are_the_defaults() {

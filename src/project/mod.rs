@@ -6,6 +6,7 @@ pub mod evaluation;
 pub mod features;
 pub mod fsio;
 pub mod journal;
+pub mod last_mode;
 pub mod lock;
 pub mod mcp;
 pub mod progress;
@@ -15,6 +16,7 @@ pub mod secrets;
 pub mod session;
 pub mod state;
 pub mod summary;
+pub mod transcript;
 pub mod uncommitted;
 pub mod watch;
 

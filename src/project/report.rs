@@ -1,12 +1,65 @@
 //! The run's numbers, from the journal alone: what the sessions cost, per newly passing feature,
 //! how often the operator vetoed, how often a claim failed the evaluator, and how often the
-//! operator stepped in. `baton report` prints them; anything that reads the journal agrees.
+//! operator stepped in. `baton report` prints them; anything that reads the journal agrees: the
+//! status line, headless, `$`, `baton status` and the run's end all count sessions with
+//! [`SessionCount`].
 
 use serde::Serialize;
 
 use super::evaluation::Judgement;
-use super::journal::{self, Answer, Entry, Record};
+use super::journal::{self, Answer, Entry, Record, SessionSummary};
 use super::session::{SessionKind, Verdict};
+
+/// How many sessions of each kind, and what they cost: the one way a run's sessions are counted
+/// and said ("1 initializer + 3 coding + 3 evaluator sessions, $0.52").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct SessionCount {
+    pub initializer: usize,
+    pub coding: usize,
+    pub evaluator: usize,
+    pub cost_usd: f64,
+}
+
+impl SessionCount {
+    /// Every session of `sessions`.
+    pub fn of(sessions: &[SessionSummary]) -> Self {
+        Self::since(sessions, 0)
+    }
+
+    /// The sessions numbered `first` and later (a run's own).
+    pub fn since(sessions: &[SessionSummary], first: u32) -> Self {
+        let mut c = SessionCount::default();
+        for s in sessions.iter().filter(|s| s.number >= first) {
+            match s.kind {
+                SessionKind::Initializer => c.initializer += 1,
+                SessionKind::Coding => c.coding += 1,
+                SessionKind::Evaluator => c.evaluator += 1,
+            }
+            c.cost_usd += s.cost_usd();
+        }
+        c
+    }
+
+    pub fn total(&self) -> usize {
+        self.initializer + self.coding + self.evaluator
+    }
+}
+
+impl std::fmt::Display for SessionCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let kinds: Vec<String> =
+            [(self.initializer, "initializer"), (self.coding, "coding"), (self.evaluator, "evaluator")]
+                .into_iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, kind)| format!("{n} {kind}"))
+                .collect();
+        if kinds.is_empty() {
+            return f.write_str("no sessions, $0.00");
+        }
+        let noun = if self.total() == 1 { "session" } else { "sessions" };
+        write!(f, "{} {noun}, ${:.2}", kinds.join(" + "), self.cost_usd)
+    }
+}
 
 /// One session's line in the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -17,6 +70,9 @@ pub struct SessionLine {
     pub verdict: Option<Verdict>,
     /// Features it marked passing that still stand (not vetoed, not flipped back).
     pub newly_passing: usize,
+    /// Features passing once it was over, its verdict and evaluation and the operator's marks
+    /// before the next session included, as the journal tells it.
+    pub passing: usize,
     pub cost_usd: f64,
     pub tokens: u64,
     pub duration_ms: u64,
@@ -131,6 +187,8 @@ pub struct Limits {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// The sessions by kind and their cost, as every reader says them.
+    pub count: SessionCount,
     pub sessions: usize,
     pub coding_sessions: usize,
     pub evaluator_sessions: usize,
@@ -203,12 +261,16 @@ pub fn report(entries: &[Entry]) -> Report {
             outcome: s.outcome(),
             verdict: s.verdict,
             newly_passing,
+            passing: 0,
             cost_usd: cost,
             tokens: tokens(&s.usage()),
             duration_ms: s.end.as_ref().map_or(0, |r| r.duration_ms),
         });
     }
     reviews.veto_rate = rate(reviews.vetoed, reviews.decided);
+    for (line, passing) in per_session.iter_mut().zip(passing_after(entries)) {
+        line.passing = passing;
+    }
     let mut standing = Standing::default();
     for e in entries {
         standing.take(&e.record, &mut claims);
@@ -248,6 +310,7 @@ pub fn report(entries: &[Entry]) -> Report {
         duration_ms: total_ms as f64 / newly_passing as f64,
     });
     Report {
+        count: SessionCount::of(&sessions),
         sessions: sessions.len(),
         coding_sessions: sessions.iter().filter(|s| s.kind == SessionKind::Coding).count(),
         evaluator_sessions: sessions.iter().filter(|s| s.kind == SessionKind::Evaluator).count(),
@@ -262,6 +325,66 @@ pub fn report(entries: &[Entry]) -> Report {
         limits,
         per_session,
     }
+}
+
+/// Features passing after each session, in session order: each flip, veto, flip-back and mark
+/// counted as it comes, read when the next session starts (or at the journal's end).
+fn passing_after(entries: &[Entry]) -> Vec<usize> {
+    let mut passing: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
+    // Each session's flips, to take back on a veto.
+    let mut flips: std::collections::HashMap<u32, Vec<(usize, bool)>> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    let mut started = 0;
+    for e in entries {
+        match &e.record {
+            Record::SessionStarted { number, .. } => {
+                if started > 0 {
+                    out.push(passing.len());
+                }
+                started = *number;
+            }
+            Record::SessionEnded(r) => {
+                for f in &r.flipped {
+                    if f.passes {
+                        passing.insert(f.feature);
+                    } else {
+                        passing.remove(&f.feature);
+                    }
+                }
+                flips.insert(r.number, r.flipped.iter().map(|f| (f.feature, f.passes)).collect());
+            }
+            Record::Verdict { number, verdict: Verdict::Vetoed, .. } => {
+                for (f, passes) in flips.get(number).into_iter().flatten() {
+                    if *passes {
+                        passing.remove(f);
+                    } else {
+                        passing.insert(*f);
+                    }
+                }
+            }
+            Record::Evaluated(ev) => ev.reverted.iter().for_each(|f| {
+                passing.remove(f);
+            }),
+            Record::FeatureMarked { feature, passes: true, .. } => {
+                passing.insert(*feature);
+            }
+            Record::FeatureMarked { feature, passes: false, .. } => {
+                passing.remove(feature);
+            }
+            Record::FeatureSkipped { feature, to, .. } => {
+                let moved = passing.remove(feature);
+                passing = passing.iter().map(|f| if f > feature { f - 1 } else { *f }).collect();
+                if moved {
+                    passing.insert(*to);
+                }
+            }
+            _ => {}
+        }
+    }
+    if started > 0 {
+        out.push(passing.len());
+    }
+    out
 }
 
 #[cfg(test)]

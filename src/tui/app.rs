@@ -46,6 +46,8 @@ pub enum Request {
     Stats,
     /// The next page of the log (the cursor reached the end of what was read).
     MoreLog,
+    /// Keep the mode the operator chose, for the next start.
+    SaveMode(crate::project::config::Mode),
     /// An operator command no loop in this process can take (none can start here): carried out
     /// the way the command line does it, through the journal or under the loop lock.
     Operator(Command),
@@ -56,7 +58,10 @@ pub enum Request {
 pub struct JournalView {
     pub last: Option<(u32, SessionKind)>,
     pub state: String,
-    pub total_cost: f64,
+    /// What each ended session cost.
+    pub costs: Vec<(u32, f64)>,
+    /// The session the journal says runs, and when it started.
+    pub running_since: Option<(u32, jiff::Timestamp)>,
     /// The session waiting for a verdict, with what its review shows.
     pub pending: Option<Box<Review>>,
     /// Every session with a verdict given, and the verdict.
@@ -112,8 +117,9 @@ pub struct Status {
     pub tokens_in: u64,
     pub tokens_out: u64,
     pub cost_session: f64,
-    /// What finished sessions cost (the running one is added when drawn).
-    pub cost_total: f64,
+    /// What each ended session cost, by number, from the loop's events and the journal alike (the
+    /// running one is added when drawn): an attached screen counts what ran before it came.
+    pub costs: std::collections::BTreeMap<u32, f64>,
     pub started: Option<Instant>,
     pub running: bool,
     /// Why sessions cannot start from this screen (another process runs the loop, no API key).
@@ -126,7 +132,12 @@ pub struct Status {
     pub unconfined: bool,
     /// The pid of the baton whose loop this screen is attached to.
     pub attached: Option<String>,
+    /// What runs the sessions, said instead of the backend and model (the demo's scripted model):
+    /// short, and long where there is room.
+    pub label: Option<(String, String)>,
     pub notice: Option<String>,
+    /// When the notice was shown: it goes after [`NOTICE_LIFE`].
+    pub notice_at: Option<Instant>,
     /// What the API last said of the usage limits (shown while one is nearly used up).
     pub limit: Option<crate::agent::UsageLimit>,
     /// The loop waits for a usage limit to reset until then (Unix seconds): a countdown.
@@ -151,13 +162,32 @@ pub struct App {
     /// Sessions whose verdict this screen has seen: a stale read never brings their review back.
     decided: HashSet<u32>,
     /// Every notice shown on the status line, oldest first (`m` shows them).
-    pub messages: Vec<String>,
+    pub messages: Vec<Message>,
     /// Whether a loop runs in this process; set by the drawing loop.
     pub loop_here: bool,
     /// Where each pane was drawn, for the mouse.
     pub(super) areas: Vec<(Pane, Rect)>,
     /// Questions from the running session waiting for an answer, oldest first.
     pub questions: Vec<crate::tui::dialogs::QuestionView>,
+    /// The session the journal last said runs, and when it started.
+    running_since: Option<(u32, jiff::Timestamp)>,
+}
+
+/// How long a notice stays on the status line.
+pub const NOTICE_LIFE: std::time::Duration = std::time::Duration::from_secs(12);
+
+/// A notice in the message log, with the time it was shown (local, `HH:MM:SS`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub at: String,
+    pub text: String,
+}
+
+/// The moment `at` was, on this process's clock.
+fn started_at(at: jiff::Timestamp) -> Instant {
+    let ago = jiff::Timestamp::now().duration_since(at);
+    let ago = std::time::Duration::try_from(ago).unwrap_or_default();
+    Instant::now().checked_sub(ago).unwrap_or_else(Instant::now)
 }
 
 impl App {
@@ -178,6 +208,7 @@ impl App {
             decided: HashSet::new(),
             messages: Vec::new(),
             questions: Vec::new(),
+            running_since: None,
             loop_here: false,
             areas: Vec::new(),
         }
@@ -187,16 +218,38 @@ impl App {
         self.past.as_mut().unwrap_or(&mut self.transcript)
     }
 
-    /// Shows `text` on the status line and keeps it in the message log.
+    /// Shows `text` on the status line for a while and keeps it, with the time, in the message log.
     pub fn notice(&mut self, text: impl Into<String>) {
         let text = text.into();
-        if self.messages.last() != Some(&text) {
-            self.messages.push(text.clone());
+        if self.messages.last().map(|m| &m.text) != Some(&text) {
+            let at = jiff::Zoned::now().strftime("%H:%M:%S").to_string();
+            self.messages.push(Message { at, text: text.clone() });
             if self.messages.len() > 500 {
                 self.messages.remove(0);
             }
         }
         self.status.notice = Some(text);
+        self.status.notice_at = Some(Instant::now());
+    }
+
+    /// A notice says what just happened; once the state moves on it would contradict it.
+    fn clear_notice(&mut self) {
+        self.status.notice = None;
+        self.status.notice_at = None;
+    }
+
+    /// When the notice on the status line goes.
+    pub fn notice_expiry(&self) -> Option<Instant> {
+        self.status.notice_at.map(|at| at + NOTICE_LIFE)
+    }
+
+    /// Takes the notice off the status line once it is old (`m` keeps it). Whether it went.
+    pub fn tick(&mut self, now: Instant) -> bool {
+        if self.notice_expiry().is_some_and(|t| t <= now) {
+            self.clear_notice();
+            return true;
+        }
+        false
     }
 
     /// Where `pane` was drawn last.
@@ -234,19 +287,54 @@ impl App {
         }
     }
 
-    /// A verdict was given (here, by the loop, or elsewhere): the review is over.
-    fn review_decided(&mut self, number: u32) {
+    /// A verdict was given (here, by the loop, or elsewhere): the review is over. A review in
+    /// which a veto is being typed stays, with the text, and says what happened: only Esc closes
+    /// it, so nothing typed there after the verdict becomes a screen key.
+    fn review_decided(&mut self, number: u32, verdict: Verdict) {
         self.decided.insert(number);
         if self.pending.as_ref().is_some_and(|p| p.number == number) {
             self.pending = None;
         }
-        self.dialogs.retain(|d| !matches!(d, Dialog::Review(r) if r.review.number == number));
+        for d in &mut self.dialogs {
+            if let Dialog::Review(r) = d
+                && r.review.number == number
+                && r.veto.is_some()
+                && r.decided_elsewhere.is_none()
+            {
+                r.decided_elsewhere = Some(format!(
+                    "session {number} was {} elsewhere (another screen, or baton review); your veto was not sent",
+                    verdict.words()
+                ));
+            }
+        }
+        self.dialogs
+            .retain(|d| !matches!(d, Dialog::Review(r) if r.review.number == number && r.decided_elsewhere.is_none()));
+    }
+
+    /// Question `number` was answered: its dialog closes, unless a denial is being typed in it,
+    /// which stays, with the text, saying what happened.
+    fn question_answered(&mut self, number: u32, answer: &crate::agent::Answer) {
+        self.questions.retain(|q| q.number != number);
+        for d in &mut self.dialogs {
+            if let Dialog::Question(q) = d
+                && q.question.number == number
+                && q.deny.is_some()
+                && q.answered_elsewhere.is_none()
+            {
+                q.answered_elsewhere =
+                    Some(format!("question {number} was answered elsewhere ({answer}); your denial was not sent"));
+            }
+        }
+        self.dialogs.retain(
+            |d| !matches!(d, Dialog::Question(q) if q.question.number == number && q.answered_elsewhere.is_none()),
+        );
     }
 
     pub fn on_harness(&mut self, ev: HarnessEvent) -> Vec<Effect> {
         let mut fx = Vec::new();
         match ev {
             HarnessEvent::RunStarted { backend, model, mode, .. } => {
+                self.clear_notice();
                 self.status.backend = backend;
                 self.status.model = model;
                 self.mode = if mode == "continuous" { Mode::Continuous } else { Mode::Step };
@@ -254,6 +342,7 @@ impl App {
                 self.status.done = false;
             }
             HarnessEvent::SessionStarted { number, kind, base } => {
+                self.clear_notice();
                 self.transcript.clear();
                 let base = base.as_deref().map_or("no commit yet".to_owned(), |b| b[..7.min(b.len())].to_owned());
                 self.transcript
@@ -263,7 +352,10 @@ impl App {
                 self.status.state = "running".into();
                 self.status.running = true;
                 self.status.done = false;
-                self.status.started = Some(Instant::now());
+                self.status.started = Some(match self.running_since {
+                    Some((n, since)) if n == number => started_at(since),
+                    _ => Instant::now(),
+                });
                 self.status.waiting_until = None;
                 self.status.tokens_in = 0;
                 self.status.tokens_out = 0;
@@ -286,15 +378,22 @@ impl App {
             }
             HarnessEvent::SessionEnded { number, outcome, cost_usd, .. } => {
                 self.status.running = false;
-                self.status.cost_total += cost_usd;
+                self.status.costs.insert(number, cost_usd);
                 self.status.cost_session = cost_usd;
-                self.status.state = format!("session {number} {outcome}");
+                self.status.state = format!("session {number} {}", outcome.words());
                 fx.push(Effect::Worker(Request::Refresh));
             }
             HarnessEvent::ReviewNeeded { review, waiting } => {
                 self.features.flipped = review.flipped.iter().map(|f| f.feature).collect();
                 if waiting && !self.decided.contains(&review.number) {
                     self.status.state = "awaiting review".into();
+                    // The figures are the reviewed session's, not those of its evaluator's.
+                    if !self.status.running {
+                        self.status.session = Some((review.number, review.kind));
+                        self.status.tokens_in = review.input_tokens;
+                        self.status.tokens_out = review.output_tokens;
+                        self.status.cost_session = review.cost_usd;
+                    }
                     fx.push(Effect::Notify(format!("baton: session {} waits for your review", review.number)));
                     self.pending = Some((*review).clone());
                     self.open_review(review);
@@ -302,10 +401,10 @@ impl App {
                 fx.push(Effect::Worker(Request::Refresh));
             }
             HarnessEvent::Verdict { number, verdict, reason } => {
-                self.review_decided(number);
+                self.review_decided(number, verdict);
                 let text = match reason {
-                    Some(r) => format!("session {number} {verdict}: {r}"),
-                    None => format!("session {number} {verdict}"),
+                    Some(r) => format!("session {number} {}: {r}", verdict.words()),
+                    None => format!("session {number} {}", verdict.words()),
                 };
                 self.notice(text.clone());
                 self.transcript.notice(text, false);
@@ -327,8 +426,7 @@ impl App {
                 }
             }
             HarnessEvent::Answered { number, answer } => {
-                self.questions.retain(|q| q.number != number);
-                self.dialogs.retain(|d| !matches!(d, Dialog::Question(q) if q.question.number == number));
+                self.question_answered(number, &answer);
                 self.notice(format!("question {number}: {answer}"));
                 self.transcript.notice(
                     format!("question {number}: {answer}"),
@@ -367,16 +465,18 @@ impl App {
             }
             HarnessEvent::Tripped { rule, feature, detail } => {
                 self.transcript.notice(format!("circuit breaker ({rule}): {detail}"), true);
-                self.dialogs.retain(|d| !matches!(d, Dialog::Tripped(_)));
+                // A note being typed in the last one stays.
+                self.dialogs.retain(|d| !matches!(d, Dialog::Tripped(t) if t.note.is_none()));
                 self.present(Dialog::Tripped(super::dialogs::TrippedDialog::new(rule, feature, detail)));
                 fx.push(Effect::Notify("baton: the circuit breaker paused the run".into()));
             }
-            HarnessEvent::Queued { change } => self.notice(format!("queued for the boundary: {change}")),
+            HarnessEvent::Queued { change } => self.notice(format!("queued: {change}")),
             HarnessEvent::Notice { text } => {
                 self.notice(text.clone());
                 self.transcript.notice(text, false);
             }
             HarnessEvent::Stopped { reason, detail } => {
+                self.clear_notice();
                 self.status.running = false;
                 self.status.waiting_until = None;
                 self.status.pause_pending = false;
@@ -433,7 +533,10 @@ impl App {
                 let selected = sessions.len().saturating_sub(1);
                 self.present(Dialog::Sessions { sessions, selected });
             }
-            Reply::Stats(report) => self.present(Dialog::Stats(report)),
+            Reply::Stats(report) => {
+                let list = (self.features.passing(), self.features.rows.len());
+                self.present(Dialog::Stats(report, list))
+            }
             Reply::Journal(view) => self.on_journal(view),
             Reply::Notice(text) => self.notice(text),
             Reply::Error(e) => self.notice(e),
@@ -445,9 +548,9 @@ impl App {
     fn on_journal(&mut self, view: JournalView) {
         for (number, verdict) in &view.decided {
             if self.pending.as_ref().is_some_and(|p| p.number == *number) {
-                self.notice(format!("session {number} {verdict} (recorded in the journal)"));
+                self.notice(format!("session {number} {} (recorded in the journal)", verdict.words()));
             }
-            self.review_decided(*number);
+            self.review_decided(*number, *verdict);
         }
         // With a loop here its own events say what waits; otherwise the journal does.
         if !self.loop_here {
@@ -459,7 +562,16 @@ impl App {
                 self.open_review(review);
             }
             if !self.status.running {
-                self.status.session = view.last.or(self.status.session);
+                match &self.pending {
+                    // Under review: that session's figures, not its evaluator's.
+                    Some(p) => {
+                        self.status.session = Some((p.number, p.kind));
+                        self.status.tokens_in = p.input_tokens;
+                        self.status.tokens_out = p.output_tokens;
+                        self.status.cost_session = p.cost_usd;
+                    }
+                    None => self.status.session = view.last.or(self.status.session),
+                }
                 // Why this screen's loop stopped says more than the journal's "idle".
                 let stopped_here = self.status.state.starts_with("paused") || self.status.state.starts_with("stopped");
                 if !(stopped_here && view.state == "idle") {
@@ -468,9 +580,15 @@ impl App {
                 self.status.done = view.done;
             }
         }
-        if !self.status.running {
-            self.status.cost_total = view.total_cost;
+        self.status.costs.extend(view.costs.iter().copied());
+        // The running session's clock counts from when it started, not from when this screen came.
+        if let (true, Some((n, since)), Some((running, _))) =
+            (self.status.running, view.running_since, self.status.session)
+            && n == running
+        {
+            self.status.started = Some(started_at(since));
         }
+        self.running_since = view.running_since;
     }
 
     pub fn render(&mut self, f: &mut Frame) {
@@ -500,6 +618,20 @@ impl App {
                 },
                 Pane::GitLog => self.gitlog.render(f, r, focused, &theme),
                 Pane::Progress => self.progress.render(f, r, focused, &theme),
+            }
+        }
+        // Zoomed: said on the pane's frame, with the way back.
+        if self.zoom
+            && let Some((_, r)) = self.areas.first()
+        {
+            let label = " zoomed · z shows all four ";
+            let w = unicode_width::UnicodeWidthStr::width(label) as u16;
+            if r.width > w + 4 {
+                let at = Rect { x: r.x + r.width - w - 2, y: r.y, width: w, height: 1 };
+                f.render_widget(
+                    ratatui::widgets::Paragraph::new(ratatui::text::Span::styled(label, theme.accent())),
+                    at,
+                );
             }
         }
         self.render_status(f, status);

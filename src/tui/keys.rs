@@ -95,7 +95,7 @@ const fn b(scope: Scope, keys: &'static [&'static str], action: Action, help: &'
 pub const BINDINGS: &[Binding] = &[
     b(Scope::Global, &["n"], Action::NextSession, "start the next session (step mode)"),
     b(Scope::Global, &["c"], Action::ToggleContinuous, "toggle continuous mode"),
-    b(Scope::Global, &["p"], Action::Pause, "pause after the current session"),
+    b(Scope::Global, &["p"], Action::Pause, "pause after the current session (p again takes it back)"),
     b(Scope::Global, &["x"], Action::Interrupt, "interrupt the running session (asks first)"),
     b(Scope::Global, &["r"], Action::ShowReview, "show the review waiting for a verdict"),
     b(Scope::Global, &["!"], Action::ShowQuestion, "show the question a session waits on"),

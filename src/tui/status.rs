@@ -72,13 +72,17 @@ impl App {
             "awaiting review" => t.warn(),
             _ => t.text(),
         };
-        let who = match (&s.cannot_start, &s.attached) {
-            (Some(r), _) => (r.clone(), t.warn()),
-            (None, Some(pid)) => (format!("attached to pid {pid}"), t.accent()),
-            (None, None) => (format!("{} {}", s.backend, s.model), t.text()),
+        let who = match (&s.cannot_start, &s.attached, &s.label) {
+            (Some(r), _, _) => (r.clone(), t.warn()),
+            (None, Some(pid), _) => (format!("attached to pid {pid}"), t.accent()),
+            (None, None, Some((_, long))) => (long.clone(), t.accent()),
+            (None, None, None) => (format!("{} {}", s.backend, s.model), t.text()),
         };
+        let who_text = who.0.clone();
         // The total counts the running session too.
-        let total = s.cost_total + if s.running { s.cost_session } else { 0.0 };
+        let running = s.session.filter(|_| s.running).map(|(n, _)| n);
+        let total = s.costs.values().sum::<f64>()
+            + if running.is_some_and(|n| !s.costs.contains_key(&n)) { s.cost_session } else { 0.0 };
         let money = (
             format!("{}↑ {}↓ ${:.2} (total ${total:.2})", tokens(s.tokens_in), tokens(s.tokens_out), s.cost_session),
             t.text(),
@@ -90,7 +94,7 @@ impl App {
             (format!("{}{used}", crate::agent::UsageLimit::name(l.kind.as_deref())), t.warn())
         });
         // Most important first; what does not fit is left out, least important first.
-        let mut parts = if s.cannot_start.is_some() || s.attached.is_some() {
+        let mut parts = if s.cannot_start.is_some() || s.attached.is_some() || s.label.is_some() {
             // Why nothing starts here matters more than the figures.
             vec![session, (state, state_style), (self.hints(), t.dim()), who, money, mode]
         } else {
@@ -103,9 +107,22 @@ impl App {
             parts.insert(3.min(parts.len()), l);
         }
         let total = |p: &[(String, Style)]| p.iter().map(|(s, _)| s.width() + 3).sum::<usize>();
-        // A notice gets room (up to 48 columns) before the mode and the backend do.
+        // The label's short form where the long one does not fit.
+        let mut who_text = who_text;
+        if let (Some((short, long)), true) = (&s.label, total(&parts) > width)
+            && let Some(part) = parts.iter_mut().find(|(text, _)| text == long)
+        {
+            part.0 = short.clone();
+            who_text = short.clone();
+        }
+        // A notice gets room (up to 48 columns) before the mode and the backend do; never before
+        // what says whose loop this is (attached to pid N) or why nothing starts here.
         let notice_room = s.notice.as_deref().map_or(0, |n| n.width().min(48) + 3);
-        while parts.len() > 2 && (total(&parts) > width || parts.len() > 3 && total(&parts) + notice_room > width) {
+        let keep = match (&s.cannot_start, &s.attached, &s.label) {
+            (None, None, None) => 3,
+            _ => parts.iter().position(|(text, _)| *text == who_text).map_or(3, |i| i + 1),
+        };
+        while parts.len() > 2 && (total(&parts) > width || parts.len() > keep && total(&parts) + notice_room > width) {
             parts.pop();
         }
         let mut spans = Vec::new();

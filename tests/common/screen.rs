@@ -64,6 +64,7 @@ pub fn review() -> Review {
         turns: 5,
         evaluation: None,
         questions: Vec::new(),
+        refusals: Vec::new(),
     }
 }
 
@@ -133,6 +134,7 @@ pub fn busy_app() -> App {
             .map(|(i, (p, c, d))| Row {
                 number: i + 1,
                 passes: *p,
+                skipped: false,
                 category: (*c).into(),
                 description: (*d).into(),
                 steps: vec![format!("Step {}", i + 1)],
