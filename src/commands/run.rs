@@ -331,7 +331,11 @@ impl Printer {
                     crate::words::count(review.diffstat.files.len() as u64, "file"),
                     review.diffstat.insertions,
                     review.diffstat.deletions,
-                    if flips.is_empty() { String::new() } else { format!(", features {}", flips.join(", ")) }
+                    match flips.len() {
+                        0 => String::new(),
+                        1 => format!(", feature {}", flips[0]),
+                        _ => format!(", features {}", flips.join(", ")),
+                    }
                 )?;
                 for v in &review.violations {
                     writeln!(out, "  guard: {v} (repaired)")?;
