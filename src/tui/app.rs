@@ -485,7 +485,7 @@ impl App {
                     StopReason::Done => "done".into(),
                     StopReason::Paused => "paused".into(),
                     StopReason::NoProgress => "paused: circuit breaker".into(),
-                    other => format!("stopped: {}", other.as_str()),
+                    other => format!("stopped: {}", other.as_str().replace('_', " ")),
                 };
                 if reason == StopReason::Done {
                     self.notice(format!("done: {detail}"));

@@ -73,7 +73,8 @@ impl App {
             _ => t.text(),
         };
         let who = match (&s.cannot_start, &s.attached, &s.label) {
-            (Some(r), _, _) => (r.clone(), t.warn()),
+            // Its start says why; all of it is in the message log and on `n`.
+            (Some(r), _, _) => (super::text::clip(r, 40), t.warn()),
             (None, Some(pid), _) => (format!("attached to pid {pid}"), t.accent()),
             (None, None, Some((_, long))) => (long.clone(), t.accent()),
             (None, None, None) => (format!("{} {}", s.backend, s.model), t.text()),

@@ -158,22 +158,26 @@ fn runs(word: &str, programs: &[&str]) -> bool {
 }
 
 /// The command as written: each of its lines on lines of its own, wrapped at spaces to `width`
-/// and a word wider than that broken, after a gutter that starts the first line with `$` and marks
-/// (`▶`) each line holding a program the question is about, which is drawn in the warning style.
+/// and a word wider than that broken, after a gutter that starts the first line with `$`, the
+/// continuation of a line too long for the box with `↪`, and marks (`▶`) each line holding a
+/// program the question is about, which is drawn in the warning style.
 pub fn command_lines(command: &str, programs: &[&str], width: usize, theme: &Theme) -> Vec<Line<'static>> {
     let room = width.saturating_sub(GUTTER).max(8);
     // Rows of (text, runs a program) pieces.
-    let mut rows: Vec<Vec<(String, bool)>> = Vec::new();
+    let mut rows: Vec<(Vec<(String, bool)>, bool)> = Vec::new();
     for line in command.replace('\t', "    ").split('\n') {
         let mut row: Vec<(String, bool)> = Vec::new();
         let mut used = 0;
+        // Rows this line of the command took so far: the later ones are its continuation.
+        let mut rows_of_line = 0;
         for (i, word) in line.split(' ').enumerate() {
             let w = word.width();
             let hot = runs(word, programs);
             if i > 0 {
                 // The space is where a line that does not fit is broken; elsewhere it is kept.
                 if used > 0 && used + 1 + w > room && (w <= room || used + 1 >= room) {
-                    rows.push(std::mem::take(&mut row));
+                    rows.push((std::mem::take(&mut row), rows_of_line > 0));
+                    rows_of_line += 1;
                     used = 0;
                 } else {
                     row.push((" ".to_owned(), false));
@@ -191,7 +195,8 @@ pub fn command_lines(command: &str, programs: &[&str], width: usize, theme: &The
                 let cw = ch.width().unwrap_or(0);
                 if used + cw > room {
                     row.push((std::mem::take(&mut piece), hot));
-                    rows.push(std::mem::take(&mut row));
+                    rows.push((std::mem::take(&mut row), rows_of_line > 0));
+                    rows_of_line += 1;
                     used = 0;
                 }
                 piece.push(ch);
@@ -199,18 +204,19 @@ pub fn command_lines(command: &str, programs: &[&str], width: usize, theme: &The
             }
             row.push((piece, hot));
         }
-        rows.push(row);
+        rows.push((row, rows_of_line > 0));
     }
     rows.into_iter()
         .enumerate()
-        .map(|(i, row)| {
+        .map(|(i, (row, continued))| {
             let hot = row.iter().any(|(_, h)| *h);
-            let gutter = match (hot, i == 0) {
-                (true, true) => "▶ $ ",
-                (true, false) => "▶   ",
-                (false, true) => "  $ ",
-                (false, false) => "    ",
+            // `$` starts the command, `↪` a line's continuation where it was too long for the box.
+            let sign = match (i == 0, continued) {
+                (true, _) => "$",
+                (false, true) => "↪",
+                (false, false) => " ",
             };
+            let gutter = format!("{} {sign} ", if hot { "▶" } else { " " });
             let mut spans = vec![Span::styled(gutter, if hot { theme.warn() } else { theme.dim() })];
             spans.extend(row.into_iter().map(|(t, h)| Span::styled(t, if h { theme.warn() } else { theme.text() })));
             Line::from(spans)
@@ -231,7 +237,7 @@ mod tests {
         let theme = Theme { color: false };
         let command = "# one\n# two\nfactor 84 && rm -rf build/cache";
         let lines = text(&command_lines(command, &["factor"], 24, &theme));
-        assert_eq!(lines, ["  $ # one", "    # two", "▶   factor 84 && rm -rf", "    build/cache"]);
+        assert_eq!(lines, ["  $ # one", "    # two", "▶   factor 84 && rm -rf", "  ↪ build/cache"]);
         let url = "curl -s https://pubs.opengroup.org/onlinepubs/9699919799/utilities/sort.html";
         let lines = text(&command_lines(url, &["curl"], 30, &theme));
         let rejoined: String = lines.iter().map(|l| l.chars().skip(GUTTER).collect::<String>()).collect();

@@ -117,9 +117,9 @@ impl Entry {
                 } else {
                     // Folded: the first line of a command of many, and how many follow (Enter
                     // shows them), never its lines run together.
-                    let lines: Vec<&str> = full.trim().lines().filter(|l| !l.trim().is_empty()).collect();
+                    let lines: Vec<&str> = arg.trim().lines().filter(|l| !l.trim().is_empty()).collect();
                     match lines.as_slice() {
-                        [first, rest @ ..] if !rest.is_empty() && full.trim_start().starts_with(first.trim()) => {
+                        [first, rest @ ..] if !rest.is_empty() => {
                             let more = format!(" (+{} lines)", rest.len());
                             let room = width.saturating_sub(more.chars().count());
                             vec![(format!("{}{more}", clip(&format!("{mark} {name} {}", first.trim()), room)), style)]
