@@ -86,6 +86,16 @@ async fn a_question_waiting_when_a_screen_attaches_shows_whole_and_is_allowed_on
     let (lab, _model) = lab_on(dir, &long_question_scenario()).await;
     let headless = lab.headless_loop_with(&["--ask", "--approve", "auto", "--sessions", "1"]);
     headless.wait_for("? question 1 (session 1 waits)", Duration::from_secs(30));
+    // `baton status` lists it, with its command and what answers it.
+    let status = lab.home.run(lab.dir.path(), &["status"]).ok().stdout;
+    assert!(status.contains("question  1: session 1 waits"), "{status}");
+    assert!(status.contains("$ # 01: the cache") && status.contains("factor 84 && rm -rf build/cache"), "{status}");
+    assert!(status.contains("answer with: baton answer 1 allow|always|deny [--message TEXT]"), "{status}");
+    let json = lab.home.run(lab.dir.path(), &["status", "--json"]).ok().json();
+    assert_eq!(json["questions_waiting"][0]["command"], long_command().as_str(), "{json}");
+    // A mark asked of a loop in a session says when it is made.
+    let out = lab.home.run(lab.dir.path(), &["features", "mark", "1", "--passes", "true"]).ok().stdout;
+    assert!(out.contains("will mark feature 1 passing when session 1 ends"), "{out}");
 
     // Screens attached now, while the question waits, show it at once.
     let small = lab.attached_at((80, 24), &[]);

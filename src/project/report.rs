@@ -414,6 +414,26 @@ mod tests {
     }
 
     #[test]
+    fn sessions_are_counted_by_kind_with_their_cost_and_passing_counts_each_feature_once() {
+        let mut entries = Vec::new();
+        entries.extend(coding(1, &[(1, true)]));
+        entries.extend(coding(2, &[(2, true)]));
+        entries.push(at(Record::Verdict { number: 2, verdict: Verdict::Vetoed, reason: Some("no".into()) }));
+        entries.extend(coding(3, &[(3, true)]));
+        entries.push(at(Record::FeatureMarked { feature: 1, passes: false, commit: None }));
+        let r = report(&entries);
+        assert_eq!(r.count.to_string(), "3 coding sessions, $0.00");
+        // 1 after session 1; session 2's flip vetoed; 3 added, then 1 marked failing by hand.
+        let passing: Vec<usize> = r.per_session.iter().map(|l| l.passing).collect();
+        assert_eq!(passing, [1, 1, 1]);
+        let sessions = journal::sessions(&entries);
+        assert_eq!(SessionCount::since(&sessions, 2).to_string(), "2 coding sessions, $0.00");
+        let c = SessionCount { initializer: 1, coding: 3, evaluator: 3, cost_usd: 0.52 };
+        assert_eq!(c.to_string(), "1 initializer + 3 coding + 3 evaluator sessions, $0.52");
+        assert_eq!(SessionCount { coding: 1, ..SessionCount::default() }.to_string(), "1 coding session, $0.00");
+    }
+
+    #[test]
     fn a_claim_found_failing_later_is_a_false_pass_and_a_vetoed_one_is_not() {
         let mut entries = Vec::new();
         // Session 1 claims 1, 2 and 3; session 2 claims 4 and is vetoed.

@@ -107,27 +107,30 @@ impl QuestionDialog {
             let words: String = q.words.chars().rev().take(400).collect::<Vec<_>>().into_iter().rev().collect();
             body.extend(wrapped("  ", &words, w, theme.dim()));
         }
-        let notice = self.answered_elsewhere.as_deref().or(self.error.as_deref());
-        let error: Vec<Line> = notice.map(|e| wrapped("✗ ", e, w, theme.fail())).unwrap_or_default();
         let deny_h = if self.deny.is_some() { Reason::height(inner.height) } else { 0 };
-        let [body_area, deny_area, error_area, keys] = Layout::vertical([
-            Constraint::Min(1),
-            Constraint::Length(deny_h),
-            Constraint::Length(error.len() as u16),
-            Constraint::Length(1),
-        ])
-        .areas(inner);
-        let total = body.len();
-        self.page = scrolled(f, body_area, body, &mut self.scroll, theme);
-        // What is on screen now: all of it when it fits, else a page from `scroll`.
-        let shown_to = if total <= body_area.height as usize { total } else { self.scroll + self.page };
-        self.unseen = command_end.saturating_sub(shown_to);
+        let layout = |error: &[Line]| {
+            Layout::vertical([
+                Constraint::Min(1),
+                Constraint::Length(deny_h),
+                Constraint::Length(error.len() as u16),
+                Constraint::Length(1),
+            ])
+            .areas::<4>(inner)
+        };
+        let notice = self.answered_elsewhere.as_deref().or(self.error.as_deref());
+        let mut error: Vec<Line> = notice.map(|e| wrapped("✗ ", e, w, theme.fail())).unwrap_or_default();
+        // Once every line of the command is on screen it has been read: said in this very frame.
+        let unseen = |body_h: u16| command_end.saturating_sub(shown_to(body.len(), body_h as usize, self.scroll));
+        if unseen(layout(&error)[0].height) == 0 && self.error.is_some() && self.unread().is_some() {
+            self.error = None;
+            error = self.answered_elsewhere.as_deref().map(|e| wrapped("✗ ", e, w, theme.fail())).unwrap_or_default();
+        }
+        let [body_area, deny_area, error_area, keys] = layout(&error);
+        self.unseen = unseen(body_area.height);
         if self.unseen == 0 && body_area.height > 0 {
             self.seen_whole = true;
-            if self.error.as_deref().is_some_and(|e| e.contains("not read yet") || e.contains("read the command")) {
-                self.error = None;
-            }
         }
+        self.page = scrolled(f, body_area, body, &mut self.scroll, theme);
         if let Some(reason) = self.deny.as_mut() {
             reason.render(f, deny_area, theme);
         }
@@ -144,6 +147,16 @@ impl QuestionDialog {
         };
         f.render_widget(Paragraph::new(Line::from(hints)), keys);
     }
+}
+
+/// How many of `total` lines are on screen, from the top, in a body `height` lines high scrolled to
+/// `scroll`, as [`scrolled`] draws them (a page, with a last line saying what is below).
+fn shown_to(total: usize, height: usize, scroll: usize) -> usize {
+    if total <= height {
+        return total;
+    }
+    let page = height.saturating_sub(1).max(1);
+    scroll.min(total - page) + page
 }
 
 /// The programs a question's reason names (between backticks).
