@@ -306,3 +306,49 @@ fn features_list_says_which_features_are_skipped() {
     let json = sandbox.run(dir.path(), &["features", "list", "--json"]).ok().json();
     assert_eq!((json[0]["skipped"].as_bool(), json[1]["skipped"].as_bool()), (Some(false), Some(true)));
 }
+
+/// A mark given and taken back while it waits for the boundary changes nothing, and makes no
+/// commit (it made an empty one).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mark_undone_while_queued_makes_no_commit() {
+    use baton::project::config::{ApprovePolicy, Mode};
+    let features = "[{\"category\": \"c\", \"description\": \"d\", \"steps\": [\"s\"], \"passes\": false}]\n";
+    let dir = common::checklist_project(features, &[], "[evaluate]\nmode = \"off\"\n");
+    let scenario = r#"
+name = "one turn"
+[[turns]]
+id = "t"
+start = "one of many agent sessions"
+text = "Nothing to do."
+"#;
+    let model = baton::agent::scripted::ScriptedModel::start(
+        baton::agent::scripted::Scenario::parse("t.toml", scenario).unwrap(),
+        None,
+    )
+    .await
+    .unwrap();
+    let project = baton::project::Project::open(dir.path()).unwrap();
+    let (harness, mut handles) = common::demo_harness(project, &model, ApprovePolicy::Manual, Mode::Step, |o| {
+        o.max_sessions = Some(1);
+    });
+    let task = tokio::spawn(harness.run());
+    handles.commands.send(Command::StartNext).unwrap();
+    let repo = git2::Repository::open(dir.path()).unwrap();
+    while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), handles.events.recv()).await.unwrap() {
+        if let HarnessEvent::ReviewNeeded { review, waiting: true } = ev {
+            handles.commands.send(Command::Mark { feature: 1, passes: true }).unwrap();
+            handles.commands.send(Command::Mark { feature: 1, passes: false }).unwrap();
+            handles.commands.send(Command::Approve(review.number)).unwrap();
+        }
+    }
+    task.await.unwrap().unwrap();
+    let messages: Vec<String> = {
+        let mut walk = repo.revwalk().unwrap();
+        walk.push_head().unwrap();
+        walk.map(|id| String::from_utf8_lossy(repo.find_commit(id.unwrap()).unwrap().message_bytes()).into_owned())
+            .collect()
+    };
+    assert!(!messages.iter().any(|m| m.starts_with("Mark feature")), "{messages:?}");
+    let list = baton::project::Project::open(dir.path()).unwrap().features().unwrap().unwrap();
+    assert!(!list.get(1).unwrap().passes());
+}
