@@ -108,19 +108,26 @@ impl App {
             parts.insert(3.min(parts.len()), l);
         }
         let total = |p: &[(String, Style)]| p.iter().map(|(s, _)| s.width() + 3).sum::<usize>();
-        // The label's short form where the long one does not fit.
+        // The label's short form where the long one does not fit, and its first word (`demo`)
+        // where neither does.
         let mut who_text = who_text;
-        if let (Some((short, long)), true) = (&s.label, total(&parts) > width)
-            && let Some(part) = parts.iter_mut().find(|(text, _)| text == long)
-        {
-            part.0 = short.clone();
-            who_text = short.clone();
+        if let Some((short, long)) = &s.label {
+            let tiny = short.split(':').next().unwrap_or(short).to_owned();
+            for form in [short.clone(), tiny] {
+                if total(&parts) <= width {
+                    break;
+                }
+                if let Some(part) = parts.iter_mut().find(|(text, _)| *text == who_text || text == long) {
+                    part.0 = form.clone();
+                    who_text = form;
+                }
+            }
         }
         // A notice gets room (up to 48 columns) before the mode and the backend do; never before
         // what says whose loop this is (attached to pid N) or why nothing starts here.
         let notice_room = s.notice.as_deref().map_or(0, |n| n.width().min(48) + 3);
-        let keep = match (&s.cannot_start, &s.attached, &s.label) {
-            (None, None, None) => 3,
+        let keep = match (&s.cannot_start, &s.attached) {
+            (None, None) => 3,
             _ => parts.iter().position(|(text, _)| *text == who_text).map_or(3, |i| i + 1),
         };
         while parts.len() > 2 && (total(&parts) > width || parts.len() > keep && total(&parts) + notice_room > width) {

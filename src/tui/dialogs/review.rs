@@ -142,12 +142,14 @@ impl ReviewDialog {
             lines.push(Line::styled(format!("Questions ({})", review.questions.len()), theme.accent()));
             for q in &review.questions {
                 let answer = q.answer.as_ref().map_or("no answer".to_owned(), |a| a.to_string());
-                lines.extend(wrapped(
-                    &format!("  {:>3} ", q.number),
-                    &format!("`{}`: {answer}", q.command),
-                    w,
-                    theme.text(),
-                ));
+                lines.extend(wrapped(&format!("  {:>3} ", q.number), &answer, w, theme.text()));
+                // The command as the question showed it: every line, the asked program marked.
+                let programs: Vec<&str> = q.reason.split('`').skip(1).step_by(2).collect();
+                for l in super::question::command_lines(&q.command, &programs, w.saturating_sub(4), theme) {
+                    let mut spans = vec![Span::raw("    ")];
+                    spans.extend(l.spans);
+                    lines.push(Line::from(spans));
+                }
             }
         }
         if !review.refusals.is_empty() {

@@ -108,10 +108,14 @@ impl Entry {
                     (None, None) => ("…", theme.warn()),
                 };
                 let mut out = if *expanded {
-                    // As written: every line of the command, wrapped, nothing squashed.
+                    // As written: every line of the command, wrapped, nothing squashed; where a line
+                    // was too long, its continuation says so (`↪`).
                     let mut out = vec![(clip(&format!("{mark} {name} ▾"), width), style)];
-                    for l in wrap(full.trim_end(), width.saturating_sub(4)) {
-                        out.push((format!("  │ {l}"), theme.text()));
+                    for line in full.trim_end().split('\n') {
+                        for (i, l) in wrap(line, width.saturating_sub(6)).into_iter().enumerate() {
+                            let lead = if i == 0 { "  │ " } else { "  │ ↪ " };
+                            out.push((format!("{lead}{l}"), theme.text()));
+                        }
                     }
                     out
                 } else {
