@@ -11,11 +11,11 @@ use std::time::{Duration, Instant};
 
 use baton::agent::{AgentEvent, Answer};
 use baton::harness::{Command, HarnessEvent};
-use baton::project::session::{Outcome, SessionKind, Usage, Verdict};
+use baton::project::session::{SessionKind, Usage, Verdict};
 use baton::tui::app::{Effect, JournalView, NOTICE_LIFE, Reply};
 use baton::tui::dialogs::Dialog;
 use baton::tui::panes::features::Row;
-use common::screen::{busy_app, code, ctrl, draw, key, review, type_text};
+use common::screen::{busy_app, code, ctrl, draw, ended, key, review, type_text};
 use ratatui::crossterm::event::KeyCode;
 
 fn status_line(app: &mut baton::tui::app::App, w: u16, h: u16) -> String {
@@ -61,13 +61,7 @@ fn an_attached_screen_counts_the_session_from_its_start_and_the_run_from_its_fir
     // $0.02 of session 3 so far, on top of $0.20.
     assert!(line.contains("$0.02 (total $0.22)"), "{line}");
     // Once it ends, counted once.
-    app.on_harness(HarnessEvent::SessionEnded {
-        number: 3,
-        outcome: Outcome::Completed,
-        usage: Usage::default(),
-        cost_usd: 0.03,
-        duration_ms: 90_000,
-    });
+    app.on_harness(ended(3, 0.03));
     app.on_reply(Reply::Journal(JournalView {
         costs: vec![(1, 0.15), (2, 0.05), (3, 0.03)],
         ..JournalView::default()
@@ -78,25 +72,13 @@ fn an_attached_screen_counts_the_session_from_its_start_and_the_run_from_its_fir
 #[test]
 fn under_review_the_status_line_shows_the_reviewed_sessions_figures_not_its_evaluators() {
     let mut app = busy_app();
-    app.on_harness(HarnessEvent::SessionEnded {
-        number: 3,
-        outcome: Outcome::Completed,
-        usage: Usage::default(),
-        cost_usd: 0.04,
-        duration_ms: 1,
-    });
+    app.on_harness(ended(3, 0.04));
     app.on_harness(HarnessEvent::SessionStarted { number: 4, kind: SessionKind::Evaluator, base: None });
     app.on_harness(HarnessEvent::Agent {
         number: 4,
         event: AgentEvent::Usage { usage: Usage { input_tokens: 77_000, ..Usage::default() }, cost_usd: 0.5 },
     });
-    app.on_harness(HarnessEvent::SessionEnded {
-        number: 4,
-        outcome: Outcome::Completed,
-        usage: Usage::default(),
-        cost_usd: 0.5,
-        duration_ms: 1,
-    });
+    app.on_harness(ended(4, 0.5));
     app.on_harness(HarnessEvent::ReviewNeeded { review: Box::new(review()), waiting: true });
     let line = status_line(&mut app, 120, 40);
     assert!(line.starts_with("\"S3 coding"), "{line}");

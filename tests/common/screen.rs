@@ -170,6 +170,17 @@ pub fn busy_app() -> App {
     app
 }
 
+/// Session `number` ended, completed, having cost `cost_usd`.
+pub fn ended(number: u32, cost_usd: f64) -> HarnessEvent {
+    HarnessEvent::SessionEnded {
+        number,
+        outcome: Outcome::Completed,
+        usage: Usage::default(),
+        cost_usd,
+        duration_ms: 1,
+    }
+}
+
 pub fn draw(app: &mut App, w: u16, h: u16) -> TestBackend {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     terminal.draw(|f| app.render(f)).unwrap();
