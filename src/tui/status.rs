@@ -124,11 +124,12 @@ impl App {
             }
         }
         // A notice gets room (up to 48 columns) before the mode and the backend do; never before
-        // what says whose loop this is (attached to pid N) or why nothing starts here.
+        // what says whose loop this is (attached to pid N). Why nothing starts here is said by the
+        // hints too (`watching: ...`) and on `n`.
         let notice_room = s.notice.as_deref().map_or(0, |n| n.width().min(48) + 3);
         let keep = match (&s.cannot_start, &s.attached) {
-            (None, None) => 3,
-            _ => parts.iter().position(|(text, _)| *text == who_text).map_or(3, |i| i + 1),
+            (None, Some(_)) => parts.iter().position(|(text, _)| *text == who_text).map_or(3, |i| i + 1),
+            _ => 3,
         };
         while parts.len() > 2 && (total(&parts) > width || parts.len() > keep && total(&parts) + notice_room > width) {
             parts.pop();
