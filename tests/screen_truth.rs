@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use baton::agent::{AgentEvent, Answer};
 use baton::harness::{Command, HarnessEvent};
-use baton::project::session::{SessionKind, Usage, Verdict};
+use baton::project::session::{Outcome, SessionKind, Usage, Verdict};
 use baton::tui::app::{Effect, JournalView, NOTICE_LIFE, Reply};
 use baton::tui::dialogs::Dialog;
 use baton::tui::panes::features::Row;
@@ -333,4 +333,65 @@ text = "Nothing to do."
     assert!(!messages.iter().any(|m| m.starts_with("Mark feature")), "{messages:?}");
     let list = baton::project::Project::open(dir.path()).unwrap().features().unwrap().unwrap();
     assert!(!list.get(1).unwrap().passes());
+}
+
+const FEATURES_ONE: &str = "[{\"category\": \"c\", \"description\": \"one\", \"steps\": [\"s\"], \"passes\": false}]\n";
+
+/// `baton sessions show N` says what the review said: commits, flips, the guard's findings, the
+/// verify command's result, questions and refusals, and the time it took.
+#[test]
+fn sessions_show_carries_what_the_review_showed() {
+    use baton::project::journal::{Flip, Journal, Record, SessionReport, VerifyResult};
+    let dir = common::checklist_project(FEATURES_ONE, &[], "");
+    let mut journal = Journal::open(&dir.path().join(".baton/journal.jsonl")).unwrap();
+    journal
+        .append(Record::SessionStarted {
+            number: 1,
+            kind: SessionKind::Coding,
+            backend: "anthropic".into(),
+            model: "m".into(),
+            base: Some("1111111111111111111111111111111111111111".into()),
+            uncommitted: Vec::new(),
+            target: Some(1),
+        })
+        .unwrap();
+    journal
+        .append(Record::SessionEnded(SessionReport {
+            head: Some("2222222222222222222222222222222222222222".into()),
+            duration_ms: 65_000,
+            turns: 4,
+            commits: vec!["2222222222222222222222222222222222222222".into()],
+            flipped: vec![Flip { feature: 1, passes: true, description: "one".into() }],
+            violations: vec!["feature 1: description changed".into()],
+            verify: Some(VerifyResult {
+                passed: false,
+                exit_code: Some(1),
+                timed_out: false,
+                output: "FAIL t1\n".into(),
+            }),
+            ..SessionReport::new(1, Outcome::NoFeatureList)
+        }))
+        .unwrap();
+    std::fs::create_dir_all(dir.path().join(".baton/sessions")).unwrap();
+    let transcript = [
+        r#"{"at":"2025-01-01T10:00:00Z","type":"tool_call","id":"t","name":"bash","input":{"command":"curl x"}}"#,
+        r#"{"at":"2025-01-01T10:00:01Z","type":"policy_denied","id":"t","name":"bash","reason":"`curl` is not on the allowlist"}"#,
+    ];
+    std::fs::write(dir.path().join(".baton/sessions/0001.jsonl"), transcript.join("\n")).unwrap();
+    let out = common::Sandbox::new().run(dir.path(), &["sessions", "show", "1"]).ok().stdout;
+    for said in [
+        "outcome   no feature list",
+        "verdict   pending",
+        "time      1m05s · 4 turns",
+        "commits   1",
+        "  2222222",
+        "flipped   feature 1 passing: one",
+        "guard     1 finding (baton repaired the list):",
+        "  ✗ feature 1: description changed",
+        "verify    FAILED (exit status 1); its output ended with:",
+        "  │ FAIL t1",
+        "refused   `curl x` refused by the policy: `curl` is not on the allowlist",
+    ] {
+        assert!(out.contains(said), "{said:?} is missing:\n{out}");
+    }
 }
