@@ -70,6 +70,8 @@ pub struct JournalView {
     pub done: bool,
     /// The process that holds the loop lock, if any.
     pub loop_pid: Option<String>,
+    /// How many loops have started on the project.
+    pub runs_started: usize,
 }
 
 #[derive(Debug)]

@@ -131,7 +131,7 @@ async fn run_async(project: Project, launch: Launch) -> Result<u8> {
     let can_take_over = elsewhere.is_some() && launch.backend.is_ok();
     // Why this screen cannot run the loop itself once the one it is attached to is gone.
     let no_backend = launch.backend.as_ref().err().cloned();
-    let follow = Follow { project: project.clone(), can_take_over, no_backend, followed: elsewhere };
+    let follow = Follow { project: project.clone(), can_take_over, no_backend, followed: elsewhere.map(|p| (p, None)) };
     let result = draw_loop(&mut app, &mut run_loop, start_loop, follow, &req_tx, &mut reply_rx, &config).await;
     restore_terminal();
     // A session still running is stopped and recorded before baton exits.
@@ -150,8 +150,10 @@ struct Follow {
     can_take_over: bool,
     /// Why this screen cannot run the loop itself, when it cannot.
     no_backend: Option<String>,
-    /// The pid of the loop followed last: not followed again once it said it stopped.
-    followed: Option<String>,
+    /// The pid of the loop followed last and how many loops had started by then (once the
+    /// journal says): a loop that stopped is not followed again, one started since in the same
+    /// process is.
+    followed: Option<(String, Option<usize>)>,
 }
 
 async fn draw_loop(
@@ -249,10 +251,18 @@ async fn draw_loop(
                             Err(e) => app.notice(e.to_string()),
                         }
                     }
+                    if let Some((pid, runs @ None)) = &mut follow.followed
+                        && v.loop_pid.as_ref() == Some(pid)
+                    {
+                        *runs = Some(v.runs_started);
+                    }
                     // A loop another baton started since: followed, whatever this screen can do.
+                    let followed_already = |pid: &String| {
+                        follow.followed.as_ref().is_some_and(|(p, runs)| p == pid && runs.is_none_or(|r| v.runs_started <= r))
+                    };
                     if let Some(pid) = v.loop_pid.clone().filter(|p| *p != std::process::id().to_string())
                         && run_loop.handles.is_none()
-                        && follow.followed.as_ref() != Some(&pid)
+                        && !followed_already(&pid)
                     {
                         match crate::harness::attach::connect(follow.project.clone(), pid.clone()) {
                             Ok(h) => {
@@ -262,7 +272,7 @@ async fn draw_loop(
                                 app.notice(format!("a loop started in pid {pid}: following it"));
                                 follow.can_take_over = follow.no_backend.is_none();
                                 takeover_poll = None;
-                                follow.followed = Some(pid);
+                                follow.followed = Some((pid, Some(v.runs_started)));
                             }
                             Err(e) => app.notice(format!("cannot follow the loop in pid {pid}: {e}")),
                         }

@@ -156,6 +156,7 @@ fn journal_view(project: &Project, list: Option<&FeatureList>) -> Reply {
             .collect(),
         done: status.state == crate::project::state::RunState::Done,
         loop_pid: status.loop_pid,
+        runs_started: status.runs_started,
     })
 }
 
