@@ -248,6 +248,9 @@ impl Harness {
         let end = loop {
             let deadline = self.next_deadline();
             tokio::select! {
+                // The agent's events first: a question comes after the words that led to it, and
+                // its dialog quotes them.
+                biased;
                 Some(event) = rx.recv() => {
                     take(&event, &mut text, &mut words);
                     transcript.write(&event);
