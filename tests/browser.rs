@@ -209,6 +209,8 @@ fn the_web_demo_runs_through_the_claude_cli_too() {
     let run = common::Run::from(out).ok();
     assert!(run.stdout.contains("run ended: done: every feature passes; 3/3 features passing"), "{}", run.stdout);
     assert!(!run.stdout.contains("File has not been read yet"), "{}", run.stdout);
+    // The evaluator's turns play through the CLI too: every review shows a verdict.
+    assert_eq!(run.stdout.matches("  evaluator: 1 pass").count(), 3, "{}", run.stdout);
     assert_eq!(run.stdout.lines().filter(|l| l.trim().starts_with("image ")).count(), 3, "{}", run.stdout);
     let repo = git2::Repository::open(parent.path().join("counter")).unwrap();
     let head = repo.head().unwrap().peel_to_commit().unwrap();
