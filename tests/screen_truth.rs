@@ -395,3 +395,19 @@ fn sessions_show_carries_what_the_review_showed() {
         assert!(out.contains(said), "{said:?} is missing:\n{out}");
     }
 }
+
+/// "Allow always" writes its line where `baton init` left `allow` commented out, under its comment,
+/// not above the comment block.
+#[test]
+fn allow_always_writes_its_line_under_the_commented_one_and_its_comment() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = baton::project::config::project_config_path(dir.path());
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let before = "[policy]\n# Commands an agent may run on top of the built-in allowlist.\n# allow = []\n# Refused.\n# deny = []\n";
+    std::fs::write(&path, before).unwrap();
+    baton::project::config::allow_in_project(dir.path(), &["factor".to_owned()]).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "[policy]\n# Commands an agent may run on top of the built-in allowlist.\n# allow = []\nallow = [\"factor\"]\n# Refused.\n# deny = []\n"
+    );
+}

@@ -283,8 +283,8 @@ impl Follower {
         self.transcript = Some((number, end));
         for event in events {
             match &event {
-                AgentEvent::TextDelta { text } => super::session::latest_words(&mut self.words, text),
-                _ => super::session::words_end(&mut self.words),
+                AgentEvent::TextDelta { text } => super::ask::latest_words(&mut self.words, text),
+                _ => super::ask::words_end(&mut self.words),
             }
             self.emit(HarnessEvent::Agent { number, event });
         }

@@ -240,9 +240,9 @@ impl Harness {
                 if keep_text {
                     text.push_str(t);
                 }
-                latest_words(words, t);
+                super::ask::latest_words(words, t);
             } else {
-                words_end(words);
+                super::ask::words_end(words);
             }
         };
         let end = loop {
@@ -445,21 +445,6 @@ fn notes_since(entries: &[journal::Entry], last: Option<&SessionSummary>) -> Vec
             _ => None,
         })
         .collect()
-}
-
-/// Keeps the last of what the agent wrote in `words`, adding `text`.
-pub(super) fn latest_words(words: &mut String, text: &str) {
-    words.push_str(text);
-    if words.len() > 2000 {
-        words.drain(..words.floor_char_boundary(words.len() - 600));
-    }
-}
-
-/// The agent's words so far end a message: the next one is not run into them.
-pub(super) fn words_end(words: &mut String) {
-    if !words.is_empty() && !words.ends_with(char::is_whitespace) {
-        words.push(' ');
-    }
 }
 
 /// A moment too far away to come: a deadline for when there is none.

@@ -576,20 +576,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn allow_always_writes_its_line_under_the_commented_one_and_its_comment() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = project_config_path(dir.path());
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, "[policy]\n# Commands an agent may run on top of the built-in allowlist.\n# allow = []\n# Refused.\n# deny = []\n").unwrap();
-        allow_in_project(dir.path(), &["factor".to_owned()]).unwrap();
-        let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(
-            text,
-            "[policy]\n# Commands an agent may run on top of the built-in allowlist.\n# allow = []\nallow = [\"factor\"]\n# Refused.\n# deny = []\n"
-        );
-    }
-
-    #[test]
     fn the_documented_defaults_are_the_defaults() {
         let documented = Config::parse(Path::new("assets/config.toml"), DEFAULT_CONFIG_TOML).unwrap();
         let builtin = Config { prices: documented.prices.clone(), ..Config::default() };

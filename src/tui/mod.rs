@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod dialogs;
+mod fold;
 mod input;
 pub mod keys;
 pub mod panes;

@@ -171,32 +171,6 @@ impl Entry {
     }
 }
 
-/// `text` in spans, the parts that match `needle` (lower case) in `hit`, the rest in `style`.
-fn hit_spans(text: &str, needle: &str, style: Style, hit: Style) -> Vec<Span<'static>> {
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let len = needle.chars().count();
-    let mut spans = Vec::new();
-    let (mut from, mut i) = (0, 0);
-    while i + len <= chars.len() {
-        let start = chars[i].0;
-        let end = chars.get(i + len).map_or(text.len(), |c| c.0);
-        if text[start..end].to_lowercase() == needle {
-            if start > from {
-                spans.push(Span::styled(text[from..start].to_owned(), style));
-            }
-            spans.push(Span::styled(text[start..end].to_owned(), hit));
-            from = end;
-            i += len.max(1);
-        } else {
-            i += 1;
-        }
-    }
-    if from < text.len() || spans.is_empty() {
-        spans.push(Span::styled(text[from..].to_owned(), style));
-    }
-    spans
-}
-
 /// How many lines of a tool's result the expanded view shows.
 const RESULT_LINES: usize = 200;
 
@@ -503,7 +477,9 @@ impl TranscriptPane {
                 let style = if selected { style.patch(theme.selected()) } else { style };
                 // Only what matches is painted, not the whole line.
                 let line = match needle.as_deref().filter(|n| !n.is_empty()) {
-                    Some(n) => Line::from(hit_spans(&text, n, style, style.patch(theme.search_hit()))),
+                    Some(n) => {
+                        Line::from(crate::tui::text::hit_spans(&text, n, style, style.patch(theme.search_hit())))
+                    }
                     None => Line::styled(text, style),
                 };
                 if selected { line.style(theme.selected()) } else { line }
