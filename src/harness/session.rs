@@ -245,6 +245,7 @@ impl Harness {
                 super::ask::words_end(words);
             }
         };
+        let mut commands_closed = false;
         let end = loop {
             let deadline = self.next_deadline();
             tokio::select! {
@@ -257,7 +258,12 @@ impl Harness {
                     self.watch_event(number, &event, &mut repeats, &cancel);
                     self.emit(HarnessEvent::Agent { number, event });
                 }
-                cmd = self.commands.recv() => self.during_session(cmd, &cancel),
+                // A closed channel (the screen gone) is a quit, taken once: read again, it would be
+                // ready every time and, the branches being in order, starve the ones below.
+                cmd = self.commands.recv(), if !commands_closed => {
+                    commands_closed = cmd.is_none();
+                    self.during_session(cmd, &cancel)
+                }
                 Some(q) = questions.recv() => self.on_question(number, q, &words),
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() => {
                     self.expire_questions();
