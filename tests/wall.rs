@@ -557,3 +557,38 @@ async fn baton_s_agent_cannot_race_a_symlink_into_baton_s_records() {
 async fn the_claude_cli_cannot_race_a_symlink_into_baton_s_records() {
     a_swapped_symlink_reaches_nothing(true).await;
 }
+
+/// `.git/` itself stays writable for commits, so a name a session adds there that would steer the
+/// operator's own git (a `commondir` pointing at a directory of the agent's with the repository's
+/// objects and refs and a config of its own, whose `core.fsmonitor` git would run: seen) is moved
+/// out after the session, and its review says so: the operator's next `git status` runs nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_session_adds_to_git_s_directory_is_moved_out_and_said() {
+    let (dir, _repo) = common::quickstart_repo();
+    let root = dir.path();
+    let away = outside();
+    let mark = away.path().join("ran");
+    let payload = format!("[core]\n\tfsmonitor = touch {}\n\trepositoryformatversion = 0\n", mark.display());
+    std::fs::create_dir_all(away.path().join("evil")).unwrap();
+    let scenario = format!(
+        r##"
+name = "commondir"
+[[turns]]
+id = "plant"
+start = "one of many agent sessions"
+tools = [{{ name = "write_file", input = {{ path = "evil/config", content = {payload:?} }} }}, {{ name = "bash", input = {{ command = "python3 -c \"import os; g = '.g' + 'it'; os.symlink('../' + g + '/objects', 'evil/objects'); os.symlink('../' + g + '/refs', 'evil/refs'); open(g + '/commondir', 'w').write('../evil')\"" }} }}]
+[[turns]]
+id = "done"
+text = "Done."
+"##
+    );
+    let (summary, events) = common::one_session(root, &scenario, None).await;
+    let report = summary.end.expect("the session ended");
+    assert!(!root.join(".git/commondir").exists(), "{events:#?}");
+    assert!(root.join(".baton/quarantine/0001/commondir").exists());
+    let detail = report.detail.unwrap_or_default();
+    assert!(detail.contains(".git/commondir (moved to .baton/quarantine/0001/commondir)"), "{detail}");
+    let status = std::process::Command::new("git").arg("status").current_dir(root).output().unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(!mark.exists(), "the operator's git ran what the session planted");
+}
