@@ -381,6 +381,7 @@ impl Printer {
                     duration(secs * 1000)
                 )?
             }
+            HarnessEvent::SlotWait { reason, .. } => writeln!(out, "waiting for a fleet slot: {reason}")?,
             HarnessEvent::Tripped { rule, detail, .. } => writeln!(out, "circuit breaker ({rule}): {detail}")?,
             HarnessEvent::Queued { change } => writeln!(out, "queued for the next boundary: {change}")?,
             HarnessEvent::Notice { text } => writeln!(out, "note: {text}")?,
