@@ -35,6 +35,8 @@ impl RunArgs {
             config.agent.model = m.clone();
         }
         let mut opts = RunOptions::from_config(&config);
+        // A loop the command line starts shares the user's fleet (its cap, its accounts' limits).
+        opts.fleet = crate::fleet::Dirs::from_env();
         if let Some(a) = self.approve {
             opts.approve = a;
         }
@@ -129,13 +131,15 @@ pub async fn drive_headless(harness: Harness, mut handles: Handles, json: bool, 
     let task = tokio::spawn(harness.run());
     let mut printer = Printer { json, text: String::new() };
     let mut interrupts = 0;
+    // SIGTERM (`baton fleet`'s stop, `kill`) is a Ctrl-C: the session is stopped and recorded.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
             ev = handles.events.recv() => match ev {
                 Some(ev) => printer.print(&ev, out)?,
                 None => break,
             },
-            _ = tokio::signal::ctrl_c() => {
+            _ = async { tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} } } => {
                 interrupts += 1;
                 if interrupts > 1 {
                     return Err(eyre!("interrupted twice; stopping at once"));

@@ -215,9 +215,7 @@ mod tests {
         let ledger = Ledger::new(&Dirs::at(root.path()), &Account::named("demo"));
         assert_eq!(ledger.read(), Shared::default());
         let limit = UsageLimit::reached(Some(2_000), Some("five_hour".into()));
-        ledger
-            .update(|s| s.limit = Some(Heard { limit, place: "/a".into(), session: Some(3), at_ms: 1 }))
-            .unwrap();
+        ledger.update(|s| s.limit = Some(Heard { limit, place: "/a".into(), session: Some(3), at_ms: 1 })).unwrap();
         ledger.update(|s| s.pace.requests = Some(Left { remaining: 0, reset_ms: 5 })).unwrap();
         let shared = ledger.read();
         assert_eq!(shared.limit_in_force(1_999).map(|h| h.place.as_str()), Some("/a"));

@@ -1,5 +1,5 @@
-//! The operator's verbs on a fleet's projects: start a project's loop (a process of its own,
-//! detached, its output in `.baton/logs/loop.log`), pause it (a request in its journal, taken at
+//! The operator's verbs on a fleet's projects: start a project's loop (a process of its own, in a
+//! session of its own, its output in `.baton/logs/loop.log`), pause it (a request in its journal, taken at
 //! the next boundary, as an attached screen sends it) and stop it (the session interrupted and
 //! recorded, as a SIGTERM makes any baton do). A project whose loop already runs is left alone.
 
@@ -29,7 +29,7 @@ pub struct Processes;
 impl Controls for Processes {
     fn start(&mut self, place: &Place) -> Result<String, String> {
         match start(place) {
-            Ok(Started::Now) => Ok(format!("{}: loop started", place.name())),
+            Ok(Started::Now(_)) => Ok(format!("{}: loop started", place.name())),
             Ok(Started::Already(pid)) => Ok(format!("{}: its loop already runs (pid {pid})", place.name())),
             Err(e) => Err(format!("{}: {e}", place.name())),
         }
@@ -49,9 +49,10 @@ impl Controls for Processes {
 }
 
 /// How a start went.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub enum Started {
-    Now,
+    /// Started: the loop's process (dropped, it is reaped in the background when it ends).
+    Now(tokio::process::Child),
     /// A loop ran there already (its pid): left alone.
     Already(u32),
 }
@@ -72,8 +73,9 @@ pub fn log_path(project: &Project) -> PathBuf {
     project.baton_dir().join("logs").join("loop.log")
 }
 
-/// Starts `baton run --headless` in the project, detached from this process and its terminal
-/// (it goes on when the fleet's screen closes), its output appended to `.baton/logs/loop.log`.
+/// Starts `baton run --headless` in the project, in a session of its own (no terminal's signals
+/// reach it: it goes on when the fleet's screen closes), its output appended to
+/// `.baton/logs/loop.log`. Must be called inside a tokio runtime.
 pub fn start(place: &Place) -> Result<Started, String> {
     let project = open(place)?;
     if let Some(pid) = loop_pid(place) {
@@ -86,22 +88,15 @@ pub fn start(place: &Place) -> Result<Started, String> {
     let err = out.try_clone().map_err(|e| e.to_string())?;
     let mut cmd = place.baton().map_err(|e| format!("cannot find baton itself: {e}"))?;
     cmd.args(["run", "--headless"]).env_remove(super::CHILD_ENV).stdin(Stdio::null()).stdout(out).stderr(err);
-    // SAFETY: between fork and exec only async-signal-safe calls: fork, setsid, _exit. The loop is
-    // a grandchild in a session of its own: no terminal's signals reach it, and nothing here has
-    // to reap it.
+    // SAFETY: setsid is async-signal-safe, as a call between fork and exec must be.
     unsafe {
-        cmd.pre_exec(|| match libc::fork() {
-            -1 => Err(std::io::Error::last_os_error()),
-            0 => {
-                libc::setsid();
-                Ok(())
-            }
-            _ => libc::_exit(0),
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|e| format!("cannot start its loop: {e}"))?;
-    let _ = child.wait();
-    Ok(Started::Now)
+    let child = tokio::process::Command::from(cmd).spawn().map_err(|e| format!("cannot start its loop: {e}"))?;
+    Ok(Started::Now(child))
 }
 
 /// Asks the project's loop to pause after its session, through its journal.

@@ -62,7 +62,10 @@ impl Fleet {
         let _lock = super::lock_file(&dirs.config.join(".fleet.lock")).map_err(write)?;
         let mut fleet = read(&path)?;
         change(&mut fleet);
-        let form = FileForm { max: fleet.max, projects: fleet.projects.iter().cloned().map(|place| Member { place }).collect() };
+        let form = FileForm {
+            max: fleet.max,
+            projects: fleet.projects.iter().cloned().map(|place| Member { place }).collect(),
+        };
         let text = toml::to_string(&form).map_err(|e| write(std::io::Error::other(e)))?;
         super::replace_file(&path, format!("{HEADER}{text}").as_bytes()).map_err(write)?;
         Ok(fleet)

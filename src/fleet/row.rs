@@ -20,22 +20,52 @@ use crate::project::state::FeatureCount;
 #[derive(Debug, Clone, PartialEq)]
 pub enum State {
     /// A session's work waits for a verdict.
-    Review { session: u32, since: Timestamp },
+    Review {
+        session: u32,
+        since: Timestamp,
+    },
     /// A session asks whether a command may run, and waits.
-    Question { number: u32, session: u32, command: String, since: Timestamp },
+    Question {
+        number: u32,
+        session: u32,
+        command: String,
+        since: Timestamp,
+    },
     /// The circuit breaker paused the run.
-    Tripped { feature: Option<usize>, detail: String, since: Timestamp },
+    Tripped {
+        feature: Option<usize>,
+        detail: String,
+        since: Timestamp,
+    },
     /// The run stopped on something the operator must fix, or the project cannot be read.
-    Error { detail: String, since: Option<Timestamp> },
-    Running { session: u32, kind: SessionKind, since: Timestamp },
+    Error {
+        detail: String,
+        since: Option<Timestamp>,
+    },
+    Running {
+        session: u32,
+        kind: SessionKind,
+        since: Timestamp,
+    },
     /// Waiting for a usage limit to reset (Unix seconds).
-    LimitWait { until: i64, kind: Option<String> },
+    LimitWait {
+        until: i64,
+        kind: Option<String>,
+    },
     /// Waiting for one of the fleet's session slots.
-    SlotWait { max: u32, since: Timestamp },
+    SlotWait {
+        max: u32,
+        since: Timestamp,
+    },
     /// The run ended as asked (paused, the session cap, the budget).
-    Paused { why: String, since: Timestamp },
+    Paused {
+        why: String,
+        since: Timestamp,
+    },
     /// Nothing runs; or a loop runs and waits for `n` (step mode).
-    Idle { waiting_for_n: bool },
+    Idle {
+        waiting_for_n: bool,
+    },
     /// Every feature passes.
     Done,
 }
@@ -90,6 +120,59 @@ impl State {
             State::Error { since, .. } => *since,
             _ => None,
         }
+    }
+}
+
+impl State {
+    /// The state in a few words at `now`, with its clock: `session 4 (coding) running 03:12`.
+    pub fn describe(&self, now: Timestamp) -> String {
+        let for_ = |since: &Timestamp| clock(now.as_second() - since.as_second());
+        match self {
+            State::Review { session, since } => format!("session {session} waits for your verdict ({})", for_(since)),
+            State::Question { number, session, command, .. } => {
+                format!("question {number}: session {session} asks to run `{}`", crate::words::clip(command, 40))
+            }
+            State::Tripped { detail, .. } => format!("circuit breaker: {detail}"),
+            State::Error { detail, .. } => detail.clone(),
+            State::Running { session, kind, since } => format!("session {session} ({kind}) running {}", for_(since)),
+            State::LimitWait { until, kind } => format!(
+                "waiting for the {}: {} left",
+                crate::project::session::UsageLimit::name(kind.as_deref()),
+                clock(until - now.as_second())
+            ),
+            State::SlotWait { max, since } => format!("waiting for one of the fleet's {max} slots ({})", for_(since)),
+            State::Paused { why, .. } => why.clone(),
+            State::Idle { waiting_for_n: true } => "idle: its loop waits for n".into(),
+            State::Idle { waiting_for_n: false } => "idle".into(),
+            State::Done => "done: every feature passes".into(),
+        }
+    }
+
+    /// Whether its words change with the clock (a running session, a countdown, a wait).
+    pub fn ticks(&self) -> bool {
+        matches!(self, State::Review { .. } | State::Running { .. } | State::LimitWait { .. } | State::SlotWait { .. })
+    }
+}
+
+/// Seconds as a clock: `03:12`, `1:02:07`.
+pub fn clock(seconds: i64) -> String {
+    let s = seconds.max(0);
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// How long ago `at` was, in one short word: `now`, `12s`, `4m`, `2h`, `3d`.
+pub fn ago(at: Timestamp, now: Timestamp) -> String {
+    let s = (now.as_second() - at.as_second()).max(0);
+    match s {
+        0..5 => "now".into(),
+        5..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86_400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
     }
 }
 
@@ -338,7 +421,9 @@ impl Tracker {
                 return State::Running { session, kind, since };
             }
             if f.stop.is_none() {
-                let detail = format!("the loop went away in the middle of session {session} (killed?); starting it again records the session as interrupted");
+                let detail = format!(
+                    "the loop went away in the middle of session {session} (killed?); starting it again records the session as interrupted"
+                );
                 return State::Error { detail, since: Some(since) };
             }
         }

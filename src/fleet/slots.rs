@@ -42,10 +42,7 @@ fn try_flock(file: &File) -> bool {
 
 fn slot_indices(dir: &Path) -> Vec<usize> {
     let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".lock")?.parse().ok())
-        .collect()
+    entries.flatten().filter_map(|e| e.file_name().to_str()?.strip_suffix(".lock")?.parse().ok()).collect()
 }
 
 /// Takes a slot for `place` when fewer than `max` are held; else says who holds them.

@@ -69,7 +69,8 @@ impl Harness {
                 Ok(Ok(slot)) => return Ok(Ok(Some(slot))),
                 Ok(Err(holders)) => holders,
                 Err(e) => {
-                    let text = format!("cannot use the fleet's slots in {}: {e}; this session does not wait", dir.display());
+                    let text =
+                        format!("cannot use the fleet's slots in {}: {e}; this session does not wait", dir.display());
                     self.emit(HarnessEvent::Notice { text });
                     return Ok(Ok(None));
                 }
