@@ -2,6 +2,7 @@
 //! real git repositories in temp dirs.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fleet;
 pub mod pty;
 pub mod screen;
 pub mod svg;
