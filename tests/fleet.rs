@@ -42,7 +42,9 @@ async fn list_and_status_give_one_object_per_project_from_real_loops() {
     let task = tokio::spawn(harness.run());
     while !matches!(handles.events.recv().await, Some(HarnessEvent::Waiting { .. })) {}
 
-    let added = sandbox.run(home, &["fleet", "add", &idle.path().display().to_string(), &reviewed.path().display().to_string()]).ok();
+    let added = sandbox
+        .run(home, &["fleet", "add", &idle.path().display().to_string(), &reviewed.path().display().to_string()])
+        .ok();
     assert!(added.stdout.contains(&format!("{}: added", name(idle.path()))), "{}", added.stdout);
     sandbox.run(home, &["fleet", "add", &held.path().display().to_string(), &idle.path().display().to_string()]).ok();
 

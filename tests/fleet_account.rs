@@ -49,7 +49,9 @@ async fn start(fleet: &Dirs, token: &str, faults: &str, sessions: u32) -> (Loop,
     let config = "[evaluate]\nmode = \"off\"\n[run]\nlimit_margin_seconds = 1\n";
     let dir = common::checklist_project(&common::fleet::features(sessions as usize), &[], config);
     let model =
-        ScriptedModel::start(Scenario::parse("account.toml", &SESSION.replace("FAULTS", faults)).unwrap(), None).await.unwrap();
+        ScriptedModel::start(Scenario::parse("account.toml", &SESSION.replace("FAULTS", faults)).unwrap(), None)
+            .await
+            .unwrap();
     let home = tempfile::tempdir().unwrap();
     let project = Project::open(dir.path()).unwrap();
     let env = [
@@ -135,4 +137,56 @@ async fn a_limit_hit_in_one_loop_holds_the_others_on_its_account_until_the_reset
     // A waited for its own limit once, not a second time for its own word in the ledger.
     assert_eq!(limit_waits(a.dir.path()).len(), 1);
     assert_eq!(a_sessions[1].outcome(), Some(Outcome::Completed));
+}
+
+/// Five requests a session, through a window of three requests each 1.5 s.
+fn paced_scenario() -> Scenario {
+    let mut text = "name = \"paced\"\nrate_limits = { requests = 3, window_seconds = 1.5 }\n".to_owned();
+    for i in 0..4 {
+        let start = if i == 0 { "start = \"pace\"\n" } else { "" };
+        text.push_str(&format!(
+            "[[turns]]\nid = \"t{i}\"\n{start}tools = [{{ name = \"bash\", input = {{ command = \"echo step {i}\" }} }}]\n"
+        ));
+    }
+    text.push_str("[[turns]]\nid = \"end\"\ntext = \"Done.\"\n");
+    Scenario::parse("paced.toml", &text).unwrap()
+}
+
+/// Two sessions at once, each of its own backend (as two loops' processes are), on one API key;
+/// `shared` gives both the account's ledger. Returns the requests that came past the window.
+async fn two_at_once(shared: Option<&Dirs>) -> (usize, u32) {
+    use baton::agent::anthropic::AnthropicBackend;
+    use baton::agent::{Backend, Limits, SessionRequest};
+    let model = ScriptedModel::start(paced_scenario(), None).await.unwrap();
+    let mut runs = Vec::new();
+    for _ in 0..2 {
+        let dir = common::temp_repo();
+        let config = baton::project::config::Config::default();
+        let mut backend = AnthropicBackend::new(&model.url(), "one-key", &config).unwrap();
+        if let Some(dirs) = shared {
+            backend = backend.with_shared_pacing(dirs);
+        }
+        let limits = Limits { max_turns: 20, wall_time: Duration::from_secs(60) };
+        runs.push(tokio::spawn(async move {
+            let request = SessionRequest::new("pace", dir.path(), limits, tokio_util::sync::CancellationToken::new());
+            let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+            let end = backend.run(request, tx).await;
+            drop(dir);
+            end
+        }));
+    }
+    for r in runs {
+        tokio::time::timeout(Duration::from_secs(60), r).await.unwrap().unwrap();
+    }
+    (model.requests().len(), model.throttled())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loops_on_one_api_key_pace_together_by_its_headers_and_never_get_a_429() {
+    let state = tempfile::tempdir().unwrap();
+    let (requests, throttled) = two_at_once(Some(&Dirs::at(state.path()))).await;
+    assert_eq!((requests, throttled), (10, 0), "every request once, none past the window");
+    // Each pacing alone, the two run past the window they share.
+    let (_, alone) = two_at_once(None).await;
+    assert!(alone > 0, "without the ledger the two loops should have met a 429");
 }

@@ -62,7 +62,8 @@ async fn three_projects_under_max_1_never_run_two_sessions_at_once() {
     assert!(all.iter().all(|(_, end)| end.is_some()));
     assert_eq!(most_at_once(&all), 1, "two sessions ran at once under --max 1: {all:?}");
     // Each loop waited its turn, and said so.
-    let waited = projects.iter().filter(|p| records(p.path()).iter().any(|r| matches!(r, Record::SlotWait { max: 1, .. })));
+    let waited =
+        projects.iter().filter(|p| records(p.path()).iter().any(|r| matches!(r, Record::SlotWait { max: 1, .. })));
     assert!(waited.count() >= 2, "the loops waiting for a slot say so in their journals");
     // The headless run names each project on each line, and ends with every one done.
     for p in &projects {

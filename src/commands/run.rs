@@ -58,7 +58,14 @@ pub fn backend_for(
 ) -> Result<Arc<dyn Backend>> {
     crate::sandbox::ready(&config.sandbox)?;
     match kind {
-        BackendKind::Anthropic => Ok(Arc::new(AnthropicBackend::from_env(config)?)),
+        BackendKind::Anthropic => {
+            let backend = AnthropicBackend::from_env(config)?;
+            // Loops on one key pace together, as they share the key's rate limits.
+            Ok(Arc::new(match crate::fleet::Dirs::from_env() {
+                Some(dirs) => backend.with_shared_pacing(&dirs),
+                None => backend,
+            }))
+        }
         BackendKind::ClaudeCode => {
             let claude = crate::agent::claude_code::find_claude(claude_bin, &config.agent.claude_bin)?;
             Ok(Arc::new(crate::agent::claude_code::ClaudeCodeBackend::new(claude, config)?))

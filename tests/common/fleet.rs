@@ -26,7 +26,11 @@ text = "The feature is built, tested and committed; the notes say what comes nex
 
 /// `n` features, none passing.
 pub fn features(n: usize) -> String {
-    let one = |i| format!(r#"{{"category": "functional", "description": "feature {i}", "steps": ["cat f{i}.txt"], "passes": false}}"#);
+    let one = |i| {
+        format!(
+            r#"{{"category": "functional", "description": "feature {i}", "steps": ["cat f{i}.txt"], "passes": false}}"#
+        )
+    };
     format!("[\n  {}\n]\n", (1..=n).map(one).collect::<Vec<_>>().join(",\n  "))
 }
 

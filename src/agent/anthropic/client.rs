@@ -97,6 +97,14 @@ impl Client {
         })
     }
 
+    /// Paces this client's requests together with every other loop's on the same key, through
+    /// the account's ledger in the fleet's state directory `dirs`.
+    pub fn share_pacing(&mut self, dirs: &crate::fleet::Dirs) {
+        let account = crate::fleet::account::Account::of_api_key(&self.base_url, &self.api_key);
+        let ledger = crate::fleet::account::Ledger::new(dirs, &account);
+        self.pacer = std::sync::Arc::new(super::pace::Pacer::shared(ledger));
+    }
+
     /// Sends `body` (a Messages API request with `stream: true`) until it gives a whole message or
     /// fails for good.
     pub async fn message(

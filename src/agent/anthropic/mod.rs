@@ -57,6 +57,13 @@ impl AnthropicBackend {
         })
     }
 
+    /// Paces requests by the API's rate-limit headers together with every other loop on the same
+    /// API key (the fleet's state directory `dirs` holds what they heard).
+    pub fn with_shared_pacing(mut self, dirs: &crate::fleet::Dirs) -> Self {
+        self.client.share_pacing(dirs);
+        self
+    }
+
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
         self.client.retry = retry;
         self
