@@ -124,33 +124,61 @@ impl State {
 }
 
 impl State {
-    /// The state in a few words at `now`, with its clock: `session 4 (coding) running 03:12`.
-    pub fn describe(&self, now: Timestamp) -> String {
-        let for_ = |since: &Timestamp| clock(now.as_second() - since.as_second());
+    /// What it is doing, in a few words, without its clock: `session 4 (coding)`.
+    pub fn what(&self) -> String {
         match self {
-            State::Review { session, since } => format!("session {session} waits for your verdict ({})", for_(since)),
+            State::Review { session, .. } => format!("session {session} waits for a verdict"),
             State::Question { number, session, command, .. } => {
                 format!("question {number}: session {session} asks to run `{}`", crate::words::clip(command, 40))
             }
             State::Tripped { detail, .. } => format!("circuit breaker: {detail}"),
             State::Error { detail, .. } => detail.clone(),
-            State::Running { session, kind, since } => format!("session {session} ({kind}) running {}", for_(since)),
-            State::LimitWait { until, kind } => format!(
-                "waiting for the {}: {} left",
-                crate::project::session::UsageLimit::name(kind.as_deref()),
-                clock(until - now.as_second())
-            ),
-            State::SlotWait { max, since } => format!("waiting for one of the fleet's {max} slots ({})", for_(since)),
+            State::Running { session, kind, .. } => format!("session {session} ({kind})"),
+            State::LimitWait { kind, .. } => {
+                format!("waits for the {} to reset", crate::project::session::UsageLimit::name(kind.as_deref()))
+            }
+            State::SlotWait { max, .. } => format!("waits for one of the fleet's {max} slots"),
             State::Paused { why, .. } => why.clone(),
             State::Idle { waiting_for_n: true } => "idle: its loop waits for n".into(),
             State::Idle { waiting_for_n: false } => "idle".into(),
-            State::Done => "done: every feature passes".into(),
+            State::Done => "every feature passes".into(),
+        }
+    }
+
+    /// Its clock at `now`: how long it has waited or run, or how long a limit has left.
+    pub fn clock(&self, now: Timestamp) -> Option<String> {
+        match self {
+            State::Review { since, .. }
+            | State::Question { since, .. }
+            | State::Running { since, .. }
+            | State::SlotWait { since, .. } => Some(clock(now.as_second() - since.as_second())),
+            State::LimitWait { until, .. } => Some(clock(until - now.as_second())),
+            _ => None,
+        }
+    }
+
+    /// The state in words with its clock, for a line of text: `session 4 (coding), running 03:12`.
+    pub fn describe(&self, now: Timestamp) -> String {
+        let what = self.what();
+        match (self, self.clock(now)) {
+            (State::Running { .. }, Some(c)) => format!("{what}, running {c}"),
+            (State::LimitWait { .. }, Some(c)) => format!("{what}: {c} left"),
+            (State::Done, _) => format!("done: {what}"),
+            (_, Some(c)) => format!("{what} ({c})"),
+            (_, None) => what,
         }
     }
 
     /// Whether its words change with the clock (a running session, a countdown, a wait).
     pub fn ticks(&self) -> bool {
-        matches!(self, State::Review { .. } | State::Running { .. } | State::LimitWait { .. } | State::SlotWait { .. })
+        matches!(
+            self,
+            State::Review { .. }
+                | State::Question { .. }
+                | State::Running { .. }
+                | State::LimitWait { .. }
+                | State::SlotWait { .. }
+        )
     }
 }
 

@@ -34,11 +34,20 @@ pub fn features(n: usize) -> String {
     format!("[\n  {}\n]\n", (1..=n).map(one).collect::<Vec<_>>().join(",\n  "))
 }
 
+fn config(extra: &str) -> String {
+    let approve = if extra.contains("approve") { "" } else { "approve = \"auto\"\n" };
+    format!("[evaluate]\nmode = \"off\"\n[run]\n{approve}{extra}\n")
+}
+
 /// A project past its initializer with `n` features, each session approved by itself, no
-/// evaluator, and `extra` config lines under `[run]`.
+/// evaluator, and `extra` config lines under `[run]` (which may set `approve` again).
 pub fn project(n: usize, extra: &str) -> tempfile::TempDir {
-    let config = format!("[evaluate]\nmode = \"off\"\n[run]\napprove = \"auto\"\n{extra}\n");
-    super::checklist_project(&features(n), &[], &config)
+    super::checklist_project(&features(n), &[], &config(extra))
+}
+
+/// [`project`] in `dir`, a folder with a name of its own.
+pub fn project_in(dir: &Path, n: usize, extra: &str) {
+    super::checklist_project_in(dir, &features(n), &[], &config(extra));
 }
 
 /// When each session of the project in `dir` ran: (start, end) in Unix milliseconds, the end

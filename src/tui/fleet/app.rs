@@ -214,12 +214,13 @@ impl FleetApp {
         let at = self.cursor(&order);
         self.height = inner.height as usize;
         scroll_into_view(&mut self.offset, at, self.height);
+        let cols = self.columns(inner.width as usize);
         let lines: Vec<Line> = order
             .iter()
             .enumerate()
             .skip(self.offset)
             .take(self.height)
-            .map(|(k, &i)| self.line(i, k == at, inner.width as usize, now))
+            .map(|(k, &i)| self.line(i, k == at, &cols, inner.width as usize, now))
             .collect();
         if self.places.is_empty() {
             let empty =
@@ -269,45 +270,51 @@ impl FleetApp {
         }
     }
 
-    /// Project `i`'s line: mark, name, state, what it is doing, features with a gauge, cost, and
-    /// on a wide screen the last thing that happened.
-    fn line(&self, i: usize, selected: bool, width: usize, now: Timestamp) -> Line<'static> {
+    /// The widths of the list's columns at `width`, from what the rows hold.
+    fn columns(&self, width: usize) -> Columns {
+        let rows = self.rows.iter().flatten();
+        let name = self.places.iter().map(|p| p.name().width()).max().unwrap_or(4).clamp(4, 18);
+        let features = rows.clone().map(|r| features(r).width()).max().unwrap_or(1).max(3);
+        let cost = rows.map(|r| format!("${:.2}", r.cost_usd).width()).max().unwrap_or(5);
+        // mark, name, word, clock, what, features, gauge, cost: one space between.
+        let fixed = 2 + name + 1 + 8 + 1 + 7 + 1 + 1 + features + 1 + 6 + 1 + cost;
+        let rest = width.saturating_sub(fixed);
+        let (what, last) = if width >= 110 { (rest.min(40), rest.saturating_sub(rest.min(40) + 2)) } else { (rest, 0) };
+        Columns { name, features, cost, what, last }
+    }
+
+    /// Project `i`'s line: mark, name, state, its clock, what it is doing, features with a gauge,
+    /// cost, and on a wide screen the last thing that happened.
+    fn line(&self, i: usize, selected: bool, cols: &Columns, width: usize, now: Timestamp) -> Line<'static> {
         let t = &self.theme;
-        let name_w = self.places.iter().map(|p| p.name().width()).max().unwrap_or(4).clamp(4, 18);
-        let name = pad(&self.places[i].name(), name_w);
+        let name = pad(&self.places[i].name(), cols.name);
         let Some(r) = &self.rows[i] else {
             return Line::from(vec![Span::raw(format!("  {name} ")), Span::styled("reading…", t.dim())]);
         };
         let mark = if r.state.needs_operator() { Span::styled("! ", t.warn()) } else { Span::raw("  ") };
-        let word = pad(short(&r.state), 8);
-        let (features, gauge) = match r.features {
+        let gauge = match r.features {
             Some(c) if c.total > 0 => {
                 let filled = (c.passing * 6).div_ceil(c.total).min(6);
-                (format!("{}/{}", c.passing, c.total), format!("{}{}", "▓".repeat(filled), "░".repeat(6 - filled)))
+                format!("{}{}", "▓".repeat(filled), "░".repeat(6 - filled))
             }
-            _ => ("-".to_owned(), "      ".to_owned()),
+            _ => " ".repeat(6),
         };
-        let cost = format!("${:.2}", r.cost_usd);
-        // 2 mark, name, 1, word, 1, what, 1, features 7, 1, gauge 6, 1, cost 7
-        let fixed = 2 + name_w + 1 + 8 + 1 + 1 + 7 + 1 + 6 + 1 + 7;
-        let rest = width.saturating_sub(fixed);
-        let (what_w, last_w) =
-            if width >= 110 { (rest.min(46), rest.saturating_sub(rest.min(46) + 2)) } else { (rest, 0) };
-        let what = pad(&crate::words::clip(&r.state.describe(now), what_w), what_w);
+        let clock = r.state.clock(now).unwrap_or_default();
         let mut spans = vec![
             mark,
             Span::styled(format!("{name} "), t.text().add_modifier(ratatui::style::Modifier::BOLD)),
-            Span::styled(format!("{word} "), self.state_style(&r.state)),
-            Span::raw(format!("{what} ")),
-            Span::raw(format!("{features:>7} ")),
+            Span::styled(format!("{} ", pad(short(&r.state), 8)), self.state_style(&r.state)),
+            Span::styled(format!("{clock:>7} "), t.dim()),
+            Span::raw(format!("{} ", pad(&r.state.what(), cols.what))),
+            Span::raw(format!("{:>w$} ", features(r), w = cols.features)),
             Span::styled(format!("{gauge} "), t.pass()),
-            Span::raw(format!("{cost:>7}")),
+            Span::raw(format!("{:>w$}", format!("${:.2}", r.cost_usd), w = cols.cost)),
         ];
-        if last_w > 8
+        if cols.last > 8
             && let Some(h) = &r.last
         {
             let text = format!("{} · {}", h.what, row::ago(h.at, now));
-            spans.push(Span::styled(format!("  {}", crate::words::clip(&text, last_w)), t.dim()));
+            spans.push(Span::styled(format!("  {}", crate::words::clip(&text, cols.last)), t.dim()));
         }
         if selected {
             // The whole line, to its end, in reverse.
@@ -344,6 +351,19 @@ impl FleetApp {
         };
         f.render_widget(Paragraph::new(lines), inner);
     }
+}
+
+/// The widths of the list's flexible columns.
+struct Columns {
+    name: usize,
+    features: usize,
+    cost: usize,
+    what: usize,
+    last: usize,
+}
+
+fn features(r: &Row) -> String {
+    r.features.filter(|c| c.total > 0).map_or("-".into(), |c| format!("{}/{}", c.passing, c.total))
 }
 
 /// The state in one short word for the list's column.
