@@ -48,6 +48,10 @@ fn all_sessions(projects: &[tempfile::TempDir]) -> Vec<(i64, Option<i64>)> {
 async fn three_projects_under_max_1_never_run_two_sessions_at_once() {
     let sandbox = Sandbox::new();
     let projects = three(&sandbox);
+    // One notify command for the whole fleet, in the user's config: each event names its project.
+    let heard = sandbox.home.path().join("heard.jsonl");
+    let config = sandbox.home.path().join(".config/baton/config.toml");
+    std::fs::write(&config, format!("[notify]\ncommand = \"cat >> {}\"\n", heard.display())).unwrap();
     let model = model().await;
     let url = model.url();
     let run = tokio::task::spawn_blocking(move || {
@@ -73,6 +77,13 @@ async fn three_projects_under_max_1_never_run_two_sessions_at_once() {
     }
     let list = sandbox.run(sandbox.home.path(), &["fleet", "list", "--json"]).ok().json();
     assert!(list.as_array().unwrap().iter().all(|p| p["state"] == "done" && p["loop_pid"].is_null()), "{list}");
+    let heard: Vec<serde_json::Value> =
+        std::fs::read_to_string(&heard).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for p in &projects {
+        let path = std::fs::canonicalize(p.path()).unwrap().display().to_string();
+        let ended = heard.iter().filter(|e| e["event"] == "run_ended" && e["project"] == path.as_str());
+        assert_eq!(ended.count(), 1, "{path} in {heard:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

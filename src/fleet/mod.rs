@@ -12,6 +12,7 @@ pub mod pid;
 pub mod place;
 pub mod row;
 pub mod slots;
+pub mod state;
 
 use std::path::{Path, PathBuf};
 

@@ -10,199 +10,11 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::Place;
+pub use super::state::{State, ago, clock};
 use crate::project::Project;
 use crate::project::journal::{self, Record};
 use crate::project::session::SessionKind;
 use crate::project::state::FeatureCount;
-
-/// Where a project's loop stands, in the order the operator should see it: what waits for them
-/// first.
-#[derive(Debug, Clone, PartialEq)]
-pub enum State {
-    /// A session's work waits for a verdict.
-    Review {
-        session: u32,
-        since: Timestamp,
-    },
-    /// A session asks whether a command may run, and waits.
-    Question {
-        number: u32,
-        session: u32,
-        command: String,
-        since: Timestamp,
-    },
-    /// The circuit breaker paused the run.
-    Tripped {
-        feature: Option<usize>,
-        detail: String,
-        since: Timestamp,
-    },
-    /// The run stopped on something the operator must fix, or the project cannot be read.
-    Error {
-        detail: String,
-        since: Option<Timestamp>,
-    },
-    Running {
-        session: u32,
-        kind: SessionKind,
-        since: Timestamp,
-    },
-    /// Waiting for a usage limit to reset (Unix seconds).
-    LimitWait {
-        until: i64,
-        kind: Option<String>,
-    },
-    /// Waiting for one of the fleet's session slots.
-    SlotWait {
-        max: u32,
-        since: Timestamp,
-    },
-    /// The run ended as asked (paused, the session cap, the budget).
-    Paused {
-        why: String,
-        since: Timestamp,
-    },
-    /// Nothing runs; or a loop runs and waits for `n` (step mode).
-    Idle {
-        waiting_for_n: bool,
-    },
-    /// Every feature passes.
-    Done,
-}
-
-impl State {
-    /// Whether the operator is needed: a review, a question, the breaker, an error.
-    pub fn needs_operator(&self) -> bool {
-        self.rank() < 4
-    }
-
-    /// The order rows are shown in: smaller first.
-    pub fn rank(&self) -> u8 {
-        match self {
-            State::Review { .. } => 0,
-            State::Question { .. } => 1,
-            State::Tripped { .. } => 2,
-            State::Error { .. } => 3,
-            State::Running { .. } => 4,
-            State::LimitWait { .. } => 5,
-            State::SlotWait { .. } => 6,
-            State::Paused { .. } => 7,
-            State::Idle { .. } => 8,
-            State::Done => 9,
-        }
-    }
-
-    /// One word for it (`status --json`'s `state`).
-    pub fn word(&self) -> &'static str {
-        match self {
-            State::Review { .. } => "awaiting_review",
-            State::Question { .. } => "question",
-            State::Tripped { .. } => "circuit_breaker",
-            State::Error { .. } => "error",
-            State::Running { .. } => "running",
-            State::LimitWait { .. } => "usage_limit",
-            State::SlotWait { .. } => "waiting_for_slot",
-            State::Paused { .. } => "paused",
-            State::Idle { .. } => "idle",
-            State::Done => "done",
-        }
-    }
-
-    /// Since when it has been so, for the clocks on the screen (the oldest wait first).
-    pub fn since(&self) -> Option<Timestamp> {
-        match self {
-            State::Review { since, .. }
-            | State::Question { since, .. }
-            | State::Tripped { since, .. }
-            | State::Running { since, .. }
-            | State::SlotWait { since, .. }
-            | State::Paused { since, .. } => Some(*since),
-            State::Error { since, .. } => *since,
-            _ => None,
-        }
-    }
-}
-
-impl State {
-    /// What it is doing, in a few words, without its clock: `session 4 (coding)`.
-    pub fn what(&self) -> String {
-        match self {
-            State::Review { session, .. } => format!("session {session} waits for a verdict"),
-            State::Question { number, session, command, .. } => {
-                format!("question {number}: session {session} asks to run `{}`", crate::words::clip(command, 40))
-            }
-            State::Tripped { detail, .. } => format!("circuit breaker: {detail}"),
-            State::Error { detail, .. } => detail.clone(),
-            State::Running { session, kind, .. } => format!("session {session} ({kind})"),
-            State::LimitWait { kind, .. } => {
-                format!("waits for the {} to reset", crate::project::session::UsageLimit::name(kind.as_deref()))
-            }
-            State::SlotWait { max, .. } => format!("waits for one of the fleet's {max} slots"),
-            State::Paused { why, .. } => why.clone(),
-            State::Idle { waiting_for_n: true } => "idle: its loop waits for n".into(),
-            State::Idle { waiting_for_n: false } => "idle".into(),
-            State::Done => "every feature passes".into(),
-        }
-    }
-
-    /// Its clock at `now`: how long it has waited or run, or how long a limit has left.
-    pub fn clock(&self, now: Timestamp) -> Option<String> {
-        match self {
-            State::Review { since, .. }
-            | State::Question { since, .. }
-            | State::Running { since, .. }
-            | State::SlotWait { since, .. } => Some(clock(now.as_second() - since.as_second())),
-            State::LimitWait { until, .. } => Some(clock(until - now.as_second())),
-            _ => None,
-        }
-    }
-
-    /// The state in words with its clock, for a line of text: `session 4 (coding), running 03:12`.
-    pub fn describe(&self, now: Timestamp) -> String {
-        let what = self.what();
-        match (self, self.clock(now)) {
-            (State::Running { .. }, Some(c)) => format!("{what}, running {c}"),
-            (State::LimitWait { .. }, Some(c)) => format!("{what}: {c} left"),
-            (State::Done, _) => format!("done: {what}"),
-            (_, Some(c)) => format!("{what} ({c})"),
-            (_, None) => what,
-        }
-    }
-
-    /// Whether its words change with the clock (a running session, a countdown, a wait).
-    pub fn ticks(&self) -> bool {
-        matches!(
-            self,
-            State::Review { .. }
-                | State::Question { .. }
-                | State::Running { .. }
-                | State::LimitWait { .. }
-                | State::SlotWait { .. }
-        )
-    }
-}
-
-/// Seconds as a clock: `03:12`, `1:02:07`.
-pub fn clock(seconds: i64) -> String {
-    let s = seconds.max(0);
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{:02}:{:02}", s / 60, s % 60)
-    }
-}
-
-/// How long ago `at` was, in one short word: `now`, `12s`, `4m`, `2h`, `3d`.
-pub fn ago(at: Timestamp, now: Timestamp) -> String {
-    let s = (now.as_second() - at.as_second()).max(0);
-    match s {
-        0..5 => "now".into(),
-        5..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86_400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86_400),
-    }
-}
 
 /// Something that happened, and when.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -538,4 +350,147 @@ pub fn by_attention(rows: &mut [Row]) {
         let since = if r.state.needs_operator() { r.state.since().map(|t| t.as_millisecond()) } else { None };
         (r.state.rank(), since.unwrap_or(i64::MAX))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::project::journal::{Journal, SessionReport};
+    use crate::project::session::Outcome;
+
+    /// A project with a two-feature list, one passing, and its journal.
+    fn project() -> (tempfile::TempDir, Journal) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join(".baton")).unwrap();
+        std::fs::write(dir.path().join(".baton/config.toml"), "").unwrap();
+        let list = r#"[{"category":"c","description":"a","steps":["s"],"passes":true},
+                       {"category":"c","description":"b","steps":["s"],"passes":false}]"#;
+        std::fs::write(dir.path().join("feature_list.json"), list).unwrap();
+        let journal = Journal::open(&dir.path().join(".baton/journal.jsonl")).unwrap();
+        (dir, journal)
+    }
+
+    fn tracker(dir: &std::path::Path) -> Tracker {
+        Tracker::open(Place::Local(dir.to_owned()))
+    }
+
+    fn started(number: u32) -> Record {
+        Record::SessionStarted {
+            number,
+            kind: SessionKind::Coding,
+            backend: "anthropic".into(),
+            model: "m".into(),
+            base: None,
+            uncommitted: Vec::new(),
+            target: None,
+        }
+    }
+
+    fn run_started() -> Record {
+        Record::RunStarted {
+            pid: std::process::id(),
+            backend: "anthropic".into(),
+            approve: "auto".into(),
+            mode: "continuous".into(),
+        }
+    }
+
+    #[test]
+    fn a_loop_that_runs_waits_asks_and_goes_on_is_followed_record_by_record() {
+        let (dir, mut journal) = project();
+        let _lock = crate::project::lock::acquire(&dir.path().join(".baton")).unwrap();
+        journal.append(run_started()).unwrap();
+        let mut t = tracker(dir.path());
+        assert_eq!(t.row().state, State::Idle { waiting_for_n: false });
+        assert_eq!(t.row().loop_pid, Some(std::process::id()));
+        assert_eq!(t.row().features, Some(FeatureCount { total: 2, passing: 1 }));
+
+        journal.append(Record::SlotWait { max: 2, reason: "2 sessions of 2".into() }).unwrap();
+        t.refresh();
+        assert!(matches!(t.row().state, State::SlotWait { max: 2, .. }));
+
+        journal.append(started(1)).unwrap();
+        let asked = Record::Asked {
+            number: 1,
+            session: 1,
+            tool: "bash".into(),
+            command: "factor 84".into(),
+            reason: "r".into(),
+        };
+        journal.append(asked).unwrap();
+        t.refresh();
+        let row = t.row();
+        assert!(matches!(&row.state, State::Question { number: 1, command, .. } if command == "factor 84"), "{row:?}");
+        assert!(row.state.needs_operator());
+        journal.append(Record::Answered { number: 1, answer: crate::project::journal::Answer::Once }).unwrap();
+        t.refresh();
+        assert!(matches!(t.row().state, State::Running { session: 1, kind: SessionKind::Coding, .. }));
+
+        let report = SessionReport { cost_usd: 0.25, ..SessionReport::new(1, Outcome::RateLimited) };
+        journal.append(Record::SessionEnded(report)).unwrap();
+        journal
+            .append(Record::LimitWait { until: 4_000_000_000, kind: Some("five_hour".into()), reason: "r".into() })
+            .unwrap();
+        t.refresh();
+        let row = t.row();
+        assert_eq!(row.state, State::LimitWait { until: 4_000_000_000, kind: Some("five_hour".into()) });
+        assert_eq!(row.cost_usd, 0.25);
+        assert_eq!(row.last.as_ref().map(|h| h.what.as_str()), Some("waiting: r"));
+    }
+
+    #[test]
+    fn a_run_stopped_by_the_breaker_or_the_account_or_a_loop_gone_mid_session_needs_the_operator() {
+        let (dir, mut journal) = project();
+        journal.append(run_started()).unwrap();
+        journal
+            .append(Record::BreakerTripped {
+                rule: "no_progress".into(),
+                feature: Some(2),
+                detail: "stuck on 2".into(),
+            })
+            .unwrap();
+        journal.append(Record::RunStopped { reason: "no_progress".into(), detail: Some("long".into()) }).unwrap();
+        let row = tracker(dir.path()).row();
+        assert!(matches!(&row.state, State::Tripped { feature: Some(2), detail, .. } if detail == "stuck on 2"));
+
+        journal.append(run_started()).unwrap();
+        journal
+            .append(Record::RunStopped { reason: "account".into(), detail: Some("the API refused the account".into()) })
+            .unwrap();
+        let row = tracker(dir.path()).row();
+        assert!(matches!(&row.state, State::Error { detail, .. } if detail.contains("refused")), "{row:?}");
+
+        journal.append(run_started()).unwrap();
+        journal.append(started(3)).unwrap();
+        let row = tracker(dir.path()).row();
+        assert!(
+            matches!(&row.state, State::Error { detail, .. } if detail.contains("went away in the middle of session 3"))
+        );
+        assert_eq!(row.loop_pid, None);
+    }
+
+    #[test]
+    fn what_waits_for_the_operator_comes_first_the_longest_waiting_first() {
+        let row = |name: &str, state: State| Row {
+            place: Place::Local(format!("/{name}").into()),
+            name: name.into(),
+            state,
+            features: None,
+            cost_usd: 0.0,
+            last: None,
+            loop_pid: None,
+        };
+        let at = |s: i64| Timestamp::from_second(s).unwrap();
+        let mut rows = vec![
+            row("idle", State::Idle { waiting_for_n: false }),
+            row("running", State::Running { session: 1, kind: SessionKind::Coding, since: at(5) }),
+            row("new review", State::Review { session: 2, since: at(900) }),
+            row("error", State::Error { detail: "x".into(), since: None }),
+            row("old review", State::Review { session: 7, since: at(100) }),
+            row("done", State::Done),
+        ];
+        by_attention(&mut rows);
+        let names: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["old review", "new review", "error", "running", "idle", "done"]);
+    }
 }

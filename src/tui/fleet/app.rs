@@ -388,3 +388,79 @@ fn pad(text: &str, width: usize) -> String {
     let w = clipped.width();
     format!("{clipped}{}", " ".repeat(width.saturating_sub(w)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    fn key(c: KeyCode) -> KeyEvent {
+        KeyEvent::new(c, KeyModifiers::NONE)
+    }
+
+    fn app(states: Vec<(&str, State, Option<u32>)>) -> FleetApp {
+        let places: Vec<Place> = states.iter().map(|(n, ..)| Place::Local(format!("/f/{n}").into())).collect();
+        let mut app = FleetApp::new(Theme { color: false }, places.clone(), 2);
+        for (index, ((name, state, pid), place)) in states.into_iter().zip(places).enumerate() {
+            let row = Row { place, name: name.into(), state, features: None, cost_usd: 0.0, last: None, loop_pid: pid };
+            app.update(Update { index, row });
+        }
+        app
+    }
+
+    fn at(s: i64) -> Timestamp {
+        Timestamp::from_second(s).unwrap()
+    }
+
+    #[test]
+    fn tab_goes_to_each_project_that_waits_and_the_selection_stays_on_its_project() {
+        let mut app = app(vec![
+            ("idle", State::Idle { waiting_for_n: false }, None),
+            ("review", State::Review { session: 1, since: at(10) }, Some(7)),
+            ("error", State::Error { detail: "x".into(), since: None }, None),
+        ]);
+        assert_eq!(app.current().map(Place::name).as_deref(), Some("review"), "what waits is at the top");
+        assert_eq!(app.waiting(), 2);
+        app.on_key(key(KeyCode::Tab));
+        assert_eq!(app.current().map(Place::name).as_deref(), Some("error"));
+        app.on_key(key(KeyCode::Tab));
+        assert_eq!(app.current().map(Place::name).as_deref(), Some("review"), "round again");
+        // The review is decided elsewhere: the row moves down, the selection goes with it.
+        let place = Place::Local("/f/review".into());
+        let row = Row {
+            place,
+            name: "review".into(),
+            state: State::Done,
+            features: None,
+            cost_usd: 0.0,
+            last: None,
+            loop_pid: None,
+        };
+        app.update(Update { index: 1, row });
+        assert_eq!(app.current().map(Place::name).as_deref(), Some("review"));
+        assert_eq!(app.on_key(key(KeyCode::Enter)), vec![Effect::Open(Place::Local("/f/review".into()))]);
+    }
+
+    #[test]
+    fn stopping_a_loop_asks_first_and_a_project_without_one_says_so() {
+        let mut app = app(vec![
+            (
+                "running",
+                State::Running { session: 3, kind: crate::project::session::SessionKind::Coding, since: at(1) },
+                Some(42),
+            ),
+            ("idle", State::Idle { waiting_for_n: false }, None),
+        ]);
+        assert!(app.on_key(key(KeyCode::Char('x'))).is_empty(), "asks first");
+        assert!(app.on_key(key(KeyCode::Char('n'))).is_empty(), "n keeps it running");
+        app.on_key(key(KeyCode::Char('x')));
+        let running = Place::Local("/f/running".into());
+        assert_eq!(app.on_key(key(KeyCode::Char('y'))), vec![Effect::Stop(running.clone())]);
+        assert_eq!(app.on_key(key(KeyCode::Char('p'))), vec![Effect::Pause(running)]);
+        app.on_key(key(KeyCode::Char('j')));
+        assert!(app.on_key(key(KeyCode::Char('x'))).is_empty());
+        assert_eq!(app.notice.as_deref(), Some("idle: no loop runs there"));
+        assert_eq!(app.on_key(key(KeyCode::Char('s'))), vec![Effect::Start(Place::Local("/f/idle".into()))]);
+        assert_eq!(app.on_key(key(KeyCode::Char('q'))), vec![Effect::Quit]);
+    }
+}
