@@ -120,3 +120,38 @@ async fn the_fleet_screen_puts_a_review_first_opens_it_and_starts_and_pauses_loo
     let list = sandbox.run(home, &["fleet", "list", "--json"]).ok().json();
     assert!(list.as_array().unwrap().iter().all(|p| p["loop_pid"].is_null()), "{list}");
 }
+
+#[test]
+fn the_fleet_demo_runs_three_demo_projects_under_a_cap_of_two_with_no_key_and_no_network() {
+    let sandbox = Sandbox::new();
+    let parent = tempfile::tempdir().unwrap();
+    let dir = parent.path().join("fleet");
+    // No browser here, so a second greeter stands in for the web demo; no key at all.
+    let env = [("BATON_PLAYWRIGHT_MCP", None), ("ANTHROPIC_BASE_URL", None), ("CLAUDE_CODE_OAUTH_TOKEN", None)];
+    let args = ["demo", "--fleet", dir.to_str().unwrap(), "--pace", "fast"];
+    let mut screen = Screen::start(sandbox.home.path(), parent.path(), &args, (120, 40), &env);
+    let shown = screen.wait_for("3 wait for you", Duration::from_secs(120));
+    assert!(shown.contains("baton fleet · 3 projects"), "{shown}");
+    for name in ["tally", "greet", "hello"] {
+        assert!(row(&shown, name).contains("review"), "{name}'s first session waits for its review:\n{shown}");
+    }
+    screen.send("q");
+    assert!(screen.wait_exit(Duration::from_secs(30)));
+    assert!(screen.restored());
+    // The journals: never more than two sessions at once, and the third loop waited its turn.
+    let all: Vec<_> = ["tally", "greet", "hello"].iter().flat_map(|n| common::fleet::intervals(&dir.join(n))).collect();
+    assert_eq!(all.len(), 3);
+    assert_eq!(common::fleet::most_at_once(&all), 2, "{all:?}");
+    let waited = ["tally", "greet", "hello"].iter().filter(|n| {
+        common::fleet::records(&dir.join(n))
+            .iter()
+            .any(|r| matches!(r, baton::project::journal::Record::SlotWait { max: 2, .. }))
+    });
+    assert_eq!(waited.count(), 1);
+    // Its fleet is its own: the user's list is untouched, and no loop outlived the screen.
+    assert!(!sandbox.home.path().join(".config/baton/fleet.toml").exists());
+    for n in ["tally", "greet", "hello"] {
+        let status = sandbox.run(&dir.join(n), &["status", "--json"]).ok().json();
+        assert!(status["loop_pid"].is_null(), "{status}");
+    }
+}
