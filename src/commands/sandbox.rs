@@ -24,10 +24,19 @@ pub fn check(project: Option<&Project>, out: &mut dyn Write) -> Result<bool> {
     writeln!(out, "kernel: {}", std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default().trim())?;
     let abi = (1..=7).rev().find(|v| landlock_abi_at_least(*v)).unwrap_or(0);
     writeln!(out, "landlock: {}", if abi > 0 { format!("ABI {abi}") } else { "not available".into() })?;
-    let Some(profile) = Profile::new(&root, &config.sandbox, &tmp)? else {
+    let Some(_) = Profile::new(&root, &config.sandbox, &tmp)? else {
         writeln!(out, "sandbox: off ([sandbox] mode = \"off\"): an agent's commands run unconfined")?;
         return Ok(true);
     };
+    let session = match crate::sandbox::session(&root, &config.sandbox, &crate::sandbox::Options::default()) {
+        Ok(Some(s)) => s,
+        Ok(None) => return Ok(true),
+        Err(e) => {
+            writeln!(out, "sandbox: does not work here: {e}")?;
+            return Ok(false);
+        }
+    };
+    let profile = session.profile.clone();
     if let Err(e) = crate::sandbox::probe(&profile) {
         writeln!(out, "sandbox: does not work here: {e}")?;
         return Ok(false);
@@ -47,9 +56,6 @@ pub fn check(project: Option<&Project>, out: &mut dyn Write) -> Result<bool> {
         "  network:  {}",
         if net { "on" } else { "off (the session's own loopback, shared by its commands and its MCP servers)" }
     )?;
-    // The proofs run as a session's commands do: in the session's network.
-    let holder = if net { None } else { Some(crate::sandbox::SessionNet::start()?) };
-    let profile = profile.with_net(holder.as_ref().map(crate::sandbox::SessionNet::pid));
 
     let target = outside.join("written");
     let write = run(&profile, &format!("echo x > {}", target.display()));

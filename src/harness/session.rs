@@ -6,11 +6,24 @@ use super::*;
 impl Harness {
     pub(super) async fn run_verify(&self) -> Option<VerifyResult> {
         let cmd = self.opts.verify.as_deref()?;
+        // The verify command runs behind the same wall as the session's commands.
+        let opts = crate::sandbox::Options { prefix: "baton-verify-", ..Default::default() };
+        let sandbox = match crate::sandbox::session(self.project.root(), &self.project.config().sandbox, &opts) {
+            Ok(s) => s,
+            Err(e) => {
+                return Some(VerifyResult {
+                    passed: false,
+                    exit_code: None,
+                    timed_out: false,
+                    output: format!("cannot run `{cmd}`: {e}"),
+                });
+            }
+        };
         let run = agent::process::run_shell(
             cmd,
             self.project.root(),
             &[],
-            self.verify_sandbox.as_ref(),
+            sandbox.as_ref().map(|s| &s.profile),
             self.opts.verify_timeout,
             &CancellationToken::new(),
             |_| {},
