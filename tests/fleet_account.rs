@@ -18,22 +18,7 @@ use baton::project::Project;
 use baton::project::config::{ApprovePolicy, Mode};
 use baton::project::journal::{self, Record, SessionSummary};
 use baton::project::session::Outcome;
-
-/// A session that builds the next feature; `FAULTS` goes on its first turn.
-const SESSION: &str = r#"
-name = "account"
-pace = { chunk_chars = 4, delay_ms = 30 }
-[[turns]]
-id = "build"
-start = "one of many agent sessions"
-text = "Building the next feature, one small step at a time."
-tools = [{ name = "bash", input = { command = "echo built >> built.txt && sed -i '0,/\"passes\": false/s//\"passes\": true/' feature_list.json && git add -A && git commit -qm Feature && echo committed" } }]
-FAULTS
-
-[[turns]]
-id = "built"
-text = "Built, tested and committed."
-"#;
+use common::fleet::SCENARIO;
 
 type Task = tokio::task::JoinHandle<Result<StopReason, baton::harness::HarnessError>>;
 
@@ -49,7 +34,7 @@ async fn start(fleet: &Dirs, token: &str, faults: &str, sessions: u32) -> (Loop,
     let config = "[evaluate]\nmode = \"off\"\n[run]\nlimit_margin_seconds = 1\n";
     let dir = common::checklist_project(&common::fleet::features(sessions as usize), &[], config);
     let model =
-        ScriptedModel::start(Scenario::parse("account.toml", &SESSION.replace("FAULTS", faults)).unwrap(), None)
+        ScriptedModel::start(Scenario::parse("account.toml", &SCENARIO.replace("# FAULTS", faults)).unwrap(), None)
             .await
             .unwrap();
     let home = tempfile::tempdir().unwrap();

@@ -82,6 +82,22 @@ impl State {
         }
     }
 
+    /// One short word for it, for the fleet screen's column.
+    pub fn label(&self) -> &'static str {
+        match self {
+            State::Review { .. } => "review",
+            State::Question { .. } => "question",
+            State::Tripped { .. } => "breaker",
+            State::Error { .. } => "error",
+            State::Running { .. } => "running",
+            State::LimitWait { .. } => "limit",
+            State::SlotWait { .. } => "slot",
+            State::Paused { .. } => "paused",
+            State::Idle { .. } => "idle",
+            State::Done => "done",
+        }
+    }
+
     /// One word for it (`status --json`'s `state`).
     pub fn word(&self) -> &'static str {
         match self {

@@ -9,7 +9,7 @@ use baton::project::Project;
 use baton::project::journal::{self, Record};
 
 /// A coding session that takes about a second: it builds the next failing feature, marks it
-/// passing and commits.
+/// passing and commits. `# FAULTS` is where a test puts the faults of its first turn.
 pub const SCENARIO: &str = r#"
 name = "fleet"
 pace = { chunk_chars = 4, delay_ms = 30 }
@@ -18,6 +18,7 @@ id = "build"
 start = "one of many agent sessions"
 text = "Building the next feature, one small step at a time, as the notes say."
 tools = [{ name = "bash", input = { command = "echo built >> built.txt && sed -i '0,/\"passes\": false/s//\"passes\": true/' feature_list.json && git add -A && git commit -qm Feature && echo committed" } }]
+# FAULTS
 
 [[turns]]
 id = "built"

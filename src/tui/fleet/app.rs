@@ -303,7 +303,7 @@ impl FleetApp {
         let mut spans = vec![
             mark,
             Span::styled(format!("{name} "), t.text().add_modifier(ratatui::style::Modifier::BOLD)),
-            Span::styled(format!("{} ", pad(short(&r.state), 8)), self.state_style(&r.state)),
+            Span::styled(format!("{} ", pad(r.state.label(), 8)), self.state_style(&r.state)),
             Span::styled(format!("{clock:>7} "), t.dim()),
             Span::raw(format!("{} ", pad(&r.state.what(), cols.what))),
             Span::raw(format!("{:>w$} ", features(r), w = cols.features)),
@@ -364,22 +364,6 @@ struct Columns {
 
 fn features(r: &Row) -> String {
     r.features.filter(|c| c.total > 0).map_or("-".into(), |c| format!("{}/{}", c.passing, c.total))
-}
-
-/// The state in one short word for the list's column.
-fn short(state: &State) -> &'static str {
-    match state {
-        State::Review { .. } => "review",
-        State::Question { .. } => "question",
-        State::Tripped { .. } => "breaker",
-        State::Error { .. } => "error",
-        State::Running { .. } => "running",
-        State::LimitWait { .. } => "limit",
-        State::SlotWait { .. } => "slot",
-        State::Paused { .. } => "paused",
-        State::Idle { .. } => "idle",
-        State::Done => "done",
-    }
 }
 
 /// `text` clipped or padded to `width` columns.
