@@ -12,7 +12,7 @@ use std::time::Duration;
 use baton::agent::scripted::{Scenario, ScriptedModel};
 use baton::project::journal::Record;
 use common::Sandbox;
-use common::fleet::{intervals, most_at_once, project, records};
+use common::fleet::{LoopsEnd, intervals, most_at_once, project, records};
 
 /// `baton fleet run ARGS --headless` in the sandbox, against the model at `url`; its output.
 fn fleet_run(sandbox: &Sandbox, url: &str, args: &[&str]) -> common::Run {
@@ -34,10 +34,11 @@ async fn model() -> ScriptedModel {
 }
 
 /// Three projects of two features each, in the sandbox's fleet.
-fn three(sandbox: &Sandbox) -> [tempfile::TempDir; 3] {
+fn three(sandbox: &Sandbox) -> ([tempfile::TempDir; 3], LoopsEnd) {
     let projects = [project(2, ""), project(2, ""), project(2, "")];
+    let end = LoopsEnd(projects.iter().map(|p| p.path().to_owned()).collect());
     add(sandbox, &[projects[0].path(), projects[1].path(), projects[2].path()]);
-    projects
+    (projects, end)
 }
 
 fn all_sessions(projects: &[tempfile::TempDir]) -> Vec<(i64, Option<i64>)> {
@@ -47,7 +48,7 @@ fn all_sessions(projects: &[tempfile::TempDir]) -> Vec<(i64, Option<i64>)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_projects_under_max_1_never_run_two_sessions_at_once() {
     let sandbox = Sandbox::new();
-    let projects = three(&sandbox);
+    let (projects, _end) = three(&sandbox);
     // One notify command for the whole fleet, in the user's config: each event names its project.
     let heard = sandbox.home.path().join("heard.jsonl");
     let config = sandbox.home.path().join(".config/baton/config.toml");
@@ -89,7 +90,7 @@ async fn three_projects_under_max_1_never_run_two_sessions_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_max_2_two_sessions_run_at_once_and_never_three() {
     let sandbox = Sandbox::new();
-    let projects = three(&sandbox);
+    let (projects, _end) = three(&sandbox);
     let model = model().await;
     let url = model.url();
     let run = tokio::task::spawn_blocking(move || fleet_run(&sandbox, &url, &["--max", "2"]));
@@ -102,7 +103,7 @@ async fn under_max_2_two_sessions_run_at_once_and_never_three() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_fleet_run_started_beside_the_first_shares_its_cap() {
     let sandbox = std::sync::Arc::new(Sandbox::new());
-    let projects = three(&sandbox);
+    let (projects, _end) = three(&sandbox);
     let names: Vec<String> = projects.iter().map(|p| p.path().display().to_string()).collect();
     let model = model().await;
     let url = model.url();

@@ -13,19 +13,31 @@ use common::Sandbox;
 use common::fleet::{SCENARIO, project_in};
 use common::pty::Screen;
 
-/// What changes from run to run (clocks, pids, ages, costs, the temp folder) made plain.
+/// What changes from run to run (clocks, pids, ages, costs, the temp folder) made plain. Inside a
+/// box each takes as many columns as it took, so the box stays as drawn.
 fn steady(text: &str, root: &Path) -> String {
-    let root = root.display().to_string();
-    let rules = [
+    let mut text = text.replace(&root.display().to_string(), "/FLEET");
+    let rules: [(&str, &str); 6] = [
         (r"\d+:\d\d:\d\d|\d\d:\d\d", "--:--"),
+        (r"pid \d+ *[│┃]", "pid N"),
         (r"pid \d+", "pid N"),
         (r"\$\d+\.\d\d", "$-.--"),
-        (r"just now", "T ago"),
-        (r"\b(\d+[smhd]|now)\b( ago)?", "T$2"),
+        (r"just now *[│┃]?", "T ago"),
+        (r" *\b(\d+[smhd]|now)\b( ago)? *[│┃]?", " T"),
     ];
-    let mut text = text.replace(&root, "/FLEET");
     for (pattern, with) in rules {
-        text = regex::Regex::new(pattern).unwrap().replace_all(&text, with).into_owned();
+        let keep_width = |c: &regex::Captures| {
+            let took = &c[0];
+            // A box's right side stays where it was.
+            let side = took.chars().last().filter(|c| matches!(c, '│' | '┃'));
+            let width = took.chars().count() - usize::from(side.is_some());
+            // Padded where it stood among spaces (in a column, before a box's side); as it is in
+            // a sentence.
+            let spaced = side.is_some() || took.starts_with(' ') || took.ends_with(' ');
+            let pad = if spaced { width.saturating_sub(with.chars().count()) } else { 0 };
+            format!("{with}{}{}", " ".repeat(pad), side.map(String::from).unwrap_or_default())
+        };
+        text = regex::Regex::new(pattern).unwrap().replace_all(&text, keep_width).into_owned();
     }
     text
 }
@@ -44,6 +56,7 @@ async fn the_fleet_screen_puts_a_review_first_opens_it_and_starts_and_pauses_loo
     project_in(&alpha, 3, "approve = \"manual\"");
     project_in(&beta, 2, "");
     project_in(&gamma, 3, "");
+    let _end = common::fleet::LoopsEnd(vec![alpha.clone(), beta.clone(), gamma.clone()]);
     // Sessions of about three seconds: long enough to pause one from the list while it runs.
     let slow = SCENARIO.replace("delay_ms = 30", "delay_ms = 80");
     let model = ScriptedModel::start(Scenario::parse("fleet.toml", &slow).unwrap(), None).await.unwrap();

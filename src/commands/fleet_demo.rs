@@ -95,7 +95,7 @@ impl Controls for DemoLoops {
         match self.loops[i].commands.as_ref().filter(|_| self.running(i)) {
             Some(c) => {
                 let _ = c.send(Command::Quit);
-                Ok(format!("{}: stopping its loop; the session is recorded as interrupted", place.name()))
+                Ok(format!("{}: stopping its loop; a session that ran is recorded as interrupted", place.name()))
             }
             None => Err(format!("{}: no loop runs there", place.name())),
         }

@@ -44,7 +44,7 @@ impl Controls for Processes {
         if unsafe { libc::kill(pid as i32, libc::SIGTERM) } != 0 {
             return Err(format!("{}: cannot signal pid {pid}: {}", place.name(), std::io::Error::last_os_error()));
         }
-        Ok(format!("{}: stopping its loop (pid {pid}); the session is recorded as interrupted", place.name()))
+        Ok(format!("{}: stopping its loop (pid {pid}); a session that ran is recorded as interrupted", place.name()))
     }
 }
 

@@ -98,7 +98,10 @@ fn watch(dirs: HashMap<PathBuf, usize>, wake: UnboundedSender<usize>) -> Option<
     let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
         let Ok(e) = e else { return };
         // Reading is an event too (open, close): waking on those, the follower would wake itself.
-        if matches!(e.kind, notify::EventKind::Access(_)) {
+        // A file written and closed is not: a loop letting go of its lock closes `loop.lock`,
+        // which is how a run that stopped in a process that goes on (a screen) is heard.
+        use notify::event::{AccessKind, AccessMode, EventKind};
+        if matches!(e.kind, EventKind::Access(k) if k != AccessKind::Close(AccessMode::Write)) {
             return;
         }
         for p in &e.paths {

@@ -143,6 +143,7 @@ impl State {
             State::LimitWait { kind, .. } => {
                 format!("waits for the {} to reset", crate::project::session::UsageLimit::name(kind.as_deref()))
             }
+            State::SlotWait { max: 1, .. } => "waits for the fleet's one slot".into(),
             State::SlotWait { max, .. } => format!("waits for one of the fleet's {max} slots"),
             State::Paused { why, .. } => why.clone(),
             State::Idle { waiting_for_n: true } => "idle: its loop waits for n".into(),

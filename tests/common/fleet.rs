@@ -82,3 +82,20 @@ pub fn most_at_once(all: &[(i64, Option<i64>)]) -> usize {
 pub fn records(dir: &Path) -> Vec<Record> {
     Project::open(dir).unwrap().journal().unwrap().entries.into_iter().map(|e| e.record).collect()
 }
+
+/// Ends the loops still running in `0`'s projects when dropped (a test that failed half way leaves
+/// none behind: `baton fleet` starts them in sessions of their own).
+pub struct LoopsEnd(pub Vec<std::path::PathBuf>);
+
+impl Drop for LoopsEnd {
+    fn drop(&mut self) {
+        for dir in &self.0 {
+            if let Some(pid) = baton::project::lock::holder(&dir.join(".baton")).and_then(|p| p.parse::<i32>().ok())
+                && pid != std::process::id() as i32
+            {
+                // SAFETY: a signal to the loop this test's fleet started in one of its projects.
+                unsafe { libc::kill(pid, libc::SIGTERM) };
+            }
+        }
+    }
+}

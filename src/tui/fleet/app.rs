@@ -149,6 +149,10 @@ impl FleetApp {
             }
         };
         let current = order.get(at).map(|&i| self.places[i].clone());
+        // From the first key on, the selection stays on its project as rows move.
+        if self.selected.is_none() {
+            self.selected.clone_from(&current);
+        }
         match action {
             Action::Down => select(self, (at + 1).min(order.len().saturating_sub(1))),
             Action::Up => select(self, at.saturating_sub(1)),
@@ -241,16 +245,19 @@ impl FleetApp {
         match &mut self.dialog {
             Some(Dialog::Help { scroll }) => {
                 let r = centered(area, 80, 80);
-                f.render_widget(Clear, r);
-                let block = boxed(" Fleet · keys · Esc closes ".into(), &self.theme);
-                let inner = block.inner(r);
-                f.render_widget(block, r);
-                let width = inner.width as usize;
+                let width = r.width.saturating_sub(2) as usize;
                 let mut lines = Vec::new();
                 for b in keys::BINDINGS {
                     let lead = format!("  {:<10}", b.keys.join(" "));
                     lines.extend(led((&lead, self.theme.warn()), b.help, width, self.theme.text()));
                 }
+                // As tall as what it says, when that fits.
+                let height = (lines.len() as u16 + 2).min(r.height);
+                let r = Rect { y: area.y + (area.height - height) / 2, height, ..r };
+                f.render_widget(Clear, r);
+                let block = boxed(" Fleet · keys · Esc closes ".into(), &self.theme);
+                let inner = block.inner(r);
+                f.render_widget(block, r);
                 scrolled(f, inner, lines, scroll, &self.theme);
             }
             Some(Dialog::ConfirmStop(place)) => {
@@ -260,7 +267,7 @@ impl FleetApp {
                 let block = boxed(format!(" Stop {}'s loop? ", place.name()), &self.theme);
                 let inner = block.inner(r);
                 f.render_widget(block, r);
-                let text = "The running session is stopped now and recorded as interrupted; its work goes to review. y stops · n or Esc lets it go on";
+                let text = "Its loop ends now; a session that runs is stopped and recorded as interrupted, and its work goes to review. y stops · n or Esc lets it go on";
                 f.render_widget(
                     Paragraph::new(led(("", self.theme.text()), text, inner.width as usize, self.theme.text())),
                     inner,
@@ -313,7 +320,8 @@ impl FleetApp {
         if cols.last > 8
             && let Some(h) = &r.last
         {
-            let text = format!("{} · {}", h.what, row::ago(h.at, now));
+            // How long ago first, whole and aligned; then what, cut to fit.
+            let text = format!("{:>4}  {}", row::ago(h.at, now), h.what);
             spans.push(Span::styled(format!("  {}", crate::words::clip(&text, cols.last)), t.dim()));
         }
         if selected {
