@@ -113,3 +113,35 @@ fn a_folder_that_is_no_project_is_refused_and_a_list_that_does_not_read_is_named
     let err = sandbox.run(home, &["fleet", "status"]).failed().stderr;
     assert!(err.contains("cannot be a fleet row yet"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_a_loop_from_the_fleet_records_its_running_session_as_interrupted() {
+    use baton::fleet::Place;
+    use baton::fleet::control::{Controls, Processes};
+    let sandbox = Sandbox::new();
+    let dir = project(2, "");
+    let _end = common::fleet::LoopsEnd(vec![dir.path().to_owned()]);
+    // A session of several seconds, to be stopped in the middle.
+    let slow = SCENARIO.replace("delay_ms = 30", "delay_ms = 300");
+    let model = ScriptedModel::start(Scenario::parse("slow.toml", &slow).unwrap(), None).await.unwrap();
+    let mut run = sandbox.baton(dir.path());
+    run.args(["run", "--headless"]).env("ANTHROPIC_BASE_URL", model.url()).env("ANTHROPIC_API_KEY", "k");
+    let mut child = run.spawn().unwrap();
+    let started = |d: &std::path::Path| common::fleet::intervals(d).first().is_some_and(|(_, end)| end.is_none());
+    let begun = std::time::Instant::now();
+    while !(started(dir.path())
+        && Project::open(dir.path()).is_ok_and(|p| baton::project::lock::holder(&p.baton_dir()).is_some()))
+    {
+        assert!(begun.elapsed() < Duration::from_secs(30), "the session never started");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let place = Place::parse(&dir.path().display().to_string(), dir.path()).unwrap();
+    let said = Processes.stop(&place).unwrap();
+    assert!(said.contains("stopping its loop"), "{said}");
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    assert_eq!(status.code(), Some(1), "interrupted, as Ctrl-C does");
+    let sessions = baton::project::journal::sessions(&Project::open(dir.path()).unwrap().journal().unwrap().entries);
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(sessions[0].outcome(), Some(baton::project::session::Outcome::Interrupted));
+    assert!(Processes.stop(&place).unwrap_err().contains("no loop runs there"));
+}
