@@ -213,9 +213,12 @@ pub fn launch(
             ("XDG_CACHE_HOME".to_owned(), format!("{tmp}/cache")),
             ("XDG_CONFIG_HOME".to_owned(), format!("{tmp}/config")),
         ]);
-        program = p.wrap(&program);
     }
     env.extend(server.env.iter().map(|(k, v)| (k.clone(), expand(v))));
+    if let Some(p) = profile {
+        // The launcher keeps only its allowlist of variables, and these.
+        program = p.clone().keep_env(env.iter().map(|(k, _)| k.clone())).wrap(&program);
+    }
     (program, env)
 }
 

@@ -37,7 +37,7 @@ fn run(args: &[std::ffi::OsString]) -> Result<(), String> {
         expose: args.expose.clone(),
         read_only: args.read_only,
     };
-    let sockets = mounts::host_sockets();
+    let mut sockets = mounts::HostSockets::open();
     let (uid, gid) = sys::ids();
     sys::unshare(libc::CLONE_NEWUSER, "user")?;
     sys::map_ids(uid, gid)?;
@@ -50,7 +50,7 @@ fn run(args: &[std::ffi::OsString]) -> Result<(), String> {
     if !args.network {
         sys::loopback_up()?;
     }
-    view.make(&sockets)?;
+    view.make(&sockets.new_ones())?;
     // SAFETY: getpid cannot fail.
     let holder = unsafe { libc::getpid() };
     // Init says when the session's `/proc` is in place: a process that joined before would keep
@@ -67,10 +67,21 @@ fn run(args: &[std::ffi::OsString]) -> Result<(), String> {
     sys::drop_capabilities()?;
     let mut out = io::stdout();
     out.write_all(format!("ready {holder}\n").as_bytes()).and_then(|()| out.flush()).map_err(|e| e.to_string())?;
-    // Until baton closes its end, or is gone.
+    // Until baton closes its end, or is gone; meanwhile a socket bound on the host is covered
+    // within a tenth of a second.
     let mut buf = [0u8; 64];
-    while io::stdin().read(&mut buf).is_ok_and(|n| n > 0) {}
-    Ok(())
+    loop {
+        let mut poll = libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 };
+        // SAFETY: poll on our own standard input with a valid pollfd.
+        let ready = unsafe { libc::poll(&mut poll, 1, 100) };
+        if ready > 0 && !io::stdin().read(&mut buf).is_ok_and(|n| n > 0) {
+            return Ok(());
+        }
+        if ready < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            return Ok(());
+        }
+        view.hide_sockets(&sockets.new_ones());
+    }
 }
 
 /// The session's PID 1: it dies with the holder, shows the session its own processes in `/proc`,

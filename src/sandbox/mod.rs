@@ -104,9 +104,15 @@ impl Profile {
         self
     }
 
-    /// Also leaves `path` readable (a program the session runs that lies in `/tmp`).
-    pub fn expose(mut self, path: &Path) -> Self {
-        self.expose.push(path.to_owned());
+    /// The program keeps these variables of its starter's too (an MCP server's own settings).
+    pub fn keep_env(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.env.extend(names);
+        self
+    }
+
+    /// Also leaves `paths` readable (a program the session runs that lies in `/tmp`).
+    pub fn expose_all(mut self, paths: &[PathBuf]) -> Self {
+        self.expose.extend(paths.iter().cloned());
         self
     }
 
@@ -310,7 +316,7 @@ pub fn session(root: &Path, config: &config::Sandbox, opts: &Options) -> Result<
         .map_err(|e| SandboxError::Unavailable(format!("cannot make a temporary directory: {e}")))?;
     let Some(mut profile) = Profile::new(root, config, tmp.path())? else { return Ok(None) };
     profile = profile.read_only(opts.read_only);
-    profile.expose.extend(opts.expose.iter().cloned());
+    profile = profile.expose_all(&opts.expose);
     let hold = Hold::start(&profile, opts.cli_state.clone())?;
     profile.way = Way::Holder(hold.pid);
     Ok(Some(Session { profile, hold, _tmp: tmp }))

@@ -26,10 +26,11 @@ pub struct View {
     pub read_only: bool,
 }
 
-/// Directories that hold the host's Unix sockets (ssh-agent, D-Bus, tmux, Docker, X11): each is
-/// covered by an empty file system, with the session's own paths bound back into it.
+/// Directories that hold the host's Unix sockets (ssh-agent, D-Bus, tmux, Docker, X11) and
+/// scratch files of other programs: each is covered by an empty file system, with the session's
+/// own paths bound back into it.
 fn covered() -> Vec<PathBuf> {
-    let mut dirs = vec![PathBuf::from("/tmp"), PathBuf::from("/run"), PathBuf::from("/var/run")];
+    let mut dirs = ["/tmp", "/var/tmp", "/run", "/var/run"].map(PathBuf::from).to_vec();
     if let Some(xdg) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty()) {
         dirs.push(PathBuf::from(xdg));
     }
@@ -44,17 +45,36 @@ fn covered() -> Vec<PathBuf> {
     real
 }
 
-/// The paths of the Unix sockets bound in this network namespace (`/proc/net/unix`), read before
-/// the holder leaves it.
-pub fn host_sockets() -> Vec<PathBuf> {
-    let text = std::fs::read_to_string("/proc/net/unix").unwrap_or_default();
-    text.lines()
-        .skip(1)
-        .filter_map(|l| l.split_whitespace().nth(7))
-        // Abstract sockets start with `@`: the network namespace and Landlock keep those.
-        .filter(|p| p.starts_with('/'))
-        .map(PathBuf::from)
-        .collect()
+/// The host's table of bound Unix sockets (`/proc/net/unix`), opened before the holder leaves the
+/// host's network namespace, so it keeps listing the host's: a socket bound on the host while
+/// the session runs is found there and covered too.
+pub struct HostSockets {
+    table: Option<std::fs::File>,
+    seen: std::collections::HashSet<PathBuf>,
+}
+
+impl HostSockets {
+    pub fn open() -> HostSockets {
+        HostSockets { table: std::fs::File::open("/proc/net/unix").ok(), seen: Default::default() }
+    }
+
+    /// The socket paths bound since the last look (all of them, the first time).
+    pub fn new_ones(&mut self) -> Vec<PathBuf> {
+        use std::io::{Read, Seek};
+        let Some(table) = self.table.as_mut() else { return Vec::new() };
+        let mut text = String::new();
+        if table.rewind().and_then(|()| table.read_to_string(&mut text)).is_err() {
+            return Vec::new();
+        }
+        text.lines()
+            .skip(1)
+            .filter_map(|l| l.split_whitespace().nth(7))
+            // Abstract sockets start with `@`: the network namespace and Landlock keep those.
+            .filter(|p| p.starts_with('/'))
+            .map(PathBuf::from)
+            .filter(|p| self.seen.insert(p.clone()))
+            .collect()
+    }
 }
 
 impl View {
@@ -67,18 +87,19 @@ impl View {
     /// Makes the view in the current (new) mount namespace. `sockets` are the host's, read
     /// before the network namespace was left.
     pub fn make(&self, sockets: &[PathBuf]) -> Result<(), String> {
+        // git's hooks and info directories exist before the session, so they are protected
+        // rather than made by it.
+        let git = self.root.join(".git");
+        if git.is_dir() {
+            for dir in ["hooks", "info"] {
+                let _ = std::fs::create_dir_all(git.join(dir));
+            }
+        }
         mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE, None)?;
         for hidden in &self.hide {
             hide(hidden)?;
         }
-        let writable = self.writable();
-        let own = |p: &Path| writable.iter().any(|w| p.starts_with(w));
-        for socket in sockets.iter().filter(|s| !own(s)) {
-            // A socket that went away, or one inside a directory hidden already, needs nothing.
-            if std::fs::symlink_metadata(socket).is_ok() {
-                let _ = mount(Some(Path::new("/dev/null")), socket, None, libc::MS_BIND, None);
-            }
-        }
+        self.hide_sockets(sockets);
         let covered = covered();
         // What must stay visible inside a covered directory, held open before it is covered.
         let mut keep: Vec<(PathBuf, OwnedFd)> = Vec::new();
@@ -120,9 +141,9 @@ impl View {
         }
         drop(keep);
         namespace_files()?;
+        let writable = self.writable();
         // The project and `.git` are mount points of their own: neither can be renamed away or
         // removed, so the protected files below cannot be swapped for others.
-        let git = self.root.join(".git");
         for w in writable.iter().chain(git.is_dir().then_some(&git)) {
             mount(Some(w), w, None, libc::MS_BIND | libc::MS_REC, None)?;
         }
@@ -139,6 +160,20 @@ impl View {
             sys::bind_read_only(&protected, &protected)?;
         }
         Ok(())
+    }
+
+    /// Covers the host's Unix sockets at `sockets` with `/dev/null`; the session's own (in its
+    /// writable paths) stay.
+    pub fn hide_sockets(&self, sockets: &[PathBuf]) {
+        let writable = self.writable();
+        for socket in sockets.iter().filter(|s| !writable.iter().any(|w| s.starts_with(w))) {
+            // A socket that went away, or one inside a covered directory, needs nothing.
+            if std::fs::symlink_metadata(socket)
+                .is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_socket(&m.file_type()))
+            {
+                let _ = mount(Some(Path::new("/dev/null")), socket, None, libc::MS_BIND, None);
+            }
+        }
     }
 
     /// What steers baton and git: read-only to every process of the session. `.git/hooks` and

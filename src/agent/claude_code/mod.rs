@@ -286,13 +286,16 @@ impl Backend for ClaudeCodeBackend {
                 Err(e) => return crashed(format!("cannot make the CLI's settings directory: {e}")),
             };
             // The session's sandbox: the CLI runs in it, and so does everything it starts.
-            let exposed: Vec<PathBuf> =
+            // The CLI's own program and the home it is given stay readable where the session's view
+            // covers them (in /tmp).
+            let mut exposed: Vec<PathBuf> =
                 self.claude.canonicalize().ok().and_then(|c| c.parent().map(Path::to_owned)).into_iter().collect();
+            exposed.extend(env.iter().filter(|(k, _)| k == "HOME").map(|(_, v)| PathBuf::from(v)));
             let opts = crate::sandbox::Options {
                 read_only: req.read_only,
                 prefix: "baton-session-",
                 cli_state: Some(login.dir().to_owned()),
-                expose: exposed,
+                expose: exposed.clone(),
             };
             // The project's settings as they are now, as the hook reads them for every call.
             let config = config::Config::load(&req.workdir).unwrap_or_else(|_| self.config.clone());
@@ -323,7 +326,7 @@ impl Backend for ClaudeCodeBackend {
                 crate::sandbox::Profile::new(&req.workdir, &config.sandbox, s.profile.tmp())
                     .ok()
                     .flatten()
-                    .map(|p| p.read_only(req.read_only))
+                    .map(|p| p.read_only(req.read_only).expose_all(&opts.expose))
             });
             let mcp = match self.mcp(&req, login.dir(), nested.as_ref()) {
                 Ok(m) => m,
