@@ -110,6 +110,13 @@ impl Profile {
         self
     }
 
+    /// The program keeps the host's network (an MCP server that must reach the internet); its
+    /// files stay behind the wall.
+    pub fn with_network(mut self, network: bool) -> Self {
+        self.network |= network;
+        self
+    }
+
     /// Also leaves `paths` readable (a program the session runs that lies in `/tmp`).
     pub fn expose_all(mut self, paths: &[PathBuf]) -> Self {
         self.expose.extend(paths.iter().cloned());
