@@ -49,7 +49,8 @@ enum Command {
         /// How fast the scripted model types.
         #[arg(long, value_enum, default_value = "normal")]
         pace: commands::demo::DemoPace,
-        /// Drive the demo with baton's own agent or with the real Claude Code CLI.
+        /// Drive the demo with baton's own agent (on the Messages API or on chat completions) or
+        /// with the real Claude Code CLI.
         #[arg(long, value_enum, default_value = "anthropic")]
         backend: BackendKind,
         /// The `claude` binary, for --backend claude-code.

@@ -5,6 +5,8 @@
 pub mod anthropic;
 pub mod claude_code;
 pub mod mcp;
+pub mod native;
+pub mod openai;
 pub mod policy;
 pub mod process;
 pub mod scripted;

@@ -11,6 +11,7 @@ use color_eyre::eyre::{WrapErr, eyre};
 use crate::agent::Backend;
 use crate::agent::anthropic::AnthropicBackend;
 use crate::agent::claude_code::{ClaudeCodeBackend, find_claude};
+use crate::agent::openai::OpenAiBackend;
 use crate::agent::scripted::{Pace, Scenario, ScriptedModel};
 use crate::harness::{Harness, RunOptions};
 use crate::project::Project;
@@ -144,6 +145,8 @@ pub fn backend(args: &DemoArgs, project: &Project, url: &str) -> Result<Arc<dyn 
     crate::sandbox::ready(&project.config().sandbox)?;
     Ok(match args.backend {
         BackendKind::Anthropic => Arc::new(AnthropicBackend::new(url, "demo-key", project.config())?),
+        // Chat completions' base address holds the `/v1`, as OPENAI_BASE_URL does.
+        BackendKind::Openai => Arc::new(OpenAiBackend::new(&format!("{url}/v1"), "demo-key", project.config())?),
         BackendKind::ClaudeCode => {
             let claude = find_claude(args.claude_bin.as_deref(), &project.config().agent.claude_bin)?;
             let home = project.baton_dir().join("claude-home");

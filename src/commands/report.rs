@@ -17,9 +17,14 @@ pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
     let pct = |rate: Option<f64>| rate.map_or("-".to_owned(), |r| format!("{:.0}%", r * 100.0));
     let c = &r.cost_usd;
     writeln!(out, "sessions      {} ({} coding, {} evaluator)", r.sessions, r.coding_sessions, r.evaluator_sessions)?;
+    let unknown = if c.unpriced_sessions > 0 {
+        format!(" · price unknown for {}", crate::words::count(c.unpriced_sessions as u64, "session"))
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "cost          ${:.2} (initializer ${:.2}, coding ${:.2}, evaluator ${:.2}) · {} tokens · {}",
+        "cost          ${:.2} (initializer ${:.2}, coding ${:.2}, evaluator ${:.2}){unknown} · {} tokens · {}",
         c.total,
         c.initializer,
         c.coding,
@@ -82,8 +87,16 @@ pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
             word(l.outcome.map(|o| o.to_string())),
             word(l.verdict.map(|v| v.to_string())),
             l.newly_passing,
-            format!("${:.2}", l.cost_usd),
-            l.tokens
+            match (l.price_unknown, l.cost_usd > 0.0) {
+                (false, _) => format!("${:.2}", l.cost_usd),
+                (true, false) => "unknown".to_owned(),
+                (true, true) => format!("${:.2}+?", l.cost_usd),
+            },
+            match (l.tokens_unknown, l.tokens) {
+                (false, n) => n.to_string(),
+                (true, 0) => "unknown".to_owned(),
+                (true, n) => format!("≥{n}"),
+            }
         )?;
     }
     Ok(())

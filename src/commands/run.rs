@@ -8,10 +8,12 @@ use color_eyre::Result;
 use color_eyre::eyre::{WrapErr, eyre};
 
 use crate::agent::anthropic::AnthropicBackend;
+use crate::agent::openai::OpenAiBackend;
 use crate::agent::{AgentEvent, Backend};
 use crate::harness::{Command, Handles, Harness, HarnessEvent, RunOptions};
 use crate::project::Project;
 use crate::project::config::{ApprovePolicy, BackendKind, Config, Mode};
+use crate::project::session;
 
 /// What the command line may override.
 #[derive(Debug, Clone, Default)]
@@ -58,18 +60,24 @@ pub fn backend_for(
 ) -> Result<Arc<dyn Backend>> {
     crate::sandbox::ready(&config.sandbox)?;
     match kind {
-        BackendKind::Anthropic => {
-            let backend = AnthropicBackend::from_env(config)?;
-            // Loops on one key pace together, as they share the key's rate limits.
-            Ok(Arc::new(match crate::fleet::Dirs::from_env() {
-                Some(dirs) => backend.with_shared_pacing(&dirs),
-                None => backend,
-            }))
-        }
+        // Loops on one key pace together, as they share the key's rate limits.
+        BackendKind::Anthropic => Ok(Arc::new(paced_with_the_fleet(AnthropicBackend::from_config(config)?))),
+        BackendKind::Openai => Ok(Arc::new(paced_with_the_fleet(OpenAiBackend::from_config(config)?))),
         BackendKind::ClaudeCode => {
             let claude = crate::agent::claude_code::find_claude(claude_bin, &config.agent.claude_bin)?;
             Ok(Arc::new(crate::agent::claude_code::ClaudeCodeBackend::new(claude, config)?))
         }
+    }
+}
+
+/// baton's own agent pacing by its server's rate-limit headers with every other loop on the same
+/// key, through the user's state directory.
+fn paced_with_the_fleet<F: crate::agent::native::client::Format>(
+    agent: crate::agent::native::Agent<F>,
+) -> crate::agent::native::Agent<F> {
+    match crate::fleet::Dirs::from_env() {
+        Some(dirs) => agent.with_shared_pacing(&dirs),
+        None => agent,
     }
 }
 
@@ -82,7 +90,9 @@ pub fn evaluator_for(
 ) -> Result<Option<Arc<dyn Backend>>> {
     let evaluator = config.for_evaluator();
     let evaluator_kind = config.evaluate.backend.unwrap_or(kind);
-    if evaluator_kind == kind && evaluator.agent.model == config.agent.model {
+    // The same backend, model and server as the sessions': their backend serves.
+    let same = |a: &crate::project::config::Agent| (a.model.clone(), a.base_url.clone(), a.api_key_env.clone(), a.auth);
+    if evaluator_kind == kind && same(&evaluator.agent) == same(&config.agent) {
         return Ok(None);
     }
     backend_for(&evaluator, evaluator_kind, claude_bin)
@@ -169,15 +179,17 @@ pub async fn drive_headless(harness: Harness, mut handles: Handles, json: bool, 
         } else {
             let per = report.per_passing_feature.as_ref().map_or("no feature newly passing".to_owned(), |p| {
                 format!(
-                    "${:.2} and {:.0} tokens per newly passing feature ({})",
-                    p.cost_usd, p.tokens, report.newly_passing
+                    "{} and {:.0} tokens per newly passing feature ({})",
+                    session::dollars(p.cost_usd, report.cost_usd.unpriced_sessions > 0),
+                    p.tokens,
+                    report.newly_passing
                 )
             });
             writeln!(
                 out,
-                "summary: {} sessions, ${:.2}; {per}; waited {} for usage limits; baton report has the rest",
+                "summary: {} sessions, {}; {per}; waited {} for usage limits; baton report has the rest",
                 report.sessions,
-                report.cost_usd.total,
+                session::dollars(report.cost_usd.total, report.cost_usd.unpriced_sessions > 0),
                 duration(report.limits.waited_seconds * 1000)
             )?;
         }
@@ -298,9 +310,14 @@ impl Printer {
             },
             HarnessEvent::SessionEnded { number, outcome, usage, cost_usd, duration_ms } => writeln!(
                 out,
-                "session {number} ended: {outcome} · {} in / {} out · ${cost_usd:.2} · {}",
-                tokens(usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens),
-                tokens(usage.output_tokens),
+                "session {number} ended: {outcome} · {} in / {} out · {} · {}",
+                session::tokens(
+                    usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens,
+                    usage,
+                    tokens
+                ),
+                session::tokens(usage.output_tokens, usage, tokens),
+                session::dollars(*cost_usd, !usage.priced()),
                 duration(*duration_ms)
             )?,
             HarnessEvent::ReviewNeeded { review, waiting } => {

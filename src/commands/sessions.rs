@@ -51,8 +51,11 @@ pub fn list(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
             or_running(s.outcome()),
             verdict_of(s),
             commits,
-            format!("{}/{}", s.usage().input_tokens, s.usage().output_tokens),
-            format!("${:.2}", s.cost_usd()),
+            match s.usage().unreported_turns {
+                0 => format!("{}/{}", s.usage().input_tokens, s.usage().output_tokens),
+                _ => "unknown".to_owned(),
+            },
+            if s.usage().priced() { format!("${:.2}", s.cost_usd()) } else { "unknown".to_owned() },
         )?;
     }
     Ok(())
@@ -89,7 +92,19 @@ pub fn show(project: &Project, number: u32, json: bool, out: &mut dyn Write) -> 
         s.usage().cache_creation_input_tokens,
         s.usage().cache_read_input_tokens
     )?;
-    writeln!(out, "cost      ${:.4}", s.cost_usd())?;
+    let u = s.usage();
+    if u.unreported_turns > 0 {
+        writeln!(out, "          (the server did not report the tokens of {} of its turns)", u.unreported_turns)?;
+    }
+    match u.priced() {
+        true => writeln!(out, "cost      ${:.4}", s.cost_usd())?,
+        false => writeln!(
+            out,
+            "cost      {} (${:.4} counted)",
+            crate::project::session::dollars(s.cost_usd(), true),
+            s.cost_usd()
+        )?,
+    }
     if let Some(detail) = s.end.as_ref().and_then(|r| r.detail.as_deref()) {
         writeln!(out, "detail    {detail}")?;
     }

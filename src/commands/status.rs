@@ -33,7 +33,9 @@ pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
         Some(n) => writeln!(out, "review    session {n} is waiting for a verdict (baton review approve|veto)")?,
         None => writeln!(out, "review    nothing pending")?,
     }
-    writeln!(out, "sessions  {} run, ${:.2} in total", status.sessions.len(), status.total_cost_usd)?;
+    let unpriced = status.sessions.iter().any(|s| !s.usage().priced());
+    let total = crate::project::session::dollars(status.total_cost_usd, unpriced);
+    writeln!(out, "sessions  {} run, {total} in total", status.sessions.len())?;
     match status.next_session {
         None => writeln!(out, "done      every feature passes; mark one failing or add one to go on")?,
         Some(next) if status.pending_review.is_none() && status.state != RunState::Running => {

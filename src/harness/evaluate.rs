@@ -88,7 +88,7 @@ impl Harness {
             ..SessionReport::new(evaluator, outcome)
         };
         self.append(Record::SessionEnded(report))?;
-        self.cost_this_run += run.end.cost_usd;
+        self.count_cost(evaluator, &run.end);
         self.emit(HarnessEvent::SessionEnded {
             number: evaluator,
             outcome,

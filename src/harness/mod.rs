@@ -140,6 +140,9 @@ pub struct Harness {
     quit_requested: bool,
     sessions_this_run: u32,
     cost_this_run: f64,
+    /// The first session this run whose cost is unknown (no price, no usage): a budget cannot
+    /// count it.
+    unpriced_this_run: Option<u32>,
     no_progress_streak: u32,
     /// Sessions in a row with no new passing feature (commits or not).
     stall_streak: u32,
@@ -202,6 +205,7 @@ impl Harness {
             quit_requested: false,
             sessions_this_run: 0,
             cost_this_run: 0.0,
+            unpriced_this_run: None,
             no_progress_streak: 0,
             stall_streak: 0,
             outside_failure_streak: 0,
@@ -274,6 +278,14 @@ impl Harness {
         self.emit(HarnessEvent::Stopped { reason, detail });
         self.notifier.finish().await;
         Ok(reason)
+    }
+
+    /// Counts what a finished session cost toward the run, and whether that could be counted.
+    fn count_cost(&mut self, number: u32, end: &SessionEnd) {
+        self.cost_this_run += end.cost_usd;
+        if !end.usage.priced() {
+            self.unpriced_this_run.get_or_insert(number);
+        }
     }
 
     fn stop_detail(&self, reason: StopReason) -> String {
@@ -495,6 +507,13 @@ impl Harness {
             return Ok(Some(StopReason::SessionCap));
         }
         if self.opts.budget_usd.is_some_and(|b| self.cost_this_run >= b) {
+            return Ok(Some(StopReason::Budget));
+        }
+        // A budget that cannot count a session's cost is not kept by carrying on.
+        if let (Some(budget), Some(n)) = (self.opts.budget_usd, self.unpriced_this_run) {
+            self.stop_why = Some(format!(
+                "the budget (${budget:.2}) cannot be kept: session {n}'s cost is unknown (its server reported no usage, or [prices] in .baton/config.toml has no price for its model)"
+            ));
             return Ok(Some(StopReason::Budget));
         }
         // The loop is burning money without getting anywhere: the operator should look.

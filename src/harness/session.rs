@@ -368,7 +368,7 @@ impl Harness {
         };
         self.append(Record::SessionEnded(report))?;
         self.sessions_this_run += 1;
-        self.cost_this_run += end.cost_usd;
+        self.count_cost(number, &end);
         // A session the API failed says nothing of the agent's progress: it counts toward the
         // back-off and its own cap, not toward the no-progress pause.
         self.govern_after(number, &end.reason);

@@ -2,6 +2,7 @@
 //! the journal. Everything here is plain files and git, readable by any other tool.
 
 pub mod config;
+pub mod config_edit;
 pub mod evaluation;
 pub mod features;
 pub mod fsio;
@@ -9,6 +10,7 @@ pub mod gitdir;
 pub mod journal;
 pub mod lock;
 pub mod mcp;
+pub mod prices;
 pub mod progress;
 pub mod repo;
 pub mod report;

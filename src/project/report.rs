@@ -20,6 +20,12 @@ pub struct SessionLine {
     pub cost_usd: f64,
     pub tokens: u64,
     pub duration_ms: u64,
+    /// Its cost is not all in `cost_usd`: no price, or no usage reported ("price unknown").
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub price_unknown: bool,
+    /// Its server did not report all of its tokens: `tokens` counts what it reported.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tokens_unknown: bool,
 }
 
 /// What a newly passing feature cost on average; `None` before the first one.
@@ -36,6 +42,13 @@ pub struct Costs {
     pub initializer: f64,
     pub coding: f64,
     pub evaluator: f64,
+    /// Sessions whose cost is not all counted above ("price unknown"): the totals are a floor.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unpriced_sessions: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -177,6 +190,7 @@ pub fn report(entries: &[Entry]) -> Report {
     for s in &sessions {
         let cost = s.cost_usd();
         costs.total += cost;
+        costs.unpriced_sessions += usize::from(!s.usage().priced());
         match s.kind {
             SessionKind::Initializer => costs.initializer += cost,
             SessionKind::Coding => costs.coding += cost,
@@ -206,6 +220,8 @@ pub fn report(entries: &[Entry]) -> Report {
             cost_usd: cost,
             tokens: tokens(&s.usage()),
             duration_ms: s.end.as_ref().map_or(0, |r| r.duration_ms),
+            price_unknown: !s.usage().priced(),
+            tokens_unknown: s.usage().unreported_turns > 0,
         });
     }
     reviews.veto_rate = rate(reviews.vetoed, reviews.decided);

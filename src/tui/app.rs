@@ -57,6 +57,8 @@ pub struct JournalView {
     pub last: Option<(u32, SessionKind)>,
     pub state: String,
     pub total_cost: f64,
+    /// Some finished session's cost is unknown: the total is a floor ("price unknown").
+    pub total_unpriced: bool,
     /// The session waiting for a verdict, with what its review shows.
     pub pending: Option<Box<Review>>,
     /// Every session with a verdict given, and the verdict.
@@ -114,6 +116,10 @@ pub struct Status {
     pub cost_session: f64,
     /// What finished sessions cost (the running one is added when drawn).
     pub cost_total: f64,
+    /// The running session's usage says what of its tokens and cost is unknown.
+    pub usage_session: crate::project::session::Usage,
+    /// Some finished session's cost is unknown.
+    pub unpriced_total: bool,
     pub started: Option<Instant>,
     pub running: bool,
     /// Why sessions cannot start from this screen (another process runs the loop, no API key).
@@ -268,6 +274,7 @@ impl App {
                 self.status.tokens_in = 0;
                 self.status.tokens_out = 0;
                 self.status.cost_session = 0.0;
+                self.status.usage_session = Default::default();
                 self.features.flipped.clear();
                 // Whatever was queued was applied at the boundary before this session.
                 self.features.clear_queued();
@@ -281,12 +288,14 @@ impl App {
                         usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens;
                     self.status.tokens_out += usage.output_tokens;
                     self.status.cost_session += cost_usd;
+                    self.status.usage_session.add(usage);
                 }
                 self.transcript.push(&event);
             }
-            HarnessEvent::SessionEnded { number, outcome, cost_usd, .. } => {
+            HarnessEvent::SessionEnded { number, outcome, cost_usd, usage, .. } => {
                 self.status.running = false;
                 self.status.cost_total += cost_usd;
+                self.status.unpriced_total |= !usage.priced();
                 self.status.cost_session = cost_usd;
                 self.status.state = format!("session {number} {outcome}");
                 fx.push(Effect::Worker(Request::Refresh));
@@ -474,6 +483,7 @@ impl App {
         }
         if !self.status.running {
             self.status.cost_total = view.total_cost;
+            self.status.unpriced_total = view.total_unpriced;
         }
     }
 

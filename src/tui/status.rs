@@ -11,6 +11,7 @@ use unicode_width::UnicodeWidthStr;
 use super::app::App;
 use super::dialogs::Dialog;
 use crate::project::config::Mode;
+use crate::project::session;
 
 fn tokens(n: u64) -> String {
     if n >= 1000 { format!("{:.1}k", n as f64 / 1000.0) } else { n.to_string() }
@@ -77,12 +78,21 @@ impl App {
             (None, Some(pid)) => (format!("attached to pid {pid}"), t.accent()),
             (None, None) => (format!("{} {}", s.backend, s.model), t.text()),
         };
-        // The total counts the running session too.
+        // The total counts the running session too. A cost or token count the server or the
+        // price table could not give is said to be unknown, never shown as zero.
         let total = s.cost_total + if s.running { s.cost_session } else { 0.0 };
-        let money = (
-            format!("{}↑ {}↓ ${:.2} (total ${total:.2})", tokens(s.tokens_in), tokens(s.tokens_out), s.cost_session),
-            t.text(),
-        );
+        let u = &s.usage_session;
+        let unpriced_total = s.unpriced_total || (s.running && !u.priced());
+        let (cost, total) = (session::dollars(s.cost_session, !u.priced()), session::dollars(total, unpriced_total));
+        // An unknown cost is long to say: the total is said only when it differs from the session's.
+        let total = if !u.priced() && total == cost { String::new() } else { format!(" (total {total})") };
+        let money = if u.unreported_turns > 0 && s.tokens_in + s.tokens_out == 0 {
+            format!("tokens unknown, {cost}{total}")
+        } else {
+            let (tin, tout) = (session::tokens(s.tokens_in, u, tokens), session::tokens(s.tokens_out, u, tokens));
+            format!("{tin}↑ {tout}↓ {cost}{total}")
+        };
+        let money = (money, t.text());
         let mode = (if self.mode == Mode::Step { "step" } else { "continuous" }.to_owned(), t.text());
         // A usage limit, once it is nearly used up: how much, and which.
         let limit = s.limit.as_ref().filter(|l| l.status != crate::agent::LimitStatus::Allowed).map(|l| {

@@ -142,6 +142,7 @@ fn journal_view(project: &Project, list: Option<&FeatureList>) -> Reply {
         last: status.sessions.last().map(|s| (s.number, s.kind)),
         state: status.state.to_string(),
         total_cost: status.total_cost_usd,
+        total_unpriced: status.sessions.iter().any(|s| !s.usage().priced()),
         pending,
         decided: status
             .sessions
