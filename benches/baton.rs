@@ -124,6 +124,7 @@ fn big_app(features: usize, lines: usize) -> App {
         .map(|i| Row {
             number: i + 1,
             passes: i % 3 == 0,
+            skipped: false,
             category: if i % 5 == 0 { "style".into() } else { "functional".into() },
             description: format!(
                 "feature {i}: the user can do a thing that is described in a sentence of ordinary length"

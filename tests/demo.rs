@@ -45,6 +45,11 @@ fn assert_demo_done(run: &common::Run, dir: &std::path::Path) {
         run.stdout
     );
     assert_eq!(run.stdout.matches("(evaluator) from").count(), 9, "one evaluation per passing claim: {}", run.stdout);
+    // Counted one way: the review line says the claim was flipped back, not that 6 passes; the end
+    // of the run counts each kind of session, with the dollars of all of them.
+    assert!(run.stdout.contains(", feature 6 claimed passing, flipped back\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("this run: 1 initializer + 9 coding + 9 evaluator sessions, $"), "{}", run.stdout);
+    assert!(run.stdout.contains("its dollar figures are what claude-sonnet-4-5 would cost"), "{}", run.stdout);
     // The project is real: its own tests pass, and the tool works.
     let tests = std::process::Command::new("sh").arg("tests/run.sh").current_dir(dir).output().unwrap();
     assert!(tests.status.success());

@@ -140,6 +140,20 @@ pub fn create_kind(dir: Option<&Path>, kind: Kind, out: &mut dyn Write) -> Resul
     Ok(Project::open(&dir)?)
 }
 
+/// What runs the demo's sessions, for the status line: short, and long where there is room.
+pub fn label(config: &crate::project::config::Config) -> (String, String) {
+    ("demo: scripted model".to_owned(), format!("demo: scripted model, $ as {} would cost", config.agent.model))
+}
+
+/// What runs the demo's sessions, and whose prices its dollar figures are (the model it stands
+/// in for): nobody is billed.
+pub fn about(config: &crate::project::config::Config) -> String {
+    format!(
+        "demo: a scripted model on loopback plays the agent (no key, no network); its dollar figures are what {} would cost",
+        config.agent.model
+    )
+}
+
 /// The backend for the demo, talking to the scripted model at `url`.
 pub fn backend(args: &DemoArgs, project: &Project, url: &str) -> Result<Arc<dyn Backend>> {
     crate::sandbox::ready(&project.config().sandbox)?;
@@ -187,6 +201,9 @@ pub fn headless(args: DemoArgs, json: bool, out: &mut dyn Write) -> Result<u8> {
         let mut opts = RunOptions::from_config(project.config());
         opts.approve = ApprovePolicy::Auto;
         opts.mode = Mode::Continuous;
+        if !json {
+            writeln!(out, "{}", about(project.config()))?;
+        }
         let (harness, handles) = Harness::new(project, backend, opts)?;
         super::run::drive_headless(harness, handles, json, out).await
     })?;

@@ -187,15 +187,17 @@ pub async fn drive_headless(harness: Harness, mut handles: Handles, json: bool, 
             });
             writeln!(
                 out,
-                "summary: {} sessions, {}; {per}; waited {} for usage limits; baton report has the rest",
-                report.sessions,
-                session::dollars(report.cost_usd.total, report.cost_usd.unpriced_sessions > 0),
+                "summary: {}; {per}; waited {} for usage limits; baton report has the rest",
+                report.count,
                 duration(report.limits.waited_seconds * 1000)
             )?;
         }
     }
     Ok(if interrupts > 0 { 1 } else { reason.exit_code() })
 }
+
+/// How many lines of a command a tool call's line shows.
+const COMMAND_LINES: usize = 40;
 
 struct Printer {
     json: bool,
@@ -260,6 +262,10 @@ impl Printer {
         }
         if matches!(ev, HarnessEvent::Agent { event: AgentEvent::ThinkingDelta { .. } | AgentEvent::Usage { .. }, .. })
         {
+            // A message ended: the next one's text is not run into it.
+            if !self.text.is_empty() && !self.text.ends_with(char::is_whitespace) {
+                self.text.push(' ');
+            }
             return Ok(());
         }
         if matches!(ev, HarnessEvent::Agent { event: AgentEvent::Retry { .. }, .. }) {
@@ -275,9 +281,21 @@ impl Printer {
                 writeln!(out, "── session {number} ({kind}) from {} ──", super::short(base.as_deref()))?
             }
             HarnessEvent::Agent { event, .. } => match event {
-                AgentEvent::ToolCall { name, input, .. } => {
-                    writeln!(out, "  ▸ {name}: {}", clip(&crate::agent::key_argument(input), 160))?
-                }
+                AgentEvent::ToolCall { name, input, .. } => match input.get("command").and_then(|c| c.as_str()) {
+                    // A command keeps its lines, each under the one before.
+                    Some(command) if command.trim().contains('\n') => {
+                        let lines: Vec<&str> = command.trim().lines().collect();
+                        let indent = " ".repeat(name.chars().count() + 6);
+                        for (i, line) in lines.iter().take(COMMAND_LINES).enumerate() {
+                            let lead = if i == 0 { format!("  ▸ {name}: ") } else { indent.clone() };
+                            writeln!(out, "{lead}{}", super::clip(line.trim_end(), 200))?;
+                        }
+                        if lines.len() > COMMAND_LINES {
+                            writeln!(out, "{indent}… {} more lines", lines.len() - COMMAND_LINES)?;
+                        }
+                    }
+                    _ => writeln!(out, "  ▸ {name}: {}", clip(&crate::agent::key_argument(input), 160))?,
+                },
                 // A refusal is already shown by its PolicyDenied line.
                 AgentEvent::ToolResult { output, is_error: true, .. }
                     if !output.starts_with("Refused by baton's policy") =>
@@ -310,7 +328,8 @@ impl Printer {
             },
             HarnessEvent::SessionEnded { number, outcome, usage, cost_usd, duration_ms } => writeln!(
                 out,
-                "session {number} ended: {outcome} · {} in / {} out · {} · {}",
+                "session {number} ended: {} · {} in / {} out · {} · {}",
+                outcome.words(),
                 session::tokens(
                     usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens,
                     usage,
@@ -321,10 +340,16 @@ impl Printer {
                 duration(*duration_ms)
             )?,
             HarnessEvent::ReviewNeeded { review, waiting } => {
+                // A claim the evaluator flipped back is not passing: said as what it is.
+                let reverted = |n: usize| review.evaluation.as_ref().is_some_and(|e| e.reverted.contains(&n));
                 let flips: Vec<String> = review
                     .flipped
                     .iter()
-                    .map(|f| format!("{} {}", f.feature, if f.passes { "passing" } else { "failing" }))
+                    .map(|f| match (f.passes, reverted(f.feature)) {
+                        (true, true) => format!("{} claimed passing, flipped back", f.feature),
+                        (true, false) => format!("{} passing", f.feature),
+                        (false, _) => format!("{} failing", f.feature),
+                    })
                     .collect();
                 writeln!(
                     out,
@@ -334,10 +359,17 @@ impl Printer {
                     crate::words::count(review.diffstat.files.len() as u64, "file"),
                     review.diffstat.insertions,
                     review.diffstat.deletions,
-                    if flips.is_empty() { String::new() } else { format!(", features {}", flips.join(", ")) }
+                    match flips.len() {
+                        0 => String::new(),
+                        1 => format!(", feature {}", flips[0]),
+                        _ => format!(", features {}", flips.join(", ")),
+                    }
                 )?;
                 for v in &review.violations {
                     writeln!(out, "  guard: {v} (repaired)")?;
+                }
+                for r in &review.refusals {
+                    writeln!(out, "  ⛔ {}", clip(r, 200))?;
                 }
                 if let Some(e) = &review.evaluation {
                     writeln!(out, "  evaluator: {}", e.summary())?;
@@ -358,8 +390,8 @@ impl Printer {
                 }
             }
             HarnessEvent::Verdict { number, verdict, reason } => match reason {
-                Some(r) => writeln!(out, "session {number}: {verdict}: {r}")?,
-                None => writeln!(out, "session {number}: {verdict}")?,
+                Some(r) => writeln!(out, "session {number}: {}: {r}", verdict.words())?,
+                None => writeln!(out, "session {number}: {}", verdict.words())?,
             },
             HarnessEvent::FeaturesChanged { total, passing } => writeln!(out, "features: {passing}/{total} passing")?,
             HarnessEvent::Question { number, session, command, reason, .. } => {
@@ -411,7 +443,7 @@ impl Printer {
             }
             HarnessEvent::SlotWait { reason, .. } => writeln!(out, "waiting for a fleet slot: {reason}")?,
             HarnessEvent::Tripped { rule, detail, .. } => writeln!(out, "circuit breaker ({rule}): {detail}")?,
-            HarnessEvent::Queued { change } => writeln!(out, "queued for the next boundary: {change}")?,
+            HarnessEvent::Queued { change } => writeln!(out, "queued: {change}")?,
             HarnessEvent::Notice { text } => writeln!(out, "note: {text}")?,
             HarnessEvent::Stopped { reason, detail } => writeln!(out, "run ended: {}: {detail}", reason.as_str())?,
         }

@@ -314,8 +314,10 @@ impl Harness {
                 self.account_refused.as_deref().unwrap_or("authentication or billing")
             ),
         };
-        let sessions = crate::words::count(self.sessions_this_run, "session");
-        format!("{why}; {features}; {sessions} this run, ${:.2}", self.cost_this_run)
+        // Counted from the journal as every reader counts: each kind said, evaluators included.
+        let sessions = self.sessions().unwrap_or_default();
+        let count = crate::project::report::SessionCount::since(&sessions, self.first_session);
+        format!("{why}; {features}; this run: {count}")
     }
 
     async fn main_loop(&mut self) -> Result<StopReason, HarnessError> {
@@ -365,6 +367,7 @@ impl Harness {
                 return Ok(Some(StopReason::Paused));
             }
             Command::SetMode(m) => self.opts.mode = m,
+            Command::Resume => self.resume(),
             Command::Mark { feature, passes } => {
                 self.queued.push((feature, passes));
                 self.apply_queued()?;
@@ -387,6 +390,13 @@ impl Harness {
             Command::StartNext | Command::Interrupt => {}
         }
         Ok(None)
+    }
+
+    /// Takes back a pause asked for and not taken yet.
+    fn resume(&mut self) {
+        if std::mem::take(&mut self.pause_requested) {
+            self.emit(HarnessEvent::Notice { text: "the pause is taken back: the run goes on".into() });
+        }
     }
 
     /// Waits for `n` (the operator starting the next session), or for `within` to pass when given,

@@ -44,10 +44,18 @@ pub fn allow_in_project(project_root: &Path, programs: &[String]) -> Result<(), 
         }
     }
     let line = format!("allow = {}", toml::Value::Array(allow.into_iter().map(toml::Value::String).collect()));
-    match (existing, header) {
-        (Some(i), _) => lines[i] = line,
-        (None, Some(h)) => lines.insert(h + 1, line),
-        (None, None) => {
+    // Where `baton init` left it commented out: below its comment, not above.
+    let commented = header.and_then(|h| {
+        (h + 1..end(h + 1)).find(|&i| {
+            let t = lines[i].trim_start().trim_start_matches('#').trim_start();
+            t.starts_with("allow") && t["allow".len()..].trim_start().starts_with('=')
+        })
+    });
+    match (existing, commented, header) {
+        (Some(i), _, _) => lines[i] = line,
+        (None, Some(c), _) => lines.insert(c + 1, line),
+        (None, None, Some(h)) => lines.insert(h + 1, line),
+        (None, None, None) => {
             lines.push(String::new());
             lines.push("[policy]".into());
             lines.push(line);

@@ -220,6 +220,8 @@ pub enum Remote {
         mode: String,
     },
     Pause,
+    /// Take back a pause not taken yet.
+    Resume,
     Interrupt,
     Approve {
         number: u32,

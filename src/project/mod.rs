@@ -8,6 +8,7 @@ pub mod features;
 pub mod fsio;
 pub mod gitdir;
 pub mod journal;
+pub mod last_mode;
 pub mod lock;
 pub mod mcp;
 pub mod prices;
@@ -18,6 +19,7 @@ pub mod secrets;
 pub mod session;
 pub mod state;
 pub mod summary;
+pub mod transcript;
 pub mod uncommitted;
 pub mod watch;
 

@@ -117,6 +117,35 @@ macro_rules! display_as_serde_name {
 
 display_as_serde_name!(SessionKind, Outcome, Verdict);
 
+impl Outcome {
+    /// The outcome in words, for people (the journal, JSON and `Display` keep the snake_case name).
+    pub fn words(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::MaxTurns => "hit the turn limit",
+            Outcome::TimedOut => "timed out",
+            Outcome::Interrupted => "interrupted",
+            Outcome::RateLimited => "rate limited",
+            Outcome::ApiError => "API error",
+            Outcome::AgentCrashed => "agent crashed",
+            Outcome::NoProgress => "no progress",
+            Outcome::NoFeatureList => "no feature list",
+        }
+    }
+}
+
+impl Verdict {
+    /// The verdict in words, for people.
+    pub fn words(self) -> &'static str {
+        match self {
+            Verdict::Pending => "pending",
+            Verdict::Approved => "approved",
+            Verdict::AutoApproved => "auto-approved",
+            Verdict::Vetoed => "vetoed",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

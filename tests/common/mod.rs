@@ -3,6 +3,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod fleet;
+pub mod lab;
 pub mod pty;
 pub mod screen;
 pub mod svg;
