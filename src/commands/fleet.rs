@@ -229,13 +229,10 @@ async fn follow_headless(places: Vec<Place>, children: Vec<tokio::process::Child
         }
         tokio::select! {
             Some(u) = updates.recv() => {
-                let before = last[u.index].as_ref();
-                if let Some(h) = &u.row.last
-                    && before.and_then(|b| b.last.as_ref()) != Some(h)
-                {
+                for h in &u.happened {
                     writeln!(out, "{}: {}", u.row.name, h.what)?;
-                    out.flush()?;
                 }
+                out.flush()?;
                 last[u.index] = Some(u.row);
             }
             Some(()) = done.recv() => running -= 1,

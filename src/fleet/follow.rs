@@ -12,13 +12,15 @@ use notify::Watcher;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
 use super::Place;
-use super::row::{Row, Tracker};
+use super::row::{Happened, Row, Tracker};
 
-/// Row `index` (in the order the places were given) is now `row`.
+/// Row `index` (in the order the places were given) is now `row`; `happened` is what its journal
+/// said since the last update, in order (a row shows only the last of it).
 #[derive(Debug, Clone)]
 pub struct Update {
     pub index: usize,
     pub row: Row,
+    pub happened: Vec<Happened>,
 }
 
 /// Follows `places` until the receiver is dropped: every row once as read at the start, then
@@ -35,7 +37,7 @@ async fn run(places: Vec<Place>, tx: UnboundedSender<Update>) {
     for (index, place) in places.into_iter().enumerate() {
         let t = Tracker::open(place);
         let row = t.row();
-        if tx.send(Update { index, row: row.clone() }).is_err() {
+        if tx.send(Update { index, row: row.clone(), happened: Vec::new() }).is_err() {
             return;
         }
         trackers.push(t);
@@ -79,12 +81,12 @@ async fn run(places: Vec<Place>, tx: UnboundedSender<Update>) {
         changed.dedup();
         for i in changed {
             let t = &mut trackers[i];
-            t.refresh();
+            let happened = t.refresh();
             arm(i, t.loop_pid(), &mut armed, &mut ends);
             let row = t.row();
-            if row != sent[i] {
+            if row != sent[i] || !happened.is_empty() {
                 sent[i] = row.clone();
-                if tx.send(Update { index: i, row }).is_err() {
+                if tx.send(Update { index: i, row, happened }).is_err() {
                     return;
                 }
             }

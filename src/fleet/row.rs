@@ -58,7 +58,8 @@ struct Fold {
 }
 
 impl Fold {
-    fn take(&mut self, at: Timestamp, record: Record) {
+    /// Folds one record in; what happened, when it is worth saying.
+    fn take(&mut self, at: Timestamp, record: Record) -> Option<Happened> {
         let said = |what: String| Some(Happened { what, at });
         let last = match record {
             Record::SessionStarted { number, kind, .. } => {
@@ -149,8 +150,9 @@ impl Fold {
             | Record::RequestTaken { .. } => None,
         };
         if last.is_some() {
-            self.last = last;
+            self.last.clone_from(&last);
         }
+        last
     }
 }
 
@@ -174,7 +176,8 @@ impl Tracker {
         };
         let mut t = Tracker { place, project, offset: 0, fold: Fold::default(), features: None, pid: None };
         t.fold.features_changed = true;
-        t.refresh();
+        // What happened before is the row's history, not news.
+        let _ = t.refresh();
         t
     }
 
@@ -189,9 +192,10 @@ impl Tracker {
     }
 
     /// Reads what was appended to the journal since the last look, the loop lock, and the
-    /// feature list if a record says it may have changed.
-    pub fn refresh(&mut self) {
-        let Ok(project) = &self.project else { return };
+    /// feature list if a record says it may have changed; what happened meanwhile, in order.
+    pub fn refresh(&mut self) -> Vec<Happened> {
+        let mut happened = Vec::new();
+        let Ok(project) = &self.project else { return happened };
         let path = project.journal_path();
         if std::fs::metadata(&path).is_ok_and(|m| m.len() < self.offset) {
             // Not appended to: written anew. Read again from the start.
@@ -200,9 +204,7 @@ impl Tracker {
         match journal::read_from(&path, self.offset, false) {
             Ok((read, end)) => {
                 self.offset = end;
-                for e in read.entries {
-                    self.fold.take(e.at, e.record);
-                }
+                happened.extend(read.entries.into_iter().filter_map(|e| self.fold.take(e.at, e.record)));
             }
             Err(e) => tracing::warn!("{e}"),
         }
@@ -213,6 +215,7 @@ impl Tracker {
             };
         }
         self.pid = crate::project::lock::holder(&project.baton_dir()).and_then(|p| p.parse().ok());
+        happened
     }
 
     /// The row as the journal, the feature list and the lock say now.
@@ -431,7 +434,9 @@ mod tests {
         journal
             .append(Record::LimitWait { until: 4_000_000_000, kind: Some("five_hour".into()), reason: "r".into() })
             .unwrap();
-        t.refresh();
+        // Both are said, in order, though the row shows the last.
+        let said: Vec<String> = t.refresh().into_iter().map(|h| h.what).collect();
+        assert_eq!(said, ["session 1 ended: rate_limited ($0.25)", "waiting: r"]);
         let row = t.row();
         assert_eq!(row.state, State::LimitWait { until: 4_000_000_000, kind: Some("five_hour".into()) });
         assert_eq!(row.cost_usd, 0.25);

@@ -395,7 +395,7 @@ mod tests {
         let mut app = FleetApp::new(Theme { color: false }, places.clone(), 2);
         for (index, ((name, state, pid), place)) in states.into_iter().zip(places).enumerate() {
             let row = Row { place, name: name.into(), state, features: None, cost_usd: 0.0, last: None, loop_pid: pid };
-            app.update(Update { index, row });
+            app.update(Update { index, row, happened: Vec::new() });
         }
         app
     }
@@ -428,7 +428,7 @@ mod tests {
             last: None,
             loop_pid: None,
         };
-        app.update(Update { index: 1, row });
+        app.update(Update { index: 1, row, happened: Vec::new() });
         assert_eq!(app.current().map(Place::name).as_deref(), Some("review"));
         assert_eq!(app.on_key(key(KeyCode::Enter)), vec![Effect::Open(Place::Local("/f/review".into()))]);
     }
