@@ -216,5 +216,5 @@ async fn a_model_nobody_priced_costs_price_unknown_and_a_budget_stops_the_run_ra
     assert_eq!(json["cost_usd"]["unpriced_sessions"], 1);
     assert_eq!(json["per_session"][0]["price_unknown"], true);
     let status = sandbox.run(&dir, &["status"]).ok();
-    assert!(status.stdout.contains("1 run, price unknown in total"), "{}", status.stdout);
+    assert!(status.stdout.contains("1 initializer session, price unknown"), "{}", status.stdout);
 }

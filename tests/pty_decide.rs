@@ -187,7 +187,8 @@ async fn a_veto_being_typed_survives_an_approval_from_another_process_and_takes_
 async fn a_screen_that_watches_follows_the_next_loop_another_baton_starts() {
     let (lab, _model) = lab().await;
     let mut first = lab.headless_loop_with(&["--approve", "auto", "--sessions", "1"]);
-    let watching = lab.attached_at((120, 40), &[("ANTHROPIC_API_KEY", None)]);
+    // No key for Anthropic's own API (and no other server): this screen can only watch.
+    let watching = lab.attached_at((120, 40), &[("ANTHROPIC_API_KEY", None), ("ANTHROPIC_BASE_URL", None)]);
     let first_pid = first.pid().to_string();
     watching.wait_for(&format!("attached to pid {first_pid}"), Duration::from_secs(5));
     assert!(first.wait_exit(Duration::from_secs(60)), "the first loop ran its one session");

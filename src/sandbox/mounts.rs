@@ -103,9 +103,15 @@ impl View {
         let covered = covered();
         // What must stay visible inside a covered directory, held open before it is covered.
         let mut keep: Vec<(PathBuf, OwnedFd)> = Vec::new();
-        let wanted = std::iter::once(&self.root).chain(&self.write).chain(&self.expose);
-        for p in wanted {
-            let Ok(real) = p.canonicalize() else { continue };
+        // Outermost first: a path inside one already kept comes with it (and is made a mount of
+        // its own below when it is writable).
+        let mut wanted: Vec<PathBuf> = std::iter::once(&self.root)
+            .chain(&self.write)
+            .chain(&self.expose)
+            .filter_map(|p| p.canonicalize().ok())
+            .collect();
+        wanted.sort_by_key(|p| p.components().count());
+        for real in wanted {
             if covered.iter().any(|c| real.starts_with(c) && real != *c)
                 && !keep.iter().any(|(k, _)| real.starts_with(k))
             {
