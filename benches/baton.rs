@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 //! baton's speed and memory, measured: `cargo bench` (add `-- NAME` to run one: render, ingest,
-//! python, gitlog, memory, session, startup, sandbox, evaluator, attach, ask). Each figure is the median of several runs; the
+//! python, gitlog, memory, session, startup, sandbox, evaluator, attach, ask, governor, fleet). Each figure is the median of several runs; the
 //! generated data (a 100,000-commit repository, a 100 MB stream) goes under `target/bench/`.
 //! BENCHMARKS.md reports the figures seen and how they compare with the targets.
 
@@ -573,6 +573,9 @@ mod ask;
 #[path = "parts/governor.rs"]
 mod governor;
 
+#[path = "parts/fleet.rs"]
+mod fleet;
+
 fn main() {
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
     let want = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
@@ -603,6 +606,9 @@ fn main() {
     }
     if want("governor") {
         governor::governor(report);
+    }
+    if want("fleet") {
+        fleet::fleet(report);
     }
     if want("sandbox") {
         sandbox();

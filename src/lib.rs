@@ -6,6 +6,7 @@
 
 pub mod agent;
 pub mod commands;
+pub mod fleet;
 pub mod harness;
 pub mod logging;
 pub mod project;

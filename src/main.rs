@@ -60,6 +60,9 @@ enum Command {
         /// Playwright MCP server and Chromium, as `baton init --browser` does).
         #[arg(long)]
         web: bool,
+        /// Three demo projects under a cap of two sessions at once, on the fleet's screen.
+        #[arg(long, conflicts_with_all = ["web", "headless", "json"])]
+        fleet: bool,
     },
     /// The run's numbers: cost and tokens per newly passing feature, veto and false-pass rates,
     /// what the operator did.
@@ -149,6 +152,46 @@ enum Command {
     Review {
         #[command(subcommand)]
         command: ReviewCommand,
+    },
+    /// Many projects' loops on one screen, under one cap: `baton fleet` alone is the screen.
+    Fleet {
+        #[command(subcommand)]
+        command: Option<FleetCommand>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum FleetCommand {
+    /// Add baton projects to the fleet (nothing in them changes).
+    Add {
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+    },
+    /// Take a project out of the fleet (nothing in it changes).
+    Remove {
+        /// Its folder, or its name.
+        project: String,
+    },
+    /// The fleet's projects, in the order they were added: state, what waits, features, cost.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// What waits for you first, then what runs.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Start the projects' loops (each in a process of its own), then the fleet's screen.
+    Run {
+        /// At most N sessions at once across the fleet (kept in the fleet's list); 0: no cap.
+        #[arg(long, value_name = "N")]
+        max: Option<u32>,
+        /// Without the screen: one line per event, each naming its project, until every loop ends.
+        #[arg(long)]
+        headless: bool,
+        /// The projects to start (a folder or a name); all of them when none is named.
+        projects: Vec<String>,
     },
 }
 
@@ -279,9 +322,12 @@ fn run(cli: Cli) -> color_eyre::Result<u8> {
     let out: &mut dyn Write = &mut stdout;
     let project = || Project::open_existing(&base);
     let done = match cli.command {
-        Some(Command::Demo { dir, headless, json, pace, backend, claude_bin, web }) => {
+        Some(Command::Demo { dir, headless, json, pace, backend, claude_bin, web, fleet }) => {
             let dir = dir.map(|d| base.join(d));
             let args = commands::demo::DemoArgs { dir, pace, backend, claude_bin, web };
+            if fleet {
+                return commands::fleet_demo::run(args, out).map(status);
+            }
             if !headless {
                 return commands::screen::demo(args, out);
             }
@@ -323,6 +369,24 @@ fn run(cli: Cli) -> color_eyre::Result<u8> {
                 tokio::signal::ctrl_c().await?;
                 Ok(0)
             });
+        }
+        Some(Command::Fleet { command }) => {
+            let dirs = commands::fleet::dirs()?;
+            return match command {
+                None => commands::fleet::screen(&dirs).map(|()| 0),
+                Some(FleetCommand::Run { max, headless, projects }) => {
+                    let args = commands::fleet::RunFleet { max, headless, projects };
+                    commands::fleet::run(&dirs, &base, args, out)
+                }
+                Some(FleetCommand::Add { dirs: projects }) => {
+                    commands::fleet::add(&dirs, &base, &projects, out).map(|()| 0)
+                }
+                Some(FleetCommand::Remove { project }) => {
+                    commands::fleet::remove(&dirs, &base, &project, out).map(|()| 0)
+                }
+                Some(FleetCommand::List { json }) => commands::fleet::list(&dirs, json, out).map(|()| 0),
+                Some(FleetCommand::Status { json }) => commands::fleet::status(&dirs, json, out).map(|()| 0),
+            };
         }
         Some(Command::Review { command }) => match command {
             ReviewCommand::Approve => commands::review::run(&project()?, true, None, out),

@@ -22,8 +22,19 @@ pub const SCENARIO: &str = include_str!("../../assets/demo/scenario.toml");
 /// The web demo: a one-page counter, each feature tested in a real browser.
 pub const WEB_SPEC: &str = include_str!("../../assets/demo-web/app_spec.txt");
 pub const WEB_SCENARIO: &str = include_str!("../../assets/demo-web/scenario.toml");
+/// The fleet demo's third, small project: a greeter, three features.
+pub const GREET_SPEC: &str = include_str!("../../assets/demo-greet/app_spec.txt");
+pub const GREET_SCENARIO: &str = include_str!("../../assets/demo-greet/scenario.toml");
 /// The demo checks every session with the project's own tests.
 pub const VERIFY: &str = "sh tests/run.sh";
+
+/// Which demo project: the tally tool, the web counter, or the small greeter (the fleet's third).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tally,
+    Web,
+    Greet,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum DemoPace {
@@ -61,6 +72,12 @@ const MARKER: &str = ".baton/demo";
 /// command. A demo project made before is opened as it is, to go on where it stopped; any other
 /// directory that holds anything is refused.
 pub fn create(dir: Option<&Path>, web: bool, out: &mut dyn Write) -> Result<Project> {
+    create_kind(dir, if web { Kind::Web } else { Kind::Tally }, out)
+}
+
+/// Makes the demo project of `kind`, as [`create`] does.
+pub fn create_kind(dir: Option<&Path>, kind: Kind, out: &mut dyn Write) -> Result<Project> {
+    let web = kind == Kind::Web;
     let dir = match dir {
         Some(d) if d.join(MARKER).is_file() => {
             writeln!(out, "demo project: {} (going on where it stopped)", d.display())?;
@@ -80,17 +97,24 @@ pub fn create(dir: Option<&Path>, web: bool, out: &mut dyn Write) -> Result<Proj
     // The browser first: without one the web demo cannot run, and nothing is made.
     let browser = if web { Some(super::browser::find(&dir)?) } else { None };
     std::fs::create_dir_all(&dir).wrap_err_with(|| format!("cannot create {}", dir.display()))?;
-    std::fs::write(dir.join("app_spec.txt"), if web { WEB_SPEC } else { SPEC }).wrap_err("cannot write the spec")?;
+    let spec = match kind {
+        Kind::Tally => SPEC,
+        Kind::Web => WEB_SPEC,
+        Kind::Greet => GREET_SPEC,
+    };
+    std::fs::write(dir.join("app_spec.txt"), spec).wrap_err("cannot write the spec")?;
     super::init::run(&dir, None, &mut std::io::sink())?;
     let config_path = project_config_path(&dir);
     match &browser {
         // The web demo is checked in the browser, by the agent; the shell demo by its tests.
         Some(found) => super::browser::add(&dir, found, &mut std::io::sink())?,
         None => {
-            // The demo shows the evaluator catching a false claim and baton flipping it back.
+            // The demo shows the evaluator catching a false claim and baton flipping it back (the
+            // greeter, kept short, has no evaluator).
+            let evaluate = if kind == Kind::Greet { "mode = \"off\"" } else { "mode = \"enforce\"" };
             let config = std::fs::read_to_string(&config_path)?
                 .replacen("# verify = \"\"", &format!("verify = \"{VERIFY}\""), 1)
-                .replacen("# mode = \"report\"", "mode = \"enforce\"", 1);
+                .replacen("# mode = \"report\"", evaluate, 1);
             std::fs::write(&config_path, config)?;
         }
     }
@@ -152,9 +176,15 @@ pub fn backend(args: &DemoArgs, project: &Project, url: &str) -> Result<Arc<dyn 
 }
 
 pub fn scenario(pace: DemoPace, web: bool) -> Result<Scenario> {
-    let mut s = match web {
-        true => Scenario::parse("assets/demo-web/scenario.toml", WEB_SCENARIO)?,
-        false => Scenario::parse("assets/demo/scenario.toml", SCENARIO)?,
+    scenario_of(if web { Kind::Web } else { Kind::Tally }, pace)
+}
+
+/// The scripted agent of the demo project of `kind`.
+pub fn scenario_of(kind: Kind, pace: DemoPace) -> Result<Scenario> {
+    let mut s = match kind {
+        Kind::Web => Scenario::parse("assets/demo-web/scenario.toml", WEB_SCENARIO)?,
+        Kind::Tally => Scenario::parse("assets/demo/scenario.toml", SCENARIO)?,
+        Kind::Greet => Scenario::parse("assets/demo-greet/scenario.toml", GREET_SCENARIO)?,
     };
     s.pace = pace.pace();
     Ok(s)

@@ -4,6 +4,8 @@ pub mod answer;
 pub mod browser;
 pub mod demo;
 pub mod features;
+pub mod fleet;
+pub mod fleet_demo;
 pub mod init;
 pub mod report;
 pub mod review;

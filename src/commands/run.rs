@@ -37,6 +37,8 @@ impl RunArgs {
             config.agent.model = m.clone();
         }
         let mut opts = RunOptions::from_config(&config);
+        // A loop the command line starts shares the user's fleet (its cap, its accounts' limits).
+        opts.fleet = crate::fleet::Dirs::from_env();
         if let Some(a) = self.approve {
             opts.approve = a;
         }
@@ -58,12 +60,24 @@ pub fn backend_for(
 ) -> Result<Arc<dyn Backend>> {
     crate::sandbox::ready(&config.sandbox)?;
     match kind {
-        BackendKind::Anthropic => Ok(Arc::new(AnthropicBackend::from_config(config)?)),
-        BackendKind::Openai => Ok(Arc::new(OpenAiBackend::from_config(config)?)),
+        // Loops on one key pace together, as they share the key's rate limits.
+        BackendKind::Anthropic => Ok(Arc::new(paced_with_the_fleet(AnthropicBackend::from_config(config)?))),
+        BackendKind::Openai => Ok(Arc::new(paced_with_the_fleet(OpenAiBackend::from_config(config)?))),
         BackendKind::ClaudeCode => {
             let claude = crate::agent::claude_code::find_claude(claude_bin, &config.agent.claude_bin)?;
             Ok(Arc::new(crate::agent::claude_code::ClaudeCodeBackend::new(claude, config)?))
         }
+    }
+}
+
+/// baton's own agent pacing by its server's rate-limit headers with every other loop on the same
+/// key, through the user's state directory.
+fn paced_with_the_fleet<F: crate::agent::native::client::Format>(
+    agent: crate::agent::native::Agent<F>,
+) -> crate::agent::native::Agent<F> {
+    match crate::fleet::Dirs::from_env() {
+        Some(dirs) => agent.with_shared_pacing(&dirs),
+        None => agent,
     }
 }
 
@@ -134,13 +148,15 @@ pub async fn drive_headless(harness: Harness, mut handles: Handles, json: bool, 
     let task = tokio::spawn(harness.run());
     let mut printer = Printer { json, text: String::new() };
     let mut interrupts = 0;
+    // SIGTERM (`baton fleet`'s stop, `kill`) is a Ctrl-C: the session is stopped and recorded.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     loop {
         tokio::select! {
             ev = handles.events.recv() => match ev {
                 Some(ev) => printer.print(&ev, out)?,
                 None => break,
             },
-            _ = tokio::signal::ctrl_c() => {
+            _ = async { tokio::select! { _ = tokio::signal::ctrl_c() => {}, _ = term.recv() => {} } } => {
                 interrupts += 1;
                 if interrupts > 1 {
                     return Err(eyre!("interrupted twice; stopping at once"));
@@ -425,6 +441,7 @@ impl Printer {
                     duration(secs * 1000)
                 )?
             }
+            HarnessEvent::SlotWait { reason, .. } => writeln!(out, "waiting for a fleet slot: {reason}")?,
             HarnessEvent::Tripped { rule, detail, .. } => writeln!(out, "circuit breaker ({rule}): {detail}")?,
             HarnessEvent::Queued { change } => writeln!(out, "queued: {change}")?,
             HarnessEvent::Notice { text } => writeln!(out, "note: {text}")?,

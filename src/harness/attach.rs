@@ -212,6 +212,7 @@ impl Follower {
             }
             Record::Evaluated(evaluation) => self.emit(HarnessEvent::Evaluated { evaluation }),
             Record::LimitWait { until, kind, reason } => self.emit(HarnessEvent::LimitWait { until, kind, reason }),
+            Record::SlotWait { max, reason } => self.emit(HarnessEvent::SlotWait { max, reason }),
             Record::BreakerTripped { rule, feature, detail } => {
                 self.emit(HarnessEvent::Tripped { rule, feature, detail })
             }

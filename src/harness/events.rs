@@ -242,6 +242,12 @@ pub enum HarnessEvent {
         kind: Option<String>,
         reason: String,
     },
+    /// The loop waits for one of its fleet's session slots (`max` sessions run at once across the
+    /// fleet, and all are taken) before the next session.
+    SlotWait {
+        max: u32,
+        reason: String,
+    },
     /// The circuit breaker tripped (the run stops after this): why, and the feature it is stuck on.
     Tripped {
         rule: String,

@@ -30,6 +30,8 @@ impl Harness {
     /// After a session: what its end says for the next one.
     pub(super) fn govern_after(&mut self, number: u32, reason: &EndReason) {
         if let Some(limit) = reason.usage_limit() {
+            // The other loops on this account wait for the same reset instead of running into it.
+            self.share(&limit, Some(number), true);
             self.limit_wait = Some(limit);
         } else if let Some(message) = account_refusal(reason) {
             self.account_refused = Some(format!("session {number}: {message}"));
@@ -51,13 +53,16 @@ impl Harness {
     pub(super) async fn govern_before(&mut self) -> Result<Option<StopReason>, HarnessError> {
         let margin = self.opts.limit_margin;
         let now = now_unix();
-        let wait = match self.limit_wait.take() {
-            Some(l) => {
+        // This loop's own limit, else one another loop on the account hit (said whose).
+        let wait = match self.limit_wait.take().map(|l| (l, String::new())).or_else(|| self.shared_limit()) {
+            Some((l, whose)) => {
+                self.limit_waited(l.resets_at);
                 let name = UsageLimit::name(l.kind.as_deref());
                 let (until, reason) = match l.resets_at {
-                    Some(r) => {
-                        (r + margin.as_secs() as i64, format!("the {name} is reached; it resets at {}", clock(r)))
-                    }
+                    Some(r) => (
+                        r + margin.as_secs() as i64,
+                        format!("the {name} is reached{whose}; it resets at {}", clock(r)),
+                    ),
                     // Said only in words: no reset time to wait for, so the longest back-off.
                     None => (
                         now + self.opts.max_backoff.as_secs() as i64,
@@ -66,7 +71,7 @@ impl Harness {
                 };
                 Some((until, l.kind, reason))
             }
-            None => self.usage.as_ref().and_then(|l| {
+            None => self.usage.clone().or_else(|| self.shared_usage()).and_then(|l| {
                 let used = l.utilization?;
                 let resets = l.resets_at.filter(|r| *r > now)?;
                 (l.status == LimitStatus::AllowedWarning && used >= self.opts.limit_threshold).then(|| {
@@ -80,6 +85,9 @@ impl Harness {
                 })
             }),
         };
+        if let Some((until, ..)) = &wait {
+            self.limit_waited(Some(*until - margin.as_secs() as i64));
+        }
         if let Some((until, kind, reason)) = wait {
             if !self.opts.wait_for_limits {
                 self.stop_why = Some(format!("{reason}; [run] wait_for_limits is off"));

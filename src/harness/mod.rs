@@ -8,6 +8,7 @@ pub mod attach;
 pub mod breaker;
 mod evaluate;
 mod events;
+mod fleet;
 mod gate;
 pub mod governor;
 pub mod guard;
@@ -69,6 +70,11 @@ pub struct RunOptions {
     pub same_feature_sessions: u32,
     /// The breaker stops a session whose same tool call failed this many times; 0: never.
     pub repeated_failures: u32,
+    /// Where the fleet this loop may belong to keeps its list, its session slots and its
+    /// accounts' limits; `None` shares nothing (what the command line sets: the user's).
+    pub fleet: Option<crate::fleet::Dirs>,
+    /// Whose limits the sessions count against; `None`: found from the backend's environment.
+    pub account: Option<crate::fleet::account::Account>,
 }
 
 impl RunOptions {
@@ -93,6 +99,8 @@ impl RunOptions {
             limit_threshold: run.limit_threshold.clamp(0.0, 1.0),
             same_feature_sessions: run.same_feature_sessions,
             repeated_failures: run.repeated_failures,
+            fleet: None,
+            account: None,
         }
     }
 }
@@ -155,6 +163,8 @@ pub struct Harness {
     trip: Option<breaker::Trip>,
     /// Why the run stops, when the reason's own words are not enough.
     stop_why: Option<String>,
+    /// What this loop shares with its fleet: the cap's slots, the account's limits.
+    fleet: fleet::FleetLink,
 }
 
 enum Wait {
@@ -173,6 +183,7 @@ impl Harness {
         let (ev_tx, ev_rx) = tokio::sync::mpsc::unbounded_channel();
         crate::sandbox::become_subreaper();
         let notifier = notify::Notifier::none(project.root());
+        let fleet = fleet::FleetLink::new(&project, opts.fleet.clone(), opts.account.clone(), backend.name());
         let harness = Harness {
             project,
             repo: std::sync::Mutex::new(repo),
@@ -206,6 +217,7 @@ impl Harness {
             account_refused: None,
             trip: None,
             stop_why: None,
+            fleet,
         };
         Ok((harness, Handles { commands: cmd_tx, events: ev_rx }))
     }
@@ -333,9 +345,11 @@ impl Harness {
                 }
                 self.apply_queued()?;
             }
-            if let Some(r) = self.govern_before().await? {
-                return Ok(r);
-            }
+            // The governor's waits, then a slot of the fleet's cap, held through the session.
+            let _slot = match self.before_session().await? {
+                Ok(slot) => slot,
+                Err(r) => return Ok(r),
+            };
             self.run_session().await?;
             if self.quit_requested {
                 // The session is recorded; its review waits for the next run.

@@ -311,6 +311,7 @@ impl Harness {
         cancel: &CancellationToken,
     ) {
         if let AgentEvent::Limit { limit } = event {
+            self.share(limit, Some(number), false);
             self.usage = Some(limit.clone());
         }
         if let Some(call) = repeats.take(event) {

@@ -166,6 +166,9 @@ pub enum Record {
     },
     /// The wait is over (the reset came, or the operator went on).
     LimitWaited { seconds: u64 },
+    /// The loop waits for one of its fleet's session slots: `max` sessions run at once across the
+    /// fleet's projects, and all are taken (by whom, in `reason`).
+    SlotWait { max: u32, reason: String },
     /// The circuit breaker paused the run.
     BreakerTripped {
         rule: String,

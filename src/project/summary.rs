@@ -199,6 +199,7 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
             | Record::RunStopped { .. }
             | Record::LimitWait { .. }
             | Record::LimitWaited { .. }
+            | Record::SlotWait { .. }
             | Record::BreakerTripped { .. }
             | Record::FeatureSkipped { .. }
             | Record::NoteGiven { .. } => {}

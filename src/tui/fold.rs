@@ -150,6 +150,10 @@ impl App {
                 self.transcript.notice(text, false);
                 fx.push(Effect::Notify(format!("baton: {reason}")));
             }
+            HarnessEvent::SlotWait { reason, .. } => {
+                self.status.state = "waiting for a fleet slot".into();
+                self.notice(format!("waiting for a fleet slot: {reason}"));
+            }
             HarnessEvent::Tripped { rule, feature, detail } => {
                 self.transcript.notice(format!("circuit breaker ({rule}): {detail}"), true);
                 // A note being typed in the last one stays.

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod dialogs;
+pub mod fleet;
 mod fold;
 mod input;
 pub mod keys;
@@ -51,7 +52,7 @@ pub fn restore_terminal() {
 }
 
 /// Makes sure a panic restores the terminal before it is reported.
-fn install_panic_hook() {
+pub(crate) fn install_panic_hook() {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore_terminal();
@@ -284,7 +285,9 @@ async fn draw_loop(
             }
             Some(ev) = key_rx.recv() => {
                 match ev {
-                    Event::Key(k) if k.kind != KeyEventKind::Release => effects.extend(app.on_key(k)),
+                    Event::Key(k) if k.kind != KeyEventKind::Release => {
+                        effects.extend(back_to_fleet(app, &k).unwrap_or_else(|| app.on_key(k)))
+                    }
                     Event::Mouse(m) => effects.extend(app.on_mouse(m)),
                     _ => {}
                 }
@@ -382,4 +385,11 @@ fn describe(cmd: &Command) -> &'static str {
         Command::Interrupt => "nothing to interrupt",
         _ => "cannot do that here",
     }
+}
+
+/// A screen the fleet's screen opened: `Esc` with nothing open goes back to it, as `q` does.
+fn back_to_fleet(app: &mut App, key: &event::KeyEvent) -> Option<Vec<Effect>> {
+    let at_rest = app.dialogs.is_empty() && app.transcript_mut().search.is_none();
+    let from_fleet = std::env::var_os(crate::fleet::CHILD_ENV).is_some();
+    (key.code == event::KeyCode::Esc && at_rest && from_fleet).then(|| app.act(keys::Action::Quit))
 }

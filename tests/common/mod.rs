@@ -2,6 +2,7 @@
 //! real git repositories in temp dirs.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod fleet;
 pub mod lab;
 pub mod pty;
 pub mod screen;
@@ -409,22 +410,35 @@ pub fn notices(events: &[baton::agent::AgentEvent]) -> Vec<&str> {
 /// init` done, `config` as its `.baton/config.toml`, an agent's git identity.
 pub fn project_with(files: &[(&str, &str)], config: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
+    project_in(dir.path(), files, config);
+    dir
+}
+
+/// [`project_with`] in `dir` (made if missing).
+pub fn project_in(dir: &Path, files: &[(&str, &str)], config: &str) {
+    std::fs::create_dir_all(dir).unwrap();
     for (name, content) in files {
-        std::fs::write(dir.path().join(name), content).unwrap();
+        std::fs::write(dir.join(name), content).unwrap();
     }
-    Sandbox::new().run(dir.path(), &["init"]).ok();
-    std::fs::write(dir.path().join(".baton/config.toml"), config).unwrap();
-    let repo = git2::Repository::open(dir.path()).unwrap();
+    Sandbox::new().run(dir, &["init"]).ok();
+    std::fs::write(dir.join(".baton/config.toml"), config).unwrap();
+    let repo = git2::Repository::open(dir).unwrap();
     let mut c = repo.config().unwrap();
     c.set_str("user.name", "Agent").unwrap();
     c.set_str("user.email", "agent@example.com").unwrap();
     commit_all(&repo, "The project");
-    dir
 }
 
 /// A project past its initializer: a two-feature spec, `features` as its checklist, notes, an
 /// `init.sh`, and `extra` files, committed, with `config` as its baton config.
 pub fn checklist_project(features: &str, extra: &[(&str, &str)], config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    checklist_project_in(dir.path(), features, extra, config);
+    dir
+}
+
+/// [`checklist_project`] in `dir` (made if missing).
+pub fn checklist_project_in(dir: &Path, features: &str, extra: &[(&str, &str)], config: &str) {
     let mut files = vec![
         ("app_spec.txt", "Two features.\n"),
         ("feature_list.json", features),
@@ -432,7 +446,7 @@ pub fn checklist_project(features: &str, extra: &[(&str, &str)], config: &str) -
         ("init.sh", "#!/bin/sh\necho ready\n"),
     ];
     files.extend_from_slice(extra);
-    project_with(&files, config)
+    project_in(dir, &files, config);
 }
 
 /// baton's own agent, or (`cli`) the real `claude` CLI with its home in `home`, against the

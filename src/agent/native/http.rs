@@ -122,6 +122,11 @@ impl Http {
         &self.client
     }
 
+    /// Paces by what the account's `ledger` says, with every other loop on the same key.
+    pub fn share_pacing(&mut self, ledger: crate::fleet::account::Ledger) {
+        self.pacer = std::sync::Arc::new(Pacer::shared(ledger));
+    }
+
     /// Sends the request `build` makes (a POST with `stream: true`) until it gives a whole reply
     /// or fails for good. `tokens` is about how many input tokens it carries, for pacing.
     pub async fn stream<A: Assemble>(

@@ -63,6 +63,16 @@ impl<F: Format> Agent<F> {
         self
     }
 
+    /// Paces requests by the server's rate-limit headers together with every other loop on the
+    /// same key (the account's ledger in the fleet's state directory `dirs`).
+    pub fn with_shared_pacing(mut self, dirs: &crate::fleet::Dirs) -> Self {
+        let endpoint = &self.client.endpoint;
+        let account =
+            crate::fleet::account::Account::of_api_key(&endpoint.base_url, endpoint.key.as_deref().unwrap_or(""));
+        self.client.http.share_pacing(crate::fleet::account::Ledger::new(dirs, &account));
+        self
+    }
+
     /// What a reply used and cost: the server's own figure, else the configured price. A turn
     /// whose tokens or price are unknown is counted as such, never as free.
     fn account(&self, reply: &Reply) -> (Usage, f64) {
