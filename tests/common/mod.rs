@@ -141,6 +141,13 @@ pub fn claude_bin() -> PathBuf {
     npm_bin("BATON_CLAUDE_BIN", "claude-cli", &format!("@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"), "claude")
 }
 
+/// The version the real `claude` CLI says it is (`2.1.197`), for the fixtures recorded from it.
+pub fn claude_version() -> String {
+    let out = Command::new(claude_bin()).arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace().next().expect("`claude --version` prints its version").to_owned()
+}
+
 /// The version of `@playwright/mcp` the browser tests drive.
 pub const PLAYWRIGHT_MCP_VERSION: &str = "0.0.83";
 
