@@ -34,6 +34,12 @@ pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
         None => writeln!(out, "review    nothing pending")?,
     }
     writeln!(out, "sessions  {} run, ${:.2} in total", status.sessions.len(), status.total_cost_usd)?;
+    if !status.journal_problems.is_empty() {
+        writeln!(out, "journal   changed behind baton's back; nothing acts on what baton did not write:")?;
+        for p in &status.journal_problems {
+            writeln!(out, "          ! {p}")?;
+        }
+    }
     match status.next_session {
         None => writeln!(out, "done      every feature passes; mark one failing or add one to go on")?,
         Some(next) if status.pending_review.is_none() && status.state != RunState::Running => {

@@ -116,8 +116,8 @@ pub struct Harness {
     events: UnboundedSender<HarnessEvent>,
     commands: UnboundedReceiver<Command>,
     _lock: LoopLock,
-    /// Where this loop has read the journal up to (bytes), for requests from other processes.
-    journal_offset: u64,
+    /// Where this loop has read the journal up to, for requests from other processes.
+    journal_cursor: journal::Cursor,
     queued: Vec<(usize, bool)>,
     queued_edits: Vec<Command>,
     /// Features the operator skipped while a session ran, for the boundary.
@@ -168,7 +168,7 @@ impl Harness {
         let lock = lock::acquire(&project.baton_dir())?;
         let repo = project.repo()?;
         let journal = project.open_journal()?;
-        let journal_offset = std::fs::metadata(project.journal_path()).map_or(0, |m| m.len());
+        let (_, journal_cursor) = journal::follow(&project.journal_path())?;
         let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = tokio::sync::mpsc::unbounded_channel();
         crate::sandbox::become_subreaper();
@@ -189,7 +189,7 @@ impl Harness {
             events: ev_tx,
             commands: cmd_rx,
             _lock: lock,
-            journal_offset,
+            journal_cursor,
             queued: Vec::new(),
             queued_edits: Vec::new(),
             queued_skips: Vec::new(),
@@ -413,8 +413,13 @@ impl Harness {
     /// Requests other baton processes appended to the journal since we last looked; only the new
     /// bytes are read.
     fn journal_requests(&mut self) -> Result<Vec<Command>, HarnessError> {
-        let (read, end) = journal::read_from(&self.project.journal_path(), self.journal_offset, false)?;
-        self.journal_offset = end;
+        let read = journal::read_from(&self.project.journal_path(), &mut self.journal_cursor, false)?;
+        if !read.problems.is_empty() {
+            // Named in the journal (for attached screens and `baton status`) and here; what
+            // baton did not write is acted on by nothing: it is not among the entries.
+            self.journal.note_problems()?;
+            self.emit(HarnessEvent::Notice { text: attach::tampered(&read.problems) });
+        }
         let mut taken = Vec::new();
         let commands = read
             .entries

@@ -41,7 +41,15 @@ impl Harness {
     /// A session the journal says started but never ended: baton died while it ran. It is
     /// recorded as interrupted, with what it left committed, and goes to review.
     pub(super) async fn recover(&mut self) -> Result<(), HarnessError> {
-        let Some(s) = self.sessions()?.into_iter().rev().find(|s| s.outcome().is_none()) else { return Ok(()) };
+        // What was written behind baton's back while no loop ran: named before anything else.
+        let read = self.project.journal()?;
+        if !read.problems.is_empty() {
+            self.journal.note_problems()?;
+            self.emit(HarnessEvent::Notice { text: attach::tampered(&read.problems) });
+        }
+        let Some(s) = journal::sessions(&read.entries).into_iter().rev().find(|s| s.outcome().is_none()) else {
+            return Ok(());
+        };
         agent::kill_recorded_groups(&self.pid_file(s.number));
         if s.kind == SessionKind::Evaluator {
             // An evaluation cut short has no verdicts; whatever it changed is undone.

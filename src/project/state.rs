@@ -57,6 +57,9 @@ pub struct Status {
     /// Journal lines that had to be skipped.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the journal holds that baton did not write (or records of its own gone): ignored.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub journal_problems: Vec<super::journal::Problem>,
 }
 
 impl Status {
@@ -105,6 +108,7 @@ impl Status {
             total_cost_usd: sessions.iter().fold(0.0, |sum, s| sum + s.cost_usd()),
             sessions,
             warnings: read.warnings,
+            journal_problems: read.problems,
         })
     }
 }

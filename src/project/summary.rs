@@ -201,7 +201,8 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
             | Record::LimitWaited { .. }
             | Record::BreakerTripped { .. }
             | Record::FeatureSkipped { .. }
-            | Record::NoteGiven { .. } => {}
+            | Record::NoteGiven { .. }
+            | Record::JournalTampered { .. } => {}
         }
     }
     out

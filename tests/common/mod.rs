@@ -13,11 +13,23 @@ use std::process::{Command, Output};
 /// so nothing on the machine leaks into a test and a test leaks nothing out.
 pub struct Sandbox {
     pub home: tempfile::TempDir,
+    /// Where the binary keeps its state (the journal's keys among it): the sandbox's own, or this
+    /// test process's, for a test whose loop runs here and whose commands run as the binary.
+    state: Option<PathBuf>,
 }
 
 impl Sandbox {
     pub fn new() -> Self {
-        Sandbox { home: tempfile::tempdir().unwrap() }
+        Sandbox { home: tempfile::tempdir().unwrap(), state: None }
+    }
+
+    /// A sandbox whose binary keeps its state where this test process does: the journal a loop
+    /// in this process seals, the binary's `baton review` seals with the same key, as the
+    /// operator's processes all do.
+    pub fn sharing_keys() -> Self {
+        let keys = baton::project::journal::keys::dir().expect("a state directory");
+        let state = keys.parent().and_then(Path::parent).expect("keys live in STATE/baton/keys").to_owned();
+        Sandbox { home: tempfile::tempdir().unwrap(), state: Some(state) }
     }
 
     /// The real `baton` binary, run in `dir`, with HOME and the XDG dirs inside the sandbox.
@@ -27,7 +39,7 @@ impl Sandbox {
         cmd.current_dir(dir)
             .env("HOME", home)
             .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_STATE_HOME", home.join(".local/state"))
+            .env("XDG_STATE_HOME", self.state.clone().unwrap_or_else(|| home.join(".local/state")))
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env_remove("GIT_AUTHOR_NAME")
