@@ -18,6 +18,9 @@ pub fn open(project: Project, args: super::run::RunArgs, out: &mut dyn Write) ->
         writeln!(out, "  baton demo                   try baton on a small demo project (no key, no network)")?;
         return Ok(true);
     }
+    // A journal that cannot be read (a FIFO or a directory in its place) is said here, plainly,
+    // as `baton status` says it, rather than as an empty screen.
+    project.journal()?;
     let (config, opts) = args.apply(project.config());
     // Watching, reviewing and marking need no backend; the screen says why sessions cannot start.
     let kind = args.backend.unwrap_or(config.agent.backend);
