@@ -48,14 +48,15 @@ impl Harness {
             self.emit(HarnessEvent::Notice { text: attach::tampered(&read.problems) });
         }
         let Some(s) = journal::sessions(&read.entries).into_iter().rev().find(|s| s.outcome().is_none()) else {
-            return Ok(());
+            return self.resume_evaluation().await;
         };
         agent::kill_recorded_groups(&self.pid_file(s.number));
         if s.kind == SessionKind::Evaluator {
             // An evaluation cut short has no verdicts; whatever it changed is undone.
             let head = s.base.as_deref().and_then(|b| git2::Oid::from_str(b).ok());
             let undone = self.repo().undo_changes(head, &s.uncommitted)?;
-            let mut detail = "baton stopped while the evaluator ran; its session was not evaluated".to_owned();
+            let mut detail =
+                "baton stopped while the evaluator ran; the session it judged is evaluated again".to_owned();
             if !undone.is_empty() {
                 detail.push_str(&format!("; undid its changes to {}", undone.join(", ")));
             }
@@ -65,7 +66,7 @@ impl Harness {
                 ..SessionReport::new(s.number, Outcome::Interrupted)
             };
             self.append(Record::SessionEnded(report))?;
-            return Ok(());
+            return self.resume_evaluation().await;
         }
         let base = s.base.as_deref().and_then(|b| git2::Oid::from_str(b).ok());
         let before = match base {
@@ -92,7 +93,7 @@ impl Harness {
         self.finish_session(s.number, s.kind, base, &s.uncommitted, before, end, Duration::ZERO, Some(detail)).await?;
         // It belongs to the run that started it, not to this one's session cap.
         self.sessions_this_run -= 1;
-        Ok(())
+        self.resume_evaluation().await
     }
 
     pub(super) fn pid_file(&self, number: u32) -> std::path::PathBuf {
