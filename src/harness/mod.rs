@@ -155,6 +155,8 @@ pub struct Harness {
     trip: Option<breaker::Trip>,
     /// Why the run stops, when the reason's own words are not enough.
     stop_why: Option<String>,
+    /// Masks secrets in what is emitted (a mutex only for `emit`'s `&self`).
+    masker: std::sync::Mutex<session::Masker>,
 }
 
 enum Wait {
@@ -213,6 +215,7 @@ impl Harness {
             account_refused: None,
             trip: None,
             stop_why: None,
+            masker: Default::default(),
         };
         Ok((harness, Handles { commands: cmd_tx, events: ev_rx }))
     }
@@ -232,9 +235,13 @@ impl Harness {
         self.repo.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Tells whoever watches (the screen, headless output, the notify command), secrets masked.
     fn emit(&self, event: HarnessEvent) {
-        self.notifier.send(&event);
-        let _ = self.events.send(event);
+        let masked = self.masker.lock().unwrap_or_else(|e| e.into_inner()).harness(event);
+        for event in masked {
+            self.notifier.send(&event);
+            let _ = self.events.send(event);
+        }
     }
 
     fn sessions(&self) -> Result<Vec<SessionSummary>, HarnessError> {

@@ -2,7 +2,7 @@
 //! A veto keeps the session's tip at `refs/baton/vetoed/session-NNNN` and takes the branch and the
 //! work tree back to the session's base.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::project::journal::{Flip, Journal, Record, SessionReport, SessionSummary, VerifyResult};
 use crate::project::repo::{CommitInfo, DiffStat, Repo};
@@ -10,7 +10,7 @@ use crate::project::session::{Outcome, SessionKind, Verdict};
 use crate::project::{Project, ProjectError};
 
 /// Everything the operator sees when deciding on a session.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Review {
     pub number: u32,
     pub kind: SessionKind,

@@ -7,7 +7,7 @@ use git2::{
     Diff, DiffFormat, ErrorCode, Index, IndexAddOption, IndexEntry, IndexTime, ObjectType, Oid, Repository, ResetType,
     Signature, Sort, StatusOptions, Tree,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The identity baton commits under when it commits on its own account, or when the operator has
 /// no git identity configured.
@@ -49,7 +49,7 @@ pub enum Author {
 }
 
 /// One commit, as the log shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommitInfo {
     pub id: String,
     pub summary: String,
@@ -67,7 +67,7 @@ impl CommitInfo {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileStat {
     pub path: String,
     pub insertions: usize,
@@ -75,7 +75,7 @@ pub struct FileStat {
 }
 
 /// What changed between two commits.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DiffStat {
     pub files: Vec<FileStat>,
     pub insertions: usize,
@@ -173,12 +173,14 @@ impl Repo {
     pub fn commit_info(&self, oid: Oid) -> Result<CommitInfo, RepoError> {
         let c = self.git.find_commit(oid).ctx(|| format!("reading commit {oid}"))?;
         let author = c.author();
+        // What an agent wrote into a commit is shown, never a secret it copied there.
+        let shown = |text: Option<&str>| super::secrets::global().redact(text.unwrap_or("")).into_owned();
         Ok(CommitInfo {
             id: oid.to_string(),
-            summary: c.summary().ok().flatten().unwrap_or("").to_owned(),
-            message: c.message().unwrap_or("").to_owned(),
-            author: author.name().unwrap_or("").to_owned(),
-            email: author.email().unwrap_or("").to_owned(),
+            summary: shown(c.summary().ok().flatten()),
+            message: shown(c.message().ok()),
+            author: shown(author.name().ok()),
+            email: shown(author.email().ok()),
             time: c.time().seconds(),
             parents: c.parent_ids().map(|p| p.to_string()).collect(),
         })
@@ -343,7 +345,7 @@ impl Repo {
             true
         })
         .ctx(|| "printing the diff".into())?;
-        Ok(out)
+        Ok(super::secrets::global().redact(&out).into_owned())
     }
 
     /// Moves the branch to `oid` and makes the index and work tree match it (`git reset --hard`).

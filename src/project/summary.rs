@@ -10,7 +10,7 @@ use super::session::{Outcome, SessionKind, Usage, Verdict};
 use super::uncommitted::Uncommitted;
 
 /// A question put to the operator in a session, and its answer once given.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Question {
     pub number: u32,
     pub tool: String,
