@@ -422,10 +422,11 @@ impl Harness {
     fn journal_requests(&mut self) -> Result<Vec<Command>, HarnessError> {
         let read = journal::read_from(&self.project.journal_path(), &mut self.journal_cursor, false)?;
         if !read.problems.is_empty() {
-            // Named in the journal (for attached screens and `baton status`) and here; what
-            // baton did not write is acted on by nothing: it is not among the entries.
+            // Named in the journal (for attached screens and `baton status`) and here, unless a
+            // baton process named them already; what baton did not write is acted on by nothing:
+            // it is not among the entries.
             self.journal.note_problems()?;
-            self.emit(HarnessEvent::Notice { text: attach::tampered(&read.problems) });
+            self.tell_noted();
         }
         let mut taken = Vec::new();
         let commands = read
@@ -459,7 +460,16 @@ impl Harness {
 
     fn append(&mut self, record: Record) -> Result<(), HarnessError> {
         self.journal.append(record)?;
+        self.tell_noted();
         Ok(())
+    }
+
+    /// Says on the screen what the journal's writer found there that baton did not write.
+    fn tell_noted(&mut self) {
+        let noted = self.journal.take_noted();
+        if !noted.is_empty() {
+            self.emit(HarnessEvent::Notice { text: attach::tampered(&noted) });
+        }
     }
 
     async fn stop_condition(&mut self) -> Result<Option<StopReason>, HarnessError> {

@@ -43,8 +43,9 @@ impl Harness {
     pub(super) async fn recover(&mut self) -> Result<(), HarnessError> {
         // What was written behind baton's back while no loop ran: named before anything else.
         let read = self.project.journal()?;
+        self.journal.note_problems()?;
+        self.journal.take_noted();
         if !read.problems.is_empty() {
-            self.journal.note_problems()?;
             self.emit(HarnessEvent::Notice { text: attach::tampered(&read.problems) });
         }
         let Some(s) = journal::sessions(&read.entries).into_iter().rev().find(|s| s.outcome().is_none()) else {

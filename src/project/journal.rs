@@ -44,6 +44,8 @@ pub struct Journal {
     file: File,
     /// This process's place in the journal: appends chain to the last good record.
     cursor: Cursor,
+    /// What this writer named in `journal_tampered` records and nobody was told of yet.
+    noted: Vec<Problem>,
 }
 
 impl Journal {
@@ -68,7 +70,7 @@ impl Journal {
                 file.sync_data().map_err(open_err)?;
             }
         }
-        Ok(Journal { path: path.to_owned(), file, cursor: Cursor::default() })
+        Ok(Journal { path: path.to_owned(), file, cursor: Cursor::default(), noted: Vec::new() })
     }
 
     pub fn path(&self) -> &Path {
@@ -93,10 +95,16 @@ impl Journal {
         let new: Vec<Problem> =
             read.problems.into_iter().filter(|p| !self.cursor.chain.reported.contains(&p.at)).collect();
         if !new.is_empty() {
-            let said = Entry { at: Timestamp::now(), record: Record::JournalTampered { problems: new } };
+            let said = Entry { at: Timestamp::now(), record: Record::JournalTampered { problems: new.clone() } };
             self.write_sealed(&key, &said, head.as_ref())?;
+            self.noted.extend(new);
         }
         self.write_sealed(&key, entry, key.head().as_ref().or(head.as_ref()))
+    }
+
+    /// What this writer named in `journal_tampered` records since it was last asked.
+    pub fn take_noted(&mut self) -> Vec<Problem> {
+        std::mem::take(&mut self.noted)
     }
 
     /// Catches up with what others appended and names, in a `journal_tampered` record, what baton
@@ -113,6 +121,7 @@ impl Journal {
         if !new.is_empty() {
             let said = Entry { at: Timestamp::now(), record: Record::JournalTampered { problems: new.clone() } };
             self.write_sealed(&key, &said, head.as_ref())?;
+            self.noted.extend(new.iter().cloned());
         }
         Ok(new)
     }
@@ -160,6 +169,13 @@ pub struct JournalRead {
 pub struct Cursor {
     offset: u64,
     chain: Chain,
+}
+
+impl Cursor {
+    /// Whether a `journal_tampered` record this cursor read already names `problem`.
+    pub fn reported(&self, problem: &Problem) -> bool {
+        self.chain.reported.contains(&problem.at)
+    }
 }
 
 /// Reads every record of the journal at `path`. A missing journal has no records. A line that does
@@ -277,7 +293,13 @@ fn scan(
                 out.entries.extend(entry);
             }
             Some(Verdict::Good) | None => out.entries.extend(entry),
-            Some(Verdict::AfterGap(p)) => {
+            Some(Verdict::AfterGap(mut p)) => {
+                // The gap's first record is baton's own word on it (the journal was cut): said so.
+                if let Some(Entry { record: Record::JournalTampered { problems }, .. }) = &entry
+                    && let Some(said) = problems.iter().find(|q| q.at == p.at)
+                {
+                    p.what = said.what.clone();
+                }
                 out.problems.push(p);
                 out.entries.extend(entry);
             }

@@ -9,6 +9,13 @@ pub mod svg;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// This test process's `XDG_STATE_HOME`, where baton's own state (the journal's keys) goes: for a
+/// binary run beside a loop in this process.
+pub fn state_home() -> PathBuf {
+    let keys = baton::project::journal::keys::dir().expect("a state directory");
+    keys.parent().and_then(Path::parent).expect("keys live in STATE/baton/keys").to_owned()
+}
+
 /// A temp dir that stands for the user's home: config, state and git's global config all go here,
 /// so nothing on the machine leaks into a test and a test leaks nothing out.
 pub struct Sandbox {
@@ -27,9 +34,7 @@ impl Sandbox {
     /// in this process seals, the binary's `baton review` seals with the same key, as the
     /// operator's processes all do.
     pub fn sharing_keys() -> Self {
-        let keys = baton::project::journal::keys::dir().expect("a state directory");
-        let state = keys.parent().and_then(Path::parent).expect("keys live in STATE/baton/keys").to_owned();
-        Sandbox { home: tempfile::tempdir().unwrap(), state: Some(state) }
+        Sandbox { home: tempfile::tempdir().unwrap(), state: Some(state_home()) }
     }
 
     /// The real `baton` binary, run in `dir`, with HOME and the XDG dirs inside the sandbox.
