@@ -308,6 +308,9 @@ impl Printer {
                     review.diffstat.deletions,
                     if flips.is_empty() { String::new() } else { format!(", features {}", flips.join(", ")) }
                 )?;
+                for h in &review.history {
+                    writeln!(out, "  history: {h}")?;
+                }
                 for v in &review.violations {
                     writeln!(out, "  guard: {v} (repaired)")?;
                 }

@@ -43,6 +43,7 @@ impl Harness {
         let claims: Vec<(usize, String)> = claims.iter().map(|(n, f)| (*n, f.description().to_owned())).collect();
         // The operator's uncommitted files, to tell them from anything the evaluator changed.
         let theirs = self.repo().uncommitted()?;
+        self.keep_history(&theirs)?;
 
         let backend = self.evaluator.clone();
         self.append(Record::SessionStarted {
@@ -69,7 +70,9 @@ impl Harness {
         // A usage limit or a refused account hits the evaluator as it would a coding session.
         self.govern_after(evaluator, &run.end.reason);
 
-        let restored = self.undo_evaluator_changes(head, &theirs)?;
+        // Possible only with the sandbox off: history it took is put back first.
+        let mut restored = self.protect_history(evaluator, &theirs)?;
+        restored.extend(self.undo_evaluator_changes(head, &theirs)?);
         if self.quit_requested {
             // baton is stopping: no verdict, and none taken for one. It runs again on resume.
             let report = SessionReport {

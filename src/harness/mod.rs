@@ -11,6 +11,7 @@ mod events;
 mod gate;
 pub mod governor;
 pub mod guard;
+mod history;
 pub mod notify;
 pub mod prompts;
 mod restore;

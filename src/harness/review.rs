@@ -23,6 +23,9 @@ pub struct Review {
     pub diffstat: DiffStat,
     pub flipped: Vec<Flip>,
     pub violations: Vec<String>,
+    /// What the session took of the operator's history, and baton put back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<String>,
     pub verify: Option<VerifyResult>,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -60,6 +63,7 @@ pub fn build(repo: &Repo, s: &SessionSummary) -> Result<Review, ProjectError> {
         diffstat,
         flipped: r.flipped.clone(),
         violations: r.violations.clone(),
+        history: r.history.clone(),
         verify: r.verify.clone(),
         input_tokens: r.usage.input_tokens,
         output_tokens: r.usage.output_tokens,

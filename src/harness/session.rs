@@ -111,6 +111,8 @@ impl Harness {
         // The operator's uncommitted files: never committed as this session's work, and put back
         // as they were if it is vetoed.
         let uncommitted = self.repo().uncommitted()?;
+        // What exists now, where no agent can reach it: put back if the session takes any of it.
+        self.keep_history(&uncommitted)?;
         // What the last review and the last evaluation said (an evaluator's own session says
         // nothing to the next coder).
         let last = sessions.iter().rev().find(|s| s.kind != SessionKind::Evaluator);
@@ -309,6 +311,8 @@ impl Harness {
         elapsed: Duration,
         detail: Option<String>,
     ) -> Result<(), HarnessError> {
+        // The operator's history first: everything after looks at the repository as it is put back.
+        let history = self.protect_history(number, uncommitted)?;
         let leftover = self.repo().commit_leftover(uncommitted, &format!("baton: commit what session {number} left uncommitted\n\nThe session ended with these changes not committed; baton committed them so nothing is lost and everything is reviewable.\n"), Author::Baton)?;
         let (violations, flips) = self.guard(number, kind, before.as_ref())?;
         let verify = self.run_verify().await;
@@ -340,9 +344,11 @@ impl Harness {
             turns: end.turns,
             duration_ms: elapsed.as_millis() as u64,
             detail: {
-                let parts: Vec<String> = detail.or(end_detail).into_iter().chain(end.notes.iter().cloned()).collect();
+                let parts: Vec<String> =
+                    history.iter().cloned().chain(detail.or(end_detail)).chain(end.notes.iter().cloned()).collect();
                 (!parts.is_empty()).then(|| parts.join("; "))
             },
+            history,
             commits,
             flipped: flips,
             violations,

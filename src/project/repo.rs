@@ -219,12 +219,46 @@ impl Repo {
     /// something that is not a file, is a deletion) on top of HEAD, leaving anything else the
     /// operator has staged out of it.
     pub fn commit_paths(&self, paths: &[&Path], message: &str, author: Author) -> Result<Oid, RepoError> {
-        let head_tree = self.head_tree()?;
+        let mut real = self.git.index().ctx(|| "reading the index".into())?;
+        let tree_id = self.tree_with(self.head_tree()?.as_ref(), paths, Some(&mut real))?;
+        let oid = self.commit_tree(tree_id, message, author)?;
+        real.write().ctx(|| "writing the index".into())?;
+        Ok(oid)
+    }
+
+    /// Commits the current content of `paths` on top of `parent` (none: a first commit) without
+    /// moving any ref or touching the index: a commit kept aside.
+    pub(super) fn commit_paths_on(
+        &self,
+        parent: Option<Oid>,
+        paths: &[&Path],
+        message: &str,
+        author: Author,
+    ) -> Result<Oid, RepoError> {
+        let parent = match parent {
+            Some(p) => Some(self.git.find_commit(p).ctx(|| format!("reading commit {p}"))?),
+            None => None,
+        };
+        let base = parent.as_ref().map(|c| c.tree()).transpose().ctx(|| "reading the parent's tree".into())?;
+        let tree_id = self.tree_with(base.as_ref(), paths, None)?;
+        let tree = self.git.find_tree(tree_id).ctx(|| "reading the new tree".into())?;
+        let sig = self.signature(author)?;
+        let parents: Vec<_> = parent.iter().collect();
+        self.git.commit(None, &sig, &sig, message, &tree, &parents).ctx(|| "keeping a commit aside".into())
+    }
+
+    /// The tree `base` with `paths` as the work tree has them now; `real`, the repository's index,
+    /// is updated alike when given.
+    fn tree_with(
+        &self,
+        base: Option<&Tree<'_>>,
+        paths: &[&Path],
+        mut real: Option<&mut Index>,
+    ) -> Result<Oid, RepoError> {
         let mut index = Index::new().ctx(|| "making an index".into())?;
-        if let Some(tree) = &head_tree {
+        if let Some(tree) = base {
             index.read_tree(tree).ctx(|| "reading HEAD's tree".into())?;
         }
-        let mut real = self.git.index().ctx(|| "reading the index".into())?;
         for path in paths {
             let full = self.workdir().join(path);
             let io = |source| RepoError::Io { context: format!("reading {}", full.display()), source };
@@ -233,7 +267,9 @@ impl Repo {
                 // there is gone. (Reading a FIFO would block until someone writes to it.)
                 Ok(meta) if !meta.is_file() && !meta.file_type().is_symlink() => {
                     let _ = index.remove_path(path);
-                    let _ = real.remove_path(path);
+                    if let Some(real) = real.as_deref_mut() {
+                        let _ = real.remove_path(path);
+                    }
                 }
                 Ok(meta) => {
                     use std::os::unix::fs::PermissionsExt;
@@ -247,23 +283,24 @@ impl Repo {
                     let id = self.git.blob(&data).ctx(|| format!("storing {}", path.display()))?;
                     // A directory that stood here in HEAD goes: a path is a file or a tree.
                     let _ = index.remove_dir(path, 0);
-                    let _ = real.remove_dir(path, 0);
                     index
                         .add(&index_entry(path, id, mode, data.len()))
                         .ctx(|| format!("staging {}", path.display()))?;
-                    real.add_path(path).ctx(|| format!("staging {}", path.display()))?;
+                    if let Some(real) = real.as_deref_mut() {
+                        let _ = real.remove_dir(path, 0);
+                        real.add_path(path).ctx(|| format!("staging {}", path.display()))?;
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let _ = index.remove_path(path);
-                    let _ = real.remove_path(path);
+                    if let Some(real) = real.as_deref_mut() {
+                        let _ = real.remove_path(path);
+                    }
                 }
                 Err(e) => return Err(io(e)),
             }
         }
-        let tree_id = index.write_tree_to(&self.git).ctx(|| "writing the tree".into())?;
-        let oid = self.commit_tree(tree_id, message, author)?;
-        real.write().ctx(|| "writing the index".into())?;
-        Ok(oid)
+        index.write_tree_to(&self.git).ctx(|| "writing the tree".into())
     }
 
     /// Commits everything in the work tree (new, changed and deleted files, `.gitignore` obeyed),

@@ -89,6 +89,8 @@ impl Serialize for SessionSummary {
             commits: &'a [String],
             flipped: &'a [Flip],
             violations: &'a [String],
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            history: &'a [String],
             verify: Option<&'a VerifyResult>,
             #[serde(skip_serializing_if = "<[_]>::is_empty")]
             uncommitted: &'a [Uncommitted],
@@ -118,6 +120,7 @@ impl Serialize for SessionSummary {
             commits: r.map_or(&[], |r| &r.commits),
             flipped: r.map_or(&[], |r| &r.flipped),
             violations: r.map_or(&[], |r| &r.violations),
+            history: r.map_or(&[], |r| &r.history),
             verify: r.and_then(|r| r.verify.as_ref()),
             uncommitted: &self.uncommitted,
             evaluation: self.evaluation.as_ref(),

@@ -55,6 +55,10 @@ pub struct SessionReport {
     /// The usage limit that ended the session, when one did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<crate::project::session::UsageLimit>,
+    /// What the session took of the operator's history (rewrote, deleted, destroyed) and baton
+    /// put back: such a session waits for the operator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<String>,
 }
 
 impl SessionReport {
@@ -73,6 +77,7 @@ impl SessionReport {
             violations: Vec::new(),
             verify: None,
             limit: None,
+            history: Vec::new(),
         }
     }
 }

@@ -1,0 +1,170 @@
+//! What the project's repository holds, kept where no agent can reach it: a bare mirror under
+//! `.baton/mirror.git` (`.baton/` is read-only to every session) with the repository's refs and
+//! objects as they were before the last session, the branch HEAD was on, a copy of `.git/config`
+//! and `.git/info/exclude`, and the operator's uncommitted files. It is brought up to date before
+//! each session by a local fetch (only what is new is copied) and never garbage-collected, so a
+//! session that rewrote history, expired the reflog and pruned, or removed `.git` altogether cannot
+//! take the operator's commits with it.
+
+use std::path::{Path, PathBuf};
+
+use git2::{AutotagOption, FetchOptions, FetchPrune, Oid, Repository};
+
+use super::repo::{Repo, RepoError};
+use super::uncommitted::Uncommitted;
+
+/// The namespaces of refs the mirror keeps.
+pub const KEPT: [&str; 3] = ["refs/heads/", "refs/tags/", "refs/baton/"];
+
+/// The mirror of one project's repository.
+pub struct Mirror {
+    git: Repository,
+    dir: PathBuf,
+}
+
+fn git(context: impl Into<String>) -> impl FnOnce(git2::Error) -> RepoError {
+    let context = context.into();
+    move |source| RepoError::Git { context, source }
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RepoError {
+    let context = context.into();
+    move |source| RepoError::Io { context, source }
+}
+
+impl Mirror {
+    /// The mirror in `baton_dir` (`.baton/`), made if there is none.
+    pub fn open(baton_dir: &Path) -> Result<Mirror, RepoError> {
+        let dir = baton_dir.join("mirror.git");
+        let git = match Repository::open_bare(&dir) {
+            Ok(g) => g,
+            Err(_) => Repository::init_bare(&dir).map_err(git(format!("making the mirror {}", dir.display())))?,
+        };
+        Ok(Mirror { git, dir })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Makes the mirror what `repo` is now: every ref under [`KEPT`] (and no other), the objects
+    /// they reach (only the new ones are copied), the branch HEAD is on, `.git/config` and
+    /// `.git/info/exclude`; and the operator's uncommitted files in `theirs`.
+    pub fn keep(&self, repo: &Repo, theirs: &[Uncommitted]) -> Result<(), RepoError> {
+        let source = repo.git_dir().to_string_lossy().into_owned();
+        let mut remote = self.git.remote_anonymous(&source).map_err(git("reaching the repository from the mirror"))?;
+        let mut options = FetchOptions::new();
+        options.prune(FetchPrune::On).download_tags(AutotagOption::None).update_fetchhead(false);
+        let specs: Vec<String> = KEPT.iter().map(|ns| format!("+{ns}*:{ns}*")).collect();
+        remote.fetch(&specs, Some(&mut options), None).map_err(git("copying the repository into the mirror"))?;
+        // Refs the repository no longer has go (a fetch prunes only what its specs matched).
+        for name in self.refs()?.into_iter().map(|(n, _)| n) {
+            if repo.read_ref(&name)?.is_none()
+                && let Ok(mut r) = self.git.find_reference(&name)
+            {
+                r.delete().map_err(git(format!("forgetting {name} in the mirror")))?;
+            }
+        }
+        match repo.branch() {
+            Some(branch) => self.git.set_head(&format!("refs/heads/{branch}")),
+            None => match repo.head()? {
+                Some(oid) => self.git.set_head_detached(oid),
+                None => Ok(()),
+            },
+        }
+        .map_err(git("keeping the branch in the mirror"))?;
+        for (name, kept) in [("config", "project-config"), ("info/exclude", "project-exclude")] {
+            match std::fs::read(repo.git_dir().join(name)) {
+                Ok(bytes) => super::fsio::atomic_write(&self.dir.join(kept), &bytes)
+                    .map_err(io(format!("keeping .git/{name}")))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io(format!("reading .git/{name}"))(e)),
+            }
+        }
+        for u in theirs {
+            if let Some(blob) = u.blob.as_deref().and_then(|b| Oid::from_str(b).ok())
+                && let Some(data) = repo.blob(blob)
+            {
+                self.git.blob(&data).map_err(git(format!("keeping {}", u.path)))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every ref the mirror keeps, with what it points at, by name.
+    pub fn refs(&self) -> Result<Vec<(String, Oid)>, RepoError> {
+        let mut out = Vec::new();
+        for r in self.git.references().map_err(git("listing the mirror's refs"))? {
+            let r = r.map_err(git("listing the mirror's refs"))?;
+            if let (Ok(name), Some(target)) = (r.name(), r.target())
+                && KEPT.iter().any(|ns| name.starts_with(ns))
+            {
+                out.push((name.to_owned(), target));
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// The branch HEAD was on when the mirror was last brought up to date.
+    pub fn branch(&self) -> Option<String> {
+        let head = self.git.find_reference("HEAD").ok()?;
+        head.symbolic_target().ok()??.strip_prefix("refs/heads/").map(str::to_owned)
+    }
+
+    /// What the branch pointed at then.
+    pub fn branch_tip(&self) -> Option<Oid> {
+        let branch = self.branch()?;
+        self.git.find_reference(&format!("refs/heads/{branch}")).ok()?.target()
+    }
+
+    /// A blob the mirror holds (an uncommitted file kept before a session).
+    pub fn blob(&self, oid: Oid) -> Option<Vec<u8>> {
+        self.git.find_blob(oid).ok().map(|b| b.content().to_vec())
+    }
+
+    /// The copy of `.git/config` (`"config"`) or `.git/info/exclude` (`"exclude"`) kept.
+    pub fn kept_file(&self, which: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.dir.join(format!("project-{which}"))).ok()
+    }
+
+    /// Copies every object the mirror holds into `repo` (only what it lacks), under a namespace
+    /// of refs that is removed afterwards: what a session pruned comes back.
+    pub fn give_back(&self, repo: &Repo) -> Result<(), RepoError> {
+        let source = self.dir.to_string_lossy().into_owned();
+        let mut remote = repo.remote(&source)?;
+        let mut options = FetchOptions::new();
+        options.download_tags(AutotagOption::None).update_fetchhead(false);
+        let specs: Vec<String> = KEPT.iter().map(|ns| format!("+{ns}*:refs/baton-mirror/{ns}*")).collect();
+        remote.fetch(&specs, Some(&mut options), None).map_err(git("copying the mirror back into the repository"))?;
+        repo.forget_refs("refs/baton-mirror/")
+    }
+}
+
+impl Repo {
+    /// An anonymous remote at `url`, for the mirror.
+    fn remote(&self, url: &str) -> Result<git2::Remote<'_>, RepoError> {
+        self.git().remote_anonymous(url).map_err(git("reaching the mirror from the repository"))
+    }
+
+    /// Deletes every ref under `prefix`.
+    fn forget_refs(&self, prefix: &str) -> Result<(), RepoError> {
+        let names: Vec<String> = self
+            .git()
+            .references_glob(&format!("{prefix}*"))
+            .map_err(git(format!("listing {prefix}")))?
+            .filter_map(|r| r.ok().and_then(|r| r.name().ok().map(str::to_owned)))
+            .collect();
+        for name in names {
+            if let Ok(mut r) = self.git().find_reference(&name) {
+                r.delete().map_err(git(format!("deleting {name}")))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The content of blob `oid`, if the repository has it.
+    pub fn blob(&self, oid: Oid) -> Option<Vec<u8>> {
+        self.git().find_blob(oid).ok().map(|b| b.content().to_vec())
+    }
+}
