@@ -195,3 +195,23 @@ async fn a_session_that_only_adds_commits_is_left_as_it_is() {
     assert_eq!(common::commit_count(&repo), 4);
     assert!(repo.find_reference("refs/baton/rewritten/session-0001").is_err());
 }
+
+/// A session that goes forward on its branch but deletes a tag of the operator's: the tag comes
+/// back, and the session's work stays on the branch for the operator to judge.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tag_taken_comes_back_and_the_branchs_new_work_stays() {
+    let dir = project();
+    let repo = git2::Repository::open(dir.path()).unwrap();
+    let plan = repo.head().unwrap().target().unwrap();
+    repo.reference("refs/tags/v1", plan, false, "the operator's tag").unwrap();
+    drop(repo);
+    let attack = "open('f1.txt', 'w').write('feature one')\nrun('git', 'add', 'f1.txt')\nrun('git', 'commit', '-qm', 'Feature one')\nrun('git', 'tag', '-d', 'v1')";
+    let review = attacked(dir.path(), attack, false).await;
+    let repo = git2::Repository::open(dir.path()).unwrap();
+    assert_eq!(repo.find_reference("refs/tags/v1").unwrap().target(), Some(plan));
+    let head = repo.head().unwrap().target().unwrap();
+    assert_ne!(head, plan);
+    assert!(repo.graph_descendant_of(head, plan).unwrap());
+    assert!(dir.path().join("f1.txt").exists(), "the session's work is in place");
+    assert_eq!(review.history, ["the session deleted or moved the tag `v1` (not its branch); put back"]);
+}

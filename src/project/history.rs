@@ -108,6 +108,21 @@ pub fn restore(
     let mut out = Restored::default();
     let branch = mirror.branch();
     let tip = mirror.branch_tip();
+    let branch_ref = branch.as_ref().map(|b| format!("refs/heads/{b}"));
+    // Only another ref was taken (a tag, a branch baton does not work on): it is put back, and the
+    // session's work on its branch stays where it is.
+    let branch_taken = found.broken.is_some()
+        || found.head_moved.is_some()
+        || found.moved.iter().any(|m| Some(&m.name) == branch_ref.as_ref());
+    if !branch_taken {
+        let repo = Repo::open(root)?;
+        mirror.give_back(&repo)?;
+        for m in &found.moved {
+            repo.put_ref(&m.name, m.was)?;
+            out.words.push(format!("the session deleted or moved {} (not its branch); put back", describe(&m.name)));
+        }
+        return Ok(out);
+    }
     // What the session left, as a commit on top of where it left HEAD (or of the branch as it was,
     // when the repository went with it): kept before anything is put back.
     let left = if let Some(why) = &found.broken {
@@ -134,11 +149,7 @@ pub fn restore(
     for m in &found.moved {
         let dropped = repo.count_dropped(m.was, m.now);
         repo.put_ref(&m.name, m.was)?;
-        let what = match m.name.strip_prefix("refs/heads/").or_else(|| m.name.strip_prefix("refs/tags/")) {
-            Some(short) if m.name.starts_with("refs/heads/") => format!("the branch `{short}`"),
-            Some(short) => format!("the tag `{short}`"),
-            None => format!("`{}`", m.name),
-        };
+        let what = describe(&m.name);
         if found.broken.is_none() {
             out.words.push(match (m.now, dropped) {
                 (None, _) => format!("the session deleted {what} (or broke it); put back"),
@@ -170,6 +181,17 @@ pub fn restore(
         out.words.push(format!("what the session left is kept at {keep_as}"));
     }
     Ok(out)
+}
+
+/// A ref in words: "the branch `main`", "the tag `v1`".
+fn describe(name: &str) -> String {
+    if let Some(short) = name.strip_prefix("refs/heads/") {
+        format!("the branch `{short}`")
+    } else if let Some(short) = name.strip_prefix("refs/tags/") {
+        format!("the tag `{short}`")
+    } else {
+        format!("`{name}`")
+    }
 }
 
 /// A new repository at `root` from `mirror`: its objects, refs, branch, config and excludes. A

@@ -168,3 +168,46 @@ impl Repo {
         self.git().find_blob(oid).ok().map(|b| b.content().to_vec())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo_with(commits: usize) -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().unwrap();
+        let (repo, _) = Repo::open_or_init(dir.path()).unwrap();
+        for i in 0..commits {
+            std::fs::write(dir.path().join(format!("f{i}.txt")), format!("{i}\n")).unwrap();
+            let path = format!("f{i}.txt");
+            repo.commit_paths(&[Path::new(&path)], &format!("commit {i}"), super::super::repo::Author::Baton).unwrap();
+        }
+        (dir, repo)
+    }
+
+    #[test]
+    fn a_repository_with_no_commit_yet_is_kept_too() {
+        let (dir, repo) = repo_with(0);
+        let mirror = Mirror::open(&dir.path().join(".baton")).unwrap();
+        mirror.keep(&repo, &[]).unwrap();
+        assert!(mirror.refs().unwrap().is_empty());
+        assert_eq!(mirror.branch(), repo.branch());
+    }
+
+    #[test]
+    fn the_mirror_holds_the_refs_exactly_and_the_objects_for_good() {
+        let (dir, repo) = repo_with(2);
+        let mirror = Mirror::open(&dir.path().join(".baton")).unwrap();
+        let tip = repo.head().unwrap().unwrap();
+        repo.set_ref("refs/baton/vetoed/session-0001", tip, "t").unwrap();
+        mirror.keep(&repo, &[]).unwrap();
+        let branch = format!("refs/heads/{}", repo.branch().unwrap());
+        let names: Vec<String> = mirror.refs().unwrap().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["refs/baton/vetoed/session-0001".to_owned(), branch]);
+        assert_eq!(mirror.branch_tip(), Some(tip));
+        // A ref the repository no longer has goes from the mirror; its commits stay.
+        repo.git().find_reference("refs/baton/vetoed/session-0001").unwrap().delete().unwrap();
+        mirror.keep(&repo, &[]).unwrap();
+        assert_eq!(mirror.refs().unwrap().len(), 1);
+        assert!(mirror.git.find_commit(tip).is_ok());
+    }
+}
