@@ -18,11 +18,7 @@ use baton::project::evaluation::Judgement;
 use baton::project::journal::{self, Record, SessionSummary};
 use baton::project::session::{Outcome, SessionKind, Verdict};
 
-const FEATURES: &str = r#"[
-  {"category": "functional", "description": "feature one", "steps": ["cat feature_1.txt", "See feature 1 works"], "passes": false},
-  {"category": "functional", "description": "feature two", "steps": ["cat feature_2.txt", "See feature 2 works"], "passes": false}
-]
-"#;
+const FEATURES: &str = include_str!("fixtures/evaluator/features.json");
 const CODING: &str = include_str!("fixtures/evaluator/coding.toml");
 const JUDGE: &str = include_str!("fixtures/evaluator/judge.toml");
 

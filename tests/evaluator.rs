@@ -21,11 +21,7 @@ use baton::project::evaluation::{Evaluation, Judgement};
 use baton::project::journal::{self, SessionSummary};
 use baton::project::session::SessionKind;
 
-const FEATURES: &str = r#"[
-  {"category": "functional", "description": "feature one", "steps": ["cat feature_1.txt", "See feature 1 works"], "passes": false},
-  {"category": "functional", "description": "feature two", "steps": ["cat feature_2.txt", "See feature 2 works"], "passes": false}
-]
-"#;
+const FEATURES: &str = include_str!("fixtures/evaluator/features.json");
 
 /// A coding session that builds feature 1 and claims feature 2 as well (it built nothing for it).
 const CODING: &str = include_str!("fixtures/evaluator/coding.toml");

@@ -87,8 +87,8 @@ fn project() -> tempfile::TempDir {
     dir
 }
 
-/// One session of `attack` on `dir` under `approve = auto`; the review it ended with.
-async fn attacked(dir: &Path, attack: &str, cli: bool) -> Review {
+/// One session of `attack` on `dir` under `approve = auto`: its reviews, and whether each waited.
+async fn session(dir: &Path, attack: &str, cli: bool) -> Vec<(Review, bool)> {
     let model = ScriptedModel::start(scenario(attack), None).await.unwrap();
     let project = Project::open(dir).unwrap();
     let home = tempfile::tempdir().unwrap();
@@ -99,16 +99,26 @@ async fn attacked(dir: &Path, attack: &str, cli: bool) -> Review {
     opts.max_sessions = Some(1);
     let (harness, mut handles) = Harness::new(project, backend, opts).unwrap();
     let task = tokio::spawn(harness.run());
-    let mut review = None;
+    let mut reviews = Vec::new();
     while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), handles.events.recv()).await.unwrap() {
-        if let HarnessEvent::ReviewNeeded { review: r, waiting } = ev {
-            assert!(waiting, "a session that took the operator's history is not approved without them");
-            review = Some(*r);
-            handles.commands.send(Command::Quit).unwrap();
+        if let HarnessEvent::ReviewNeeded { review, waiting } = ev {
+            if waiting {
+                handles.commands.send(Command::Quit).unwrap();
+            }
+            reviews.push((*review, waiting));
         }
     }
     task.await.unwrap().unwrap();
-    review.expect("the session was reviewed")
+    reviews
+}
+
+/// The review of a session that took the operator's history: it waits for them.
+async fn attacked(dir: &Path, attack: &str, cli: bool) -> Review {
+    let mut reviews = session(dir, attack, cli).await;
+    assert_eq!(reviews.len(), 1);
+    let (review, waiting) = reviews.remove(0);
+    assert!(waiting, "a session that took the operator's history is not approved without them");
+    review
 }
 
 async fn each_attack_leaves_the_operators_history(cli: bool) {
@@ -171,22 +181,8 @@ async fn a_session_that_only_adds_commits_is_left_as_it_is() {
     let dir = project();
     let plan = git2::Repository::open(dir.path()).unwrap().head().unwrap().target().unwrap();
     let attack = "open('f1.txt', 'w').write('feature one')\nrun('git', 'add', 'f1.txt')\nrun('git', 'commit', '-qm', 'Feature one')";
-    let model = ScriptedModel::start(scenario(attack), None).await.unwrap();
-    let project = Project::open(dir.path()).unwrap();
-    let backend = common::backend(&project, &model.url(), false, dir.path());
-    let mut opts = RunOptions::from_config(project.config());
-    opts.mode = Mode::Continuous;
-    opts.approve = ApprovePolicy::Auto;
-    opts.max_sessions = Some(1);
-    let (harness, mut handles) = Harness::new(project, backend, opts).unwrap();
-    let task = tokio::spawn(harness.run());
-    let mut reviews = Vec::new();
-    while let Some(ev) = tokio::time::timeout(Duration::from_secs(60), handles.events.recv()).await.unwrap() {
-        if let HarnessEvent::ReviewNeeded { review, waiting } = ev {
-            reviews.push((review.history.clone(), waiting));
-        }
-    }
-    task.await.unwrap().unwrap();
+    let reviews: Vec<(Vec<String>, bool)> =
+        session(dir.path(), attack, false).await.into_iter().map(|(r, waiting)| (r.history, waiting)).collect();
     assert_eq!(reviews, [(Vec::<String>::new(), false)], "auto-approved, nothing said");
     let repo = git2::Repository::open(dir.path()).unwrap();
     let head = repo.head().unwrap().target().unwrap();
@@ -214,4 +210,28 @@ async fn a_tag_taken_comes_back_and_the_branchs_new_work_stays() {
     assert!(repo.graph_descendant_of(head, plan).unwrap());
     assert!(dir.path().join("f1.txt").exists(), "the session's work is in place");
     assert_eq!(review.history, ["the session deleted or moved the tag `v1` (not its branch); put back"]);
+}
+
+/// The mirror kept before a later session (only what is new copied in) puts back an approved
+/// session's commit that the next session dropped, with the gc that pruned it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_later_session_cannot_take_an_earlier_sessions_approved_work() {
+    let dir = project();
+    let work = "open('f1.txt', 'w').write('feature one')\nrun('git', 'add', 'f1.txt')\nrun('git', 'commit', '-qm', 'Feature one')";
+    let first = session(dir.path(), work, false).await;
+    assert_eq!(first.len(), 1);
+    assert!(!first[0].1, "approved by itself");
+    let repo = git2::Repository::open(dir.path()).unwrap();
+    let approved = repo.head().unwrap().target().unwrap();
+    drop(repo);
+    let review = attacked(dir.path(), ATTACKS.iter().find(|(n, _)| *n == "gc").unwrap().1, false).await;
+    let repo = git2::Repository::open(dir.path()).unwrap();
+    assert_eq!(repo.head().unwrap().target(), Some(approved));
+    let kept = repo.find_commit(approved).unwrap();
+    assert!(kept.tree().unwrap().get_path(Path::new("f1.txt")).is_ok());
+    assert!(
+        review.history[0].starts_with("the session rewrote history: 1 commit of the branch"),
+        "{:?}",
+        review.history
+    );
 }

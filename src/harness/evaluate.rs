@@ -73,21 +73,23 @@ impl Harness {
         // Possible only with the sandbox off: history it took is put back first.
         let mut restored = self.protect_history(evaluator, &theirs)?;
         restored.extend(self.undo_evaluator_changes(head, &theirs)?);
+        // The evaluator's own record: what it cost, how it ended.
+        let ended = |outcome, detail| SessionReport {
+            head: head.map(|h| h.to_string()),
+            usage: run.end.usage,
+            cost_usd: run.end.cost_usd,
+            turns: run.end.turns,
+            duration_ms: run.elapsed.as_millis() as u64,
+            detail: Some(detail),
+            ..SessionReport::new(evaluator, outcome)
+        };
+        self.cost_this_run += run.end.cost_usd;
         if self.quit_requested {
             // baton is stopping: no verdict, and none taken for one. It runs again on resume.
-            let report = SessionReport {
-                head: head.map(|h| h.to_string()),
-                usage: run.end.usage,
-                cost_usd: run.end.cost_usd,
-                turns: run.end.turns,
-                duration_ms: run.elapsed.as_millis() as u64,
-                detail: Some(format!(
-                    "baton stopped while the evaluator ran; session {number} is evaluated again when baton resumes"
-                )),
-                ..SessionReport::new(evaluator, Outcome::Interrupted)
-            };
-            self.append(Record::SessionEnded(report))?;
-            self.cost_this_run += run.end.cost_usd;
+            let why = format!(
+                "baton stopped while the evaluator ran; session {number} is evaluated again when baton resumes"
+            );
+            self.append(Record::SessionEnded(ended(Outcome::Interrupted, why)))?;
             return Ok(None);
         }
         let (outcome, detail) = outcome_of(&run.end.reason, true);
@@ -101,17 +103,8 @@ impl Harness {
             }
         }
         let mut e = Evaluation { session: number, evaluator, features, reverted: Vec::new(), head: None, restored };
-        let report = SessionReport {
-            head: head.map(|h| h.to_string()),
-            usage: run.end.usage,
-            cost_usd: run.end.cost_usd,
-            turns: run.end.turns,
-            duration_ms: run.elapsed.as_millis() as u64,
-            detail: Some(self.evaluation_detail(&e, detail)),
-            ..SessionReport::new(evaluator, outcome)
-        };
+        let report = ended(outcome, self.evaluation_detail(&e, detail));
         self.append(Record::SessionEnded(report))?;
-        self.cost_this_run += run.end.cost_usd;
         self.emit(HarnessEvent::SessionEnded {
             number: evaluator,
             outcome,

@@ -46,6 +46,8 @@ pub struct Journal {
     cursor: Cursor,
     /// What this writer named in `journal_tampered` records and nobody was told of yet.
     noted: Vec<Problem>,
+    /// The journal's key, once found.
+    key: Option<std::sync::Arc<Key>>,
 }
 
 impl Journal {
@@ -70,7 +72,7 @@ impl Journal {
                 file.sync_data().map_err(open_err)?;
             }
         }
-        Ok(Journal { path: path.to_owned(), file, cursor: Cursor::default(), noted: Vec::new() })
+        Ok(Journal { path: path.to_owned(), file, cursor: Cursor::default(), noted: Vec::new(), key: None })
     }
 
     pub fn path(&self) -> &Path {
@@ -86,20 +88,14 @@ impl Journal {
     }
 
     pub fn append_entry(&mut self, entry: &Entry) -> Result<(), JournalError> {
-        let key = Key::find_or_make(&self.path).map_err(|source| JournalError::Key { source })?;
+        let key = match &self.key {
+            Some(k) => k.clone(),
+            None => std::sync::Arc::new(Key::find_or_make(&self.path).map_err(|source| JournalError::Key { source })?),
+        };
+        self.key = Some(key.clone());
         let _lock = key.lock(true).map_err(|source| JournalError::Key { source })?;
-        // What other processes appended meanwhile, checked: the chain goes on from the last good
-        // record, whatever else was written.
-        let head = key.head();
-        let read = scan(&self.path, &mut self.cursor, Some(&key), head.as_ref(), true)?;
-        let new: Vec<Problem> =
-            read.problems.into_iter().filter(|p| !self.cursor.chain.reported.contains(&p.at)).collect();
-        if !new.is_empty() {
-            let said = Entry { at: Timestamp::now(), record: Record::JournalTampered { problems: new.clone() } };
-            self.write_sealed(&key, &said, head.as_ref())?;
-            self.noted.extend(new);
-        }
-        self.write_sealed(&key, entry, key.head().as_ref().or(head.as_ref()))
+        self.catch_up(&key)?;
+        self.write_sealed(&key, entry, key.head().as_ref())
     }
 
     /// What this writer named in `journal_tampered` records since it was last asked.
@@ -114,13 +110,21 @@ impl Journal {
             return Ok(Vec::new());
         };
         let _lock = key.lock(true).map_err(|source| JournalError::Key { source })?;
+        self.catch_up(&key)
+    }
+
+    /// Reads what other processes appended since this writer last did, checked, so the chain goes
+    /// on from the last good record whatever else was written; what baton did not write and no
+    /// baton process named yet is named now, in a sealed `journal_tampered` record. The caller
+    /// holds the key's lock.
+    fn catch_up(&mut self, key: &Key) -> Result<Vec<Problem>, JournalError> {
         let head = key.head();
-        let read = scan(&self.path, &mut self.cursor, Some(&key), head.as_ref(), true)?;
+        let read = scan(&self.path, &mut self.cursor, Some(key), head.as_ref(), true)?;
         let new: Vec<Problem> =
             read.problems.into_iter().filter(|p| !self.cursor.chain.reported.contains(&p.at)).collect();
         if !new.is_empty() {
             let said = Entry { at: Timestamp::now(), record: Record::JournalTampered { problems: new.clone() } };
-            self.write_sealed(&key, &said, head.as_ref())?;
+            self.write_sealed(key, &said, head.as_ref())?;
             self.noted.extend(new.iter().cloned());
         }
         Ok(new)

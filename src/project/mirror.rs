@@ -2,13 +2,14 @@
 //! `.baton/mirror.git` (`.baton/` is read-only to every session) with the repository's refs and
 //! objects as they were before the last session, the branch HEAD was on, a copy of `.git/config`
 //! and `.git/info/exclude`, and the operator's uncommitted files. It is brought up to date before
-//! each session by a local fetch (only what is new is copied) and never garbage-collected, so a
+//! each session by copying the objects it lacks (the new commits' own trees and blobs: a session's
+//! worth, not the repository's) and never garbage-collected, so a
 //! session that rewrote history, expired the reflog and pruned, or removed `.git` altogether cannot
 //! take the operator's commits with it.
 
 use std::path::{Path, PathBuf};
 
-use git2::{AutotagOption, FetchOptions, FetchPrune, Oid, Repository};
+use git2::{AutotagOption, FetchOptions, Oid, Repository};
 
 use super::repo::{Repo, RepoError};
 use super::uncommitted::Uncommitted;
@@ -51,15 +52,19 @@ impl Mirror {
     /// they reach (only the new ones are copied), the branch HEAD is on, `.git/config` and
     /// `.git/info/exclude`; and the operator's uncommitted files in `theirs`.
     pub fn keep(&self, repo: &Repo, theirs: &[Uncommitted]) -> Result<(), RepoError> {
-        let source = repo.git_dir().to_string_lossy().into_owned();
-        let mut remote = self.git.remote_anonymous(&source).map_err(git("reaching the repository from the mirror"))?;
-        let mut options = FetchOptions::new();
-        options.prune(FetchPrune::On).download_tags(AutotagOption::None).update_fetchhead(false);
-        let specs: Vec<String> = KEPT.iter().map(|ns| format!("+{ns}*:{ns}*")).collect();
-        remote.fetch(&specs, Some(&mut options), None).map_err(git("copying the repository into the mirror"))?;
-        // Refs the repository no longer has go (a fetch prunes only what its specs matched).
-        for name in self.refs()?.into_iter().map(|(n, _)| n) {
-            if repo.read_ref(&name)?.is_none()
+        let refs = repo.kept_refs()?;
+        match self.refs()?.is_empty() {
+            // The first time, the whole history: one pack, through git's local transport.
+            true => self.fetch_from(repo)?,
+            // Then only what is new, object by object: a session's worth.
+            false => self.copy_from(repo, &refs)?,
+        }
+        for (name, oid) in &refs {
+            self.git.reference(name, *oid, true, "baton: kept").map_err(git(format!("keeping {name}")))?;
+        }
+        // Refs the repository no longer has go from the mirror (their objects stay).
+        for (name, _) in self.refs()? {
+            if !refs.iter().any(|(n, _)| *n == name)
                 && let Ok(mut r) = self.git.find_reference(&name)
             {
                 r.delete().map_err(git(format!("forgetting {name} in the mirror")))?;
@@ -141,7 +146,113 @@ impl Mirror {
     }
 }
 
+impl Mirror {
+    /// Everything the repository's refs reach, as one pack.
+    fn fetch_from(&self, repo: &Repo) -> Result<(), RepoError> {
+        let source = repo.git_dir().to_string_lossy().into_owned();
+        let mut remote = self.git.remote_anonymous(&source).map_err(git("reaching the repository from the mirror"))?;
+        let mut options = FetchOptions::new();
+        options.download_tags(AutotagOption::None).update_fetchhead(false);
+        let specs: Vec<String> = KEPT.iter().map(|ns| format!("+{ns}*:{ns}*")).collect();
+        remote.fetch(&specs, Some(&mut options), None).map_err(git("copying the repository into the mirror"))
+    }
+
+    /// Copies into the mirror every object the repository's `refs` reach that it lacks: the
+    /// commits the mirror has not seen, oldest first, each written after what it points at, so an
+    /// object the mirror has always comes with all it reaches.
+    fn copy_from(&self, repo: &Repo, refs: &[(String, Oid)]) -> Result<(), RepoError> {
+        let (src, dst) = (repo.odb()?, self.git.odb().map_err(git("opening the mirror's objects"))?);
+        let mut walk = repo.git().revwalk().map_err(git("walking the repository"))?;
+        walk.set_sorting(git2::Sort::TOPOLOGICAL | git2::Sort::REVERSE).map_err(git("walking the repository"))?;
+        let mut pushed = false;
+        for (name, oid) in refs {
+            // An annotated tag: the tag object, then what it tags.
+            let target = match repo.git().find_tag(*oid) {
+                Ok(tag) => {
+                    let target = tag.target_id();
+                    self.copy_commit_or_object(repo, &src, &dst, target)?;
+                    copy_one(&src, &dst, *oid)?;
+                    target
+                }
+                Err(_) => *oid,
+            };
+            if !dst.exists(target) && repo.git().find_commit(target).is_ok() {
+                walk.push(target).map_err(git(format!("walking {name}")))?;
+                pushed = true;
+            }
+        }
+        if !pushed {
+            return Ok(());
+        }
+        for (_, kept) in self.refs()? {
+            let _ = walk.hide(kept);
+        }
+        for oid in walk {
+            let oid = oid.map_err(git("walking the repository"))?;
+            self.copy_commit_or_object(repo, &src, &dst, oid)?;
+        }
+        Ok(())
+    }
+
+    /// A commit with its tree (a commit's parents are copied before it by the walk), or any other
+    /// object as it is.
+    fn copy_commit_or_object(&self, repo: &Repo, src: &git2::Odb, dst: &git2::Odb, oid: Oid) -> Result<(), RepoError> {
+        if dst.exists(oid) {
+            return Ok(());
+        }
+        if let Ok(commit) = repo.git().find_commit(oid) {
+            copy_tree(repo, src, dst, commit.tree_id())?;
+        }
+        copy_one(src, dst, oid)
+    }
+}
+
+/// `oid` from `src` into `dst`, unless it is there.
+fn copy_one(src: &git2::Odb, dst: &git2::Odb, oid: Oid) -> Result<(), RepoError> {
+    if dst.exists(oid) {
+        return Ok(());
+    }
+    let object = src.read(oid).map_err(git(format!("reading {oid}")))?;
+    dst.write(object.kind(), object.data()).map_err(git(format!("keeping {oid}")))?;
+    Ok(())
+}
+
+/// A tree and everything in it, the tree last; a tree the mirror has is whole already.
+fn copy_tree(repo: &Repo, src: &git2::Odb, dst: &git2::Odb, tree: Oid) -> Result<(), RepoError> {
+    if dst.exists(tree) {
+        return Ok(());
+    }
+    let t = repo.git().find_tree(tree).map_err(git(format!("reading the tree {tree}")))?;
+    for entry in t.iter() {
+        match entry.kind() {
+            Some(git2::ObjectType::Tree) => copy_tree(repo, src, dst, entry.id())?,
+            Some(git2::ObjectType::Blob) => copy_one(src, dst, entry.id())?,
+            // A submodule's commit lives in another repository.
+            _ => {}
+        }
+    }
+    copy_one(src, dst, tree)
+}
+
 impl Repo {
+    /// Every ref under the mirror's namespaces, with what it points at.
+    fn kept_refs(&self) -> Result<Vec<(String, Oid)>, RepoError> {
+        let mut out = Vec::new();
+        for r in self.git().references().map_err(git("listing the repository's refs"))? {
+            let r = r.map_err(git("listing the repository's refs"))?;
+            if let (Ok(name), Some(target)) = (r.name(), r.target())
+                && KEPT.iter().any(|ns| name.starts_with(ns))
+            {
+                out.push((name.to_owned(), target));
+            }
+        }
+        Ok(out)
+    }
+
+    fn odb(&self) -> Result<git2::Odb<'_>, RepoError> {
+        self.git().odb().map_err(git("opening the repository's objects"))
+    }
+
     /// An anonymous remote at `url`, for the mirror.
     fn remote(&self, url: &str) -> Result<git2::Remote<'_>, RepoError> {
         self.git().remote_anonymous(url).map_err(git("reaching the mirror from the repository"))
@@ -209,5 +320,19 @@ mod tests {
         mirror.keep(&repo, &[]).unwrap();
         assert_eq!(mirror.refs().unwrap().len(), 1);
         assert!(mirror.git.find_commit(tip).is_ok());
+
+        // Later keeps copy only what is new, whole: the commit, its tree, its blob, a tag.
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/new.txt"), "new\n").unwrap();
+        let next = repo.commit_paths(&[Path::new("sub/new.txt")], "next", super::super::repo::Author::Baton).unwrap();
+        let sig = git2::Signature::now("a", "a@b").unwrap();
+        let object = repo.git().find_object(next, None).unwrap();
+        repo.git().tag("v1", &object, &sig, "a tag", false).unwrap();
+        mirror.keep(&repo, &[]).unwrap();
+        let kept = mirror.git.find_commit(next).unwrap();
+        let blob = kept.tree().unwrap().get_path(Path::new("sub/new.txt")).unwrap().id();
+        assert_eq!(mirror.blob(blob).unwrap(), b"new\n");
+        assert_eq!(mirror.git.find_reference("refs/tags/v1").unwrap().peel_to_commit().unwrap().id(), next);
+        assert_eq!(mirror.branch_tip(), Some(next));
     }
 }

@@ -154,9 +154,14 @@ impl Key {
         serde_json::from_str(&text).ok()
     }
 
+    /// Moves the high-water mark. Put in place whole (a reader never sees half of it) but not
+    /// synced: after a crash it may say less than the journal holds, never more, and less only
+    /// weakens the check of a cut journal for that one crash.
     pub fn set_head(&self, head: &Head) -> io::Result<()> {
-        let path = self.dir.join(format!("{}.head", self.id));
-        crate::project::fsio::atomic_write(&path, serde_json::to_string(head).map_err(io::Error::other)?.as_bytes())
+        let mut tmp = tempfile::Builder::new().prefix(".head-").tempfile_in(&self.dir)?;
+        tmp.write_all(serde_json::to_string(head).map_err(io::Error::other)?.as_bytes())?;
+        tmp.persist(self.dir.join(format!("{}.head", self.id))).map_err(|e| e.error)?;
+        Ok(())
     }
 }
 
