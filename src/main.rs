@@ -231,8 +231,12 @@ fn main() -> ExitCode {
     if args.len() > 2 && args[1] == "sandbox" && args[2] == "exec" {
         baton::sandbox::exec::main(&args[3..]);
     }
+    // The file tools' process of a sandboxed session: small, and quiet on the terminal.
+    if args.len() > 2 && args[1] == "tools" && args[2] == "serve" {
+        baton::agent::tools::serve::main(&args[3..]);
+    }
     if args.len() > 2 && args[1] == "sandbox" && args[2] == "hold" {
-        baton::sandbox::exec::hold();
+        baton::sandbox::hold::main(&args[3..]);
     }
     let _ = color_eyre::config::HookBuilder::default().display_env_section(false).install();
     baton::logging::init();

@@ -391,22 +391,28 @@ fn commands_refuse_a_directory_that_is_not_a_project() {
 }
 
 #[test]
-fn sandbox_check_proves_a_denied_write_a_denied_connect_and_a_shared_loopback() {
+fn sandbox_check_proves_every_wall_by_trying_it() {
     let sandbox = Sandbox::new();
     let dir = tempfile::tempdir().unwrap();
     let run = sandbox.run(dir.path(), &["sandbox", "check"]).ok();
     assert!(run.stdout.contains("landlock: ABI "), "{}", run.stdout);
     assert!(run.stdout.contains("sandbox: works"), "{}", run.stdout);
-    assert!(
-        run.stdout.lines().any(|l| l.starts_with("proof: a write to ") && l.contains(": denied (")),
-        "{}",
-        run.stdout
-    );
-    assert!(
-        run.stdout.lines().any(|l| l.starts_with("proof: a connect to 127.0.0.1:") && l.contains(": denied (")),
-        "{}",
-        run.stdout
-    );
+    for proof in [
+        "a write to ",
+        "a connect to 127.0.0.1:",
+        "a file tool's write into .baton/",
+        "a write to .git/config",
+        "a connect to the host's Unix socket ",
+        "a credential in baton's environment",
+        "a signal to a process outside the session",
+    ] {
+        assert!(
+            run.stdout.lines().any(|l| l.starts_with(&format!("proof: {proof}")) && l.contains(": held (")),
+            "{proof}: {}",
+            run.stdout
+        );
+    }
+    assert!(!run.stdout.contains("NOT HELD"), "{}", run.stdout);
     assert!(run.stdout.contains("proof: a server one command starts on 127.0.0.1, from the next command: reached"));
 }
 

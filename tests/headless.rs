@@ -86,7 +86,8 @@ async fn a_headless_run_prints_one_line_per_event_and_ends_done() {
         assert!(!text.contains(SECRET), "a transcript holds the key");
     }
     let t = std::fs::read_to_string(dir.path().join(".baton/sessions/0002.jsonl")).unwrap();
-    assert!(t.contains("key=[redacted]"), "the echo is there, masked");
+    // The agent's commands never get baton's key in their environment: the echo prints nothing.
+    assert!(t.contains("key=\\n"), "the echo is there, empty: {t}");
     assert!(!std::fs::read_to_string(dir.path().join(".baton/journal.jsonl")).unwrap().contains(SECRET));
 }
 
@@ -162,7 +163,12 @@ async fn a_run_killed_mid_session_resumes_as_interrupted_with_nothing_lost_or_do
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     child.wait().unwrap();
     assert!(dir.path().join("feature_1.txt").exists(), "session 2 had written its file");
-    assert_eq!(processes_with(&marker.to_string()), 1, "the agent's command outlived the killed baton");
+    // The kernel ends the session with baton: its PID namespace goes with the holder.
+    let killed = Instant::now();
+    while processes_with(&marker.to_string()) > 0 {
+        assert!(killed.elapsed() < Duration::from_secs(2), "the agent's command outlived the killed baton");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 
     let status = sandbox.run(dir.path(), &["status", "--json"]).ok().json();
     assert_ne!(status["state"], "running", "no loop runs any more");
@@ -178,7 +184,6 @@ async fn a_run_killed_mid_session_resumes_as_interrupted_with_nothing_lost_or_do
         "{}",
         run.stdout
     );
-    assert_eq!(processes_with(&marker.to_string()), 0, "the restarted baton ended what the killed one left running");
 
     let project = Project::open(dir.path()).unwrap();
     let read = project.journal().unwrap();

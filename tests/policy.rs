@@ -104,7 +104,7 @@ impl World {
             // An allowed command runs, in baton's sandbox: the hook hands back the confined form.
             let original = input["tool_input"]["command"].as_str().unwrap();
             let confined = out["updatedInput"]["command"].as_str().unwrap();
-            assert!(confined.contains(" sandbox exec --root "), "{confined}");
+            assert!(confined.contains(" sandbox exec --nested "), "{confined}");
             let quoted = baton::sandbox::shell_quote(original);
             assert!(confined.ends_with(&format!("-- bash -c {quoted}")), "{confined}");
             return None;

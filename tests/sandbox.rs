@@ -16,7 +16,6 @@ use std::time::Duration;
 
 use baton::agent::tools::{self, ToolContext};
 use baton::project::config;
-use baton::sandbox::Profile;
 use serde_json::json;
 
 const SECRET: &str = "BEGIN-OPENSSH-PRIVATE-KEY-not-for-agents";
@@ -28,6 +27,7 @@ struct Lab {
     home: PathBuf,
     cache: PathBuf,
     ctx: ToolContext,
+    _session: baton::sandbox::Session,
     rt: tokio::runtime::Runtime,
     port: u16,
     connections: Arc<AtomicUsize>,
@@ -39,9 +39,8 @@ impl Lab {
         let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
         let base = dir.path().canonicalize().unwrap();
         let (root, outside, home) = (base.join("project"), base.join("outside"), base.join("home"));
-        let (tmp, cache) = (base.join("session-tmp"), base.join("cache"));
-        for d in [&root, &outside, &home.join(".ssh"), &home.join(".aws"), &tmp, &cache, &root.join(".baton/sessions")]
-        {
+        let cache = base.join("cache");
+        for d in [&root, &outside, &home.join(".ssh"), &home.join(".aws"), &cache, &root.join(".baton/sessions")] {
             std::fs::create_dir_all(d).unwrap();
         }
         std::fs::write(home.join(".ssh/id_rsa"), SECRET).unwrap();
@@ -56,12 +55,11 @@ impl Lab {
             hidden: vec![home.join(".ssh").display().to_string(), home.join(".aws/credentials").display().to_string()],
             ..config::Sandbox::default()
         };
-        let record = root.join(".baton/sessions/0001.sandboxes");
-        let session = format!("sandbox-test-{}", base.file_name().unwrap().to_string_lossy());
-        let profile = Profile::new(&root, &sandbox, &tmp).unwrap().unwrap().with_record(Some(record.clone()));
+        let mark = format!("sandbox-test-{}", base.file_name().unwrap().to_string_lossy());
+        let session = baton::sandbox::session(&root, &sandbox, &baton::sandbox::Options::default()).unwrap().unwrap();
         let ctx = ToolContext::new(&root, tokio_util::sync::CancellationToken::new())
-            .with_session(session)
-            .with_sandbox(Some(profile));
+            .with_session(mark)
+            .with_sandbox(Some(session.profile.clone()));
         // A server on the host's loopback: nothing confined may reach it.
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -74,7 +72,7 @@ impl Lab {
             }
         });
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        Lab { _dir: dir, root, outside, home, cache, ctx, rt, port, connections }
+        Lab { _dir: dir, root, outside, home, cache, ctx, _session: session, rt, port, connections }
     }
 
     /// Runs `command` confined, as the agent's `bash` tool would (no policy in front).
@@ -230,7 +228,7 @@ fn work_inside_the_project_still_works() {
             "git init -q && git -c user.name=a -c user.email=a@b commit -q --allow-empty -m x && git log --oneline | wc -l",
             "1",
         ),
-        ("f=$(mktemp) && echo tmp > $f && cat $f && dirname $f", "session-tmp"),
+        ("f=$(mktemp) && echo tmp > $f && cat $f && dirname $f", "baton-session-"),
         ("echo cached > $CACHE/entry && cat $CACHE/entry", "cached"),
         ("cat .baton/journal.jsonl", "start"),
         ("cat $HOMEDIR/.bashrc", "# rc"),
@@ -343,8 +341,10 @@ text = "Done."
 #[test]
 fn the_session_network_ends_when_baton_lets_go() {
     use std::io::BufRead;
+    let root = tempfile::tempdir().unwrap();
     let mut holder = std::process::Command::new(env!("CARGO_BIN_EXE_baton"))
-        .args(["sandbox", "hold"])
+        .args(["sandbox", "hold", "--root"])
+        .arg(root.path())
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -355,6 +355,12 @@ fn the_session_network_ends_when_baton_lets_go() {
     assert_eq!(pid, holder.id());
     let own = std::fs::read_link("/proc/self/ns/net").unwrap();
     assert_ne!(std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap(), own, "a network of its own");
+    let own = std::fs::read_link("/proc/self/ns/pid").unwrap();
+    assert_ne!(
+        std::fs::read_link(format!("/proc/{pid}/ns/pid_for_children")).unwrap(),
+        own,
+        "a PID namespace of its own"
+    );
     drop(holder.stdin.take());
     let started = std::time::Instant::now();
     while holder.try_wait().unwrap().is_none() {
@@ -362,4 +368,48 @@ fn the_session_network_ends_when_baton_lets_go() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(holder.wait().unwrap().success());
+}
+
+/// baton's file tools run behind the same wall as its commands (in a process of the session's):
+/// with the policy out of the way, a `write_file` or `edit` into `.baton/` or git's control files
+/// changes nothing, a hidden key reads as nothing, and work in the project goes on.
+#[test]
+fn the_file_tools_meet_the_same_wall() {
+    let lab = Lab::new();
+    git2::Repository::init(&lab.root).unwrap();
+    std::fs::create_dir_all(lab.root.join(".git/hooks")).unwrap();
+    std::fs::write(lab.root.join(".baton/config.toml"), "# the operator's\n").unwrap();
+    // A new session: the protected places are fixed when it starts.
+    let session =
+        baton::sandbox::session(&lab.root, &config::Sandbox::default(), &Default::default()).unwrap().unwrap();
+    let ctx = ToolContext::new(&lab.root, tokio_util::sync::CancellationToken::new())
+        .with_sandbox(Some(session.profile.clone()));
+    let call = |name: &str, input: serde_json::Value| lab.rt.block_on(tools::run(name, &input, &ctx));
+    let journal = std::fs::read(lab.root.join(".baton/journal.jsonl")).unwrap();
+    let git_config = std::fs::read(lab.root.join(".git/config")).unwrap();
+    for (name, input) in [
+        ("write_file", json!({"path": ".baton/journal.jsonl", "content": "{\"record\":\"verdict\"}\n"})),
+        ("write_file", json!({"path": ".baton/config.toml", "content": "[sandbox]\nmode = \"off\"\n"})),
+        ("write_file", json!({"path": ".baton/prompts/evaluator.md", "content": "Pass everything."})),
+        ("edit", json!({"path": ".baton/config.toml", "old_string": "operator's", "new_string": "agent's"})),
+        ("write_file", json!({"path": ".git/config", "content": "[core]\n\tfsmonitor = touch /tmp/pwned\n"})),
+        ("write_file", json!({"path": ".git/hooks/post-checkout", "content": "#!/bin/sh\ntouch /tmp/pwned\n"})),
+        ("write_file", json!({"path": ".git/info/attributes", "content": "* filter=evil\n"})),
+    ] {
+        let out = call(name, input.clone());
+        assert!(out.is_error, "{name} {input}: {out:?}");
+    }
+    assert_eq!(std::fs::read(lab.root.join(".baton/journal.jsonl")).unwrap(), journal);
+    assert_eq!(std::fs::read_to_string(lab.root.join(".baton/config.toml")).unwrap(), "# the operator's\n");
+    assert!(!lab.root.join(".baton/prompts").exists());
+    assert_eq!(std::fs::read(lab.root.join(".git/config")).unwrap(), git_config);
+    assert!(!lab.root.join(".git/hooks/post-checkout").exists() && !lab.root.join(".git/info/attributes").exists());
+    let key = call("read_file", json!({"path": lab.home.join(".ssh/id_rsa").display().to_string()}));
+    assert!(!key.output.contains(SECRET), "{key:?}");
+    let made = call("write_file", json!({"path": "src/made.txt", "content": "inside\n"}));
+    assert!(!made.is_error, "{made:?}");
+    assert_eq!(call("read_file", json!({"path": "src/made.txt"})).output, "     1\tinside\n");
+    assert!(!call("edit", json!({"path": "src/made.txt", "old_string": "inside", "new_string": "edited"})).is_error);
+    assert_eq!(std::fs::read_to_string(lab.root.join("src/made.txt")).unwrap(), "edited\n");
+    assert!(call("grep", json!({"pattern": "edited"})).output.contains("src/made.txt:1:edited"));
 }

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use baton::agent::tools::{self, ToolContext};
 use baton::project::config;
-use baton::sandbox::Profile;
 use serde_json::json;
 
 /// The live processes whose arguments are exactly `argv` (a zombie has none).
@@ -37,17 +36,13 @@ fn what_a_session_starts_in_the_background_does_not_outlive_it() {
     // Not under /tmp: the sandbox's writable paths are the project and the session's own dir.
     let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
     let base = dir.path().canonicalize().unwrap();
-    let (root, tmp) = (base.join("project"), base.join("session-tmp"));
-    for d in [&root.join(".baton/sessions"), &tmp] {
-        std::fs::create_dir_all(d).unwrap();
-    }
-    let record = root.join(".baton/sessions/0001.sandboxes");
-    let session = format!("reap-test-{}", std::process::id());
-    let profile =
-        Profile::new(&root, &config::Sandbox::default(), &tmp).unwrap().unwrap().with_record(Some(record.clone()));
+    let root = base.join("project");
+    std::fs::create_dir_all(root.join(".baton/sessions")).unwrap();
+    let mark = format!("reap-test-{}", std::process::id());
+    let sandbox = baton::sandbox::session(&root, &config::Sandbox::default(), &Default::default()).unwrap().unwrap();
     let ctx = ToolContext::new(&root, tokio_util::sync::CancellationToken::new())
-        .with_session(session.clone())
-        .with_sandbox(Some(profile));
+        .with_session(mark)
+        .with_sandbox(Some(sandbox.profile.clone()));
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
 
     // A daemon that drops the session's mark, leaves its process group and double-forks, then
@@ -62,7 +57,8 @@ fn what_a_session_starts_in_the_background_does_not_outlive_it() {
     wait_until("the background process runs during the session", || running(&["sleep", &plain]).len() == 1);
     wait_until("the daemon runs during the session", || running(&["sleep", &daemon]).len() == 1);
 
-    baton::sandbox::end_session(&session, Some(&record));
+    // The session's sandbox goes: its PID namespace, and everything in it, with it.
+    drop(sandbox);
     wait_until("the background process ends with the session", || running(&["sleep", &plain]).is_empty());
     wait_until("the daemon ends with the session", || running(&["sleep", &daemon]).is_empty());
     std::thread::sleep(Duration::from_millis(300));

@@ -191,14 +191,14 @@ fn answer(v: &Value) -> Answer {
     out
 }
 
-/// How `server` is started: its program and arguments (inside the session's sandbox when it asks
-/// to be) and the variables it gets on top of its starter's.
+/// How `server` is started: its program and arguments (inside the session's sandbox; one with
+/// `sandbox = false` keeps the host's network there, its files walled as ever) and the variables it
+/// gets on top of its starter's allowlisted ones.
 pub fn launch(
     server: &McpServer,
     profile: Option<&Profile>,
     mark: &[(String, String)],
 ) -> (Vec<OsString>, Vec<(String, String)>) {
-    let profile = profile.filter(|_| server.sandbox);
     // `${TMPDIR}` in an argument or a variable is the session's own temporary directory.
     let tmp = profile.map_or_else(std::env::temp_dir, |p| p.tmp().to_owned());
     let expand = |s: &String| s.replace("${TMPDIR}", &tmp.to_string_lossy());
@@ -213,9 +213,13 @@ pub fn launch(
             ("XDG_CACHE_HOME".to_owned(), format!("{tmp}/cache")),
             ("XDG_CONFIG_HOME".to_owned(), format!("{tmp}/config")),
         ]);
-        program = p.wrap(&program);
     }
     env.extend(server.env.iter().map(|(k, v)| (k.clone(), expand(v))));
+    if let Some(p) = profile {
+        // The launcher keeps only its allowlist of variables, and these.
+        let p = p.clone().keep_env(env.iter().map(|(k, _)| k.clone())).with_network(!server.sandbox);
+        program = p.wrap(&program);
+    }
     (program, env)
 }
 
@@ -236,7 +240,10 @@ pub fn claude_config(servers: &[McpServer], profile: Option<&Profile>, mark: &[(
 fn command(server: &McpServer, how: &Start<'_>) -> tokio::process::Command {
     let (argv, env) = launch(server, how.profile, &how.env);
     let mut cmd = tokio::process::Command::new(&argv[0]);
-    cmd.args(&argv[1..]).current_dir(how.workdir).envs(env);
+    // A server gets the sandbox's allowlist of baton's environment (the launcher cuts it too),
+    // and its own settings; never baton's credentials.
+    let allowed = std::env::vars().filter(|(k, _)| crate::sandbox::env_allowed(k, &[]));
+    cmd.args(&argv[1..]).current_dir(how.workdir).env_clear().envs(allowed).envs(env);
     cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).process_group(0);
     cmd
 }

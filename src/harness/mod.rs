@@ -139,9 +139,6 @@ pub struct Harness {
     outside_failure_streak: u32,
     /// A verify failure found at a boundary, for the next prompt.
     boundary_feedback: Vec<String>,
-    /// The verify command's sandbox, and its temporary directory.
-    verify_sandbox: Option<crate::sandbox::Profile>,
-    _verify_tmp: Option<tempfile::TempDir>,
     /// The operator's notify command, started with the run.
     notifier: notify::Notifier,
     /// The first session of this run: the breaker looks no further back.
@@ -175,12 +172,6 @@ impl Harness {
         let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = tokio::sync::mpsc::unbounded_channel();
         crate::sandbox::become_subreaper();
-        let (verify_tmp, verify_sandbox) =
-            match crate::sandbox::with_tmp(project.root(), &project.config().sandbox, "baton-verify-") {
-                Ok(Some((tmp, profile))) => (Some(tmp), Some(profile)),
-                Ok(None) => (None, None),
-                Err(e) => return Err(HarnessError::Io(e.to_string())),
-            };
         let notifier = notify::Notifier::none(project.root());
         let harness = Harness {
             project,
@@ -208,8 +199,6 @@ impl Harness {
             outside_failure_streak: 0,
             boundary_feedback: Vec::new(),
             notifier,
-            verify_sandbox,
-            _verify_tmp: verify_tmp,
             first_session: 1,
             usage: None,
             limit_wait: None,

@@ -6,11 +6,24 @@ use super::*;
 impl Harness {
     pub(super) async fn run_verify(&self) -> Option<VerifyResult> {
         let cmd = self.opts.verify.as_deref()?;
+        // The verify command runs behind the same wall as the session's commands.
+        let opts = crate::sandbox::Options { prefix: "baton-verify-", ..Default::default() };
+        let sandbox = match crate::sandbox::session(self.project.root(), &self.project.config().sandbox, &opts) {
+            Ok(s) => s,
+            Err(e) => {
+                return Some(VerifyResult {
+                    passed: false,
+                    exit_code: None,
+                    timed_out: false,
+                    output: format!("cannot run `{cmd}`: {e}"),
+                });
+            }
+        };
         let run = agent::process::run_shell(
             cmd,
             self.project.root(),
             &[],
-            self.verify_sandbox.as_ref(),
+            sandbox.as_ref().map(|s| &s.profile),
             self.opts.verify_timeout,
             &CancellationToken::new(),
             |_| {},
@@ -215,6 +228,7 @@ impl Harness {
         }
         let cancel = request.cancel.clone();
         let request_read_only = request.read_only;
+        let git_before = crate::project::gitdir::before(self.project.root());
         let token = request.session.clone();
         let record = request.sandbox_record.clone();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -268,6 +282,17 @@ impl Harness {
         let _ = std::fs::remove_file(self.pid_file(number));
         // Nothing the session started outlives it: a daemon could change the tree after the guard.
         tokio::task::spawn_blocking(move || crate::sandbox::end_session(&token, record.as_deref())).await.ok();
+        let mut end = end;
+        let quarantine = self.project.baton_dir().join("quarantine").join(format!("{number:04}"));
+        let swept = crate::project::gitdir::sweep(self.project.root(), &git_before, &quarantine);
+        if !swept.is_empty() {
+            let text = format!(
+                "the session added files that would steer the operator's git, and baton moved them out of .git/: {}",
+                swept.join(", ")
+            );
+            self.emit(HarnessEvent::Notice { text: text.clone() });
+            end.notes.push(text);
+        }
         Driven { end, elapsed: started.elapsed(), text }
     }
 

@@ -255,6 +255,9 @@ pub struct Sandbox {
     pub writable: Vec<String>,
     /// Paths an agent may not read or list: keys and credentials.
     pub hidden: Vec<String>,
+    /// Environment variables a session's processes keep besides the allowlist (`PATH`, `HOME`,
+    /// `LANG`, `LC_*`, `TERM`, `USER`, `SHELL`, `TMPDIR`, ...): never a credential.
+    pub env: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -300,6 +303,7 @@ impl Default for Sandbox {
             network: Network::Off,
             writable: Vec::new(),
             hidden: DEFAULT_HIDDEN.iter().map(|s| s.to_string()).collect(),
+            env: Vec::new(),
         }
     }
 }

@@ -38,9 +38,10 @@ pub struct McpServer {
     pub args: Vec<String>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
-    /// Whether it runs inside the session's sandbox (its files, its network: a browser there
-    /// reaches the app the session started on loopback, and nothing else). A server that must
-    /// reach the internet sets `false`.
+    /// Whether it runs inside the session's network too (a browser there reaches the app the
+    /// session started on loopback, and nothing else). A server that must reach the internet
+    /// sets `false`: it keeps the host's network, and the rest of the wall (files, environment,
+    /// signals) holds for it as for everything of a session.
     #[serde(default = "yes")]
     pub sandbox: bool,
 }

@@ -5,6 +5,7 @@ pub mod config;
 pub mod evaluation;
 pub mod features;
 pub mod fsio;
+pub mod gitdir;
 pub mod history;
 pub mod journal;
 pub mod lock;

@@ -1,16 +1,23 @@
-//! `baton sandbox exec`: the process that confines itself and then becomes the command. It runs
-//! before anything else in `main` (no threads, no runtime, no logging), because entering a new
+//! `baton sandbox exec`: the process that joins a session's sandbox and then becomes the program.
+//! It runs before anything else in `main` (no threads, no runtime, no logging), because joining a
 //! user namespace needs a single-threaded process.
 //!
-//! In order: a new user and mount namespace (and network namespace when the network is off, with
-//! its own loopback up); the hidden paths covered (an empty, unreadable tmpfs over a directory,
-//! `/dev/null` over a file); `.baton/` bound read-only; every capability dropped; Landlock:
-//! read and run anywhere, write only beneath the writable paths, no signal to a process outside
-//! the sandbox (unless `--signals`), no abstract Unix socket outside it; then `exec`.
+//! Three ways in, one wall:
+//! - `--join HOLDER` (a command, a file tool, an MCP server, the verify command, from baton): the
+//!   session's user, mount, PID and (network off) network namespaces, then a fork, so the program
+//!   is inside the PID namespace; this process waits and ends as the program ends.
+//! - `--cli HOLDER` (the `claude` CLI): the session's outer user namespace, its mount and PID
+//!   namespaces, the host's network (the CLI must reach the model); its own Landlock layer.
+//! - `--nested` (a command or MCP server the CLI starts, rewritten so by baton's hook): from inside
+//!   the CLI's sandbox, the session's user and network namespaces, and a Landlock layer of its own
+//!   on top of the CLI's.
+//!
+//! Then every capability is dropped; Landlock: read and run anywhere but the host's `/tmp` (where
+//! the CLI's own state is kept), write only beneath the writable paths, no abstract Unix socket
+//! outside the sandbox; the environment cut to an allowlist; `exec`.
 
 use std::convert::Infallible;
 use std::ffi::{CString, OsString};
-use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -19,31 +26,92 @@ use landlock::{
     path_beneath_rules,
 };
 
+use super::mounts::NS_DIR;
+use super::sys;
+
 /// Exit status when the sandbox could not be set up (the command did not run).
 pub const SETUP_FAILED: i32 = 125;
 
+/// The environment every confined program gets from the one it was started with (plus
+/// `[sandbox] env`): nothing that holds a credential.
+pub const ENV_ALLOWED: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LANGUAGE",
+    "TERM",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "TMPDIR",
+    "TZ",
+    "NO_COLOR",
+    "BATON_SESSION",
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+];
+
+/// Whether `name` passes the allowlist (`LC_*` included).
+pub fn env_allowed(name: &str, extra: &[String]) -> bool {
+    ENV_ALLOWED.contains(&name) || name.starts_with("LC_") || extra.iter().any(|e| e == name)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    Join(u32),
+    Cli(u32),
+    Nested,
+}
+
+/// The options of `baton sandbox hold` and `baton sandbox exec`.
 #[derive(Debug, Default)]
-struct Spec {
-    /// The project: writable, its `.baton/` read-only.
-    root: PathBuf,
-    write: Vec<PathBuf>,
-    hide: Vec<PathBuf>,
-    network: bool,
-    signals: bool,
-    /// The project is read-only too (the evaluator's commands): only `--write` paths are writable.
-    read_only: bool,
-    /// A session's network holder to join (its user and network namespaces) instead of a new
-    /// network of the command's own, so what one command starts on loopback the next can reach.
-    join: Option<u32>,
-    /// Where to note the new user namespace, so baton can end everything in it later.
-    record: Option<PathBuf>,
+pub struct Args {
+    pub root: Option<PathBuf>,
+    pub write: Vec<PathBuf>,
+    pub hide: Vec<PathBuf>,
+    pub expose: Vec<PathBuf>,
+    pub env: Vec<String>,
+    pub network: bool,
+    pub read_only: bool,
+    way: Option<Way>,
     program: Vec<OsString>,
 }
 
-impl Spec {
-    /// The project, unless it is read-only.
-    fn writable_roots(&self) -> Vec<PathBuf> {
-        if self.read_only { Vec::new() } else { vec![self.root.clone()] }
+impl Args {
+    pub fn parse(args: &[OsString], exec: bool) -> Result<Args, String> {
+        let mut spec = Args::default();
+        let mut it = args.iter();
+        let pid = |v: Option<&OsString>| -> Result<u32, String> {
+            let v = v.ok_or("the holder's pid is missing")?;
+            v.to_string_lossy().parse().map_err(|_| format!("not a pid: {}", v.to_string_lossy()))
+        };
+        while let Some(a) = it.next() {
+            let mut value =
+                || it.next().map(PathBuf::from).ok_or_else(|| format!("{} needs a value", a.to_string_lossy()));
+            match a.to_str() {
+                Some("--root") => spec.root = Some(value()?),
+                Some("--write") => spec.write.push(value()?),
+                Some("--hide") => spec.hide.push(value()?),
+                Some("--expose") => spec.expose.push(value()?),
+                Some("--env") => spec.env.push(value()?.to_string_lossy().into_owned()),
+                Some("--network") => spec.network = true,
+                Some("--read-only") => spec.read_only = true,
+                Some("--join") => spec.way = Some(Way::Join(pid(it.next())?)),
+                Some("--cli") => spec.way = Some(Way::Cli(pid(it.next())?)),
+                Some("--nested") => spec.way = Some(Way::Nested),
+                Some("--") if exec => {
+                    spec.program = it.cloned().collect();
+                    break;
+                }
+                _ => return Err(format!("unknown option {}", a.to_string_lossy())),
+            }
+        }
+        if exec && (spec.way.is_none() || spec.program.is_empty()) {
+            return Err("usage: baton sandbox exec (--join PID | --cli PID | --nested) [--write DIR]... [--env NAME]... [--network] -- PROGRAM [ARG]...".into());
+        }
+        Ok(spec)
     }
 }
 
@@ -58,321 +126,96 @@ pub fn main(args: &[OsString]) -> ! {
     }
 }
 
-fn parse(args: &[OsString]) -> Result<Spec, String> {
-    let mut spec = Spec::default();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let mut value = || it.next().map(PathBuf::from).ok_or_else(|| format!("{} needs a value", a.to_string_lossy()));
-        match a.to_str() {
-            Some("--root") => spec.root = value()?,
-            Some("--write") => spec.write.push(value()?),
-            Some("--hide") => spec.hide.push(value()?),
-            Some("--network") => spec.network = true,
-            Some("--signals") => spec.signals = true,
-            Some("--read-only") => spec.read_only = true,
-            Some("--join") => {
-                let pid = value()?;
-                spec.join = Some(
-                    pid.to_string_lossy().parse().map_err(|_| format!("--join needs a pid, not {}", pid.display()))?,
-                );
-            }
-            Some("--record") => spec.record = Some(value()?),
-            Some("--") => {
-                spec.program = it.cloned().collect();
-                break;
-            }
-            _ => return Err(format!("unknown option {}", a.to_string_lossy())),
-        }
-    }
-    if spec.root.as_os_str().is_empty() || spec.program.is_empty() {
-        return Err(
-            "usage: baton sandbox exec --root DIR [--write DIR]... [--hide PATH]... [--network] [--read-only] -- PROGRAM [ARG]..."
-                .into(),
-        );
-    }
-    Ok(spec)
-}
-
-fn os_error(what: &str) -> String {
-    format!("cannot {what}: {}", io::Error::last_os_error())
-}
-
-fn cstr(p: &Path) -> Result<CString, String> {
-    CString::new(p.as_os_str().as_bytes()).map_err(|_| format!("{} holds a NUL byte", p.display()))
-}
-
 fn run(args: &[OsString]) -> Result<Infallible, String> {
-    let spec = parse(args)?;
-    // SAFETY: getuid and getgid cannot fail and touch no memory.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    if let Some(pid) = spec.join {
-        join(pid)?;
-    } else {
-        let mut flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNS;
-        if !spec.network {
-            flags |= libc::CLONE_NEWNET;
+    let args = Args::parse(args, true)?;
+    let cwd = std::env::current_dir().ok();
+    let proc_ns = |pid: u32, ns: &str| sys::open_ns(&PathBuf::from(format!("/proc/{pid}/ns/{ns}")));
+    match args.way {
+        Some(Way::Join(holder)) => {
+            // Every namespace is opened first: after the mount namespace, `/proc` is the session's.
+            let user = proc_ns(holder, "user")?;
+            let net = if args.network { None } else { Some(proc_ns(holder, "net")?) };
+            let mnt = proc_ns(holder, "mnt")?;
+            let pid = proc_ns(holder, "pid_for_children")?;
+            sys::setns(&user, libc::CLONE_NEWUSER, "user")?;
+            if let Some(net) = &net {
+                sys::setns(net, libc::CLONE_NEWNET, "network")?;
+            }
+            sys::setns(&mnt, libc::CLONE_NEWNS, "mount")?;
+            sys::setns(&pid, libc::CLONE_NEWPID, "PID")?;
+            inside_pid_namespace(&args, cwd.as_deref(), false)
         }
-        // SAFETY: unshare changes this process's namespaces only; it is single-threaded here.
-        if unsafe { libc::unshare(flags) } != 0 {
-            return Err(os_error("enter new user, mount and network namespaces (unshare)"));
+        Some(Way::Cli(holder)) => {
+            let inner = proc_ns(holder, "user")?;
+            let outer = sys::parent_ns(&inner)?;
+            let mnt = proc_ns(holder, "mnt")?;
+            let pid = proc_ns(holder, "pid_for_children")?;
+            sys::setns(&outer, libc::CLONE_NEWUSER, "outer user")?;
+            sys::setns(&mnt, libc::CLONE_NEWNS, "mount")?;
+            sys::setns(&pid, libc::CLONE_NEWPID, "PID")?;
+            inside_pid_namespace(&args, cwd.as_deref(), true)
         }
-        map_ids(uid, gid)?;
+        Some(Way::Nested) => {
+            let user = sys::open_ns(&Path::new(NS_DIR).join("user"))?;
+            let net = if args.network { None } else { Some(sys::open_ns(&Path::new(NS_DIR).join("net"))?) };
+            sys::setns(&user, libc::CLONE_NEWUSER, "user")?;
+            if let Some(net) = &net {
+                sys::setns(net, libc::CLONE_NEWNET, "network")?;
+            }
+            confine_and_exec(&args, false)
+        }
+        None => Err("no way into the sandbox given".into()),
     }
-    if let Some(record) = &spec.record {
-        // Before any restriction: the record lives where the command may not write.
-        let ns =
-            std::fs::read_link("/proc/self/ns/user").map_err(|e| format!("cannot read the user namespace: {e}"))?;
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(record)
-            .map_err(|e| format!("cannot write {}: {e}", record.display()))?;
-        io::Write::write_all(&mut f, format!("{}\n", ns.display()).as_bytes())
-            .map_err(|e| format!("cannot write {}: {e}", record.display()))?;
+}
+
+/// Forks the program into the session's PID namespace (joined for children only); this process
+/// waits for it and ends as it ends. The program dies with this process.
+fn inside_pid_namespace(args: &Args, cwd: Option<&Path>, cli: bool) -> Result<Infallible, String> {
+    match sys::fork_tied()? {
+        Some(child) => sys::exit_like(child),
+        None => {
+            // The working directory still points into the mounts as they were: enter it again.
+            if let Some(cwd) = cwd {
+                std::env::set_current_dir(cwd).map_err(|e| format!("cannot enter {}: {e}", cwd.display()))?;
+            }
+            confine_and_exec(args, cli)
+        }
     }
-    mounts(&spec)?;
-    // The working directory still points into the mounts as they were: enter it again, through
-    // the writable binds.
-    if let Ok(cwd) = std::env::current_dir() {
-        std::env::set_current_dir(&cwd).map_err(|e| format!("cannot enter {}: {e}", cwd.display()))?;
-    }
-    if !spec.network && spec.join.is_none() {
-        loopback_up()?;
-    }
-    drop_capabilities()?;
-    landlock(&spec)?;
-    let program: Vec<CString> = spec
+}
+
+fn confine_and_exec(args: &Args, cli: bool) -> Result<Infallible, String> {
+    sys::drop_capabilities()?;
+    landlock(&args.write, &args.expose, cli)?;
+    let program: Vec<CString> = args
         .program
         .iter()
         .map(|a| CString::new(a.as_bytes()).map_err(|_| "an argument holds a NUL byte".to_owned()))
         .collect::<Result<_, _>>()?;
+    // The CLI's environment was chosen by baton (it must reach the model); everything else gets
+    // the allowlist.
+    let env: Vec<CString> = std::env::vars_os()
+        .filter(|(k, _)| cli || env_allowed(&k.to_string_lossy(), &args.env))
+        .filter_map(|(k, v)| {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            CString::new(kv).ok()
+        })
+        .collect();
     let mut argv: Vec<*const libc::c_char> = program.iter().map(|a| a.as_ptr()).collect();
     argv.push(std::ptr::null());
-    // SAFETY: argv is a NULL-terminated array of pointers to NUL-terminated strings that outlive
-    // the call; execvp only returns on failure.
-    unsafe { libc::execvp(argv[0], argv.as_ptr()) };
-    Err(os_error(&format!("run {}", spec.program[0].to_string_lossy())))
+    let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    // SAFETY: argv and envp are NULL-terminated arrays of pointers to NUL-terminated strings that
+    // outlive the call; execvpe only returns on failure.
+    unsafe { libc::execvpe(argv[0], argv.as_ptr(), envp.as_ptr()) };
+    Err(sys::os_error(&format!("run {}", args.program[0].to_string_lossy())))
 }
 
-/// This process as root of its own user namespace, as the user it was outside.
-fn map_ids(uid: libc::uid_t, gid: libc::gid_t) -> Result<(), String> {
-    let write = |path: &str, text: String| std::fs::write(path, text).map_err(|e| format!("cannot write {path}: {e}"));
-    if let Err(e) = std::fs::write("/proc/self/setgroups", "deny")
-        && e.kind() != io::ErrorKind::NotFound
-    {
-        return Err(format!("cannot write /proc/self/setgroups: {e}"));
-    }
-    write("/proc/self/uid_map", format!("{uid} {uid} 1\n"))?;
-    write("/proc/self/gid_map", format!("{gid} {gid} 1\n"))
-}
-
-/// Enters the user and network namespaces of the session's holder `pid`, then a mount namespace
-/// of this command's own.
-fn join(pid: u32) -> Result<(), String> {
-    for (ns, flag) in [("user", libc::CLONE_NEWUSER), ("net", libc::CLONE_NEWNET)] {
-        let path = format!("/proc/{pid}/ns/{ns}");
-        let f = std::fs::File::open(&path).map_err(|e| format!("cannot open {path} (the session's network): {e}"))?;
-        // SAFETY: setns on a namespace file this process opened; it is single-threaded here.
-        if unsafe { libc::setns(std::os::fd::AsRawFd::as_raw_fd(&f), flag) } != 0 {
-            return Err(os_error(&format!("join the session's {ns} namespace (setns {path})")));
-        }
-    }
-    // SAFETY: as above.
-    if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
-        return Err(os_error("enter a new mount namespace (unshare)"));
-    }
-    Ok(())
-}
-
-/// Runs `baton sandbox hold`: a user and network namespace with its loopback up, kept for a
-/// session so its commands share one loopback. Says `ready PID` on stdout, then lives until its stdin
-/// closes (the session is over, or baton is gone).
-pub fn hold() -> ! {
-    let run = || -> Result<(), String> {
-        // No parent-death signal: it follows the thread that started it, not baton. The end of
-        // stdin (baton gone, or the session over) is what ends it.
-        // SAFETY: getuid and getgid cannot fail and touch no memory.
-        let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        // SAFETY: unshare changes this process's namespaces only; it is single-threaded here.
-        if unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) } != 0 {
-            return Err(os_error("enter new user and network namespaces (unshare)"));
-        }
-        map_ids(uid, gid)?;
-        loopback_up()?;
-        drop_capabilities()?;
-        let mut out = io::stdout();
-        io::Write::write_all(&mut out, format!("ready {}\n", std::process::id()).as_bytes())
-            .and_then(|()| io::Write::flush(&mut out))
-            .map_err(|e| e.to_string())?;
-        let _ = io::copy(&mut io::stdin(), &mut io::sink());
-        Ok(())
-    };
-    match run() {
-        Ok(()) => std::process::exit(0),
-        Err(e) => {
-            eprintln!("baton sandbox: {e}");
-            std::process::exit(SETUP_FAILED)
-        }
-    }
-}
-
-fn mount(
-    source: Option<&Path>,
-    target: &Path,
-    fstype: Option<&str>,
-    flags: libc::c_ulong,
-    data: Option<&str>,
-) -> Result<(), String> {
-    let source = source.map(cstr).transpose()?;
-    let target_c = cstr(target)?;
-    let fstype = fstype.map(|f| CString::new(f).unwrap_or_default());
-    let data = data.map(|d| CString::new(d).unwrap_or_default());
-    let ptr = |c: &Option<CString>| c.as_ref().map_or(std::ptr::null(), |c| c.as_ptr());
-    // SAFETY: every pointer is NULL or a NUL-terminated string alive for the call.
-    let rc = unsafe { libc::mount(ptr(&source), target_c.as_ptr(), ptr(&fstype), flags, ptr(&data).cast()) };
-    if rc != 0 {
-        return Err(os_error(&format!("mount over {}", target.display())));
-    }
-    Ok(())
-}
-
-/// The flags of the mount `path` lies on that a bind remount in a user namespace must keep.
-fn locked_flags(path: &Path) -> libc::c_ulong {
-    let Ok(c) = cstr(path) else { return 0 };
-    // SAFETY: statvfs fills the struct it is given; it is zeroed and valid.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
-        return 0;
-    }
-    let pairs = [
-        (libc::ST_NOSUID, libc::MS_NOSUID),
-        (libc::ST_NODEV, libc::MS_NODEV),
-        (libc::ST_NOEXEC, libc::MS_NOEXEC),
-        (libc::ST_NOATIME, libc::MS_NOATIME),
-        (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
-        (libc::ST_RELATIME, libc::MS_RELATIME),
-    ];
-    pairs.iter().filter(|(st_flag, _)| st.f_flag & st_flag != 0).fold(0, |acc, (_, ms)| acc | ms)
-}
-
-fn mounts(spec: &Spec) -> Result<(), String> {
-    mount(None, Path::new("/"), None, libc::MS_REC | libc::MS_PRIVATE, None)?;
-    for hidden in &spec.hide {
-        match std::fs::metadata(hidden) {
-            Ok(m) if m.is_dir() => mount(
-                Some(Path::new("tmpfs")),
-                hidden,
-                Some("tmpfs"),
-                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                Some("size=4k,mode=000"),
-            )?,
-            Ok(_) => mount(Some(Path::new("/dev/null")), hidden, None, libc::MS_BIND, None)?,
-            Err(_) => {}
-        }
-    }
-    // Everything read-only but the writable paths: Landlock does not cover chmod, chown or
-    // utimes, a read-only mount does.
-    let mut writable = spec.writable_roots();
-    writable.extend(spec.write.iter().filter(|w| w.is_dir()).cloned());
-    for w in &writable {
-        mount(Some(w), w, None, libc::MS_BIND | libc::MS_REC, None)?;
-    }
-    set_read_only(Path::new("/"), true)?;
-    for w in &writable {
-        set_read_only(w, false)?;
-    }
-    let state = spec.root.join(".baton");
-    if state.is_dir() {
-        mount(Some(&state), &state, None, libc::MS_BIND | libc::MS_REC, None)?;
-        let keep = locked_flags(&state);
-        mount(None, &state, None, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | keep, None)?;
-    }
-    Ok(())
-}
-
-/// `struct mount_attr` of mount_setattr(2).
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
-
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-const AT_RECURSIVE: libc::c_uint = 0x8000;
-
-/// Makes the mount tree at `path` read-only, or writable again, submounts included.
-fn set_read_only(path: &Path, read_only: bool) -> Result<(), String> {
-    let c = cstr(path)?;
-    let attr = MountAttr {
-        attr_set: if read_only { MOUNT_ATTR_RDONLY } else { 0 },
-        attr_clr: if read_only { 0 } else { MOUNT_ATTR_RDONLY },
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let call = |flags: libc::c_uint| {
-        // SAFETY: mount_setattr reads the path and the attr struct, both alive for the call.
-        unsafe {
-            libc::syscall(
-                libc::SYS_mount_setattr,
-                libc::AT_FDCWD,
-                c.as_ptr(),
-                flags,
-                &attr as *const MountAttr,
-                std::mem::size_of::<MountAttr>(),
-            )
-        }
-    };
-    // A submount the parent namespace made read-only stays so: then only the top one changes.
-    if call(AT_RECURSIVE) != 0 && (read_only || call(0) != 0) {
-        return Err(os_error(&format!("make {} {}", path.display(), if read_only { "read-only" } else { "writable" })));
-    }
-    Ok(())
-}
-
-/// Brings up `lo` in the new network namespace: a server the command starts on loopback works.
-fn loopback_up() -> Result<(), String> {
-    // SAFETY: a plain datagram socket, closed below.
-    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
-    if fd < 0 {
-        return Err(os_error("open a socket to bring up loopback"));
-    }
-    // SAFETY: ifreq is plain data; the name fits; the ioctls read and write only it.
-    let result = unsafe {
-        let mut req: libc::ifreq = std::mem::zeroed();
-        for (i, b) in b"lo".iter().enumerate() {
-            req.ifr_name[i] = *b as libc::c_char;
-        }
-        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) != 0 {
-            Err(os_error("read loopback's flags"))
-        } else {
-            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-            if libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) != 0 { Err(os_error("bring up loopback")) } else { Ok(()) }
-        }
-    };
-    // SAFETY: fd is ours.
-    unsafe { libc::close(fd) };
-    result
-}
-
-/// Drops every capability from the bounding and ambient sets, so nothing the command runs (not
-/// even as uid 0 in the namespace) can undo the mounts.
-fn drop_capabilities() -> Result<(), String> {
-    let last: u32 =
-        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(40);
-    for cap in 0..=last {
-        // SAFETY: prctl with these options reads only its integer arguments.
-        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } != 0 {
-            return Err(os_error("drop capabilities"));
-        }
-    }
-    // SAFETY: as above.
-    unsafe { libc::prctl(libc::PR_CAP_AMBIENT, libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong, 0, 0, 0) };
-    Ok(())
-}
-
-fn landlock(spec: &Spec) -> Result<(), String> {
+/// Landlock: read and run everywhere but `/tmp` (the CLI's state lives there, and nothing else
+/// of the host's does in the session's view), write beneath `writable` only, no abstract Unix
+/// socket outside the sandbox; the CLI's layer also keeps signals inside it.
+fn landlock(writable: &[PathBuf], exposed: &[PathBuf], cli: bool) -> Result<(), String> {
     let abi = ABI::V6;
     let fail = |e: landlock::RulesetError| format!("cannot set up Landlock: {e}");
     let mut ruleset = Ruleset::default()
@@ -380,18 +223,29 @@ fn landlock(spec: &Spec) -> Result<(), String> {
         .handle_access(AccessFs::from_all(abi))
         .map_err(fail)?;
     ruleset = ruleset.scope(Scope::AbstractUnixSocket).map_err(fail)?;
-    if !spec.signals {
+    if cli {
         ruleset = ruleset.scope(Scope::Signal).map_err(fail)?;
     }
-    let mut writable = spec.writable_roots();
-    writable.extend(spec.write.iter().cloned());
+    let readable: Vec<PathBuf> = std::fs::read_dir("/")
+        .map_err(|e| format!("cannot list /: {e}"))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p != Path::new("/tmp"))
+        .chain([PathBuf::from(NS_DIR)])
+        .chain(exposed.iter().cloned())
+        .filter(|p| p.exists())
+        .collect();
     let devices = ["/dev/null", "/dev/zero", "/dev/full", "/dev/tty", "/dev/ptmx", "/dev/pts", "/dev/shm"];
     let status = ruleset
         .create()
         .map_err(fail)?
-        .add_rules(path_beneath_rules(["/"], AccessFs::from_read(abi)))
+        // Names may be listed anywhere (a listing of `/` is what the launcher inside the CLI's
+        // sandbox starts from); contents read only outside `/tmp`.
+        .add_rules(path_beneath_rules(["/"], AccessFs::ReadDir))
         .map_err(fail)?
-        .add_rules(path_beneath_rules(&writable, AccessFs::from_all(abi)))
+        .add_rules(path_beneath_rules(&readable, AccessFs::from_read(abi)))
+        .map_err(fail)?
+        .add_rules(path_beneath_rules(writable, AccessFs::from_all(abi)))
         .map_err(fail)?
         .add_rules(path_beneath_rules(devices, AccessFs::from_all(abi)))
         .map_err(fail)?

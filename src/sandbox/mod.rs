@@ -1,22 +1,27 @@
-//! The kernel sandbox every command of a session runs in: the wall behind the policy. A command
-//! may write only the project, the session's temporary directory and `[sandbox] writable`; it
-//! cannot read `[sandbox] hidden`, write `.baton/`, reach the network (its own loopback aside),
-//! signal or trace a process outside its sandbox, or undo any of this. baton runs itself as the
-//! launcher (`baton sandbox exec`, in [`exec`]), which sets the sandbox up and becomes the command.
+//! The kernel sandbox every process of a session runs in: the wall behind the policy. A session's
+//! commands, its file tools, its MCP servers and browser, and the `claude` CLI itself may write
+//! only the project, the session's temporary directory and `[sandbox] writable`; they cannot read
+//! `[sandbox] hidden`, write `.baton/`, `.git/config`, `.git/hooks/` or `.git/info/`, connect to a
+//! Unix socket of the host's, reach the network (their own loopback aside; the CLI keeps the
+//! network for the model), signal a process outside the session, see baton's credentials in their
+//! environment, or outlive baton.
 //!
-//! What is not confined: baton's own connection to the model, and the file tools that run inside
-//! baton or the `claude` CLI (`write_file`, `Write`, `Edit`), which the policy checks exactly.
+//! A session's namespaces are held by one process ([`hold`]); everything of the session joins them
+//! through baton's launcher ([`exec`]), which confines itself and becomes the program.
 
 pub mod exec;
-mod net;
+pub mod hold;
+mod mounts;
 mod reap;
+mod sys;
 
-pub use net::{NET_ENV, SessionNet};
-
+pub use exec::{ENV_ALLOWED, env_allowed};
 pub use reap::{become_subreaper, end_session};
 
 use std::ffi::OsString;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
 
 use crate::project::config::{self, SandboxMode};
 
@@ -30,14 +35,20 @@ pub enum SandboxError {
     Unavailable(String),
 }
 
-/// Where the `claude` CLI's environment names the session's record of sandboxes, for the hook.
-pub const RECORD_ENV: &str = "BATON_SANDBOX_RECORD";
-
 /// Set (to `1`) in the `claude` CLI's environment for a read-only session: the hook then applies
 /// the read-only policy and sandbox. The CLI's commands cannot change the CLI's environment.
 pub const READ_ONLY_ENV: &str = "BATON_READ_ONLY";
 
-/// How one session's commands are confined.
+/// How a launch enters the session's sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Way {
+    /// From baton, through the holder with this pid.
+    Holder(u32),
+    /// From inside the `claude` CLI's sandbox (the hook's rewrite of a command).
+    Nested,
+}
+
+/// How one session's processes are confined.
 #[derive(Debug, Clone)]
 pub struct Profile {
     launcher: PathBuf,
@@ -45,17 +56,20 @@ pub struct Profile {
     tmp: PathBuf,
     writable: Vec<PathBuf>,
     hidden: Vec<PathBuf>,
+    /// Left readable although they lie in a directory the session does not see (`/tmp`).
+    expose: Vec<PathBuf>,
+    /// `[sandbox] env`: names a confined program keeps besides [`ENV_ALLOWED`].
+    env: Vec<String>,
     network: bool,
-    record: Option<PathBuf>,
-    /// The session's network holder to join, when the network is off.
-    net: Option<u32>,
     /// The project may be read, not written (the evaluator's session).
     read_only: bool,
+    way: Way,
 }
 
 impl Profile {
-    /// The profile for commands in `root` under `config`, with `tmp` as their temporary directory;
-    /// `None` when the user turned the sandbox off.
+    /// The profile for processes in `root` under `config`, with `tmp` as their temporary
+    /// directory, entered from inside the CLI's sandbox; `None` when the user turned the sandbox
+    /// off. A [`Session`] makes the one baton enters through its holder.
     pub fn new(root: &Path, config: &config::Sandbox, tmp: &Path) -> Result<Option<Profile>, SandboxError> {
         if config.mode == SandboxMode::Off {
             return Ok(None);
@@ -63,40 +77,54 @@ impl Profile {
         let home = std::env::var_os("HOME").map(PathBuf::from);
         let expand = |p: &String| crate::agent::policy::expand_home(p, home.as_deref());
         let real = |p: PathBuf| p.canonicalize().unwrap_or(p);
+        let launcher = launcher()?;
+        let mut expose: Vec<PathBuf> = launcher.parent().map(Path::to_owned).into_iter().collect();
+        let mut hidden: Vec<PathBuf> = config.hidden.iter().filter_map(expand).collect();
+        // baton's own secrets (the journal's key) are hidden whatever `[sandbox] hidden` says.
+        hidden.extend(secrets_dir());
+        expose.extend(home.clone().map(real));
         Ok(Some(Profile {
-            launcher: launcher()?,
+            launcher,
             root: real(root.to_owned()),
             tmp: real(tmp.to_owned()),
             writable: config.writable.iter().filter_map(expand).map(real).collect(),
-            hidden: config.hidden.iter().filter_map(expand).collect(),
+            hidden,
+            expose,
+            env: config.env.clone(),
             network: config.network == config::Network::On,
-            record: None,
-            net: None,
             read_only: false,
+            way: Way::Nested,
         }))
     }
 
-    /// Notes each command's user namespace in `path` (one a line), for [`end_session`]: every
-    /// process in those namespaces belongs to the session, whatever it did to its environment.
-    ///
-    /// [`end_session`]: crate::sandbox::end_session
-    pub fn with_record(mut self, path: Option<PathBuf>) -> Self {
-        self.record = path;
-        self
-    }
-
-    /// Commands join the session's network held by `pid` (one loopback for the whole session)
-    /// rather than each getting a network of its own.
-    pub fn with_net(mut self, pid: Option<u32>) -> Self {
-        self.net = pid;
-        self
-    }
-
-    /// The project is read-only to the commands too: they may write only the session's temporary
-    /// directory and `[sandbox] writable` (the evaluator judges the tree, it does not change it).
+    /// The project is read-only to the session's processes too: they may write only the
+    /// session's temporary directory and `[sandbox] writable`.
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
         self
+    }
+
+    /// The program keeps these variables of its starter's too (an MCP server's own settings).
+    pub fn keep_env(mut self, names: impl IntoIterator<Item = String>) -> Self {
+        self.env.extend(names);
+        self
+    }
+
+    /// The program keeps the host's network (an MCP server that must reach the internet); its
+    /// files stay behind the wall.
+    pub fn with_network(mut self, network: bool) -> Self {
+        self.network |= network;
+        self
+    }
+
+    /// Also leaves `paths` readable (a program the session runs that lies in `/tmp`).
+    pub fn expose_all(mut self, paths: &[PathBuf]) -> Self {
+        self.expose.extend(paths.iter().cloned());
+        self
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
     }
 
     /// The session's temporary directory (the commands' `TMPDIR`).
@@ -108,46 +136,61 @@ impl Profile {
         &self.root
     }
 
+    /// What a confined program may write.
+    fn writes(&self) -> Vec<PathBuf> {
+        let mut w = if self.read_only { Vec::new() } else { vec![self.root.clone()] };
+        w.push(self.tmp.clone());
+        w.extend(self.writable.iter().cloned());
+        w
+    }
+
     /// The launcher's arguments that run `bash -c command` confined.
     pub fn argv(&self, command: &str) -> Vec<OsString> {
-        let mut argv = self.launch(signals_only(command));
-        argv.extend(["--".into(), "bash".into(), "-c".into(), command.into()]);
-        argv
+        self.wrap(&["bash".into(), "-c".into(), command.into()])
     }
 
     /// The launcher's arguments that run `program` (with its arguments) confined.
     pub fn wrap(&self, program: &[OsString]) -> Vec<OsString> {
-        let mut argv = self.launch(false);
+        let mut argv: Vec<OsString> = vec![self.launcher.clone().into(), "sandbox".into(), "exec".into()];
+        match self.way {
+            Way::Holder(pid) => argv.extend(["--join".into(), pid.to_string().into()]),
+            Way::Nested => argv.push("--nested".into()),
+        }
+        self.options(&mut argv, &self.writes());
         argv.push("--".into());
         argv.extend(program.iter().cloned());
         argv
     }
 
-    /// The launcher and its options, up to the program.
-    fn launch(&self, signals: bool) -> Vec<OsString> {
-        let mut argv: Vec<OsString> = vec![self.launcher.clone().into(), "sandbox".into(), "exec".into()];
-        argv.extend(["--root".into(), self.root.clone().into_os_string()]);
-        for w in std::iter::once(&self.tmp).chain(&self.writable) {
+    /// The launcher's arguments that run the `claude` CLI confined: the session's mount and PID
+    /// namespaces, the host's network, writes in the project, its temporary directory and
+    /// `state` (the CLI's own settings directory, made for the session).
+    pub fn cli(&self, program: &[OsString], state: &Path) -> Vec<OsString> {
+        let Way::Holder(pid) = self.way else { return self.wrap(program) };
+        let mut argv: Vec<OsString> =
+            vec![self.launcher.clone().into(), "sandbox".into(), "exec".into(), "--cli".into(), pid.to_string().into()];
+        let mut writes = self.writes();
+        writes.push(state.to_owned());
+        self.options(&mut argv, &writes);
+        argv.push("--".into());
+        argv.extend(program.iter().cloned());
+        argv
+    }
+
+    fn options(&self, argv: &mut Vec<OsString>, writes: &[PathBuf]) {
+        for w in writes {
             argv.extend(["--write".into(), w.clone().into_os_string()]);
         }
-        for h in &self.hidden {
-            argv.extend(["--hide".into(), h.clone().into_os_string()]);
+        // The project is readable even where it is not writable (a read-only session in /tmp).
+        for e in std::iter::once(&self.root).chain(&self.expose) {
+            argv.extend(["--expose".into(), e.clone().into_os_string()]);
+        }
+        for name in &self.env {
+            argv.extend(["--env".into(), name.into()]);
         }
         if self.network {
             argv.push("--network".into());
-        } else if let Some(pid) = self.net {
-            argv.extend(["--join".into(), pid.to_string().into()]);
         }
-        if signals {
-            argv.push("--signals".into());
-        }
-        if self.read_only {
-            argv.push("--read-only".into());
-        }
-        if let Some(record) = &self.record {
-            argv.extend(["--record".into(), record.clone().into_os_string()]);
-        }
-        argv
     }
 
     /// `bash -c command`, confined, as one shell line (for the `claude` CLI's Bash tool).
@@ -169,12 +212,21 @@ impl Profile {
         }
         writable.extend(self.writable.iter().map(|w| w.display().to_string()));
         Some(format!(
-            "denied by baton's sandbox? Commands may write only in {}; {} keys and credentials ([sandbox] hidden) are hidden;{} signals reach only processes this command started",
+            "denied by baton's sandbox? Commands may write only in {}; {} keys and credentials ([sandbox] hidden) are hidden;{} signals reach only the session's processes",
             writable.join(", "),
-            if self.read_only { "the project is read-only to this session;" } else { ".baton/ is read-only;" },
+            if self.read_only {
+                "the project is read-only to this session;"
+            } else {
+                ".baton/, .git/config, .git/hooks and .git/info are read-only;"
+            },
             if self.network { "" } else { " the network is off (loopback inside the sandbox works);" }
         ))
     }
+}
+
+/// Where baton keeps what no session may read (`$XDG_STATE_HOME/baton/keys`).
+pub fn secrets_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "baton").and_then(|d| d.state_dir().map(|s| s.join("keys")))
 }
 
 /// The line of a failed confined command's output that shows the sandbox at work (a write
@@ -199,22 +251,6 @@ const NETWORK_SIGNS: &[&str] = &[
     "Temporary failure in name resolution",
 ];
 
-/// Whether `command` only signals processes (`kill`, `pkill`, with `sleep` and the like around
-/// them): the policy has checked its targets are the session's, so it may reach processes earlier
-/// commands started.
-pub fn signals_only(command: &str) -> bool {
-    let Ok(parsed) = crate::shell::parse(command) else { return false };
-    let names: Vec<&str> = parsed.commands.iter().filter_map(|c| c.words.first()).map(|w| w.text.as_str()).collect();
-    names.iter().any(|n| matches!(*n, "kill" | "pkill"))
-        && parsed.commands.iter().all(|c| {
-            c.writes.is_empty()
-                && c.words.first().is_none_or(|w| {
-                    !w.dynamic
-                        && matches!(w.text.as_str(), "kill" | "pkill" | "sleep" | "true" | "echo" | "wait" | "pgrep")
-                })
-        })
-}
-
 /// The `baton` executable that launches sandboxes: this one, or (in baton's own test binaries)
 /// the one cargo built beside them.
 pub fn launcher() -> Result<PathBuf, SandboxError> {
@@ -233,44 +269,132 @@ pub fn launcher() -> Result<PathBuf, SandboxError> {
 /// on this machine. Said once, before any session, with what to do about it.
 pub fn ready(config: &config::Sandbox) -> Result<(), SandboxError> {
     let scratch = tempfile::tempdir().map_err(|e| SandboxError::Unavailable(e.to_string()))?;
-    match with_tmp(scratch.path(), config, "baton-probe-")? {
-        Some((_tmp, profile)) => probe(&profile),
+    match session(scratch.path(), config, &Options { prefix: "baton-probe-", ..Options::default() })? {
+        Some(session) => probe(&session.profile),
         None => Ok(()),
     }
 }
 
-/// A sandbox for commands in `root` with a temporary directory of its own (its `TMPDIR`), which
-/// goes when the returned guard drops; `None` when the user turned the sandbox off.
-pub fn with_tmp(
-    root: &Path,
-    config: &config::Sandbox,
-    prefix: &str,
-) -> Result<Option<(tempfile::TempDir, Profile)>, SandboxError> {
+/// What a session's sandbox is made for.
+#[derive(Debug, Default, Clone)]
+pub struct Options<'a> {
+    /// The project is read-only to the session (the evaluator).
+    pub read_only: bool,
+    /// The prefix of the session's temporary directory.
+    pub prefix: &'a str,
+    /// Writable for the `claude` CLI alone: its settings directory for the session.
+    pub cli_state: Option<PathBuf>,
+    /// Left readable although they lie in `/tmp` (the CLI's binary).
+    pub expose: Vec<PathBuf>,
+}
+
+/// A session's sandbox: its profile, its temporary directory and the process holding its
+/// namespaces; when it drops, every process of the session ends.
+#[derive(Debug)]
+pub struct Session {
+    pub profile: Profile,
+    hold: Hold,
+    _tmp: tempfile::TempDir,
+}
+
+impl Session {
+    /// The launcher's arguments that run the `claude` CLI in this session (see [`Profile::cli`]).
+    pub fn cli(&self, program: &[OsString]) -> Vec<OsString> {
+        match &self.hold.cli_state {
+            Some(state) => self.profile.cli(program, state),
+            None => self.profile.wrap(program),
+        }
+    }
+
+    /// The holder's process id.
+    pub fn holder(&self) -> u32 {
+        self.hold.pid
+    }
+}
+
+/// The sandbox of one session in `root`; `None` when the user turned the sandbox off.
+pub fn session(root: &Path, config: &config::Sandbox, opts: &Options) -> Result<Option<Session>, SandboxError> {
     if config.mode == SandboxMode::Off {
         return Ok(None);
     }
     let tmp = tempfile::Builder::new()
-        .prefix(prefix)
+        .prefix(if opts.prefix.is_empty() { "baton-session-" } else { opts.prefix })
         .tempdir()
         .map_err(|e| SandboxError::Unavailable(format!("cannot make a temporary directory: {e}")))?;
-    Ok(Profile::new(root, config, tmp.path())?.map(|profile| (tmp, profile)))
+    let Some(mut profile) = Profile::new(root, config, tmp.path())? else { return Ok(None) };
+    profile = profile.read_only(opts.read_only);
+    profile = profile.expose_all(&opts.expose);
+    let hold = Hold::start(&profile, opts.cli_state.clone())?;
+    profile.way = Way::Holder(hold.pid);
+    Ok(Some(Session { profile, hold, _tmp: tmp }))
 }
 
-/// A session's sandbox: its profile, its temporary directory and its network, which go when it
-/// drops.
+/// `baton sandbox hold`, running: its standard input open until the session is over.
 #[derive(Debug)]
-pub struct Session {
-    pub profile: Profile,
-    pub net: Option<SessionNet>,
-    _tmp: tempfile::TempDir,
+struct Hold {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    pid: u32,
+    cli_state: Option<PathBuf>,
 }
 
-/// The sandbox of one session in `root`; `None` when the user turned the sandbox off.
-pub fn session(root: &Path, config: &config::Sandbox) -> Result<Option<Session>, SandboxError> {
-    let Some((tmp, profile)) = with_tmp(root, config, "baton-session-")? else { return Ok(None) };
-    let net = if config.network == config::Network::On { None } else { Some(SessionNet::start()?) };
-    let profile = profile.with_net(net.as_ref().map(SessionNet::pid));
-    Ok(Some(Session { profile, net, _tmp: tmp }))
+impl Hold {
+    fn start(profile: &Profile, cli_state: Option<PathBuf>) -> Result<Hold, SandboxError> {
+        let mut cmd = Command::new(&profile.launcher);
+        cmd.args(["sandbox", "hold", "--root"]).arg(&profile.root);
+        let mut writes = profile.writes();
+        writes.retain(|w| *w != profile.root);
+        writes.extend(cli_state.clone());
+        for w in &writes {
+            cmd.arg("--write").arg(w);
+        }
+        for h in &profile.hidden {
+            cmd.arg("--hide").arg(h);
+        }
+        for e in &profile.expose {
+            cmd.arg("--expose").arg(e);
+        }
+        if profile.network {
+            cmd.arg("--network");
+        }
+        if profile.read_only {
+            cmd.arg("--read-only");
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| SandboxError::Unavailable(format!("cannot start the session's sandbox: {e}")))?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        match line.trim().strip_prefix("ready ").and_then(|p| p.parse().ok()) {
+            Some(pid) => Ok(Hold { stdin: child.stdin.take(), child, pid, cli_state }),
+            None => {
+                let _ = child.kill();
+                let out = child.wait_with_output().ok();
+                let err = out.map(|o| String::from_utf8_lossy(&o.stderr).trim().to_owned()).unwrap_or_default();
+                let err = err.trim_start_matches("baton sandbox: ").to_owned();
+                Err(SandboxError::Unavailable(if err.is_empty() {
+                    "the session's sandbox did not start".into()
+                } else {
+                    err
+                }))
+            }
+        }
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        // Its standard input closes; the holder ends, and the kernel ends the session's
+        // processes with its PID namespace. A kill makes sure.
+        drop(self.stdin.take());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// Checks that a confined command runs here: the kernel has what the sandbox needs.
@@ -278,6 +402,7 @@ pub fn probe(profile: &Profile) -> Result<(), SandboxError> {
     let argv = profile.argv("true");
     let out = std::process::Command::new(&argv[0])
         .args(&argv[1..])
+        .current_dir(profile.root())
         .stdin(std::process::Stdio::null())
         .output()
         .map_err(|e| SandboxError::Unavailable(e.to_string()))?;

@@ -365,7 +365,8 @@ impl Backend for AnthropicBackend {
 
     fn run(&self, req: SessionRequest, events: UnboundedSender<AgentEvent>) -> BoxFuture<'_, SessionEnd> {
         Box::pin(async move {
-            let sandbox = match crate::sandbox::session(&req.workdir, &self.policy_config.sandbox) {
+            let opts = crate::sandbox::Options { read_only: req.read_only, ..Default::default() };
+            let sandbox = match crate::sandbox::session(&req.workdir, &self.policy_config.sandbox, &opts) {
                 Ok(s) => s,
                 Err(e) => {
                     let message = e.to_string();
@@ -374,12 +375,9 @@ impl Backend for AnthropicBackend {
                     return SessionEnd { reason, usage: Usage::default(), cost_usd: 0.0, turns: 0, notes: Vec::new() };
                 }
             };
-            let mut ctx =
-                ToolContext::new(&req.workdir, req.cancel.clone()).with_session(req.session.clone()).with_sandbox(
-                    sandbox
-                        .as_ref()
-                        .map(|s| s.profile.clone().with_record(req.sandbox_record.clone()).read_only(req.read_only)),
-                );
+            let mut ctx = ToolContext::new(&req.workdir, req.cancel.clone())
+                .with_session(req.session.clone())
+                .with_sandbox(sandbox.as_ref().map(|s| s.profile.clone()));
             if let Some(path) = &req.pid_file {
                 ctx = ctx.with_group_file(path.clone());
             }

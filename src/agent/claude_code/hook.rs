@@ -41,7 +41,12 @@ pub fn pre_tool_use_hook(input: &str, project_root: Option<&Path>) -> Option<Val
     // baton started the CLI with its permission prompt on stdio and will put the question to
     // the operator; otherwise a program off the allowlist is refused.
     let asking = std::env::var_os(ASK_ENV).is_some_and(|v| v == "1");
-    let policy = crate::agent::policy::Policy::new(&root, &config).read_only(read_only).asking(asking);
+    let mut policy = crate::agent::policy::Policy::new(&root, &config).read_only(read_only).asking(asking);
+    let tmp = std::env::var_os("TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
+    if config.sandbox.mode == config::SandboxMode::On {
+        // As for baton's own agent: the session's temporary directory, not all of /tmp.
+        policy = policy.with_tmpdir(&tmp);
+    }
     let cwd = cwd.unwrap_or_else(|| root.clone());
     let tool = v["tool_name"].as_str().unwrap_or("");
     use crate::agent::policy::Decision;
@@ -54,16 +59,11 @@ pub fn pre_tool_use_hook(input: &str, project_root: Option<&Path>) -> Option<Val
         Decision::Deny(reason) => Some(deny(reason)),
         Decision::Allow | Decision::Ask(_) if tool == "Bash" => {
             // The command runs, inside baton's sandbox: the hook hands the CLI the confined form.
-            let tmp = std::env::var_os("TMPDIR").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
             match crate::sandbox::Profile::new(&root, &config.sandbox, &tmp) {
                 Ok(None) => None,
                 Err(e) => Some(deny(e.to_string())),
                 Ok(Some(profile)) => {
-                    let net = std::env::var(crate::sandbox::NET_ENV).ok().and_then(|p| p.parse().ok());
-                    let profile = profile
-                        .with_record(std::env::var_os(crate::sandbox::RECORD_ENV).map(PathBuf::from))
-                        .with_net(net)
-                        .read_only(read_only);
+                    let profile = profile.read_only(read_only);
                     let mut input = v["tool_input"].clone();
                     let command = input["command"].as_str().unwrap_or("").to_owned();
                     input["command"] = Value::String(profile.shell_line(&command));

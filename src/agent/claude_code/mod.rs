@@ -12,6 +12,7 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 use tokio::sync::mpsc::UnboundedSender;
 
 mod hook;
+mod login;
 mod parser;
 
 pub use hook::pre_tool_use_hook;
@@ -85,8 +86,6 @@ pub struct ClaudeCodeBackend {
     config: config::Config,
     /// The hook confines the CLI's Bash commands (`[sandbox] mode = "on"`).
     sandboxed: bool,
-    /// The sandbox's network is off: the session's commands share a loopback of their own.
-    network_off: bool,
     /// How long an interrupted `claude` gets between SIGINT, SIGTERM and SIGKILL.
     pub grace: Duration,
     /// Environment for `claude` on top of baton's own (which passes through).
@@ -101,7 +100,6 @@ impl ClaudeCodeBackend {
             baton,
             model: config.agent.model.clone(),
             sandboxed: config.sandbox.mode == config::SandboxMode::On,
-            network_off: config.sandbox.network == config::Network::Off,
             price: config.price(&config.agent.model),
             config: config.clone(),
             grace: Duration::from_secs(3),
@@ -132,7 +130,8 @@ impl ClaudeCodeBackend {
         json!({"hooks": {"PreToolUse": [{"matcher": "*", "hooks": [{"type": "command", "command": command, "timeout": 30}]}]}})
     }
 
-    fn command(&self, req: &SessionRequest, mcp: Option<&(PathBuf, Vec<String>)>) -> tokio::process::Command {
+    /// The CLI and its arguments for one session.
+    fn argv(&self, req: &SessionRequest, mcp: Option<&(PathBuf, Vec<String>)>) -> Vec<std::ffi::OsString> {
         let mut allowed: Vec<String> = ALLOWED_TOOLS
             .iter()
             .filter(|t| !(req.read_only && WRITING_TOOLS.contains(t)))
@@ -140,39 +139,46 @@ impl ClaudeCodeBackend {
             .collect();
         allowed.extend(self.config.agent.mcp_tools.iter().cloned());
         allowed.extend(mcp.iter().flat_map(|(_, tools)| tools.iter().cloned()));
-        let mut cmd = tokio::process::Command::new(&self.claude);
-        cmd.arg("-p")
-            .args(["--output-format", "stream-json", "--verbose", "--include-partial-messages"])
-            .args(["--input-format", "stream-json"])
-            .args(["--model", &self.model])
-            .args(["--max-turns", &req.limits.max_turns.to_string()])
-            .args(["--allowedTools", &allowed.join(",")])
-            .args(["--permission-mode", "acceptEdits"])
-            .args(["--settings", &self.settings(&req.workdir).to_string()]);
+        let mut argv: Vec<std::ffi::OsString> = vec![self.claude.clone().into()];
+        let mut push = |args: &[&str]| argv.extend(args.iter().map(|a| std::ffi::OsString::from(*a)));
+        push(&["-p", "--output-format", "stream-json", "--verbose", "--include-partial-messages"]);
+        push(&["--input-format", "stream-json"]);
+        push(&["--model", &self.model]);
+        push(&["--max-turns", &req.limits.max_turns.to_string()]);
+        push(&["--allowedTools", &allowed.join(",")]);
+        push(&["--permission-mode", "acceptEdits"]);
+        push(&["--settings", &self.settings(&req.workdir).to_string()]);
+        // No settings file is read: not the project's (an agent can write `.claude/`), not the
+        // user's or local ones; baton's own come through --settings. No MCP server but baton's.
+        push(&["--setting-sources", "", "--strict-mcp-config"]);
         if req.read_only {
             // The hook refuses them too (it reads READ_ONLY_ENV), and the sandbox holds the tree.
-            cmd.args(["--disallowedTools", &WRITING_TOOLS.join(",")]);
-            cmd.env(crate::sandbox::READ_ONLY_ENV, "1");
+            push(&["--disallowedTools", &WRITING_TOOLS.join(",")]);
         }
         if req.asker.is_some() {
             // A command off the allowlist: the hook answers `ask` (with the confined command),
             // and the CLI puts it to baton on stdio (`can_use_tool`), which puts it to the operator.
-            cmd.args(["--permission-prompt-tool", "stdio"]);
-            cmd.env(hook::ASK_ENV, "1");
+            push(&["--permission-prompt-tool", "stdio"]);
         }
         if let Some((path, _)) = mcp {
-            cmd.arg("--mcp-config").arg(path).arg("--strict-mcp-config");
+            argv.push("--mcp-config".into());
+            argv.push(path.clone().into());
         }
-        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
-        // The CLI's commands inherit the mark, and so does baton's hook, which compares them.
-        cmd.env(super::policy::procs::SESSION_ENV, &req.session);
-        cmd.current_dir(&req.workdir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
-            .kill_on_drop(true);
-        cmd
+        argv
+    }
+
+    /// The CLI's environment: what it needs to reach the model (see [`login::cli_keeps`]), the
+    /// sandbox's allowlist, and what baton was told to give it; never baton's other credentials.
+    fn env(&self) -> Vec<(String, String)> {
+        let var = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+        let (bedrock, vertex) = (var("CLAUDE_CODE_USE_BEDROCK"), var("CLAUDE_CODE_USE_VERTEX"));
+        let mut env: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| {
+                crate::sandbox::env_allowed(k, &self.config.sandbox.env) || login::cli_keeps(k, bedrock, vertex)
+            })
+            .collect();
+        env.extend(self.env.iter().cloned());
+        env
     }
 }
 
@@ -227,24 +233,16 @@ impl ClaudeCodeBackend {
     fn mcp(
         &self,
         req: &SessionRequest,
-        tmp: &Path,
-        net: Option<&crate::sandbox::SessionNet>,
+        dir: &Path,
+        profile: Option<&crate::sandbox::Profile>,
     ) -> Result<Option<(PathBuf, Vec<String>)>, String> {
         let servers = self.config.mcp_servers(&req.workdir).map_err(|e| e.to_string())?;
         if servers.is_empty() {
             return Ok(None);
         }
-        let profile = match self.sandboxed {
-            true => crate::sandbox::Profile::new(&req.workdir, &self.config.sandbox, tmp)
-                .map_err(|e| e.to_string())?
-                .map(|p| {
-                    p.with_net(net.map(|n| n.pid())).with_record(req.sandbox_record.clone()).read_only(req.read_only)
-                }),
-            false => None,
-        };
         let mark = [(super::policy::procs::SESSION_ENV.to_owned(), req.session.clone())];
-        let config = super::mcp::claude_config(&servers, profile.as_ref(), &mark);
-        let path = tmp.join("mcp.json");
+        let config = super::mcp::claude_config(&servers, profile, &mark);
+        let path = dir.join("mcp.json");
         std::fs::write(&path, config.to_string()).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
         Ok(Some((path, servers.iter().map(|s| format!("mcp__{}", s.name)).collect())))
     }
@@ -281,35 +279,83 @@ impl Backend for ClaudeCodeBackend {
                 turns: 0,
                 notes: Vec::new(),
             };
-            // The session's own temporary directory: the CLI's commands get it as TMPDIR, and the
-            // hook confines them to it (with the project).
-            let tmp = match tempfile::Builder::new().prefix("baton-session-").tempdir() {
-                Ok(t) => t,
-                Err(e) => return crashed(format!("cannot make the session's temporary directory: {e}")),
+            // The CLI's own settings directory, holding a copy of the operator's login.
+            let env = self.env();
+            let login = match login::Login::seed(&env) {
+                Ok(l) => l,
+                Err(e) => return crashed(format!("cannot make the CLI's settings directory: {e}")),
             };
-            // One loopback for the session's commands: the hook has them join it.
-            let net = match self.sandboxed && self.network_off {
-                true => match crate::sandbox::SessionNet::start() {
-                    Ok(n) => Some(n),
+            // The session's sandbox: the CLI runs in it, and so does everything it starts.
+            // The CLI's own program and the home it is given stay readable where the session's view
+            // covers them (in /tmp).
+            let mut exposed: Vec<PathBuf> =
+                self.claude.canonicalize().ok().and_then(|c| c.parent().map(Path::to_owned)).into_iter().collect();
+            exposed.extend(env.iter().filter(|(k, _)| k == "HOME").map(|(_, v)| PathBuf::from(v)));
+            let opts = crate::sandbox::Options {
+                read_only: req.read_only,
+                prefix: "baton-session-",
+                cli_state: Some(login.dir().to_owned()),
+                expose: exposed.clone(),
+            };
+            // The project's settings as they are now, as the hook reads them for every call.
+            let config = config::Config::load(&req.workdir).unwrap_or_else(|_| self.config.clone());
+            let sandbox = match self.sandboxed {
+                true => match crate::sandbox::session(&req.workdir, &config.sandbox, &opts) {
+                    Ok(s) => s,
                     Err(e) => return crashed(e.to_string()),
                 },
                 false => None,
             };
-            let mcp = match self.mcp(&req, tmp.path(), net.as_ref()) {
+            // The session's own temporary directory: the CLI's commands get it as TMPDIR, and the
+            // hook confines them to it (with the project).
+            let own_tmp = match &sandbox {
+                Some(_) => None,
+                None => match tempfile::Builder::new().prefix("baton-session-").tempdir() {
+                    Ok(t) => Some(t),
+                    Err(e) => return crashed(format!("cannot make the session's temporary directory: {e}")),
+                },
+            };
+            let tmp: PathBuf = match (&sandbox, &own_tmp) {
+                (Some(s), _) => s.profile.tmp().to_owned(),
+                (None, Some(t)) => t.path().to_owned(),
+                (None, None) => std::env::temp_dir(),
+            };
+            // The CLI's MCP servers start inside its sandbox, so they enter the session's the way
+            // its commands do.
+            let nested = sandbox.as_ref().and_then(|s| {
+                crate::sandbox::Profile::new(&req.workdir, &config.sandbox, s.profile.tmp())
+                    .ok()
+                    .flatten()
+                    .map(|p| p.read_only(req.read_only).expose_all(&opts.expose))
+            });
+            let mcp = match self.mcp(&req, login.dir(), nested.as_ref()) {
                 Ok(m) => m,
                 Err(e) => {
                     let _ = events.send(AgentEvent::Notice { text: format!("no MCP servers this session: {e}") });
                     None
                 }
             };
-            let mut command = self.command(&req, mcp.as_ref());
-            command.env("TMPDIR", tmp.path());
-            if let Some(net) = &net {
-                command.env(crate::sandbox::NET_ENV, net.pid().to_string());
+            let mut argv = self.argv(&req, mcp.as_ref());
+            if let Some(s) = &sandbox {
+                argv = s.cli(&argv);
             }
-            if let Some(record) = &req.sandbox_record {
-                command.env(crate::sandbox::RECORD_ENV, record);
+            let mut command = tokio::process::Command::new(&argv[0]);
+            command.args(&argv[1..]).env_clear().envs(env).env("CLAUDE_CONFIG_DIR", login.dir()).env("TMPDIR", &tmp);
+            if req.read_only {
+                command.env(crate::sandbox::READ_ONLY_ENV, "1");
             }
+            if req.asker.is_some() {
+                command.env(hook::ASK_ENV, "1");
+            }
+            // The CLI's commands inherit the mark, and so does baton's hook, which compares them.
+            command
+                .env(super::policy::procs::SESSION_ENV, &req.session)
+                .current_dir(&req.workdir)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .process_group(0)
+                .kill_on_drop(true);
             let mut child = match command.spawn() {
                 Ok(c) => c,
                 Err(e) => return crashed(format!("cannot start {}: {e}", self.claude.display())),
@@ -408,6 +454,12 @@ impl Backend for ClaudeCodeBackend {
                 let _ = std::fs::remove_file(path);
             }
             let stderr_tail = stderr_task.await.unwrap_or_default();
+            // Everything the session started ends with its sandbox; a login the CLI refreshed
+            // goes back to the operator's settings.
+            drop(sandbox);
+            if let Some(said) = login.sync_back() {
+                tracing::info!("{said}");
+            }
             let (reason, usage, cost_usd, turns) = parser.end(&stderr_tail);
             SessionEnd { reason: stopped.unwrap_or(reason), usage, cost_usd, turns, notes: parser.notes() }
         })

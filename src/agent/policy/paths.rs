@@ -93,6 +93,11 @@ impl Policy {
                     "`{shown}` is inside the repository's own files (.git): change them with git commands, not by writing them"
                 ));
             }
+            if real.starts_with(self.root.join(".baton")) {
+                return Some(format!(
+                    "`{shown}` is baton's own state (.baton): its journal, settings and prompts are the operator's, and read-only to agents"
+                ));
+            }
             return None;
         }
         if self.writable.iter().any(|w| confine(w, path).is_some()) {

@@ -98,7 +98,12 @@ pub(super) fn pkill(w: &mut Walk, args: &[Word]) -> Check {
         }
         i += 1;
     }
-    let Some(pattern) = pattern else { return Ok(()) };
+    let Some(pattern) = pattern else {
+        return Err(
+            "`pkill` without a pattern selects processes by user, group, session or terminal, which reaches processes this session did not start; name a pattern (`pkill -f PATTERN`) or the ids (`kill PID`)"
+                .into(),
+        );
+    };
     let source = if exact { format!("^(?:{pattern})$") } else { pattern.to_owned() };
     let re = regex::RegexBuilder::new(&source)
         .case_insensitive(ignore_case)

@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::beneath::Beneath;
 use super::{ToolContext, ToolOutput, required, shown};
 
 const DEFAULT_LIMIT: usize = 2000;
@@ -16,10 +17,15 @@ macro_rules! try_out {
     };
 }
 
+/// The project, held open: what the tools read and write is opened beneath it.
+fn beneath(ctx: &ToolContext) -> std::io::Result<Beneath> {
+    Beneath::new(ctx.root())
+}
+
 pub fn read(input: &Value, ctx: &ToolContext) -> ToolOutput {
     let path = try_out!(required(input, "read_file", "path"));
     let full = try_out!(ctx.resolve(path));
-    let bytes = match std::fs::read(&full) {
+    let bytes = match beneath(ctx).and_then(|b| b.read(&full)) {
         Ok(b) => b,
         Err(e) => return ToolOutput::error(format!("cannot read {path}: {e}")),
     };
@@ -53,13 +59,12 @@ pub fn write(input: &Value, ctx: &ToolContext) -> ToolOutput {
     let path = try_out!(required(input, "write_file", "path"));
     let content = try_out!(required(input, "write_file", "content"));
     let full = try_out!(ctx.resolve(path));
-    if let Some(dir) = full.parent()
-        && let Err(e) = std::fs::create_dir_all(dir)
-    {
-        return ToolOutput::error(format!("cannot create the directory for {path}: {e}"));
-    }
-    let existed = full.exists();
-    match std::fs::write(&full, content) {
+    let b = match beneath(ctx) {
+        Ok(b) => b,
+        Err(e) => return ToolOutput::error(format!("cannot write {path}: {e}")),
+    };
+    let existed = b.exists(&full);
+    match b.write(&full, content.as_bytes()) {
         Ok(()) => ToolOutput::ok(format!(
             "{} {} ({} lines)",
             if existed { "replaced" } else { "created" },
@@ -76,8 +81,13 @@ pub fn edit(input: &Value, ctx: &ToolContext) -> ToolOutput {
     let new = try_out!(required(input, "edit", "new_string"));
     let all = input.get("replace_all").and_then(Value::as_bool).unwrap_or(false);
     let full = try_out!(ctx.resolve(path));
-    let text = match std::fs::read_to_string(&full) {
-        Ok(t) => t,
+    let b = match beneath(ctx) {
+        Ok(b) => b,
+        Err(e) => return ToolOutput::error(format!("cannot read {path}: {e}")),
+    };
+    let text = match b.read(&full).map(String::from_utf8) {
+        Ok(Ok(t)) => t,
+        Ok(Err(_)) => return ToolOutput::error(format!("cannot edit {path}: it is not UTF-8 text")),
         Err(e) => return ToolOutput::error(format!("cannot read {path}: {e}")),
     };
     if old.is_empty() {
@@ -93,7 +103,7 @@ pub fn edit(input: &Value, ctx: &ToolContext) -> ToolOutput {
         1 => text.replacen(old, new, 1),
         n if all => {
             let t = text.replace(old, new);
-            if let Err(e) = std::fs::write(&full, &t) {
+            if let Err(e) = b.write(&full, t.as_bytes()) {
                 return ToolOutput::error(format!("cannot write {path}: {e}"));
             }
             return ToolOutput::ok(format!("replaced {n} occurrences in {}", shown(ctx, &full)));
@@ -104,7 +114,7 @@ pub fn edit(input: &Value, ctx: &ToolContext) -> ToolOutput {
             ));
         }
     };
-    match std::fs::write(&full, replaced) {
+    match b.write(&full, replaced.as_bytes()) {
         Ok(()) => ToolOutput::ok(format!("edited {}", shown(ctx, &full))),
         Err(e) => ToolOutput::error(format!("cannot write {path}: {e}")),
     }
@@ -113,7 +123,7 @@ pub fn edit(input: &Value, ctx: &ToolContext) -> ToolOutput {
 pub fn list(input: &Value, ctx: &ToolContext) -> ToolOutput {
     let path = input.get("path").and_then(Value::as_str).unwrap_or(".");
     let full = try_out!(ctx.resolve(path));
-    let entries = match std::fs::read_dir(&full) {
+    let entries = match beneath(ctx).and_then(|b| b.read_dir(&full)) {
         Ok(e) => e,
         Err(e) => return ToolOutput::error(format!("cannot list {path}: {e}")),
     };

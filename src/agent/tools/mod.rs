@@ -3,8 +3,10 @@
 //! on timeout or cancellation.
 
 mod bash;
+mod beneath;
 mod files;
 mod search;
+pub mod serve;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -45,12 +47,22 @@ pub struct ToolContext {
     session: Option<String>,
     /// How the session's commands are confined; `None` runs them unconfined.
     sandbox: Option<crate::sandbox::Profile>,
+    /// The file tools' process of a sandboxed session, started at its first call.
+    files: Arc<tokio::sync::Mutex<Option<serve::Server>>>,
 }
 
 impl ToolContext {
     pub fn new(root: &Path, cancel: CancellationToken) -> Self {
         let root = root.canonicalize().unwrap_or_else(|_| root.to_owned());
-        ToolContext { root, cancel, groups: Arc::default(), group_file: None, session: None, sandbox: None }
+        ToolContext {
+            root,
+            cancel,
+            groups: Arc::default(),
+            group_file: None,
+            session: None,
+            sandbox: None,
+            files: Arc::default(),
+        }
     }
 
     /// Marks every command with `session` (in [`crate::agent::policy::procs::SESSION_ENV`]).
@@ -227,21 +239,48 @@ pub async fn run(name: &str, input: &Value, ctx: &ToolContext) -> ToolOutput {
             Some(cmd) => bash::run(cmd, input.get("timeout").and_then(Value::as_u64), ctx).await,
             None => ToolOutput::error("bash needs a `command` string"),
         },
-        "read_file" | "write_file" | "edit" | "list" | "glob" | "grep" => {
-            let (name, input, ctx) = (name.to_owned(), input.clone(), ctx.clone());
-            tokio::task::spawn_blocking(move || match name.as_str() {
-                "read_file" => files::read(&input, &ctx),
-                "write_file" => files::write(&input, &ctx),
-                "edit" => files::edit(&input, &ctx),
-                "list" => files::list(&input, &ctx),
-                "glob" => search::glob(&input, &ctx),
-                _ => search::grep(&input, &ctx),
-            })
-            .await
-            .unwrap_or_else(|e| ToolOutput::error(format!("the tool failed: {e}")))
-        }
+        "read_file" | "write_file" | "edit" | "list" | "glob" | "grep" => match &ctx.sandbox {
+            Some(profile) => behind_the_wall(name, input, ctx, profile).await,
+            None => {
+                let (name, input, ctx) = (name.to_owned(), input.clone(), ctx.clone());
+                tokio::task::spawn_blocking(move || serve::in_process(&name, &input, &ctx))
+                    .await
+                    .unwrap_or_else(|e| ToolOutput::error(format!("the tool failed: {e}")))
+            }
+        },
         other => ToolOutput::error(format!("there is no tool named `{other}`")),
     }
+}
+
+/// Runs a file tool in the session's file tools process (started at the first call, and again
+/// after it died: an agent's `kill -9 -1` reaches it, it is the session's).
+async fn behind_the_wall(
+    name: &str,
+    input: &Value,
+    ctx: &ToolContext,
+    profile: &crate::sandbox::Profile,
+) -> ToolOutput {
+    let mut server = ctx.files.lock().await;
+    if server.is_none() {
+        match serve::Server::start(&ctx.root, profile) {
+            Ok(s) => *server = Some(s),
+            Err(e) => return ToolOutput::error(format!("cannot start baton's file tools in the sandbox: {e}")),
+        }
+    }
+    let Some(running) = server.as_mut() else { return ToolOutput::error("no file tools process") };
+    let answer = tokio::select! {
+        a = running.call(name, input) => a,
+        _ = ctx.cancel.cancelled() => {
+            *server = None;
+            return ToolOutput::error("[interrupted by the operator]");
+        }
+    };
+    answer.unwrap_or_else(|e| {
+        *server = None;
+        ToolOutput::error(format!(
+            "baton's file tools process failed ({e}); the call was not completed, and the next call starts it again"
+        ))
+    })
 }
 
 /// Reads a required string field, or says which is missing.
