@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 
 /// Where baton keeps the keys that seal its journals: `$XDG_STATE_HOME/baton/keys/` on Linux
 /// (`~/.local/state/baton/keys/`). Nothing an agent runs may read it.
+/// (The sandbox hides this same directory: `sandbox::secrets_dir`.)
 pub fn dir() -> Option<PathBuf> {
-    let dirs = directories::ProjectDirs::from("", "", "baton")?;
-    Some(dirs.state_dir().unwrap_or_else(|| dirs.data_local_dir()).join("keys"))
+    directories::ProjectDirs::from("", "", "baton").and_then(|d| d.state_dir().map(|s| s.join("keys")))
 }
 
 /// How far the journal was sealed, and what came before sealing began: kept beside the key, out
