@@ -49,7 +49,8 @@ const ATTACKS: &[(&str, &str)] = &[
          run('git', 'reflog', 'expire', '--expire=now', '--all')\n\
          run('git', 'gc', '-q', '--prune=now')",
     ),
-    ("rmtree", "import shutil\nshutil.rmtree('.git')"),
+    // All it can: the sandbox keeps .git/config, hooks and info (read-only), the rest goes.
+    ("rmtree", "import shutil\nshutil.rmtree('.git', ignore_errors=True)"),
 ];
 
 fn scenario(attack: &str) -> Scenario {
@@ -153,6 +154,8 @@ async fn each_attack_leaves_the_operators_history(cli: bool) {
         // The review says what happened.
         let said = review.history.join("; ");
         let expected = match *name {
+            // Gone, or damaged past opening where the sandbox kept what it keeps read-only.
+            "rmtree" if !said.contains("the repository is gone") => "the repository is damaged",
             "rmtree" => "the repository is gone (.git was removed): baton rebuilt it from its mirror",
             _ => "the session rewrote history: 1 commit of the branch",
         };
