@@ -172,6 +172,8 @@ pub struct JournalRead {
 #[derive(Debug, Default, Clone)]
 pub struct Cursor {
     offset: u64,
+    /// Lines read so far, so a problem is named by its line in the file.
+    lines: usize,
     chain: Chain,
 }
 
@@ -249,7 +251,7 @@ fn scan(
     // Lines from before sealing began wait for the first sealed record to vouch for them.
     let mut legacy: Vec<Entry> = Vec::new();
     let mut line = Vec::new();
-    let mut number = 0;
+    let mut number = cursor.lines;
     let starting = cursor.offset == 0;
     loop {
         line.clear();
@@ -263,6 +265,7 @@ fn scan(
         }
         let at = cursor.offset;
         cursor.offset += line.len() as u64;
+        cursor.lines = number;
         let text = line.trim_ascii();
         let verdict = if text.is_empty() { None } else { Some(cursor.chain.judge(key, &line, number, at)) };
         let parsed = (!text.is_empty()).then(|| serde_json::from_slice::<Entry>(text));
@@ -328,7 +331,7 @@ fn scan(
         }
     }
     if take_torn || line.is_empty() || line.ends_with(b"\n") {
-        out.problems.extend(cursor.chain.finish(head, number, cursor.offset));
+        out.problems.extend(cursor.chain.finish(head, cursor.lines, cursor.offset));
     }
     Ok(out)
 }
