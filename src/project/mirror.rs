@@ -53,35 +53,43 @@ impl Mirror {
     /// `.git/info/exclude`; and the operator's uncommitted files in `theirs`.
     pub fn keep(&self, repo: &Repo, theirs: &[Uncommitted]) -> Result<(), RepoError> {
         let refs = repo.kept_refs()?;
-        match self.refs()?.is_empty() {
+        let kept = self.refs()?;
+        match kept.is_empty() {
             // The first time, the whole history: one pack, through git's local transport.
             true => self.fetch_from(repo)?,
             // Then only what is new, object by object: a session's worth.
             false => self.copy_from(repo, &refs)?,
         }
+        // Only the refs that moved are written.
         for (name, oid) in &refs {
-            self.git.reference(name, *oid, true, "baton: kept").map_err(git(format!("keeping {name}")))?;
+            if !kept.contains(&(name.clone(), *oid)) {
+                self.git.reference(name, *oid, true, "baton: kept").map_err(git(format!("keeping {name}")))?;
+            }
         }
         // Refs the repository no longer has go from the mirror (their objects stay).
-        for (name, _) in self.refs()? {
-            if !refs.iter().any(|(n, _)| *n == name)
-                && let Ok(mut r) = self.git.find_reference(&name)
+        for (name, _) in &kept {
+            if !refs.iter().any(|(n, _)| n == name)
+                && let Ok(mut r) = self.git.find_reference(name)
             {
                 r.delete().map_err(git(format!("forgetting {name} in the mirror")))?;
             }
         }
-        match repo.branch() {
-            Some(branch) => self.git.set_head(&format!("refs/heads/{branch}")),
+        let head = match repo.branch() {
+            Some(branch) if self.branch().as_deref() != Some(branch.as_str()) => {
+                self.git.set_head(&format!("refs/heads/{branch}"))
+            }
+            Some(_) => Ok(()),
             None => match repo.head()? {
                 Some(oid) => self.git.set_head_detached(oid),
                 None => Ok(()),
             },
-        }
-        .map_err(git("keeping the branch in the mirror"))?;
+        };
+        head.map_err(git("keeping the branch in the mirror"))?;
         for (name, kept) in [("config", "project-config"), ("info/exclude", "project-exclude")] {
+            let path = self.dir.join(kept);
             match std::fs::read(repo.git_dir().join(name)) {
-                Ok(bytes) => super::fsio::atomic_write(&self.dir.join(kept), &bytes)
-                    .map_err(io(format!("keeping .git/{name}")))?,
+                Ok(bytes) if std::fs::read(&path).is_ok_and(|k| k == bytes) => {}
+                Ok(bytes) => super::fsio::atomic_write(&path, &bytes).map_err(io(format!("keeping .git/{name}")))?,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(io(format!("reading .git/{name}"))(e)),
             }
