@@ -49,7 +49,8 @@ enum Command {
         /// How fast the scripted model types.
         #[arg(long, value_enum, default_value = "normal")]
         pace: commands::demo::DemoPace,
-        /// Drive the demo with baton's own agent or with the real Claude Code CLI.
+        /// Drive the demo with baton's own agent (on the Messages API or on chat completions) or
+        /// with the real Claude Code CLI.
         #[arg(long, value_enum, default_value = "anthropic")]
         backend: BackendKind,
         /// The `claude` binary, for --backend claude-code.
@@ -282,7 +283,7 @@ fn run(cli: Cli) -> color_eyre::Result<u8> {
             let dir = dir.map(|d| base.join(d));
             let args = commands::demo::DemoArgs { dir, pace, backend, claude_bin, web };
             if !headless {
-                return commands::screen::demo(args, out).map(status);
+                return commands::screen::demo(args, out);
             }
             return commands::demo::headless(args, json, out);
         }
@@ -301,11 +302,15 @@ fn run(cli: Cli) -> color_eyre::Result<u8> {
             return Ok(0);
         }
         Some(Command::Run { headless, json, backend, model, sessions, approve, budget, claude_bin, ask }) => {
-            if !headless {
-                return Err(color_eyre::eyre::eyre!("the screen is not built yet: use `baton run --headless`"));
+            if json && !headless {
+                return Err(color_eyre::eyre::eyre!("--json goes with --headless: the screen has no JSON to print"));
             }
             let args =
                 commands::run::RunArgs { json, backend, model, sessions, approve, budget_usd: budget, claude_bin, ask };
+            if !headless {
+                // The loop with the screen, as `baton` opens it, with these settings.
+                return commands::screen::open(project()?, args, out);
+            }
             return commands::run::run(project()?, args, out);
         }
         Some(Command::ScriptedModel { scenario }) => {
@@ -347,14 +352,14 @@ fn run(cli: Cli) -> color_eyre::Result<u8> {
             commands::answer::run(&project()?, number, answer, out)
         }
         None => {
-            return commands::screen::open(Project::open(&base)?, commands::run::RunArgs::default(), out).map(status);
+            return commands::screen::open(Project::open(&base)?, commands::run::RunArgs::default(), out);
         }
         Some(Command::Attach) => {
             let project = project()?;
             if baton::project::lock::holder(&project.baton_dir()).is_none() {
                 writeln!(out, "no loop runs on {} now: the screen runs it here", project.root().display())?;
             }
-            return commands::screen::open(project, commands::run::RunArgs::default(), out).map(status);
+            return commands::screen::open(project, commands::run::RunArgs::default(), out);
         }
         Some(Command::Features { command }) => match command {
             FeaturesCommand::List { json } => commands::features::list(&project()?, json, out),

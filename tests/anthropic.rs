@@ -5,95 +5,29 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use baton::agent::anthropic::{AnthropicBackend, RetryPolicy};
-use baton::agent::scripted::{Scenario, ScriptedModel};
-use baton::agent::{AgentEvent, Backend, EndReason, Limits, SessionEnd, SessionRequest};
+use baton::agent::scripted::Profile;
+use baton::agent::{AgentEvent, Backend, EndReason, Limits};
 use baton::project::config::Config;
-use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-struct Ran {
-    end: SessionEnd,
-    events: Vec<AgentEvent>,
-    requests: Vec<Value>,
-    elapsed: Duration,
-}
+use common::{Scripted as Ran, assert_greeter_done, greeter as session};
 
 async fn run(scenario: &str, dir: &Path, limits: Limits, cancel: CancellationToken) -> Ran {
-    let scenario = Scenario::parse("test.toml", scenario).unwrap();
-    let model = ScriptedModel::start(scenario, None).await.unwrap();
-    let backend =
-        AnthropicBackend::new(&model.url(), "test-key", &Config::default()).unwrap().with_retry(RetryPolicy {
+    let backend = |url: &str| -> Box<dyn Backend> {
+        Box::new(AnthropicBackend::new(url, "test-key", &Config::default()).unwrap().with_retry(RetryPolicy {
             max_attempts: 4,
             base_delay: Duration::from_millis(20),
             max_delay: Duration::from_millis(200),
-        });
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let request = SessionRequest::new("Build the greeter.", dir, limits, cancel);
-    let started = Instant::now();
-    let end = backend.run(request, tx).await;
-    let elapsed = started.elapsed();
-    let mut events = Vec::new();
-    while let Ok(e) = rx.try_recv() {
-        events.push(e);
-    }
-    Ran { end, events, requests: model.requests(), elapsed }
+        }))
+    };
+    common::scripted(backend, Profile::Anthropic, scenario, dir, limits, cancel).await
 }
 
 fn limits() -> Limits {
     Limits { max_turns: 20, wall_time: Duration::from_secs(60) }
-}
-
-/// A four-turn session: look, write a script, edit it, run and commit it, then a closing word.
-fn session(fault_on_write: &str) -> String {
-    format!(
-        r##"
-name = "greeter"
-pace = {{ chunk_chars = 5 }}
-
-[[turns]]
-id = "look"
-start = "Build the greeter"
-thinking = "I should look around first."
-text = "Let me get my bearings."
-tools = [{{ name = "bash", input = {{ command = "git status --short && ls" }} }}]
-
-[[turns]]
-id = "write"
-text = "Writing the script."
-tools = [{{ name = "write_file", input = {{ path = "bin/greet.sh", content = "#!/bin/sh\necho \"hello, $1\"\n" }} }}]
-{fault_on_write}
-
-[[turns]]
-id = "edit"
-tools = [{{ name = "edit", input = {{ path = "bin/greet.sh", old_string = "hello", new_string = "Hello" }} }}]
-
-[[turns]]
-id = "commit"
-tools = [{{ name = "bash", input = {{ command = "sh bin/greet.sh world && git add -A && git commit -qm 'Add the greeter' && git log --oneline | wc -l" }} }}]
-next = [{{ when = 'Hello, (?P<who>\w+)', goto = "done" }}]
-
-[[turns]]
-id = "done"
-text = "The greeter says hello to {{{{who}}}}. Done."
-"##
-    )
-}
-
-fn assert_greeter_done(dir: &Path, ran: &Ran) {
-    assert_eq!(ran.end.reason, EndReason::Completed, "{:?}", ran.events);
-    assert_eq!(std::fs::read_to_string(dir.join("bin/greet.sh")).unwrap(), "#!/bin/sh\necho \"Hello, $1\"\n");
-    let repo = git2::Repository::open(dir).unwrap();
-    let head = repo.head().unwrap().peel_to_commit().unwrap();
-    assert_eq!(head.summary().unwrap(), Some("Add the greeter"));
-    assert!(
-        common::text_of(&ran.events).ends_with("The greeter says hello to world. Done."),
-        "{}",
-        common::text_of(&ran.events)
-    );
-    assert_eq!(ran.end.turns, 5);
 }
 
 #[tokio::test]
@@ -103,9 +37,9 @@ async fn a_multi_turn_session_writes_edits_runs_and_commits() {
     assert_greeter_done(dir.path(), &ran);
 
     let results = common::tool_results(&ran.events);
-    assert_eq!(results.len(), 4);
+    assert_eq!(results.len(), 5, "two calls at once, then one a turn");
     assert!(results.iter().all(|(_, err)| !err), "{results:?}");
-    assert!(results[3].0.contains("Hello, world\n1\n"), "{results:?}");
+    assert!(results[4].0.contains("Hello, world\n1\n"), "{results:?}");
     let thinking: String = ran
         .events
         .iter()
@@ -162,14 +96,7 @@ async fn every_passing_fault_is_ridden_through_and_shown() {
         let dir = common::temp_repo();
         let ran = run(&session(&format!("faults = [{fault}]")), dir.path(), limits(), CancellationToken::new()).await;
         assert_greeter_done(dir.path(), &ran);
-        let retries: Vec<_> = ran
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                AgentEvent::Retry { reason, wait_ms, .. } => Some((reason.clone(), *wait_ms)),
-                _ => None,
-            })
-            .collect();
+        let retries = common::retries(&ran.events);
         assert_eq!(retries.len(), 1, "{fault}: {retries:?}");
         assert!(retries[0].0.contains(shown), "{fault}: {retries:?}");
         if fault.contains("retry_after") {
@@ -219,17 +146,7 @@ async fn faults_that_do_not_pass_end_the_session_bounded() {
 #[tokio::test]
 async fn a_refused_command_does_not_run_and_the_model_is_told_why() {
     let dir = common::temp_repo();
-    let scenario = r#"
-name = "refused"
-[[turns]]
-id = "fetch"
-start = "Build"
-tools = [{ name = "bash", input = { command = "curl -s https://example.com > page.html; touch ran.txt" } }]
-next = [{ when = "Refused by baton's policy", goto = "accept" }]
-[[turns]]
-id = "accept"
-text = "The policy refused curl; I will work offline."
-"#;
+    let scenario = include_str!("fixtures/refused.toml");
     let ran = run(scenario, dir.path(), limits(), CancellationToken::new()).await;
     assert_eq!(ran.end.reason, EndReason::Completed);
     assert!(!dir.path().join("ran.txt").exists(), "nothing of the refused command ran");
@@ -442,23 +359,7 @@ async fn a_reply_cut_by_an_overload_reads_once_in_the_transcript() {
 #[tokio::test]
 async fn a_reply_cut_at_max_tokens_is_told_to_the_agent_and_the_session_goes_on() {
     let dir = common::temp_repo();
-    let scenario = r#"
-name = "cut"
-[[turns]]
-id = "long"
-start = "Build"
-text = "Writing everything at once."
-stop_reason = "max_tokens"
-tools = [{ name = "write_file", input = { path = "half.txt", content = "cut in the midd" } }]
-[[turns]]
-id = "smaller"
-start = "cut off at the output token limit"
-text = "In smaller steps, then."
-tools = [{ name = "write_file", input = { path = "whole.txt", content = "done\n" } }]
-[[turns]]
-id = "end"
-text = "Done."
-"#;
+    let scenario = include_str!("fixtures/cut.toml");
     let ran = run(scenario, dir.path(), limits(), CancellationToken::new()).await;
     assert_eq!(ran.end.reason, EndReason::Completed, "{:#?}", ran.events);
     assert!(!dir.path().join("half.txt").exists(), "the cut tool call did not run");
@@ -473,7 +374,7 @@ text = "Done."
     let second = &ran.requests[1]["messages"];
     let last = second.as_array().unwrap().last().unwrap();
     assert!(last["content"][0]["text"].as_str().unwrap().contains("its tool call did not run"), "{last}");
-    assert!(!second.to_string().contains("cut in the midd"), "the cut call is not sent back");
+    assert!(!second.to_string().contains("half of a fi"), "the cut call is not sent back");
 }
 
 /// A model that refuses: shown in the transcript, and the session's end says so.

@@ -9,90 +9,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use baton::agent::scripted::{Scenario, ScriptedModel};
-use baton::commands::demo;
 use baton::project::Project;
-use baton::project::journal::{self, Record, Remote, SessionSummary};
+use baton::project::journal::{self, Record, Remote};
 use baton::project::session::{Outcome, Verdict};
-use common::pty::Screen;
-
-/// A project with the demo's spec, `baton init` done and an agent's git identity.
-fn project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("app_spec.txt"), include_str!("../assets/demo/app_spec.txt")).unwrap();
-    common::Sandbox::new().run(dir.path(), &["init"]).ok();
-    let repo = git2::Repository::open(dir.path()).unwrap();
-    let mut c = repo.config().unwrap();
-    c.set_str("user.name", "Agent").unwrap();
-    c.set_str("user.email", "agent@example.com").unwrap();
-    dir
-}
-
-/// The demo's scripted agent, typing slowly enough to be watched.
-async fn model() -> ScriptedModel {
-    let mut scenario = Scenario::parse("demo.toml", demo::SCENARIO).unwrap();
-    scenario.pace.chunk_chars = 6;
-    scenario.pace.delay_ms = 15;
-    ScriptedModel::start(scenario, None).await.unwrap()
-}
-
-struct Lab {
-    dir: tempfile::TempDir,
-    home: common::Sandbox,
-    url: String,
-}
-
-impl Lab {
-    fn env(&self) -> Vec<(&'static str, Option<&str>)> {
-        vec![
-            ("ANTHROPIC_BASE_URL", Some(self.url.as_str())),
-            ("ANTHROPIC_API_KEY", Some("test-key")),
-            ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", Some("1")),
-        ]
-    }
-
-    /// `baton run --headless` with manual reviews, in a terminal of its own.
-    fn headless_loop(&self) -> Screen {
-        let screen = Screen::start(
-            self.home.home.path(),
-            self.dir.path(),
-            &["run", "--headless", "--approve", "manual"],
-            (160, 50),
-            &self.env(),
-        );
-        screen.wait_for("baton -C", Duration::from_secs(30));
-        screen
-    }
-
-    /// `baton attach`, in a terminal of its own.
-    fn attached(&self) -> Screen {
-        let screen = Screen::start(self.home.home.path(), self.dir.path(), &["attach"], (120, 40), &self.env());
-        screen.wait_for("attached to pid", Duration::from_secs(20));
-        screen
-    }
-
-    fn entries(&self) -> Vec<journal::Entry> {
-        Project::open(self.dir.path()).unwrap().journal().unwrap().entries
-    }
-
-    fn sessions(&self) -> Vec<SessionSummary> {
-        journal::sessions(&self.entries())
-    }
-
-    /// Waits until the journal shows what `done` looks for.
-    fn wait_journal(&self, what: &str, done: impl Fn(&[journal::Entry]) -> bool) {
-        let started = Instant::now();
-        while !done(&self.entries()) {
-            assert!(started.elapsed() < Duration::from_secs(60), "the journal never showed: {what}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-async fn lab() -> (Lab, ScriptedModel) {
-    let model = model().await;
-    (Lab { dir: project(), home: common::Sandbox::new(), url: model.url() }, model)
-}
+use common::lab::lab;
 
 fn verdicts(entries: &[journal::Entry], number: u32) -> Vec<(Verdict, Option<String>)> {
     entries

@@ -126,7 +126,7 @@ async fn one_feature_failed_again_and_again_trips_the_breaker_and_skipping_it_le
     assert_eq!((third.number, third.target), (3, Some(1)), "the easy feature, now first, was the target");
     let prompt = std::fs::read_to_string(dir.path().join(".baton/sessions/0003.jsonl")).unwrap();
     assert!(prompt.contains("A note from the operator: the hard one needs the parser in lib/"), "{prompt}");
-    assert!(run.stdout.contains("summary: 3 sessions"), "{}", run.stdout);
+    assert!(run.stdout.contains("summary: 3 coding sessions"), "{}", run.stdout);
     let report = baton::project::report::report(&entries);
     assert_eq!((report.limits.breaker_trips, report.interventions.skips), (1, 1));
 }

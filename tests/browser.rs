@@ -135,14 +135,16 @@ async fn the_claude_cli_tests_a_page_in_a_real_browser() {
     std::thread::sleep(Duration::from_millis(500));
     let left = common::marked_processes(&session);
     assert!(left.iter().all(|p| p.contains("http.server 8140")), "{left:?}");
-    baton::sandbox::end_session(&session, None);
+    baton::sandbox::end_session(&session);
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(common::marked_processes(&session), Vec::<String>::new());
 }
 
 /// `baton demo --web`: the scripted agent builds a one-page counter served on loopback by its
 /// init.sh and tests each feature in the real browser: the transcript shows the navigation, the
-/// clicks and the screenshots, and the app it leaves works.
+/// clicks and the screenshots, and the app it leaves works. The evaluator re-tests each claim in
+/// the browser too, on a copy of the page (the project is read-only to it): every review shows its
+/// verdict, and none is an error.
 #[test]
 fn the_web_demo_builds_a_page_and_tests_it_in_the_browser() {
     let sandbox = common::Sandbox::new();
@@ -159,7 +161,16 @@ fn the_web_demo_builds_a_page_and_tests_it_in_the_browser() {
         .unwrap();
     let run = common::Run::from(out).ok();
     assert!(run.stdout.contains("run ended: done: every feature passes; 3/3 features passing"), "{}", run.stdout);
-    assert_eq!(run.stdout.matches("▸ mcp__playwright__browser_navigate: http://127.0.0.1:8150/").count(), 4);
+    // Four navigations of the coding sessions, four of the evaluators'.
+    assert_eq!(run.stdout.matches("▸ mcp__playwright__browser_navigate: http://127.0.0.1:8150/").count(), 8);
+    for (session, evaluator, feature) in [(2, 3, 1), (4, 5, 2), (6, 7, 3)] {
+        let said = format!("evaluation of session {session} (session {evaluator}): 1 pass");
+        assert!(run.stdout.contains(&said), "{said}: {}", run.stdout);
+        assert!(run.stdout.contains(&format!("  ✓ feature {feature} pass: ")), "{}", run.stdout);
+        assert!(run.stdout.contains(&format!("review session {session}: ")), "{}", run.stdout);
+    }
+    assert_eq!(run.stdout.matches("  evaluator: 1 pass").count(), 3, "{}", run.stdout);
+    assert!(!run.stdout.contains("no verdict") && !run.stdout.contains("error"), "{}", run.stdout);
     assert!(run.stdout.contains("▸ mcp__playwright__browser_click: the Reset button"), "{}", run.stdout);
     let dir = parent.path().join("counter");
     let shots: Vec<&str> = run.stdout.lines().filter_map(|l| l.trim().strip_prefix("image ")).collect();
@@ -198,6 +209,8 @@ fn the_web_demo_runs_through_the_claude_cli_too() {
     let run = common::Run::from(out).ok();
     assert!(run.stdout.contains("run ended: done: every feature passes; 3/3 features passing"), "{}", run.stdout);
     assert!(!run.stdout.contains("File has not been read yet"), "{}", run.stdout);
+    // The evaluator's turns play through the CLI too: every review shows a verdict.
+    assert_eq!(run.stdout.matches("  evaluator: 1 pass").count(), 3, "{}", run.stdout);
     assert_eq!(run.stdout.lines().filter(|l| l.trim().starts_with("image ")).count(), 3, "{}", run.stdout);
     let repo = git2::Repository::open(parent.path().join("counter")).unwrap();
     let head = repo.head().unwrap().peel_to_commit().unwrap();

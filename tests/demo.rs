@@ -14,17 +14,21 @@ use baton::project::journal::{self, Record};
 use baton::project::session::{SessionKind, Verdict};
 use common::Sandbox;
 
-#[test]
-fn demo_headless_builds_a_real_project_to_done() {
-    let sandbox = Sandbox::new();
-    let parent = tempfile::tempdir().unwrap();
+/// `baton demo --headless` on `backend`, in a new directory of `parent`; what it printed.
+fn demo_headless(sandbox: &Sandbox, parent: &std::path::Path, backend: &str) -> common::Run {
     let out = sandbox
-        .baton(parent.path())
-        .args(["demo", "tally", "--headless", "--pace", "fast"])
+        .baton(parent)
+        .args(["demo", "tally", "--headless", "--pace", "fast", "--backend", backend])
         .env_remove("ANTHROPIC_API_KEY")
+        .env_remove("OPENAI_API_KEY")
         .output()
         .unwrap();
-    let run = common::Run::from(out).ok();
+    common::Run::from(out).ok()
+}
+
+/// What the demo shows, whichever backend ran it: a refusal, a guard repair, the evaluator catching
+/// feature 6's false claim, and a real project whose tests pass.
+fn assert_demo_done(run: &common::Run, dir: &std::path::Path) {
     assert!(run.stdout.contains("run ended: done: every feature passes; 8/8 features passing"), "{}", run.stdout);
     assert!(run.stdout.contains("⛔ policy refused bash: `curl` is not on the allowlist"), "the demo shows a refusal");
     assert!(
@@ -41,27 +45,49 @@ fn demo_headless_builds_a_real_project_to_done() {
         run.stdout
     );
     assert_eq!(run.stdout.matches("(evaluator) from").count(), 9, "one evaluation per passing claim: {}", run.stdout);
-    let dir = parent.path().join("tally");
+    // Counted one way: the review line says the claim was flipped back, not that 6 passes; the end
+    // of the run counts each kind of session, with the dollars of all of them.
+    assert!(run.stdout.contains(", feature 6 claimed passing, flipped back\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("this run: 1 initializer + 9 coding + 9 evaluator sessions, $"), "{}", run.stdout);
+    assert!(run.stdout.contains("its dollar figures are what claude-sonnet-4-5 would cost"), "{}", run.stdout);
     // The project is real: its own tests pass, and the tool works.
-    let tests = std::process::Command::new("sh").arg("tests/run.sh").current_dir(&dir).output().unwrap();
+    let tests = std::process::Command::new("sh").arg("tests/run.sh").current_dir(dir).output().unwrap();
     assert!(tests.status.success());
     assert!(String::from_utf8_lossy(&tests.stdout).contains("8 passed, 0 failed"));
     let tally = std::process::Command::new("sh")
         .args(["-c", "./tally add tea 2 && ./tally add coffee && ./tally top"])
-        .current_dir(&dir)
+        .current_dir(dir)
         .env("TALLY_FILE", dir.join(".t"))
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&tally.stdout), "tea 2\n");
-    let status = sandbox.run(&dir, &["status", "--json"]).ok().json();
+    let status = Sandbox::new().run(dir, &["status", "--json"]).ok().json();
     assert_eq!(status["state"], "done");
     assert_eq!(status["features"]["passing"], 8);
+}
+
+#[test]
+fn demo_headless_builds_a_real_project_to_done() {
+    let sandbox = Sandbox::new();
+    let parent = tempfile::tempdir().unwrap();
+    let run = demo_headless(&sandbox, parent.path(), "anthropic");
+    assert_demo_done(&run, &parent.path().join("tally"));
     // A directory that holds something else is refused: baton demo makes a new project.
     std::fs::create_dir(parent.path().join("mine")).unwrap();
     std::fs::write(parent.path().join("mine/notes.txt"), "keep me").unwrap();
     let refused = sandbox.run(parent.path(), &["demo", "mine", "--headless"]).failed();
     assert!(refused.stderr.contains("is not empty and not a demo project"), "{}", refused.stderr);
     assert_eq!(std::fs::read_to_string(parent.path().join("mine/notes.txt")).unwrap(), "keep me");
+}
+
+/// The same demo on chat completions: the scripted model speaks them too, offline.
+#[test]
+fn demo_headless_on_the_openai_backend_builds_the_same_project_to_done() {
+    let sandbox = Sandbox::new();
+    let parent = tempfile::tempdir().unwrap();
+    let run = demo_headless(&sandbox, parent.path(), "openai");
+    assert!(run.stdout.contains("baton: openai backend, model claude-sonnet-4-5"), "{}", run.stdout);
+    assert_demo_done(&run, &parent.path().join("tally"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -340,9 +340,13 @@ async fn review_and_marks_from_another_terminal_reach_the_running_loop() {
             std::thread::spawn(move || {
                 let sandbox = Sandbox::sharing_keys();
                 if number == 1 {
-                    // Queued while the loop runs, applied at the boundary in the operator's name.
+                    // Queued while the loop waits for the verdict, applied after it in the operator's name.
                     let out = sandbox.run(&path, &["features", "mark", "3", "--passes", "true"]).ok();
-                    assert!(out.stdout.contains("at the next session boundary"), "{}", out.stdout);
+                    assert!(
+                        out.stdout.contains("will mark feature 3 passing after the verdict on session 1"),
+                        "{}",
+                        out.stdout
+                    );
                     let out = sandbox.run(&path, &["review", "approve"]).ok();
                     assert!(out.stdout.contains("session 1 approved"), "{}", out.stdout);
                 } else {

@@ -66,7 +66,7 @@ async fn a_headless_run_prints_one_line_per_event_and_ends_done() {
         run.stdout
     );
     assert!(run.stdout.contains("  ▸ write_file: feature_list.json"), "{}", run.stdout);
-    assert!(run.stdout.contains("session 4: auto_approved"), "{}", run.stdout);
+    assert!(run.stdout.contains("session 4: auto-approved"), "{}", run.stdout);
     assert!(run.stdout.contains("review session 1: 1 commit, 3 files +"), "counted in words: {}", run.stdout);
     assert!(
         lines[lines.len() - 2].starts_with("run ended: done: every feature passes; 3/3 features passing"),
@@ -75,7 +75,7 @@ async fn a_headless_run_prints_one_line_per_event_and_ends_done() {
     );
     // Then the run's numbers, as `baton report` gives them.
     assert!(
-        lines.last().unwrap().starts_with("summary: 7 sessions, $")
+        lines.last().unwrap().starts_with("summary: 1 initializer + 3 coding + 3 evaluator sessions, $")
             && lines.last().unwrap().contains("per newly passing feature (3)"),
         "{}",
         run.stdout
@@ -180,7 +180,8 @@ async fn a_run_killed_mid_session_resumes_as_interrupted_with_nothing_lost_or_do
     let run = common::Run::from(out).ok();
     assert!(run.stdout.contains("session 2 was running when baton stopped"), "{}", run.stdout);
     assert!(
-        run.stdout.contains("1 session run, as asked") && run.stdout.contains("; 1 session this run, $"),
+        run.stdout.contains("1 session run, as asked")
+            && run.stdout.contains("; this run: 1 coding + 1 evaluator sessions, $"),
         "{}",
         run.stdout
     );
@@ -201,6 +202,15 @@ async fn a_run_killed_mid_session_resumes_as_interrupted_with_nothing_lost_or_do
     let s = journal::sessions(&read.entries);
     assert_eq!(s[1].outcome(), Some(Outcome::Interrupted));
     assert_eq!(s[1].verdict, Some(Verdict::AutoApproved));
+    // What it used before baton died is what its transcript holds, not nothing: the report and
+    // the budget count it.
+    let spent = baton::project::transcript::spent(&dir.path().join(".baton/sessions/0002.jsonl"));
+    let r = s[1].end.as_ref().unwrap();
+    assert!(spent.usage.input_tokens > 0 && spent.cost_usd > 0.0, "{spent:?}");
+    assert_eq!((r.usage, r.cost_usd, r.turns), (spent.usage, spent.cost_usd, spent.turns));
+    assert_eq!(r.duration_ms, spent.duration.as_millis() as u64);
+    let report = baton::project::report::report(&read.entries);
+    assert_eq!(report.per_session[1].cost_usd, spent.cost_usd);
     assert!(s[1].end.as_ref().unwrap().detail.as_deref().unwrap().contains("recorded as interrupted"));
     // What session 2 wrote but never committed is kept in a baton commit.
     let repo = git2::Repository::open(dir.path()).unwrap();

@@ -686,3 +686,33 @@ fn a_program_off_the_allowlist_is_asked_about_only_when_someone_may_answer() {
     let asked = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
     assert!(asked.contains("\"ask\"") && asked.contains("sandbox exec") && asked.contains("factor 84"), "{asked}");
 }
+
+/// One policy for both backends: the hook, like baton's own agent, lets a session write its own
+/// temporary directory and not the rest of /tmp.
+#[test]
+fn the_hook_allows_the_same_temporary_directory_as_baton_s_agent() {
+    let world = World::new();
+    let tmp = world.root.parent().unwrap().join("session-tmp");
+    std::fs::create_dir_all(&tmp).unwrap();
+    let agent = Policy::new(&world.root, &Config::default()).with_home(Some(world.home.clone())).with_tmpdir(&tmp);
+    let hook = |command: &str| {
+        let root = world.root.display().to_string();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_baton"));
+        cmd.args(["-C", &root, "hook", "pre-tool-use"])
+            .current_dir(&world.root)
+            .env("HOME", &world.home)
+            .env("TMPDIR", &tmp)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let input = json!({"tool_name": "Bash", "tool_input": {"command": command}, "cwd": root});
+        child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+        let out = String::from_utf8(child.wait_with_output().unwrap().stdout).unwrap();
+        !out.contains("\"deny\"")
+    };
+    let inside = format!("echo x > {}/scratch.txt", tmp.display());
+    for (command, allowed) in [(inside.as_str(), true), ("echo x > /tmp/elsewhere.txt", false)] {
+        assert_eq!(decide(&agent, command).is_allowed(), allowed, "baton's agent: {command}");
+        assert_eq!(hook(command), allowed, "the hook: {command}");
+    }
+}

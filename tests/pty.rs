@@ -34,7 +34,7 @@ fn approve_one_session_and_veto_the_next_in_a_real_terminal() {
     screen.send("no test for an empty name");
     screen.send("\r");
     let after = screen.wait_for("session 2 vetoed: no test for an empty name", Duration::from_secs(20));
-    assert!(after.contains("vetoed S2"), "the git log marks the vetoed tip:\n{after}");
+    assert!(after.contains("S2✗ vetoed:"), "the git log marks the vetoed tip:\n{after}");
 
     // git and the journal agree with the screen: the vetoed session's base is HEAD, its tip kept.
     let project = baton::project::Project::open(&dir).unwrap();

@@ -114,6 +114,8 @@ fn a_question_opens_its_dialog_and_its_keys_answer_it() {
     let answered = |keys: &[KeyEvent]| {
         let mut app = busy_app();
         app.on_harness(question(7));
+        // The command fits: once drawn, every line of it has been on screen.
+        draw(&mut app, 120, 40);
         let mut fx = Vec::new();
         for k in keys {
             fx.extend(app.on_key(*k));

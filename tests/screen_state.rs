@@ -405,3 +405,32 @@ fn the_total_cost_includes_the_running_session() {
     let screen = draw(&mut app, 120, 40).to_string();
     assert!(screen.contains("$0.02 (total $0.02)"), "{screen}");
 }
+
+/// A session on a server that reports no usage, for a model nobody priced: the status line says
+/// so, never $0.
+#[test]
+fn a_cost_nobody_could_price_shows_as_price_unknown_never_zero() {
+    let mut app = baton::tui::app::App::new(baton::tui::theme::Theme { color: false }, "notes.txt".into(), Mode::Step);
+    app.on_harness(HarnessEvent::RunStarted {
+        backend: "openai".into(),
+        model: "qwen3-coder".into(),
+        approve: "manual".into(),
+        mode: "step".into(),
+    });
+    app.on_harness(HarnessEvent::SessionStarted { number: 1, kind: SessionKind::Initializer, base: None });
+    let unknown = Usage { unreported_turns: 1, unpriced_turns: 1, ..Usage::default() };
+    app.on_harness(HarnessEvent::Agent { number: 1, event: AgentEvent::Usage { usage: unknown, cost_usd: 0.0 } });
+    // The figures, not the latest notice, are what this test reads.
+    app.status.notice = None;
+    let screen = draw(&mut app, 120, 40).to_string();
+    let status = screen.lines().last().unwrap().to_owned();
+    assert!(status.contains("tokens unknown, price unknown"), "{status}");
+    assert!(!status.contains("$0.00"), "{status}");
+    // A priced turn after it: what is known is shown, and that the rest is not.
+    let known = Usage { input_tokens: 2000, output_tokens: 100, ..Usage::default() };
+    app.on_harness(HarnessEvent::Agent { number: 1, event: AgentEvent::Usage { usage: known, cost_usd: 0.05 } });
+    app.status.notice = None;
+    let screen = draw(&mut app, 120, 40).to_string();
+    let status = screen.lines().last().unwrap().to_owned();
+    assert!(status.contains("│ ≥2.0k↑ ≥100↓ $0.05 + price unknown │"), "{status}");
+}

@@ -24,10 +24,8 @@ fn the_readme_shows_the_real_screen_waiting_for_a_review() {
     screen.wait_for("Review · session 1 (initializer)", Duration::from_secs(60));
     // The demo runs on by itself (continuous): session 2 starts once session 1 is approved.
     screen.send("y");
-    screen.wait_for("Review · session 2 (coding)", Duration::from_secs(60));
-    // The dialog hidden (it would cover the panes): the four panes at the review of session 2.
-    screen.send("\x1b");
-    let text = screen.wait_until(|t| !t.contains("Review · session 2"), "the dialog hidden", Duration::from_secs(10));
+    // The review of session 2, over the four panes: what the README's caption says.
+    let text = screen.wait_for("Review · session 2 (coding)", Duration::from_secs(60));
     std::thread::sleep(Duration::from_millis(600));
     let svg = screen.svg();
     screen.send("q");
@@ -36,8 +34,9 @@ fn the_readme_shows_the_real_screen_waiting_for_a_review() {
 
     // The picture holds what the terminal showed: the dialog, the panes, in colour.
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
-    assert!(svg.contains("session 2 waits for a verdict"), "{text}");
-    assert!(svg.contains("Features") && svg.contains("Git log"), "{text}");
+    assert!(svg.contains("Review · session 2 (coding)"), "{text}");
+    assert!(svg.contains("Feature 1: implement and test it"), "the review's commit: {text}");
+    assert!(svg.contains("Features") && svg.contains("Transcript"), "{text}");
     assert!(svg.contains("font-weight=\"bold\""), "bold cells are bold");
     let fills: std::collections::HashSet<&str> =
         svg.match_indices("fill=\"#").map(|(i, _)| &svg[i + 6..i + 13]).collect();
@@ -49,8 +48,59 @@ fn the_readme_shows_the_real_screen_waiting_for_a_review() {
         std::fs::write(&assets, &svg).unwrap();
     }
     let kept = std::fs::read_to_string(&assets).expect("assets/screen.svg is kept in the repo");
-    assert!(kept.contains("session 2 waits for a verdict"), "the kept picture is of the same moment");
+    assert!(kept.contains("Review · session 2 (coding)"), "the kept picture is of the same moment");
     let readme = std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
     let top: String = readme.lines().take(30).collect::<Vec<_>>().join("\n");
     assert!(top.contains("assets/screen.svg"), "the README shows the picture near its top");
+}
+
+/// A pane's title is drawn in one style from end to end, also where a dialog that covered part of
+/// it has closed: the escape codes the screen writes, read back by a terminal emulator.
+#[test]
+fn a_pane_title_is_drawn_in_one_style_after_a_dialog_closes() {
+    use ratatui::crossterm::event::KeyCode;
+    /// The bytes the terminal was sent.
+    #[derive(Clone, Default)]
+    struct Sent(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sent {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut app = common::screen::busy_app();
+    let review = Box::new(common::screen::review());
+    app.on_harness(baton::harness::HarnessEvent::ReviewNeeded { review, waiting: true });
+    let sent = Sent::default();
+    let viewport = ratatui::Viewport::Fixed(ratatui::layout::Rect::new(0, 0, 120, 40));
+    let backend = ratatui::backend::CrosstermBackend::new(sent.clone());
+    let mut terminal = ratatui::Terminal::with_options(backend, ratatui::TerminalOptions { viewport }).unwrap();
+    terminal.draw(|f| app.render(f)).unwrap();
+    app.on_key(common::screen::code(KeyCode::Esc));
+    terminal.draw(|f| app.render(f)).unwrap();
+    let mut vt = vt100::Parser::new(std::num::NonZero::new(40).unwrap(), std::num::NonZero::new(120).unwrap(), 0);
+    vt.process(&sent.0.lock().unwrap());
+    let screen = vt.screen();
+    for title in ["Features 1/4", "Progress · claude-progress.txt", "Git log · 2 commits"] {
+        let (row, text) = (0..40u16)
+            .map(|r| {
+                (
+                    r,
+                    (0..120u16)
+                        .map(|c| screen.cell(r, c).map_or(" ".to_owned(), |x| x.contents().to_owned()))
+                        .collect::<String>(),
+                )
+            })
+            .find(|(_, t)| t.contains(title))
+            .unwrap_or_else(|| panic!("{title} is not on screen"));
+        let from = text[..text.find(title).unwrap()].chars().count() as u16;
+        let looks: std::collections::HashSet<(bool, bool)> = (from..from + title.chars().count() as u16)
+            .filter_map(|c| screen.cell(row, c))
+            .map(|c| (c.bold(), c.dim()))
+            .collect();
+        assert_eq!(looks.len(), 1, "the title {title} is drawn in several styles: {looks:?}");
+    }
 }

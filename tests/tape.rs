@@ -37,13 +37,3 @@ fn every_command_and_key_the_tape_types_exists() {
         }
     }
 }
-
-#[test]
-fn the_readme_lists_every_key() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for b in BINDINGS {
-        for k in b.keys {
-            assert!(readme.contains(&format!("`{k}`")), "README's key map lacks `{k}` ({})", b.help);
-        }
-    }
-}

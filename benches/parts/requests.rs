@@ -1,12 +1,14 @@
 //! How big the fixed part of a session's request is (the system prompt and the tool definitions,
-//! sent with every turn): baton's own agent with and without the browser server, beside the
-//! `claude` CLI's first request to the same scripted model.
+//! sent with every turn): baton's own agent on the Messages API (`anthropic`) and on chat
+//! completions (`openai`), with and without the browser server, beside the `claude` CLI's first
+//! request to the same scripted model.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use baton::agent::anthropic::AnthropicBackend;
 use baton::agent::claude_code::ClaudeCodeBackend;
+use baton::agent::openai::OpenAiBackend;
 use baton::agent::scripted::{Scenario, ScriptedModel};
 use baton::agent::{Backend, Limits, SessionRequest};
 use baton::project::config::Config;
@@ -19,13 +21,25 @@ fn kb(bytes: usize) -> String {
     format!("{:.1} KB", bytes as f64 / 1024.0)
 }
 
-/// The request without its messages: what every turn sends again.
+/// The request without its conversation: what every turn sends again (on chat completions the
+/// system prompt is the first message, and is kept).
 fn fixed(request: &Value) -> usize {
     let mut r = request.clone();
+    let system = request["messages"].as_array().and_then(|m| m.first()).filter(|m| m["role"] == "system").cloned();
     if let Some(o) = r.as_object_mut() {
         o.remove("messages");
+        if let Some(system) = system {
+            o.insert("messages".into(), Value::Array(vec![system]));
+        }
     }
     r.to_string().len()
+}
+
+/// Which client makes the first request.
+enum Client<'a> {
+    Anthropic,
+    OpenAi,
+    Claude(&'a Path),
 }
 
 fn tool_count(request: &Value) -> usize {
@@ -43,13 +57,14 @@ fn project(browser: Option<(&Path, &Path)>) -> tempfile::TempDir {
     dir
 }
 
-async fn first_request(dir: &Path, claude: Option<&Path>) -> Value {
+async fn first_request(dir: &Path, client: Client<'_>) -> Value {
     let model = ScriptedModel::start(Scenario::parse("one.toml", SCENARIO).unwrap(), None).await.unwrap();
     let config = Config::load(dir).unwrap();
     let home = tempfile::tempdir().unwrap();
-    let backend: Box<dyn Backend> = match claude {
-        None => Box::new(AnthropicBackend::new(&model.url(), "bench-key", &config).unwrap()),
-        Some(bin) => Box::new(ClaudeCodeBackend::new(bin.to_owned(), &config).unwrap().with_env([
+    let backend: Box<dyn Backend> = match client {
+        Client::Anthropic => Box::new(AnthropicBackend::new(&model.url(), "bench-key", &config).unwrap()),
+        Client::OpenAi => Box::new(OpenAiBackend::new(&format!("{}/v1", model.url()), "bench-key", &config).unwrap()),
+        Client::Claude(bin) => Box::new(ClaudeCodeBackend::new(bin.to_owned(), &config).unwrap().with_env([
             ("ANTHROPIC_BASE_URL".to_owned(), model.url()),
             ("ANTHROPIC_API_KEY".to_owned(), "bench-key".to_owned()),
             ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC".to_owned(), "1".to_owned()),
@@ -80,10 +95,16 @@ pub fn run(report: impl Fn(&str, String, &str)) {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     runtime.block_on(async {
         let plain = project(None);
-        let bare = first_request(plain.path(), None).await;
+        let bare = first_request(plain.path(), Client::Anthropic).await;
         report(
             "request: baton's agent, fixed part",
             format!("{} ({} tools)", kb(fixed(&bare)), tool_count(&bare)),
+            "(lean)",
+        );
+        let chat = first_request(plain.path(), Client::OpenAi).await;
+        report(
+            "request: baton's agent on chat completions, fixed part",
+            format!("{} ({} tools)", kb(fixed(&chat)), tool_count(&chat)),
             "(lean)",
         );
         let browser = match (&server, &chromium) {
@@ -91,10 +112,16 @@ pub fn run(report: impl Fn(&str, String, &str)) {
             _ => None,
         };
         if let Some(web) = &browser {
-            let with = first_request(web.path(), None).await;
+            let with = first_request(web.path(), Client::Anthropic).await;
             report(
                 "request: baton's agent + browser server",
                 format!("{} ({} tools)", kb(fixed(&with)), tool_count(&with)),
+                "(lean)",
+            );
+            let chat = first_request(web.path(), Client::OpenAi).await;
+            report(
+                "request: baton's agent on chat completions + browser server",
+                format!("{} ({} tools)", kb(fixed(&chat)), tool_count(&chat)),
                 "(lean)",
             );
         } else {
@@ -104,14 +131,14 @@ pub fn run(report: impl Fn(&str, String, &str)) {
             report("request: claude CLI, first request", "skipped: no claude CLI".into(), "");
             return;
         };
-        let cli = first_request(plain.path(), Some(claude)).await;
+        let cli = first_request(plain.path(), Client::Claude(claude)).await;
         report(
             "request: claude CLI, fixed part",
             format!("{} ({} tools; whole request {})", kb(fixed(&cli)), tool_count(&cli), kb(cli.to_string().len())),
             "(beside it)",
         );
         if let Some(web) = &browser {
-            let cli = first_request(web.path(), Some(claude)).await;
+            let cli = first_request(web.path(), Client::Claude(claude)).await;
             report(
                 "request: claude CLI + browser server",
                 format!("{} ({} tools)", kb(fixed(&cli)), tool_count(&cli)),

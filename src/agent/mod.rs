@@ -5,6 +5,8 @@
 pub mod anthropic;
 pub mod claude_code;
 pub mod mcp;
+pub mod native;
+pub mod openai;
 pub mod policy;
 pub mod process;
 pub mod scripted;
@@ -34,8 +36,6 @@ pub struct SessionRequest {
     pub pid_file: Option<PathBuf>,
     /// Where a backend that drives another program keeps that program's raw output.
     pub raw_log: Option<PathBuf>,
-    /// Where the sandbox notes the user namespace of each command the session runs.
-    pub sandbox_record: Option<PathBuf>,
     /// Where the session's files go (the screenshots its browser takes).
     pub artifacts: Option<PathBuf>,
     /// Marks the processes this session starts (in [`policy::procs::SESSION_ENV`]), the only
@@ -101,7 +101,6 @@ impl SessionRequest {
             cancel,
             pid_file: None,
             raw_log: None,
-            sandbox_record: None,
             artifacts: None,
             session,
             read_only: false,

@@ -31,13 +31,15 @@ pub fn run(project: &Project, number: u32, answer: Answer, out: &mut dyn Write) 
     }
     let command = Command::Answer { number, answer: answer.clone() }.to_remote().ok_or_else(|| eyre!("cannot send"))?;
     project.open_journal()?.append(Record::request(command).1)?;
-    writeln!(out, "sent to the running loop (pid {pid}): question {number}, {answer}")?;
-    // Wait for the loop to carry it out, so the exit code means something.
+    // Wait for the loop to carry it out, so the exit code means something; then one line says it.
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         if let Some(given) = answered(&project.journal()?.entries) {
-            writeln!(out, "question {number}: {given}")?;
-            return if given == answer { Ok(()) } else { Err(eyre!("the question was answered otherwise first")) };
+            if given != answer {
+                return Err(eyre!("question {number} was answered otherwise first: {given}"));
+            }
+            writeln!(out, "question {number}: {given} (taken by the loop in pid {pid})")?;
+            return Ok(());
         }
         std::thread::sleep(Duration::from_millis(100));
     }

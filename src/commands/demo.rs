@@ -11,6 +11,7 @@ use color_eyre::eyre::{WrapErr, eyre};
 use crate::agent::Backend;
 use crate::agent::anthropic::AnthropicBackend;
 use crate::agent::claude_code::{ClaudeCodeBackend, find_claude};
+use crate::agent::openai::OpenAiBackend;
 use crate::agent::scripted::{Pace, Scenario, ScriptedModel};
 use crate::harness::{Harness, RunOptions};
 use crate::project::Project;
@@ -115,11 +116,27 @@ pub fn create(dir: Option<&Path>, web: bool, out: &mut dyn Write) -> Result<Proj
     Ok(Project::open(&dir)?)
 }
 
+/// What runs the demo's sessions, for the status line: short, and long where there is room.
+pub fn label(config: &crate::project::config::Config) -> (String, String) {
+    ("demo: scripted model".to_owned(), format!("demo: scripted model, $ as {} would cost", config.agent.model))
+}
+
+/// What runs the demo's sessions, and whose prices its dollar figures are (the model it stands
+/// in for): nobody is billed.
+pub fn about(config: &crate::project::config::Config) -> String {
+    format!(
+        "demo: a scripted model on loopback plays the agent (no key, no network); its dollar figures are what {} would cost",
+        config.agent.model
+    )
+}
+
 /// The backend for the demo, talking to the scripted model at `url`.
 pub fn backend(args: &DemoArgs, project: &Project, url: &str) -> Result<Arc<dyn Backend>> {
     crate::sandbox::ready(&project.config().sandbox)?;
     Ok(match args.backend {
         BackendKind::Anthropic => Arc::new(AnthropicBackend::new(url, "demo-key", project.config())?),
+        // Chat completions' base address holds the `/v1`, as OPENAI_BASE_URL does.
+        BackendKind::Openai => Arc::new(OpenAiBackend::new(&format!("{url}/v1"), "demo-key", project.config())?),
         BackendKind::ClaudeCode => {
             let claude = find_claude(args.claude_bin.as_deref(), &project.config().agent.claude_bin)?;
             let home = project.baton_dir().join("claude-home");
@@ -154,6 +171,9 @@ pub fn headless(args: DemoArgs, json: bool, out: &mut dyn Write) -> Result<u8> {
         let mut opts = RunOptions::from_config(project.config());
         opts.approve = ApprovePolicy::Auto;
         opts.mode = Mode::Continuous;
+        if !json {
+            writeln!(out, "{}", about(project.config()))?;
+        }
         let (harness, handles) = Harness::new(project, backend, opts)?;
         super::run::drive_headless(harness, handles, json, out).await
     })?;

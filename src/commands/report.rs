@@ -16,10 +16,15 @@ pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
     }
     let pct = |rate: Option<f64>| rate.map_or("-".to_owned(), |r| format!("{:.0}%", r * 100.0));
     let c = &r.cost_usd;
-    writeln!(out, "sessions      {} ({} coding, {} evaluator)", r.sessions, r.coding_sessions, r.evaluator_sessions)?;
+    writeln!(out, "sessions      {}", r.count)?;
+    let unknown = if c.unpriced_sessions > 0 {
+        format!(" · price unknown for {}", crate::words::count(c.unpriced_sessions as u64, "session"))
+    } else {
+        String::new()
+    };
     writeln!(
         out,
-        "cost          ${:.2} (initializer ${:.2}, coding ${:.2}, evaluator ${:.2}) · {} tokens · {}",
+        "cost          ${:.2} (initializer ${:.2}, coding ${:.2}, evaluator ${:.2}){unknown} · {} tokens · {}",
         c.total,
         c.initializer,
         c.coding,
@@ -69,21 +74,29 @@ pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
     writeln!(out)?;
     writeln!(
         out,
-        "{:>4}  {:<11}  {:<13}  {:<13}  {:>5}  {:>8}  {:>9}",
+        "{:>4}  {:<11}  {:<18}  {:<13}  {:>5}  {:>8}  {:>9}",
         "#", "kind", "outcome", "verdict", "new", "cost", "tokens"
     )?;
     for l in &r.per_session {
         let word = |w: Option<String>| w.unwrap_or_else(|| "-".into());
         writeln!(
             out,
-            "{:>4}  {:<11}  {:<13}  {:<13}  {:>5}  {:>8}  {:>9}",
+            "{:>4}  {:<11}  {:<18}  {:<13}  {:>5}  {:>8}  {:>9}",
             l.number,
             l.kind.to_string(),
-            word(l.outcome.map(|o| o.to_string())),
-            word(l.verdict.map(|v| v.to_string())),
+            word(l.outcome.map(|o| o.words().to_owned())),
+            word(l.verdict.map(|v| v.words().to_owned())),
             l.newly_passing,
-            format!("${:.2}", l.cost_usd),
-            l.tokens
+            match (l.price_unknown, l.cost_usd > 0.0) {
+                (false, _) => format!("${:.2}", l.cost_usd),
+                (true, false) => "unknown".to_owned(),
+                (true, true) => format!("${:.2}+?", l.cost_usd),
+            },
+            match (l.tokens_unknown, l.tokens) {
+                (false, n) => n.to_string(),
+                (true, 0) => "unknown".to_owned(),
+                (true, n) => format!("≥{n}"),
+            }
         )?;
     }
     Ok(())

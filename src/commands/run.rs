@@ -8,10 +8,12 @@ use color_eyre::Result;
 use color_eyre::eyre::{WrapErr, eyre};
 
 use crate::agent::anthropic::AnthropicBackend;
+use crate::agent::openai::OpenAiBackend;
 use crate::agent::{AgentEvent, Backend};
 use crate::harness::{Command, Handles, Harness, HarnessEvent, RunOptions};
 use crate::project::Project;
 use crate::project::config::{ApprovePolicy, BackendKind, Config, Mode};
+use crate::project::session;
 
 /// What the command line may override.
 #[derive(Debug, Clone, Default)]
@@ -56,7 +58,8 @@ pub fn backend_for(
 ) -> Result<Arc<dyn Backend>> {
     crate::sandbox::ready(&config.sandbox)?;
     match kind {
-        BackendKind::Anthropic => Ok(Arc::new(AnthropicBackend::from_env(config)?)),
+        BackendKind::Anthropic => Ok(Arc::new(AnthropicBackend::from_config(config)?)),
+        BackendKind::Openai => Ok(Arc::new(OpenAiBackend::from_config(config)?)),
         BackendKind::ClaudeCode => {
             let claude = crate::agent::claude_code::find_claude(claude_bin, &config.agent.claude_bin)?;
             Ok(Arc::new(crate::agent::claude_code::ClaudeCodeBackend::new(claude, config)?))
@@ -73,7 +76,9 @@ pub fn evaluator_for(
 ) -> Result<Option<Arc<dyn Backend>>> {
     let evaluator = config.for_evaluator();
     let evaluator_kind = config.evaluate.backend.unwrap_or(kind);
-    if evaluator_kind == kind && evaluator.agent.model == config.agent.model {
+    // The same backend, model and server as the sessions': their backend serves.
+    let same = |a: &crate::project::config::Agent| (a.model.clone(), a.base_url.clone(), a.api_key_env.clone(), a.auth);
+    if evaluator_kind == kind && same(&evaluator.agent) == same(&config.agent) {
         return Ok(None);
     }
     backend_for(&evaluator, evaluator_kind, claude_bin)
@@ -158,21 +163,25 @@ pub async fn drive_headless(harness: Harness, mut handles: Handles, json: bool, 
         } else {
             let per = report.per_passing_feature.as_ref().map_or("no feature newly passing".to_owned(), |p| {
                 format!(
-                    "${:.2} and {:.0} tokens per newly passing feature ({})",
-                    p.cost_usd, p.tokens, report.newly_passing
+                    "{} and {:.0} tokens per newly passing feature ({})",
+                    session::dollars(p.cost_usd, report.cost_usd.unpriced_sessions > 0),
+                    p.tokens,
+                    report.newly_passing
                 )
             });
             writeln!(
                 out,
-                "summary: {} sessions, ${:.2}; {per}; waited {} for usage limits; baton report has the rest",
-                report.sessions,
-                report.cost_usd.total,
+                "summary: {}; {per}; waited {} for usage limits; baton report has the rest",
+                report.count,
                 duration(report.limits.waited_seconds * 1000)
             )?;
         }
     }
     Ok(if interrupts > 0 { 1 } else { reason.exit_code() })
 }
+
+/// How many lines of a command a tool call's line shows.
+const COMMAND_LINES: usize = 40;
 
 struct Printer {
     json: bool,
@@ -237,6 +246,10 @@ impl Printer {
         }
         if matches!(ev, HarnessEvent::Agent { event: AgentEvent::ThinkingDelta { .. } | AgentEvent::Usage { .. }, .. })
         {
+            // A message ended: the next one's text is not run into it.
+            if !self.text.is_empty() && !self.text.ends_with(char::is_whitespace) {
+                self.text.push(' ');
+            }
             return Ok(());
         }
         if matches!(ev, HarnessEvent::Agent { event: AgentEvent::Retry { .. }, .. }) {
@@ -252,9 +265,21 @@ impl Printer {
                 writeln!(out, "── session {number} ({kind}) from {} ──", super::short(base.as_deref()))?
             }
             HarnessEvent::Agent { event, .. } => match event {
-                AgentEvent::ToolCall { name, input, .. } => {
-                    writeln!(out, "  ▸ {name}: {}", clip(&crate::agent::key_argument(input), 160))?
-                }
+                AgentEvent::ToolCall { name, input, .. } => match input.get("command").and_then(|c| c.as_str()) {
+                    // A command keeps its lines, each under the one before.
+                    Some(command) if command.trim().contains('\n') => {
+                        let lines: Vec<&str> = command.trim().lines().collect();
+                        let indent = " ".repeat(name.chars().count() + 6);
+                        for (i, line) in lines.iter().take(COMMAND_LINES).enumerate() {
+                            let lead = if i == 0 { format!("  ▸ {name}: ") } else { indent.clone() };
+                            writeln!(out, "{lead}{}", super::clip(line.trim_end(), 200))?;
+                        }
+                        if lines.len() > COMMAND_LINES {
+                            writeln!(out, "{indent}… {} more lines", lines.len() - COMMAND_LINES)?;
+                        }
+                    }
+                    _ => writeln!(out, "  ▸ {name}: {}", clip(&crate::agent::key_argument(input), 160))?,
+                },
                 // A refusal is already shown by its PolicyDenied line.
                 AgentEvent::ToolResult { output, is_error: true, .. }
                     if !output.starts_with("Refused by baton's policy") =>
@@ -287,16 +312,28 @@ impl Printer {
             },
             HarnessEvent::SessionEnded { number, outcome, usage, cost_usd, duration_ms } => writeln!(
                 out,
-                "session {number} ended: {outcome} · {} in / {} out · ${cost_usd:.2} · {}",
-                tokens(usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens),
-                tokens(usage.output_tokens),
+                "session {number} ended: {} · {} in / {} out · {} · {}",
+                outcome.words(),
+                session::tokens(
+                    usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens,
+                    usage,
+                    tokens
+                ),
+                session::tokens(usage.output_tokens, usage, tokens),
+                session::dollars(*cost_usd, !usage.priced()),
                 duration(*duration_ms)
             )?,
             HarnessEvent::ReviewNeeded { review, waiting } => {
+                // A claim the evaluator flipped back is not passing: said as what it is.
+                let reverted = |n: usize| review.evaluation.as_ref().is_some_and(|e| e.reverted.contains(&n));
                 let flips: Vec<String> = review
                     .flipped
                     .iter()
-                    .map(|f| format!("{} {}", f.feature, if f.passes { "passing" } else { "failing" }))
+                    .map(|f| match (f.passes, reverted(f.feature)) {
+                        (true, true) => format!("{} claimed passing, flipped back", f.feature),
+                        (true, false) => format!("{} passing", f.feature),
+                        (false, _) => format!("{} failing", f.feature),
+                    })
                     .collect();
                 writeln!(
                     out,
@@ -306,13 +343,20 @@ impl Printer {
                     crate::words::count(review.diffstat.files.len() as u64, "file"),
                     review.diffstat.insertions,
                     review.diffstat.deletions,
-                    if flips.is_empty() { String::new() } else { format!(", features {}", flips.join(", ")) }
+                    match flips.len() {
+                        0 => String::new(),
+                        1 => format!(", feature {}", flips[0]),
+                        _ => format!(", features {}", flips.join(", ")),
+                    }
                 )?;
                 for h in &review.history {
                     writeln!(out, "  history: {h}")?;
                 }
                 for v in &review.violations {
                     writeln!(out, "  guard: {v} (repaired)")?;
+                }
+                for r in &review.refusals {
+                    writeln!(out, "  ⛔ {}", clip(r, 200))?;
                 }
                 if let Some(e) = &review.evaluation {
                     writeln!(out, "  evaluator: {}", e.summary())?;
@@ -333,8 +377,8 @@ impl Printer {
                 }
             }
             HarnessEvent::Verdict { number, verdict, reason } => match reason {
-                Some(r) => writeln!(out, "session {number}: {verdict}: {r}")?,
-                None => writeln!(out, "session {number}: {verdict}")?,
+                Some(r) => writeln!(out, "session {number}: {}: {r}", verdict.words())?,
+                None => writeln!(out, "session {number}: {}", verdict.words())?,
             },
             HarnessEvent::FeaturesChanged { total, passing } => writeln!(out, "features: {passing}/{total} passing")?,
             HarnessEvent::Question { number, session, command, reason, .. } => {
@@ -385,7 +429,7 @@ impl Printer {
                 )?
             }
             HarnessEvent::Tripped { rule, detail, .. } => writeln!(out, "circuit breaker ({rule}): {detail}")?,
-            HarnessEvent::Queued { change } => writeln!(out, "queued for the next boundary: {change}")?,
+            HarnessEvent::Queued { change } => writeln!(out, "queued: {change}")?,
             HarnessEvent::Notice { text } => writeln!(out, "note: {text}")?,
             HarnessEvent::Stopped { reason, detail } => writeln!(out, "run ended: {}: {detail}", reason.as_str())?,
         }

@@ -14,16 +14,17 @@ fn read(project: &Project) -> Result<Vec<SessionSummary>> {
     Ok(journal::sessions(&read.entries))
 }
 
-fn or_running<T: ToString>(value: Option<T>) -> String {
-    value.map_or_else(|| "running".to_owned(), |v| v.to_string())
+/// A session's outcome in words; `running` while it has none.
+fn outcome_of(s: &SessionSummary) -> &'static str {
+    s.outcome().map_or("running", |o| o.words())
 }
 
 /// A session's verdict; an evaluator's work has none of its own (it is judged with the session
 /// it evaluated).
-fn verdict_of(s: &SessionSummary) -> String {
+fn verdict_of(s: &SessionSummary) -> &'static str {
     match s.kind {
-        crate::project::session::SessionKind::Evaluator if s.end.is_some() => "-".to_owned(),
-        _ => or_running(s.verdict),
+        crate::project::session::SessionKind::Evaluator if s.end.is_some() => "-",
+        _ => s.verdict.map_or("running", |v| v.words()),
     }
 }
 
@@ -38,21 +39,24 @@ pub fn list(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
     }
     writeln!(
         out,
-        "{:>4}  {:<11}  {:<13}  {:<13}  {:<16}  {:>15}  {:>8}",
+        "{:>4}  {:<11}  {:<18}  {:<13}  {:<16}  {:>15}  {:>8}",
         "#", "kind", "outcome", "verdict", "commits", "tokens in/out", "cost"
     )?;
     for s in &sessions {
         let commits = format!("{}..{}", super::short(s.base.as_deref()), super::short(s.head()));
         writeln!(
             out,
-            "{:>4}  {:<11}  {:<13}  {:<13}  {:<16}  {:>15}  {:>8}",
+            "{:>4}  {:<11}  {:<18}  {:<13}  {:<16}  {:>15}  {:>8}",
             s.number,
             s.kind.to_string(),
-            or_running(s.outcome()),
+            outcome_of(s),
             verdict_of(s),
             commits,
-            format!("{}/{}", s.usage().input_tokens, s.usage().output_tokens),
-            format!("${:.2}", s.cost_usd()),
+            match s.usage().unreported_turns {
+                0 => format!("{}/{}", s.usage().input_tokens, s.usage().output_tokens),
+                _ => "unknown".to_owned(),
+            },
+            if s.usage().priced() { format!("${:.2}", s.cost_usd()) } else { "unknown".to_owned() },
         )?;
     }
     Ok(())
@@ -72,8 +76,8 @@ pub fn show(project: &Project, number: u32, json: bool, out: &mut dyn Write) -> 
     writeln!(out, "session   {} ({})", s.number, s.kind)?;
     writeln!(out, "backend   {} ({})", s.backend, s.model)?;
     writeln!(out, "started   {}", s.started_at)?;
-    writeln!(out, "ended     {}", or_running(s.ended_at))?;
-    writeln!(out, "outcome   {}", or_running(s.outcome()))?;
+    writeln!(out, "ended     {}", s.ended_at.map_or("running".to_owned(), |t| t.to_string()))?;
+    writeln!(out, "outcome   {}", outcome_of(s))?;
     let verdict = verdict_of(s);
     match &s.reason {
         Some(reason) => writeln!(out, "verdict   {verdict}: {reason}")?,
@@ -89,9 +93,84 @@ pub fn show(project: &Project, number: u32, json: bool, out: &mut dyn Write) -> 
         s.usage().cache_creation_input_tokens,
         s.usage().cache_read_input_tokens
     )?;
-    writeln!(out, "cost      ${:.4}", s.cost_usd())?;
+    let u = s.usage();
+    if u.unreported_turns > 0 {
+        writeln!(out, "          (the server did not report the tokens of {} of its turns)", u.unreported_turns)?;
+    }
+    match u.priced() {
+        true => writeln!(out, "cost      ${:.4}", s.cost_usd())?,
+        false => writeln!(
+            out,
+            "cost      {} (${:.4} counted)",
+            crate::project::session::dollars(s.cost_usd(), true),
+            s.cost_usd()
+        )?,
+    }
+    if let Some(r) = &s.end {
+        writeln!(
+            out,
+            "time      {} · {}",
+            super::run::duration(r.duration_ms),
+            crate::words::count(u64::from(r.turns), "turn")
+        )?;
+    }
     if let Some(detail) = s.end.as_ref().and_then(|r| r.detail.as_deref()) {
         writeln!(out, "detail    {detail}")?;
+    }
+    if let Some(r) = &s.end {
+        // What the review showed: commits, flips, the guard's findings, the verify command.
+        writeln!(
+            out,
+            "commits   {}",
+            if r.commits.is_empty() { "none".to_owned() } else { r.commits.len().to_string() }
+        )?;
+        for c in &r.commits {
+            writeln!(out, "  {}", super::short(Some(c)))?;
+        }
+        for f in &r.flipped {
+            let word = if f.passes { "passing" } else { "failing" };
+            writeln!(out, "flipped   feature {} {word}: {}", f.feature, f.description)?;
+        }
+        match r.violations.as_slice() {
+            [] if s.kind != crate::project::session::SessionKind::Evaluator => {
+                writeln!(out, "guard     the feature list changed only in `passes`")?
+            }
+            [] => {}
+            found => {
+                writeln!(
+                    out,
+                    "guard     {} (baton repaired the list):",
+                    crate::words::count(found.len() as u64, "finding")
+                )?;
+                for v in found {
+                    writeln!(out, "  ✗ {v}")?;
+                }
+            }
+        }
+        match &r.verify {
+            None => writeln!(out, "verify    none configured ([run] verify)")?,
+            Some(v) if v.passed => writeln!(out, "verify    passed")?,
+            Some(v) => {
+                let why = match (v.timed_out, v.exit_code) {
+                    (true, _) => "timed out".to_owned(),
+                    (false, Some(c)) => format!("FAILED (exit status {c})"),
+                    (false, None) => "FAILED".to_owned(),
+                };
+                writeln!(out, "verify    {why}; its output ended with:")?;
+                let lines: Vec<&str> = v.output.lines().collect();
+                for l in &lines[lines.len().saturating_sub(10)..] {
+                    writeln!(out, "  │ {l}")?;
+                }
+            }
+        }
+    }
+    for q in &s.questions {
+        let answer = q.answer.as_ref().map_or("no answer".to_owned(), |a| a.to_string());
+        writeln!(out, "question  {}: `{}`: {answer}", q.number, q.command)?;
+    }
+    let refusals = crate::project::transcript::refusals(&project.transcript_path(s.number));
+    for r in &refusals {
+        writeln!(out, "refused   {r}")?;
     }
     if let Some(e) = &s.evaluation {
         writeln!(out, "evaluated by session {}: {}", e.evaluator, e.summary())?;

@@ -117,3 +117,18 @@ impl Harness {
         self.emit(HarnessEvent::Answered { number: q.number, answer });
     }
 }
+
+/// Keeps the last of what the agent wrote in `words`, adding `text`.
+pub(super) fn latest_words(words: &mut String, text: &str) {
+    words.push_str(text);
+    if words.len() > 2000 {
+        words.drain(..words.floor_char_boundary(words.len() - 600));
+    }
+}
+
+/// The agent's words so far end a message: the next one is not run into them.
+pub(super) fn words_end(words: &mut String) {
+    if !words.is_empty() && !words.ends_with(char::is_whitespace) {
+        words.push(' ');
+    }
+}

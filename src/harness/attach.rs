@@ -100,8 +100,8 @@ impl Follower {
         let (id, record) = Record::request(command);
         match self.journal.append(record) {
             Ok(_) => {
-                self.emit(HarnessEvent::Queued {
-                    change: format!("sent to the loop in pid {}: {}", self.pid, what(&cmd)),
+                self.emit(HarnessEvent::Notice {
+                    text: format!("sent to the loop in pid {}: {}", self.pid, what(&cmd)),
                 });
                 self.asked.push((id, cmd));
             }
@@ -133,6 +133,19 @@ impl Follower {
             self.emit(HarnessEvent::SessionStarted { number: s.number, kind: s.kind, base: s.base.clone() });
             self.transcript = Some((s.number, 0));
             self.follow_transcript();
+            // The questions it waits on, asked before this screen came.
+            let cwd = self.project.root().display().to_string();
+            for q in s.questions.iter().filter(|q| q.answer.is_none()) {
+                self.emit(HarnessEvent::Question {
+                    number: q.number,
+                    session: s.number,
+                    tool: q.tool.clone(),
+                    command: q.command.clone(),
+                    reason: q.reason.clone(),
+                    cwd: cwd.clone(),
+                    words: self.words.trim().to_owned(),
+                });
+            }
         } else if let Some(number) = waiting(&read.entries, &sessions) {
             self.review_waiting(number);
         }
@@ -246,7 +259,9 @@ impl Follower {
             let sessions = journal::sessions(&self.project.journal()?.entries);
             let s = sessions.iter().find(|s| s.number == number && s.verdict == Some(Verdict::Pending));
             match s {
-                Some(s) => Ok::<_, crate::project::ProjectError>(Some(review::build(&self.project.repo()?, s)?)),
+                Some(s) => {
+                    Ok::<_, crate::project::ProjectError>(Some(review::build(&self.project, &self.project.repo()?, s)?))
+                }
                 None => Ok(None),
             }
         })();
@@ -269,8 +284,9 @@ impl Follower {
         let (events, end) = read_transcript(&path, offset);
         self.transcript = Some((number, end));
         for event in events {
-            if let AgentEvent::TextDelta { text } = &event {
-                super::session::latest_words(&mut self.words, text);
+            match &event {
+                AgentEvent::TextDelta { text } => super::ask::latest_words(&mut self.words, text),
+                _ => super::ask::words_end(&mut self.words),
             }
             self.emit(HarnessEvent::Agent { number, event });
         }
@@ -322,6 +338,7 @@ fn what(c: &Command) -> String {
             format!("{} mode", if *m == crate::project::config::Mode::Step { "step" } else { "continuous" })
         }
         Command::Pause => "pause".into(),
+        Command::Resume => "take the pause back".into(),
         Command::Interrupt => "interrupt the session".into(),
         Command::Approve(n) => format!("approve session {n}"),
         Command::Veto(n, _) => format!("veto session {n}"),

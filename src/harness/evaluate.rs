@@ -83,7 +83,7 @@ impl Harness {
             detail: Some(detail),
             ..SessionReport::new(evaluator, outcome)
         };
-        self.cost_this_run += run.end.cost_usd;
+        self.count_cost(evaluator, &run.end);
         if self.quit_requested {
             // baton is stopping: no verdict, and none taken for one. It runs again on resume.
             let why = format!(

@@ -18,6 +18,8 @@ pub enum Command {
     SetMode(Mode),
     /// Stop after the current session.
     Pause,
+    /// Take back a pause asked for and not taken yet.
+    Resume,
     /// Stop the current session now.
     Interrupt,
     Approve(u32),
@@ -58,6 +60,7 @@ impl Command {
                 Remote::SetMode { mode: if *m == Mode::Continuous { "continuous" } else { "step" }.to_owned() }
             }
             Command::Pause => Remote::Pause,
+            Command::Resume => Remote::Resume,
             Command::Interrupt => Remote::Interrupt,
             Command::Approve(n) => Remote::Approve { number: *n },
             Command::Veto(n, reason) => Remote::Veto { number: *n, reason: reason.clone() },
@@ -82,6 +85,7 @@ impl Command {
                 Command::SetMode(if mode == "continuous" { Mode::Continuous } else { Mode::Step })
             }
             Remote::Pause => Command::Pause,
+            Remote::Resume => Command::Resume,
             Remote::Interrupt => Command::Interrupt,
             Remote::Approve { number } => Command::Approve(number),
             Remote::Veto { number, reason } => Command::Veto(number, reason),

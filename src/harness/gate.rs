@@ -10,7 +10,7 @@ impl Harness {
             return Ok(Wait::Go);
         };
         let number = pending.number;
-        let rev = review::build(&self.repo(), &pending)?;
+        let rev = review::build(&self.project, &self.repo(), &pending)?;
         let report = pending.end.as_ref();
         let verify_ok = report.and_then(|r| r.verify.as_ref()).is_none_or(|v| v.passed);
         let clean = report.is_some_and(|r| r.violations.is_empty());
@@ -76,6 +76,7 @@ impl Harness {
                         self.pause_requested = true;
                         self.emit(HarnessEvent::Queued { change: "pause after this review".into() });
                     }
+                    Command::Resume => self.resume(),
                     Command::Quit => return Ok(Wait::Stop(StopReason::Paused)),
                     Command::SetMode(m) => self.opts.mode = m,
                     Command::Mark { feature, passes } => {
@@ -140,8 +141,15 @@ impl Harness {
             });
             return Ok(());
         };
-        let mut done = Vec::new();
+        // The last mark of each feature counts: one marked and marked back while queued is no change
+        // (and no empty commit).
+        let mut last: Vec<(usize, bool)> = Vec::new();
         for (feature, passes) in queued {
+            last.retain(|(f, _)| *f != feature);
+            last.push((feature, passes));
+        }
+        let mut done = Vec::new();
+        for (feature, passes) in last {
             match list.get_mut(feature) {
                 Ok(f) if f.passes() != passes => {
                     f.set_passes(passes);

@@ -133,6 +133,9 @@ pub struct Harness {
     quit_requested: bool,
     sessions_this_run: u32,
     cost_this_run: f64,
+    /// The first session this run whose cost is unknown (no price, no usage): a budget cannot
+    /// count it.
+    unpriced_this_run: Option<u32>,
     no_progress_streak: u32,
     /// Sessions in a row with no new passing feature (commits or not).
     stall_streak: u32,
@@ -194,6 +197,7 @@ impl Harness {
             quit_requested: false,
             sessions_this_run: 0,
             cost_this_run: 0.0,
+            unpriced_this_run: None,
             no_progress_streak: 0,
             stall_streak: 0,
             outside_failure_streak: 0,
@@ -272,6 +276,14 @@ impl Harness {
         Ok(reason)
     }
 
+    /// Counts what a finished session cost toward the run, and whether that could be counted.
+    fn count_cost(&mut self, number: u32, end: &SessionEnd) {
+        self.cost_this_run += end.cost_usd;
+        if !end.usage.priced() {
+            self.unpriced_this_run.get_or_insert(number);
+        }
+    }
+
     fn stop_detail(&self, reason: StopReason) -> String {
         let features = match self.project.features() {
             Ok(Some(l)) => format!("{}/{} features passing", l.passing(), l.len()),
@@ -298,8 +310,10 @@ impl Harness {
                 self.account_refused.as_deref().unwrap_or("authentication or billing")
             ),
         };
-        let sessions = crate::words::count(self.sessions_this_run, "session");
-        format!("{why}; {features}; {sessions} this run, ${:.2}", self.cost_this_run)
+        // Counted from the journal as every reader counts: each kind said, evaluators included.
+        let sessions = self.sessions().unwrap_or_default();
+        let count = crate::project::report::SessionCount::since(&sessions, self.first_session);
+        format!("{why}; {features}; this run: {count}")
     }
 
     async fn main_loop(&mut self) -> Result<StopReason, HarnessError> {
@@ -347,6 +361,7 @@ impl Harness {
                 return Ok(Some(StopReason::Paused));
             }
             Command::SetMode(m) => self.opts.mode = m,
+            Command::Resume => self.resume(),
             Command::Mark { feature, passes } => {
                 self.queued.push((feature, passes));
                 self.apply_queued()?;
@@ -369,6 +384,13 @@ impl Harness {
             Command::StartNext | Command::Interrupt => {}
         }
         Ok(None)
+    }
+
+    /// Takes back a pause asked for and not taken yet.
+    fn resume(&mut self) {
+        if std::mem::take(&mut self.pause_requested) {
+            self.emit(HarnessEvent::Notice { text: "the pause is taken back: the run goes on".into() });
+        }
     }
 
     /// Waits for `n` (the operator starting the next session), or for `within` to pass when given,
@@ -504,6 +526,13 @@ impl Harness {
             return Ok(Some(StopReason::SessionCap));
         }
         if self.opts.budget_usd.is_some_and(|b| self.cost_this_run >= b) {
+            return Ok(Some(StopReason::Budget));
+        }
+        // A budget that cannot count a session's cost is not kept by carrying on.
+        if let (Some(budget), Some(n)) = (self.opts.budget_usd, self.unpriced_this_run) {
+            self.stop_why = Some(format!(
+                "the budget (${budget:.2}) cannot be kept: session {n}'s cost is unknown (its server reported no usage, or [prices] in .baton/config.toml has no price for its model)"
+            ));
             return Ok(Some(StopReason::Budget));
         }
         // The loop is burning money without getting anywhere: the operator should look.

@@ -36,14 +36,17 @@ pub struct Review {
     pub evaluation: Option<crate::project::evaluation::Evaluation>,
     /// What the session asked the operator, and the answers.
     pub questions: Vec<crate::project::journal::Question>,
+    /// The calls the policy refused and the sandbox denied, from its transcript.
+    pub refusals: Vec<String>,
 }
 
 fn oid(s: Option<&str>) -> Option<git2::Oid> {
     s.and_then(|s| git2::Oid::from_str(s).ok())
 }
 
-/// The review of a finished session, with its commits and diffstat read from git.
-pub fn build(repo: &Repo, s: &SessionSummary) -> Result<Review, ProjectError> {
+/// The review of a finished session, with its commits and diffstat read from git and its
+/// refusals from its transcript.
+pub fn build(project: &Project, repo: &Repo, s: &SessionSummary) -> Result<Review, ProjectError> {
     let (base, head) = (oid(s.base.as_deref()), oid(s.head()));
     let (commits, diffstat) = match head {
         Some(h) if Some(h) != base => (repo.commits_between(base, h)?, repo.diffstat(base, h)?),
@@ -72,6 +75,7 @@ pub fn build(repo: &Repo, s: &SessionSummary) -> Result<Review, ProjectError> {
         turns: r.turns,
         evaluation: s.evaluation.clone(),
         questions: s.questions.clone(),
+        refusals: crate::project::transcript::refusals(&project.transcript_path(s.number)),
     })
 }
 

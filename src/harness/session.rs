@@ -74,9 +74,14 @@ impl Harness {
             if !undone.is_empty() {
                 detail.push_str(&format!("; undid its changes to {}", undone.join(", ")));
             }
+            let spent = crate::project::transcript::spent(&self.project.transcript_path(s.number));
             let report = SessionReport {
                 head: s.base.clone(),
                 detail: Some(detail),
+                usage: spent.usage,
+                cost_usd: spent.cost_usd,
+                turns: spent.turns,
+                duration_ms: spent.duration.as_millis() as u64,
                 ..SessionReport::new(s.number, Outcome::Interrupted)
             };
             self.append(Record::SessionEnded(report))?;
@@ -96,15 +101,17 @@ impl Harness {
                 s.number
             ),
         });
+        // What it used up to then is in its transcript.
+        let spent = crate::project::transcript::spent(&self.project.transcript_path(s.number));
         let end = SessionEnd {
             reason: EndReason::Cancelled,
-            usage: Usage::default(),
-            cost_usd: 0.0,
-            turns: 0,
+            usage: spent.usage,
+            cost_usd: spent.cost_usd,
+            turns: spent.turns,
             notes: Vec::new(),
         };
         let detail = "baton stopped while the session ran; recorded as interrupted on restart".to_owned();
-        self.finish_session(s.number, s.kind, base, &s.uncommitted, before, end, Duration::ZERO, Some(detail)).await?;
+        self.finish_session(s.number, s.kind, base, &s.uncommitted, before, end, spent.duration, Some(detail)).await?;
         // It belongs to the run that started it, not to this one's session cap.
         self.sessions_this_run -= 1;
         self.resume_evaluation().await
@@ -176,6 +183,7 @@ impl Harness {
                 self.pause_requested = true;
                 self.emit(HarnessEvent::Queued { change: "pause after this session".into() });
             }
+            Some(Command::Resume) => self.resume(),
             Some(Command::SetMode(m)) => self.opts.mode = m,
             Some(Command::Mark { feature, passes }) => {
                 self.queued.push((feature, passes));
@@ -205,7 +213,6 @@ impl Harness {
         let dir = self.project.baton_dir().join("sessions");
         let mut request = SessionRequest::new(prompt, self.project.root(), limits, CancellationToken::new());
         request.pid_file = Some(self.pid_file(number));
-        request.sandbox_record = Some(dir.join(format!("{number:04}.sandboxes")));
         request.raw_log = Some(dir.join(format!("{number:04}.raw.jsonl")));
         request.artifacts = Some(dir.join(format!("{number:04}")));
         request
@@ -230,7 +237,6 @@ impl Harness {
         let request_read_only = request.read_only;
         let git_before = crate::project::gitdir::before(self.project.root());
         let token = request.session.clone();
-        let record = request.sandbox_record.clone();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut task = tokio::spawn(async move { backend.run(request, tx).await });
         let started = Instant::now();
@@ -244,19 +250,30 @@ impl Harness {
                 if keep_text {
                     text.push_str(t);
                 }
-                latest_words(words, t);
+                super::ask::latest_words(words, t);
+            } else {
+                super::ask::words_end(words);
             }
         };
+        let mut commands_closed = false;
         let end = loop {
             let deadline = self.next_deadline();
             tokio::select! {
+                // The agent's events first: a question comes after the words that led to it, and
+                // its dialog quotes them.
+                biased;
                 Some(event) = rx.recv() => {
                     take(&event, &mut text, &mut words);
                     transcript.write(&event);
                     self.watch_event(number, &event, &mut repeats, &cancel);
                     self.emit(HarnessEvent::Agent { number, event });
                 }
-                cmd = self.commands.recv() => self.during_session(cmd, &cancel),
+                // A closed channel (the screen gone) is a quit, taken once: read again, it would be
+                // ready every time and, the branches being in order, starve the ones below.
+                cmd = self.commands.recv(), if !commands_closed => {
+                    commands_closed = cmd.is_none();
+                    self.during_session(cmd, &cancel)
+                }
                 Some(q) = questions.recv() => self.on_question(number, q, &words),
                 _ = tokio::time::sleep_until(deadline.unwrap_or_else(far)), if deadline.is_some() => {
                     self.expire_questions();
@@ -281,7 +298,7 @@ impl Harness {
         self.drop_questions();
         let _ = std::fs::remove_file(self.pid_file(number));
         // Nothing the session started outlives it: a daemon could change the tree after the guard.
-        tokio::task::spawn_blocking(move || crate::sandbox::end_session(&token, record.as_deref())).await.ok();
+        tokio::task::spawn_blocking(move || crate::sandbox::end_session(&token)).await.ok();
         let mut end = end;
         let quarantine = self.project.baton_dir().join("quarantine").join(format!("{number:04}"));
         let swept = crate::project::gitdir::sweep(self.project.root(), &git_before, &quarantine);
@@ -383,7 +400,7 @@ impl Harness {
         };
         self.append(Record::SessionEnded(report))?;
         self.sessions_this_run += 1;
-        self.cost_this_run += end.cost_usd;
+        self.count_cost(number, &end);
         // A session the API failed says nothing of the agent's progress: it counts toward the
         // back-off and its own cap, not toward the no-progress pause.
         self.govern_after(number, &end.reason);
@@ -448,14 +465,6 @@ fn notes_since(entries: &[journal::Entry], last: Option<&SessionSummary>) -> Vec
             _ => None,
         })
         .collect()
-}
-
-/// Keeps the last of what the agent wrote in `words`, adding `text`.
-pub(super) fn latest_words(words: &mut String, text: &str) {
-    words.push_str(text);
-    if words.len() > 2000 {
-        words.drain(..words.floor_char_boundary(words.len() - 600));
-    }
 }
 
 /// A moment too far away to come: a deadline for when there is none.

@@ -10,6 +10,9 @@ use serde::{Deserialize, Serialize};
 /// The documented defaults, written by `baton init` with every setting commented out.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../assets/config.toml");
 
+pub use super::config_edit::{allow_in_project, commented_defaults};
+pub use super::prices::Price;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {}: {source}", path.display())]
@@ -87,8 +90,23 @@ impl Default for Files {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum BackendKind {
+    /// baton's own agent over the Messages API (Anthropic, and every server that speaks it).
     Anthropic,
+    /// baton's own agent over OpenAI's chat completions.
+    Openai,
+    /// The `claude` CLI, with your Claude login or key.
     ClaudeCode,
+}
+
+/// How an API key is sent to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyHeader {
+    /// The backend's own way: `x-api-key` for `anthropic`, `Authorization: Bearer` for `openai`.
+    #[default]
+    Auto,
+    XApiKey,
+    Bearer,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,6 +123,14 @@ pub struct Agent {
     pub mcp_config: String,
     /// For claude-code: tools of those MCP servers the agent may use, e.g. `mcp__playwright`.
     pub mcp_tools: Vec<String>,
+    /// For anthropic and openai: the model server's address (`http://localhost:11434`,
+    /// `https://openrouter.ai/api/v1`); empty, the provider's own. `ANTHROPIC_BASE_URL` or
+    /// `OPENAI_BASE_URL` win over it, as the SDKs read them.
+    pub base_url: String,
+    /// The environment variable that holds the key; empty, `ANTHROPIC_API_KEY` or `OPENAI_API_KEY`.
+    pub api_key_env: String,
+    /// How the key is sent.
+    pub auth: KeyHeader,
 }
 
 impl Default for Agent {
@@ -117,6 +143,9 @@ impl Default for Agent {
             claude_bin: String::new(),
             mcp_config: String::new(),
             mcp_tools: Vec::new(),
+            base_url: String::new(),
+            api_key_env: String::new(),
+            auth: KeyHeader::Auto,
         }
     }
 }
@@ -342,11 +371,24 @@ pub struct Evaluate {
     pub model: String,
     /// Most model turns of one evaluation.
     pub max_turns: u32,
+    /// Its model server, its key's variable and how the key is sent, when its backend is another
+    /// than the sessions' (a backend the same as theirs uses `[agent]`'s unless these are set).
+    pub base_url: String,
+    pub api_key_env: String,
+    pub auth: KeyHeader,
 }
 
 impl Default for Evaluate {
     fn default() -> Self {
-        Evaluate { mode: EvaluateMode::Report, backend: None, model: String::new(), max_turns: 60 }
+        Evaluate {
+            mode: EvaluateMode::Report,
+            backend: None,
+            model: String::new(),
+            max_turns: 60,
+            base_url: String::new(),
+            api_key_env: String::new(),
+            auth: KeyHeader::Auto,
+        }
     }
 }
 
@@ -356,7 +398,23 @@ impl Config {
     pub fn for_evaluator(&self) -> Config {
         let mut c = self.clone();
         if let Some(b) = self.evaluate.backend {
+            // Another backend is another server: [agent]'s does not carry over.
+            if b != self.agent.backend {
+                c.agent.base_url = String::new();
+                c.agent.api_key_env = String::new();
+                c.agent.auth = KeyHeader::Auto;
+            }
             c.agent.backend = b;
+        }
+        let e = &self.evaluate;
+        if !e.base_url.trim().is_empty() {
+            c.agent.base_url = e.base_url.clone();
+        }
+        if !e.api_key_env.trim().is_empty() {
+            c.agent.api_key_env = e.api_key_env.clone();
+        }
+        if e.auth != KeyHeader::Auto {
+            c.agent.auth = e.auth;
         }
         if !self.evaluate.model.trim().is_empty() {
             c.agent.model = self.evaluate.model.clone();
@@ -385,26 +443,6 @@ impl Default for Notify {
 impl Default for Screen {
     fn default() -> Self {
         Screen { bell: true, notify: true }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Price {
-    pub input: f64,
-    pub output: f64,
-    pub cache_write: f64,
-    pub cache_read: f64,
-}
-
-impl Price {
-    /// What `usage` costs at this price (prices are per million tokens).
-    pub fn cost(&self, usage: &crate::project::session::Usage) -> f64 {
-        (usage.input_tokens as f64 * self.input
-            + usage.output_tokens as f64 * self.output
-            + usage.cache_creation_input_tokens as f64 * self.cache_write
-            + usage.cache_read_input_tokens as f64 * self.cache_read)
-            / 1_000_000.0
     }
 }
 
@@ -450,9 +488,9 @@ impl Config {
         allow
     }
 
-    /// The price of `model`, if the table has it.
+    /// The price of `model`, if the table has it (see [`super::prices::lookup`]).
     pub fn price(&self, model: &str) -> Option<Price> {
-        self.prices.get(model).copied()
+        super::prices::lookup(&self.prices, model)
     }
 }
 
@@ -488,75 +526,6 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-/// Adds `programs` to `[policy] allow` in the project's `.baton/config.toml`, changing that one
-/// line (or adding it) and nothing else, so the operator's comments and layout stay. The file is
-/// only written when the result still parses.
-pub fn allow_in_project(project_root: &Path, programs: &[String]) -> Result<(), ConfigError> {
-    let path = project_config_path(project_root);
-    let text = super::fsio::read_text(&path)?.unwrap_or_default();
-    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let header = lines.iter().position(|l| l.trim() == "[policy]");
-    let end = |from: usize| {
-        lines[from..].iter().position(|l| l.trim_start().starts_with('[')).map_or(lines.len(), |i| from + i)
-    };
-    let existing = header.and_then(|h| {
-        (h + 1..end(h + 1)).find(|&i| {
-            let t = lines[i].trim_start();
-            t.starts_with("allow") && t["allow".len()..].trim_start().starts_with('=')
-        })
-    });
-    let mut allow: Vec<String> = match existing {
-        Some(i) => toml::from_str::<toml::Table>(&lines[i])
-            .ok()
-            .and_then(|t| t.get("allow").and_then(|a| a.as_array()).cloned())
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-            .ok_or_else(|| ConfigError::Invalid {
-                path: path.clone(),
-                message: format!("line {}: baton adds to `allow` only when it is written on one line", i + 1),
-            })?,
-        None => Vec::new(),
-    };
-    for p in programs {
-        if !allow.contains(p) {
-            allow.push(p.clone());
-        }
-    }
-    let line = format!("allow = {}", toml::Value::Array(allow.into_iter().map(toml::Value::String).collect()));
-    match (existing, header) {
-        (Some(i), _) => lines[i] = line,
-        (None, Some(h)) => lines.insert(h + 1, line),
-        (None, None) => {
-            lines.push(String::new());
-            lines.push("[policy]".into());
-            lines.push(line);
-        }
-    }
-    let mut out = lines.join("\n");
-    out.push('\n');
-    Config::parse(&path, &out)?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| ConfigError::Io { path: path.clone(), source: e })?;
-    }
-    std::fs::write(&path, out).map_err(|e| ConfigError::Io { path: path.clone(), source: e })
-}
-
-/// The default config with every setting commented out, for `baton init`: the operator sees every
-/// key and its default, and uncomments what they want to change.
-pub fn commented_defaults() -> String {
-    let mut out = String::new();
-    for line in DEFAULT_CONFIG_TOML.lines() {
-        let t = line.trim_start();
-        if t.is_empty() || t.starts_with('#') || t.starts_with('[') {
-            out.push_str(line);
-        } else {
-            out.push_str("# ");
-            out.push_str(line);
-        }
-        out.push('\n');
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -586,6 +555,24 @@ mod tests {
         assert_eq!((other.agent.backend, other.agent.model.as_str()), (BackendKind::ClaudeCode, "m2"));
         let err = Config::parse(Path::new("c.toml"), "[evaluate]\nmode = \"strict\"\n").unwrap_err();
         assert!(err.to_string().contains("enforce"), "{err}");
+    }
+
+    #[test]
+    fn an_evaluator_on_another_backend_does_not_take_the_sessions_server() {
+        let text = "[agent]\nbackend = \"openai\"\nbase_url = \"http://localhost:11434/v1\"\nauth = \"bearer\"\n[evaluate]\nbackend = \"anthropic\"\nmodel = \"claude-haiku-4-5\"\n";
+        let e = Config::parse(Path::new("c.toml"), text).unwrap().for_evaluator();
+        assert_eq!(
+            (e.agent.backend, e.agent.base_url.as_str(), e.agent.auth),
+            (BackendKind::Anthropic, "", KeyHeader::Auto)
+        );
+        let text = format!("{text}base_url = \"http://gpu:8080\"\napi_key_env = \"JUDGE_KEY\"\n");
+        let e = Config::parse(Path::new("c.toml"), &text).unwrap().for_evaluator();
+        assert_eq!((e.agent.base_url.as_str(), e.agent.api_key_env.as_str()), ("http://gpu:8080", "JUDGE_KEY"));
+        // The same backend keeps [agent]'s server.
+        let same =
+            "[agent]\nbackend = \"openai\"\nbase_url = \"http://localhost:11434/v1\"\n[evaluate]\nmodel = \"small\"\n";
+        let e = Config::parse(Path::new("c.toml"), same).unwrap().for_evaluator();
+        assert_eq!((e.agent.base_url.as_str(), e.agent.model.as_str()), ("http://localhost:11434/v1", "small"));
     }
 
     #[test]

@@ -2,15 +2,18 @@
 //! the journal. Everything here is plain files and git, readable by any other tool.
 
 pub mod config;
+pub mod config_edit;
 pub mod evaluation;
 pub mod features;
 pub mod fsio;
 pub mod gitdir;
 pub mod history;
 pub mod journal;
+pub mod last_mode;
 pub mod lock;
 pub mod mcp;
 pub mod mirror;
+pub mod prices;
 pub mod progress;
 pub mod repo;
 pub mod report;
@@ -18,6 +21,7 @@ pub mod secrets;
 pub mod session;
 pub mod state;
 pub mod summary;
+pub mod transcript;
 pub mod uncommitted;
 pub mod watch;
 

@@ -1,12 +1,68 @@
 //! The run's numbers, from the journal alone: what the sessions cost, per newly passing feature,
 //! how often the operator vetoed, how often a claim failed the evaluator, and how often the
-//! operator stepped in. `baton report` prints them; anything that reads the journal agrees.
+//! operator stepped in. `baton report` prints them; anything that reads the journal agrees: the
+//! status line, headless, `$`, `baton status` and the run's end all count sessions with
+//! [`SessionCount`].
 
 use serde::Serialize;
 
 use super::evaluation::Judgement;
-use super::journal::{self, Answer, Entry, Record};
+use super::journal::{self, Answer, Entry, Record, SessionSummary};
 use super::session::{SessionKind, Verdict};
+
+/// How many sessions of each kind, and what they cost: the one way a run's sessions are counted
+/// and said ("1 initializer + 3 coding + 3 evaluator sessions, $0.52").
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct SessionCount {
+    pub initializer: usize,
+    pub coding: usize,
+    pub evaluator: usize,
+    pub cost_usd: f64,
+    /// Sessions whose cost nobody could price: the dollars leave them out, and say so.
+    pub unpriced: usize,
+}
+
+impl SessionCount {
+    /// Every session of `sessions`.
+    pub fn of(sessions: &[SessionSummary]) -> Self {
+        Self::since(sessions, 0)
+    }
+
+    /// The sessions numbered `first` and later (a run's own).
+    pub fn since(sessions: &[SessionSummary], first: u32) -> Self {
+        let mut c = SessionCount::default();
+        for s in sessions.iter().filter(|s| s.number >= first) {
+            match s.kind {
+                SessionKind::Initializer => c.initializer += 1,
+                SessionKind::Coding => c.coding += 1,
+                SessionKind::Evaluator => c.evaluator += 1,
+            }
+            c.cost_usd += s.cost_usd();
+            c.unpriced += usize::from(!s.usage().priced());
+        }
+        c
+    }
+
+    pub fn total(&self) -> usize {
+        self.initializer + self.coding + self.evaluator
+    }
+}
+
+impl std::fmt::Display for SessionCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        let kinds: Vec<String> =
+            [(self.initializer, "initializer"), (self.coding, "coding"), (self.evaluator, "evaluator")]
+                .into_iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, kind)| format!("{n} {kind}"))
+                .collect();
+        if kinds.is_empty() {
+            return f.write_str("no sessions, $0.00");
+        }
+        let noun = if self.total() == 1 { "session" } else { "sessions" };
+        write!(f, "{} {noun}, {}", kinds.join(" + "), super::session::dollars(self.cost_usd, self.unpriced > 0))
+    }
+}
 
 /// One session's line in the report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -17,9 +73,18 @@ pub struct SessionLine {
     pub verdict: Option<Verdict>,
     /// Features it marked passing that still stand (not vetoed, not flipped back).
     pub newly_passing: usize,
+    /// Features passing once it was over, its verdict and evaluation and the operator's marks
+    /// before the next session included, as the journal tells it.
+    pub passing: usize,
     pub cost_usd: f64,
     pub tokens: u64,
     pub duration_ms: u64,
+    /// Its cost is not all in `cost_usd`: no price, or no usage reported ("price unknown").
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub price_unknown: bool,
+    /// Its server did not report all of its tokens: `tokens` counts what it reported.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tokens_unknown: bool,
 }
 
 /// What a newly passing feature cost on average; `None` before the first one.
@@ -36,6 +101,13 @@ pub struct Costs {
     pub initializer: f64,
     pub coding: f64,
     pub evaluator: f64,
+    /// Sessions whose cost is not all counted above ("price unknown"): the totals are a floor.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unpriced_sessions: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -131,6 +203,8 @@ pub struct Limits {
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
+    /// The sessions by kind and their cost, as every reader says them.
+    pub count: SessionCount,
     pub sessions: usize,
     pub coding_sessions: usize,
     pub evaluator_sessions: usize,
@@ -177,6 +251,7 @@ pub fn report(entries: &[Entry]) -> Report {
     for s in &sessions {
         let cost = s.cost_usd();
         costs.total += cost;
+        costs.unpriced_sessions += usize::from(!s.usage().priced());
         match s.kind {
             SessionKind::Initializer => costs.initializer += cost,
             SessionKind::Coding => costs.coding += cost,
@@ -203,12 +278,18 @@ pub fn report(entries: &[Entry]) -> Report {
             outcome: s.outcome(),
             verdict: s.verdict,
             newly_passing,
+            passing: 0,
             cost_usd: cost,
             tokens: tokens(&s.usage()),
             duration_ms: s.end.as_ref().map_or(0, |r| r.duration_ms),
+            price_unknown: !s.usage().priced(),
+            tokens_unknown: s.usage().unreported_turns > 0,
         });
     }
     reviews.veto_rate = rate(reviews.vetoed, reviews.decided);
+    for (line, passing) in per_session.iter_mut().zip(passing_after(entries)) {
+        line.passing = passing;
+    }
     let mut standing = Standing::default();
     for e in entries {
         standing.take(&e.record, &mut claims);
@@ -248,6 +329,7 @@ pub fn report(entries: &[Entry]) -> Report {
         duration_ms: total_ms as f64 / newly_passing as f64,
     });
     Report {
+        count: SessionCount::of(&sessions),
         sessions: sessions.len(),
         coding_sessions: sessions.iter().filter(|s| s.kind == SessionKind::Coding).count(),
         evaluator_sessions: sessions.iter().filter(|s| s.kind == SessionKind::Evaluator).count(),
@@ -262,6 +344,66 @@ pub fn report(entries: &[Entry]) -> Report {
         limits,
         per_session,
     }
+}
+
+/// Features passing after each session, in session order: each flip, veto, flip-back and mark
+/// counted as it comes, read when the next session starts (or at the journal's end).
+fn passing_after(entries: &[Entry]) -> Vec<usize> {
+    let mut passing: std::collections::BTreeSet<usize> = std::collections::BTreeSet::new();
+    // Each session's flips, to take back on a veto.
+    let mut flips: std::collections::HashMap<u32, Vec<(usize, bool)>> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    let mut started = 0;
+    for e in entries {
+        match &e.record {
+            Record::SessionStarted { number, .. } => {
+                if started > 0 {
+                    out.push(passing.len());
+                }
+                started = *number;
+            }
+            Record::SessionEnded(r) => {
+                for f in &r.flipped {
+                    if f.passes {
+                        passing.insert(f.feature);
+                    } else {
+                        passing.remove(&f.feature);
+                    }
+                }
+                flips.insert(r.number, r.flipped.iter().map(|f| (f.feature, f.passes)).collect());
+            }
+            Record::Verdict { number, verdict: Verdict::Vetoed, .. } => {
+                for (f, passes) in flips.get(number).into_iter().flatten() {
+                    if *passes {
+                        passing.remove(f);
+                    } else {
+                        passing.insert(*f);
+                    }
+                }
+            }
+            Record::Evaluated(ev) => ev.reverted.iter().for_each(|f| {
+                passing.remove(f);
+            }),
+            Record::FeatureMarked { feature, passes: true, .. } => {
+                passing.insert(*feature);
+            }
+            Record::FeatureMarked { feature, passes: false, .. } => {
+                passing.remove(feature);
+            }
+            Record::FeatureSkipped { feature, to, .. } => {
+                let moved = passing.remove(feature);
+                passing = passing.iter().map(|f| if f > feature { f - 1 } else { *f }).collect();
+                if moved {
+                    passing.insert(*to);
+                }
+            }
+            _ => {}
+        }
+    }
+    if started > 0 {
+        out.push(passing.len());
+    }
+    out
 }
 
 #[cfg(test)]
@@ -288,6 +430,28 @@ mod tests {
             }),
             at(Record::SessionEnded(SessionReport { flipped, ..SessionReport::new(number, Outcome::Completed) })),
         ]
+    }
+
+    #[test]
+    fn sessions_are_counted_by_kind_with_their_cost_and_passing_counts_each_feature_once() {
+        let mut entries = Vec::new();
+        entries.extend(coding(1, &[(1, true)]));
+        entries.extend(coding(2, &[(2, true)]));
+        entries.push(at(Record::Verdict { number: 2, verdict: Verdict::Vetoed, reason: Some("no".into()) }));
+        entries.extend(coding(3, &[(3, true)]));
+        entries.push(at(Record::FeatureMarked { feature: 1, passes: false, commit: None }));
+        let r = report(&entries);
+        assert_eq!(r.count.to_string(), "3 coding sessions, $0.00");
+        // 1 after session 1; session 2's flip vetoed; 3 added, then 1 marked failing by hand.
+        let passing: Vec<usize> = r.per_session.iter().map(|l| l.passing).collect();
+        assert_eq!(passing, [1, 1, 1]);
+        let sessions = journal::sessions(&entries);
+        assert_eq!(SessionCount::since(&sessions, 2).to_string(), "2 coding sessions, $0.00");
+        let c = SessionCount { initializer: 1, coding: 3, evaluator: 3, cost_usd: 0.52, unpriced: 0 };
+        assert_eq!(c.to_string(), "1 initializer + 3 coding + 3 evaluator sessions, $0.52");
+        let unknown = SessionCount { unpriced: 1, ..c };
+        assert_eq!(unknown.to_string(), "1 initializer + 3 coding + 3 evaluator sessions, $0.52 + price unknown");
+        assert_eq!(SessionCount { coding: 1, ..SessionCount::default() }.to_string(), "1 coding session, $0.00");
     }
 
     #[test]

@@ -47,6 +47,18 @@ pub struct Usage {
     pub output_tokens: u64,
     pub cache_creation_input_tokens: u64,
     pub cache_read_input_tokens: u64,
+    /// Model turns whose server said nothing of the tokens they used: the counts above leave them
+    /// out, and they are "unknown", never zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unreported_turns: u32,
+    /// Model turns whose cost is not in the session's cost: no price for the model in `[prices]`
+    /// and none from the server, or no tokens to price. The cost is then "price unknown", never $0.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub unpriced_turns: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Usage {
@@ -55,6 +67,33 @@ impl Usage {
         self.output_tokens += other.output_tokens;
         self.cache_creation_input_tokens += other.cache_creation_input_tokens;
         self.cache_read_input_tokens += other.cache_read_input_tokens;
+        self.unreported_turns += other.unreported_turns;
+        self.unpriced_turns += other.unpriced_turns;
+    }
+
+    /// Whether every turn's cost is counted.
+    pub fn priced(&self) -> bool {
+        self.unpriced_turns == 0
+    }
+}
+
+/// A cost as people read it: `$0.42`; "price unknown" when nothing of it could be priced, and
+/// `$0.42 + price unknown` when part of it could not, never a $0 that is not one.
+pub fn dollars(cost_usd: f64, price_unknown: bool) -> String {
+    match (price_unknown, cost_usd > 0.0) {
+        (false, _) => format!("${cost_usd:.2}"),
+        (true, false) => "price unknown".to_owned(),
+        (true, true) => format!("${cost_usd:.2} + price unknown"),
+    }
+}
+
+/// Token counts as people read them (`fmt` writes one count): "unknown" when the server reported
+/// none of them, `≥N` when it reported some.
+pub fn tokens(n: u64, usage: &Usage, fmt: impl Fn(u64) -> String) -> String {
+    match (usage.unreported_turns, n) {
+        (0, n) => fmt(n),
+        (_, 0) => "unknown".to_owned(),
+        (_, n) => format!("≥{}", fmt(n)),
     }
 }
 
@@ -78,9 +117,55 @@ macro_rules! display_as_serde_name {
 
 display_as_serde_name!(SessionKind, Outcome, Verdict);
 
+impl Outcome {
+    /// The outcome in words, for people (the journal, JSON and `Display` keep the snake_case name).
+    pub fn words(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::MaxTurns => "hit the turn limit",
+            Outcome::TimedOut => "timed out",
+            Outcome::Interrupted => "interrupted",
+            Outcome::RateLimited => "rate limited",
+            Outcome::ApiError => "API error",
+            Outcome::AgentCrashed => "agent crashed",
+            Outcome::NoProgress => "no progress",
+            Outcome::NoFeatureList => "no feature list",
+        }
+    }
+}
+
+impl Verdict {
+    /// The verdict in words, for people.
+    pub fn words(self) -> &'static str {
+        match self {
+            Verdict::Pending => "pending",
+            Verdict::Approved => "approved",
+            Verdict::AutoApproved => "auto-approved",
+            Verdict::Vetoed => "vetoed",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unknown_price_is_never_shown_as_zero() {
+        let priced = Usage { input_tokens: 10, ..Usage::default() };
+        assert_eq!(dollars(0.0, !priced.priced()), "$0.00");
+        let unpriced = Usage { unpriced_turns: 2, unreported_turns: 1, ..priced };
+        assert_eq!(dollars(0.0, !unpriced.priced()), "price unknown");
+        assert_eq!(dollars(0.5, true), "$0.50 + price unknown");
+        let mut total = priced;
+        total.add(&unpriced);
+        assert!(!total.priced());
+        assert_eq!(tokens(10, &priced, |n| n.to_string()), "10");
+        assert_eq!(tokens(0, &unpriced, |n| n.to_string()), "unknown");
+        assert_eq!(tokens(10, &unpriced, |n| n.to_string()), "≥10");
+        let json = serde_json::to_value(priced).unwrap();
+        assert!(json.get("unpriced_turns").is_none(), "a priced usage reads as before: {json}");
+    }
 
     #[test]
     fn names_are_the_ones_design_uses() {

@@ -54,6 +54,10 @@ pub struct Status {
     pub loop_pid: Option<String>,
     pub total_cost_usd: f64,
     pub sessions: Vec<SessionSummary>,
+    /// How many loops have started on the project (a screen watching tells a loop that started
+    /// again in the same process from the one that stopped).
+    #[serde(skip)]
+    pub runs_started: usize,
     /// Journal lines that had to be skipped.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -106,6 +110,7 @@ impl Status {
             next_session,
             loop_pid,
             total_cost_usd: sessions.iter().fold(0.0, |sum, s| sum + s.cost_usd()),
+            runs_started: read.entries.iter().filter(|e| matches!(e.record, Record::RunStarted { .. })).count(),
             sessions,
             warnings: read.warnings,
             journal_problems: read.problems,

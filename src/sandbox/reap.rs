@@ -1,8 +1,8 @@
-//! A session's processes end with it: baton is the reaper of every orphan below it, and when a
-//! session ends, everything the session started (marked, below a marked process, or in one of the
-//! user namespaces its sandboxes noted) is killed and reaped, before the guard looks at the tree.
+//! A session's processes end with it. With the sandbox on, the kernel sees to it (the session's
+//! PID namespace goes with its holder); with it off, baton is the reaper of every orphan below
+//! it, and when a session ends, everything the session started (marked, or below a marked
+//! process) is killed and reaped, before the guard looks at the tree.
 
-use std::path::Path;
 use std::time::Duration;
 
 /// Makes this process the reaper of its orphaned descendants: a session's double-forked daemon
@@ -14,30 +14,14 @@ pub fn become_subreaper() {
     }
 }
 
-/// Ends every process the session `session` left: those carrying its mark, their descendants,
-/// and every process in a user namespace the session's sandboxes noted in `record` (a daemon
-/// that dropped the mark and double-forked is still in its command's namespace). Then reaps the
-/// orphans that became this process's children.
-pub fn end_session(session: &str, record: Option<&Path>) {
+/// Ends every process the session `session` left unconfined: those carrying its mark and their
+/// descendants. Then reaps the orphans that became this process's children.
+pub fn end_session(session: &str) {
     use crate::agent::policy::procs::{Live, Processes};
     let me = std::process::id() as i32;
-    let namespaces: Vec<String> = record
-        .and_then(|r| std::fs::read_to_string(r).ok())
-        .map(|t| t.lines().map(str::to_owned).collect())
-        .unwrap_or_default();
     let procs = Live.all();
     let parents: Vec<(i32, i32)> = procs.iter().map(|p| (p.pid, parent_of(p.pid).unwrap_or(0))).collect();
-    let below_me = |pid: i32| ancestor_in(&parents, pid, &[me]);
-    // A namespace's number can be reused once it is gone: one of this session's is only trusted
-    // for a process below this one that carries no other session's mark.
-    let ours = |p: &crate::agent::policy::procs::Proc| {
-        p.session.as_deref() == Some(session)
-            || (p.session.is_none()
-                && std::fs::read_link(format!("/proc/{}/ns/user", p.pid))
-                    .is_ok_and(|ns| namespaces.iter().any(|n| *n == ns.display().to_string()))
-                && below_me(p.pid))
-    };
-    let marked: Vec<i32> = procs.iter().filter(|p| ours(p)).map(|p| p.pid).collect();
+    let marked: Vec<i32> = procs.iter().filter(|p| p.session.as_deref() == Some(session)).map(|p| p.pid).collect();
     let doomed: Vec<i32> = parents
         .iter()
         .filter(|(pid, _)| *pid != me && (marked.contains(pid) || ancestor_in(&parents, *pid, &marked)))

@@ -1,7 +1,6 @@
-//! The screen's state and its update: harness events and worker replies come in here (keys and
-//! the mouse in `input.rs`); effects (commands for the loop, requests for the worker) go out.
-//! `render` draws the state. What the journal says wins over what the screen last heard: a
-//! verdict recorded elsewhere closes the review here.
+//! The screen's state: panes, dialogs, the status line's figures, the message log. What comes in
+//! is folded in by `fold.rs` (the loop's events, the worker's replies) and `input.rs` (keys, the
+//! mouse); effects (commands for the loop, requests for the worker) go out; `render` draws it.
 
 use std::collections::HashSet;
 use std::time::Instant;
@@ -13,10 +12,10 @@ use super::dialogs::{self, Dialog, ReviewDialog};
 use super::panes::features::{FeaturesPane, Row};
 use super::panes::gitlog::{GitLogPane, LogRow};
 use super::panes::progress::ProgressPane;
-use super::panes::transcript::{Entry, TranscriptPane};
+use super::panes::transcript::TranscriptPane;
 use super::theme::Theme;
 use crate::agent::AgentEvent;
-use crate::harness::{Command, HarnessEvent, Review, StopReason};
+use crate::harness::{Command, Review};
 use crate::project::config::Mode;
 use crate::project::journal::SessionSummary;
 use crate::project::session::{SessionKind, Verdict};
@@ -46,6 +45,8 @@ pub enum Request {
     Stats,
     /// The next page of the log (the cursor reached the end of what was read).
     MoreLog,
+    /// Keep the mode the operator chose, for the next start.
+    SaveMode(crate::project::config::Mode),
     /// An operator command no loop in this process can take (none can start here): carried out
     /// the way the command line does it, through the journal or under the loop lock.
     Operator(Command),
@@ -56,7 +57,12 @@ pub enum Request {
 pub struct JournalView {
     pub last: Option<(u32, SessionKind)>,
     pub state: String,
-    pub total_cost: f64,
+    /// What each ended session cost.
+    pub costs: Vec<(u32, f64)>,
+    /// The ended sessions whose cost nobody could price (their dollars are a floor).
+    pub unpriced: Vec<u32>,
+    /// The session the journal says runs, and when it started.
+    pub running_since: Option<(u32, jiff::Timestamp)>,
     /// The session waiting for a verdict, with what its review shows.
     pub pending: Option<Box<Review>>,
     /// Every session with a verdict given, and the verdict.
@@ -65,6 +71,8 @@ pub struct JournalView {
     pub done: bool,
     /// The process that holds the loop lock, if any.
     pub loop_pid: Option<String>,
+    /// How many loops have started on the project.
+    pub runs_started: usize,
 }
 
 #[derive(Debug)]
@@ -112,8 +120,13 @@ pub struct Status {
     pub tokens_in: u64,
     pub tokens_out: u64,
     pub cost_session: f64,
-    /// What finished sessions cost (the running one is added when drawn).
-    pub cost_total: f64,
+    /// What each ended session cost, by number, from the loop's events and the journal alike (the
+    /// running one is added when drawn): an attached screen counts what ran before it came.
+    pub costs: std::collections::BTreeMap<u32, f64>,
+    /// The ended sessions whose cost is unknown ("price unknown", never $0).
+    pub unpriced: std::collections::BTreeSet<u32>,
+    /// The running session's usage: what of its tokens and cost is unknown.
+    pub usage_session: crate::project::session::Usage,
     pub started: Option<Instant>,
     pub running: bool,
     /// Why sessions cannot start from this screen (another process runs the loop, no API key).
@@ -126,7 +139,12 @@ pub struct Status {
     pub unconfined: bool,
     /// The pid of the baton whose loop this screen is attached to.
     pub attached: Option<String>,
+    /// What runs the sessions, said instead of the backend and model (the demo's scripted model):
+    /// short, and long where there is room.
+    pub label: Option<(String, String)>,
     pub notice: Option<String>,
+    /// When the notice was shown: it goes after [`NOTICE_LIFE`].
+    pub notice_at: Option<Instant>,
     /// What the API last said of the usage limits (shown while one is nearly used up).
     pub limit: Option<crate::agent::UsageLimit>,
     /// The loop waits for a usage limit to reset until then (Unix seconds): a countdown.
@@ -149,15 +167,34 @@ pub struct App {
     pub dialogs: Vec<Dialog>,
     pub pending: Option<Review>,
     /// Sessions whose verdict this screen has seen: a stale read never brings their review back.
-    decided: HashSet<u32>,
+    pub(super) decided: HashSet<u32>,
     /// Every notice shown on the status line, oldest first (`m` shows them).
-    pub messages: Vec<String>,
+    pub messages: Vec<Message>,
     /// Whether a loop runs in this process; set by the drawing loop.
     pub loop_here: bool,
     /// Where each pane was drawn, for the mouse.
     pub(super) areas: Vec<(Pane, Rect)>,
     /// Questions from the running session waiting for an answer, oldest first.
     pub questions: Vec<crate::tui::dialogs::QuestionView>,
+    /// The session the journal last said runs, and when it started.
+    pub(super) running_since: Option<(u32, jiff::Timestamp)>,
+}
+
+/// How long a notice stays on the status line.
+pub const NOTICE_LIFE: std::time::Duration = std::time::Duration::from_secs(12);
+
+/// A notice in the message log, with the time it was shown (local, `HH:MM:SS`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub at: String,
+    pub text: String,
+}
+
+/// The moment `at` was, on this process's clock.
+pub(super) fn started_at(at: jiff::Timestamp) -> Instant {
+    let ago = jiff::Timestamp::now().duration_since(at);
+    let ago = std::time::Duration::try_from(ago).unwrap_or_default();
+    Instant::now().checked_sub(ago).unwrap_or_else(Instant::now)
 }
 
 impl App {
@@ -178,6 +215,7 @@ impl App {
             decided: HashSet::new(),
             messages: Vec::new(),
             questions: Vec::new(),
+            running_since: None,
             loop_here: false,
             areas: Vec::new(),
         }
@@ -187,16 +225,38 @@ impl App {
         self.past.as_mut().unwrap_or(&mut self.transcript)
     }
 
-    /// Shows `text` on the status line and keeps it in the message log.
+    /// Shows `text` on the status line for a while and keeps it, with the time, in the message log.
     pub fn notice(&mut self, text: impl Into<String>) {
         let text = text.into();
-        if self.messages.last() != Some(&text) {
-            self.messages.push(text.clone());
+        if self.messages.last().map(|m| &m.text) != Some(&text) {
+            let at = jiff::Zoned::now().strftime("%H:%M:%S").to_string();
+            self.messages.push(Message { at, text: text.clone() });
             if self.messages.len() > 500 {
                 self.messages.remove(0);
             }
         }
         self.status.notice = Some(text);
+        self.status.notice_at = Some(Instant::now());
+    }
+
+    /// A notice says what just happened; once the state moves on it would contradict it.
+    pub(super) fn clear_notice(&mut self) {
+        self.status.notice = None;
+        self.status.notice_at = None;
+    }
+
+    /// When the notice on the status line goes.
+    pub fn notice_expiry(&self) -> Option<Instant> {
+        self.status.notice_at.map(|at| at + NOTICE_LIFE)
+    }
+
+    /// Takes the notice off the status line once it is old (`m` keeps it). Whether it went.
+    pub fn tick(&mut self, now: Instant) -> bool {
+        if self.notice_expiry().is_some_and(|t| t <= now) {
+            self.clear_notice();
+            return true;
+        }
+        false
     }
 
     /// Where `pane` was drawn last.
@@ -224,7 +284,7 @@ impl App {
 
     /// Shows a dialog that arrived on its own (a diff, the session list): on top, unless the
     /// operator is typing in the top one, which keeps the keys.
-    fn present(&mut self, dialog: Dialog) {
+    pub(super) fn present(&mut self, dialog: Dialog) {
         match self.dialogs.last() {
             Some(top) if top.is_typing() => {
                 let at = self.dialogs.len() - 1;
@@ -234,243 +294,47 @@ impl App {
         }
     }
 
-    /// A verdict was given (here, by the loop, or elsewhere): the review is over.
-    fn review_decided(&mut self, number: u32) {
+    /// A verdict was given (here, by the loop, or elsewhere): the review is over. A review in
+    /// which a veto is being typed stays, with the text, and says what happened: only Esc closes
+    /// it, so nothing typed there after the verdict becomes a screen key.
+    pub(super) fn review_decided(&mut self, number: u32, verdict: Verdict) {
         self.decided.insert(number);
         if self.pending.as_ref().is_some_and(|p| p.number == number) {
             self.pending = None;
         }
-        self.dialogs.retain(|d| !matches!(d, Dialog::Review(r) if r.review.number == number));
-    }
-
-    pub fn on_harness(&mut self, ev: HarnessEvent) -> Vec<Effect> {
-        let mut fx = Vec::new();
-        match ev {
-            HarnessEvent::RunStarted { backend, model, mode, .. } => {
-                self.status.backend = backend;
-                self.status.model = model;
-                self.mode = if mode == "continuous" { Mode::Continuous } else { Mode::Step };
-                self.status.state = "idle".into();
-                self.status.done = false;
-            }
-            HarnessEvent::SessionStarted { number, kind, base } => {
-                self.transcript.clear();
-                let base = base.as_deref().map_or("no commit yet".to_owned(), |b| b[..7.min(b.len())].to_owned());
-                self.transcript
-                    .entries
-                    .push(Entry::Session { number, title: format!("session {number} ({kind}) from {base}") });
-                self.status.session = Some((number, kind));
-                self.status.state = "running".into();
-                self.status.running = true;
-                self.status.done = false;
-                self.status.started = Some(Instant::now());
-                self.status.waiting_until = None;
-                self.status.tokens_in = 0;
-                self.status.tokens_out = 0;
-                self.status.cost_session = 0.0;
-                self.features.flipped.clear();
-                // Whatever was queued was applied at the boundary before this session.
-                self.features.clear_queued();
-            }
-            HarnessEvent::Agent { event, .. } => {
-                if let AgentEvent::Limit { limit } = &event {
-                    self.status.limit = Some(limit.clone());
-                }
-                if let AgentEvent::Usage { usage, cost_usd } = &event {
-                    self.status.tokens_in +=
-                        usage.input_tokens + usage.cache_read_input_tokens + usage.cache_creation_input_tokens;
-                    self.status.tokens_out += usage.output_tokens;
-                    self.status.cost_session += cost_usd;
-                }
-                self.transcript.push(&event);
-            }
-            HarnessEvent::SessionEnded { number, outcome, cost_usd, .. } => {
-                self.status.running = false;
-                self.status.cost_total += cost_usd;
-                self.status.cost_session = cost_usd;
-                self.status.state = format!("session {number} {outcome}");
-                fx.push(Effect::Worker(Request::Refresh));
-            }
-            HarnessEvent::ReviewNeeded { review, waiting } => {
-                self.features.flipped = review.flipped.iter().map(|f| f.feature).collect();
-                if waiting && !self.decided.contains(&review.number) {
-                    self.status.state = "awaiting review".into();
-                    fx.push(Effect::Notify(format!("baton: session {} waits for your review", review.number)));
-                    self.pending = Some((*review).clone());
-                    self.open_review(review);
-                }
-                fx.push(Effect::Worker(Request::Refresh));
-            }
-            HarnessEvent::Verdict { number, verdict, reason } => {
-                self.review_decided(number);
-                let text = match reason {
-                    Some(r) => format!("session {number} {verdict}: {r}"),
-                    None => format!("session {number} {verdict}"),
-                };
-                self.notice(text.clone());
-                self.transcript.notice(text, false);
-                self.status.state = if self.status.pause_pending { "pausing".into() } else { "reviewed".into() };
-                fx.push(Effect::Worker(Request::Refresh));
-            }
-            HarnessEvent::FeaturesChanged { .. } => fx.push(Effect::Worker(Request::Refresh)),
-            HarnessEvent::Question { number, session, tool, command, reason, cwd, words } => {
-                let view = crate::tui::dialogs::QuestionView { number, session, tool, command, reason, cwd, words };
-                if !self.questions.iter().any(|q| q.number == number) {
-                    self.questions.push(view.clone());
-                    // Over whatever is open, unless the operator is typing there.
-                    let dialog = Dialog::Question(crate::tui::dialogs::QuestionDialog::new(view));
-                    match self.dialogs.last() {
-                        Some(d) if d.is_typing() => self.dialogs.insert(self.dialogs.len() - 1, dialog),
-                        _ => self.dialogs.push(dialog),
-                    }
-                    fx.push(Effect::Notify(format!("baton: session {session} asks whether it may run a command")));
-                }
-            }
-            HarnessEvent::Answered { number, answer } => {
-                self.questions.retain(|q| q.number != number);
-                self.dialogs.retain(|d| !matches!(d, Dialog::Question(q) if q.question.number == number));
-                self.notice(format!("question {number}: {answer}"));
-                self.transcript.notice(
-                    format!("question {number}: {answer}"),
-                    matches!(answer, crate::agent::Answer::Deny { .. }),
-                );
-            }
-            HarnessEvent::Evaluated { evaluation: e } => {
-                let text = format!("evaluation of session {}: {}", e.session, e.summary());
-                self.notice(text.clone());
-                self.transcript.notice(text, !e.passed());
-                for f in &e.features {
-                    let again = if e.reverted.contains(&f.feature) { " (marked failing again)" } else { "" };
-                    self.transcript.notice(
-                        format!("feature {} {}{again}: {}", f.feature, f.judgement, f.evidence),
-                        f.judgement != crate::project::evaluation::Judgement::Pass,
-                    );
-                }
-            }
-            HarnessEvent::Waiting { reason } => {
-                if self.pending.is_none() {
-                    self.status.state = if self.mode == Mode::Step { "step: press n".into() } else { "waiting".into() };
-                }
-                self.notice(reason);
-            }
-            HarnessEvent::Backoff { seconds, reason } => {
-                let text = format!("waiting {seconds}s before the next session: {reason}");
-                self.notice(text.clone());
-                self.transcript.notice(text, false);
-            }
-            HarnessEvent::LimitWait { until, kind, reason } => {
-                self.status.waiting_until = Some((until, kind));
-                let text = format!("waiting until {}: {reason}; n goes on now", crate::harness::governor::clock(until));
-                self.notice(text.clone());
-                self.transcript.notice(text, false);
-                fx.push(Effect::Notify(format!("baton: {reason}")));
-            }
-            HarnessEvent::Tripped { rule, feature, detail } => {
-                self.transcript.notice(format!("circuit breaker ({rule}): {detail}"), true);
-                self.dialogs.retain(|d| !matches!(d, Dialog::Tripped(_)));
-                self.present(Dialog::Tripped(super::dialogs::TrippedDialog::new(rule, feature, detail)));
-                fx.push(Effect::Notify("baton: the circuit breaker paused the run".into()));
-            }
-            HarnessEvent::Queued { change } => self.notice(format!("queued for the boundary: {change}")),
-            HarnessEvent::Notice { text } => {
-                self.notice(text.clone());
-                self.transcript.notice(text, false);
-            }
-            HarnessEvent::Stopped { reason, detail } => {
-                self.status.running = false;
-                self.status.waiting_until = None;
-                self.status.pause_pending = false;
-                self.status.done = reason == StopReason::Done;
-                self.status.state = match reason {
-                    StopReason::Done => "done".into(),
-                    StopReason::Paused => "paused".into(),
-                    StopReason::NoProgress => "paused: circuit breaker".into(),
-                    other => format!("stopped: {}", other.as_str()),
-                };
-                if reason == StopReason::Done {
-                    self.notice(format!("done: {detail}"));
-                    self.transcript.push_entry(Entry::Done(format!("done: {detail}")));
-                    fx.push(Effect::Notify("baton: every feature passes".into()));
-                } else {
-                    self.notice(detail.clone());
-                    self.transcript
-                        .notice(format!("the run stopped ({}): {detail}; n starts again", reason.as_str()), false);
-                }
-                fx.push(Effect::Worker(Request::Refresh));
-            }
-        }
-        fx
-    }
-
-    pub fn on_reply(&mut self, reply: Reply) {
-        match reply {
-            Reply::Features(rows) => self.features.set_rows(rows.unwrap_or_default()),
-            Reply::Log { rows, more } => self.gitlog.set_rows(rows, more),
-            Reply::Progress(text) => self.progress.set_text(text),
-            Reply::Diff { title, text } => {
-                let lines = text.lines().map(str::to_owned).collect();
-                self.present(Dialog::Diff { title, lines, scroll: 0 });
-            }
-            Reply::Transcript { number, events, last } => {
-                let mut pane = TranscriptPane::new();
-                pane.viewing = Some(number);
-                for e in &events {
-                    pane.push(e);
-                }
-                if last {
-                    // The journal's last session, shown until a session starts here.
-                    if self.transcript.entries.is_empty() {
-                        self.transcript = pane;
-                    }
-                    return;
-                }
-                pane.is_past = true;
-                pane.handle(super::keys::Action::Top);
-                self.past = Some(pane);
-                self.focus = Pane::Transcript;
-            }
-            Reply::Sessions(sessions) => {
-                let selected = sessions.len().saturating_sub(1);
-                self.present(Dialog::Sessions { sessions, selected });
-            }
-            Reply::Stats(report) => self.present(Dialog::Stats(report)),
-            Reply::Journal(view) => self.on_journal(view),
-            Reply::Notice(text) => self.notice(text),
-            Reply::Error(e) => self.notice(e),
-        }
-    }
-
-    /// Folds in what the journal says. Verdicts only ever get decided, so a decided session is
-    /// closed here whatever order the reads arrive in.
-    fn on_journal(&mut self, view: JournalView) {
-        for (number, verdict) in &view.decided {
-            if self.pending.as_ref().is_some_and(|p| p.number == *number) {
-                self.notice(format!("session {number} {verdict} (recorded in the journal)"));
-            }
-            self.review_decided(*number);
-        }
-        // With a loop here its own events say what waits; otherwise the journal does.
-        if !self.loop_here {
-            if let Some(review) = view.pending
-                && !self.decided.contains(&review.number)
-                && self.pending.as_ref().is_none_or(|p| p.number != review.number)
+        for d in &mut self.dialogs {
+            if let Dialog::Review(r) = d
+                && r.review.number == number
+                && r.veto.is_some()
+                && r.decided_elsewhere.is_none()
             {
-                self.pending = Some((*review).clone());
-                self.open_review(review);
-            }
-            if !self.status.running {
-                self.status.session = view.last.or(self.status.session);
-                // Why this screen's loop stopped says more than the journal's "idle".
-                let stopped_here = self.status.state.starts_with("paused") || self.status.state.starts_with("stopped");
-                if !(stopped_here && view.state == "idle") {
-                    self.status.state = view.state;
-                }
-                self.status.done = view.done;
+                r.decided_elsewhere = Some(format!(
+                    "session {number} was {} elsewhere (another screen, or baton review); your veto was not sent",
+                    verdict.words()
+                ));
             }
         }
-        if !self.status.running {
-            self.status.cost_total = view.total_cost;
+        self.dialogs
+            .retain(|d| !matches!(d, Dialog::Review(r) if r.review.number == number && r.decided_elsewhere.is_none()));
+    }
+
+    /// Question `number` was answered: its dialog closes, unless a denial is being typed in it,
+    /// which stays, with the text, saying what happened.
+    pub(super) fn question_answered(&mut self, number: u32, answer: &crate::agent::Answer) {
+        self.questions.retain(|q| q.number != number);
+        for d in &mut self.dialogs {
+            if let Dialog::Question(q) = d
+                && q.question.number == number
+                && q.deny.is_some()
+                && q.answered_elsewhere.is_none()
+            {
+                q.answered_elsewhere =
+                    Some(format!("question {number} was answered elsewhere ({answer}); your denial was not sent"));
+            }
         }
+        self.dialogs.retain(
+            |d| !matches!(d, Dialog::Question(q) if q.question.number == number && q.answered_elsewhere.is_none()),
+        );
     }
 
     pub fn render(&mut self, f: &mut Frame) {
@@ -500,6 +364,20 @@ impl App {
                 },
                 Pane::GitLog => self.gitlog.render(f, r, focused, &theme),
                 Pane::Progress => self.progress.render(f, r, focused, &theme),
+            }
+        }
+        // Zoomed: said on the pane's frame, with the way back.
+        if self.zoom
+            && let Some((_, r)) = self.areas.first()
+        {
+            let label = " zoomed · z shows all four ";
+            let w = unicode_width::UnicodeWidthStr::width(label) as u16;
+            if r.width > w + 4 {
+                let at = Rect { x: r.x + r.width - w - 2, y: r.y, width: w, height: 1 };
+                f.render_widget(
+                    ratatui::widgets::Paragraph::new(ratatui::text::Span::styled(label, theme.accent())),
+                    at,
+                );
             }
         }
         self.render_status(f, status);

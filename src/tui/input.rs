@@ -90,6 +90,12 @@ impl App {
                 self.notice(format!("{} mode", if self.mode == Mode::Step { "step" } else { "continuous" }));
                 return vec![Effect::Harness(Command::SetMode(self.mode))];
             }
+            // A pause asked for and not taken yet is taken back by a second `p`.
+            Action::Pause if self.status.pause_pending => {
+                self.status.pause_pending = false;
+                self.notice("the pause is taken back: the run goes on");
+                return vec![Effect::Harness(Command::Resume)];
+            }
             Action::Pause => {
                 let when = if self.pending.is_some() {
                     "pausing after the verdict on this review"
@@ -175,8 +181,33 @@ impl App {
     }
 
     fn dialog_key(&mut self, key: KeyEvent) -> Vec<Effect> {
+        // C-c quits from any dialog: asked first where typed text would be lost; a second C-c in
+        // that question quits.
+        if keys::name(&key) == "C-c" {
+            match self.dialog() {
+                Some(Dialog::Confirm(Confirm::Quit | Confirm::QuitTyping)) => return vec![Effect::Quit],
+                Some(d) if d.is_typing() => {
+                    self.dialogs.push(Dialog::Confirm(Confirm::QuitTyping));
+                    return Vec::new();
+                }
+                _ => return self.act(Action::Quit),
+            }
+        }
         let Some(dialog) = self.dialogs.last_mut() else { return Vec::new() };
         match dialog {
+            // Answered elsewhere while a denial was typed: the text stays until Esc, and nothing
+            // typed here is sent or taken for a screen key.
+            Dialog::Question(q) if q.answered_elsewhere.is_some() => match key.code {
+                KeyCode::Esc => {
+                    self.dialogs.pop();
+                }
+                KeyCode::Enter => {}
+                _ => {
+                    if let Some(d) = q.deny.as_mut() {
+                        d.key(key);
+                    }
+                }
+            },
             Dialog::Question(q) if q.deny.is_some() => match q.deny.as_mut().map(|d| d.key(key)) {
                 Some(Typed::Back) => {
                     q.deny = None;
@@ -195,7 +226,13 @@ impl App {
             },
             Dialog::Question(q) => {
                 let number = q.question.number;
+                let page = q.page();
                 let answer = match keys::lookup(Scope::Question, &key) {
+                    Some(Action::AllowOnce | Action::AllowAlways) if q.unread().is_some() => {
+                        // Nothing is allowed unseen: the rest of the command could be anything.
+                        q.error = q.unread();
+                        return Vec::new();
+                    }
                     Some(Action::AllowOnce) => crate::agent::Answer::Once,
                     Some(Action::AllowAlways) => crate::agent::Answer::Always,
                     Some(Action::Deny) => {
@@ -206,6 +243,7 @@ impl App {
                         self.dialogs.pop();
                         return Vec::new();
                     }
+                    _ if dialogs::scroll_key(&mut q.scroll, &key, page) => return Vec::new(),
                     _ => {
                         if let Some(a @ (Action::Quit | Action::Help | Action::Messages)) =
                             keys::lookup(Scope::Global, &key)
@@ -218,6 +256,22 @@ impl App {
                 self.dialogs.pop();
                 return vec![Effect::Harness(Command::Answer { number, answer })];
             }
+            // Decided elsewhere while a veto was typed: likewise.
+            Dialog::Review(r) if r.decided_elsewhere.is_some() => match key.code {
+                KeyCode::Esc => {
+                    let typed = r.veto.as_ref().map(|v| v.text()).filter(|t| !t.trim().is_empty());
+                    self.dialogs.pop();
+                    if let Some(t) = typed {
+                        self.notice(format!("your veto reason, not sent: {t}"));
+                    }
+                }
+                KeyCode::Enter => {}
+                _ => {
+                    if let Some(v) = r.veto.as_mut() {
+                        v.key(key);
+                    }
+                }
+            },
             Dialog::Review(r) if r.veto.is_some() => match r.veto.as_mut().map(|v| v.key(key)) {
                 Some(Typed::Back) => {
                     r.veto = None;
@@ -313,7 +367,7 @@ impl App {
                     }
                 }
             }
-            Dialog::Stats(_) => return self.page_key(key),
+            Dialog::Stats(..) => return self.page_key(key),
             Dialog::Help { scroll } | Dialog::Messages { scroll } | Dialog::Diff { scroll, .. } => {
                 if !dialogs::scroll_key(scroll, &key, 10) {
                     return self.page_key(key);
@@ -333,7 +387,7 @@ impl App {
                 self.dialogs.pop();
                 if key.code == KeyCode::Char('y') {
                     return match kind {
-                        Confirm::Quit => vec![Effect::Quit],
+                        Confirm::Quit | Confirm::QuitTyping => vec![Effect::Quit],
                         Confirm::Interrupt => vec![Effect::Harness(Command::Interrupt)],
                     };
                 }

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod dialogs;
+mod fold;
 mod input;
 pub mod keys;
 pub mod panes;
@@ -38,6 +39,9 @@ pub struct Launch {
     pub opts: RunOptions,
     /// Start the first session at once (the demo), rather than waiting for `n`.
     pub start: bool,
+    /// What the status line says runs the sessions, instead of the backend and model, and a word
+    /// on it for the message log (the demo's scripted model, and whose prices its dollars are).
+    pub label: Option<((String, String), String)>,
 }
 
 /// Puts the terminal back as it was. Safe to call more than once.
@@ -60,15 +64,21 @@ struct Loop {
     task: Option<tokio::task::JoinHandle<Result<StopReason, crate::harness::HarnessError>>>,
 }
 
-pub fn run(project: Project, launch: Launch) -> Result<()> {
+/// Runs the screen until the operator quits; the exit status (0, or 128 plus the signal that
+/// ended it: 143 for SIGTERM, 129 for SIGHUP).
+pub fn run(project: Project, launch: Launch) -> Result<u8> {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     runtime.block_on(run_async(project, launch))
 }
 
-async fn run_async(project: Project, launch: Launch) -> Result<()> {
+async fn run_async(project: Project, launch: Launch) -> Result<u8> {
     let config = project.config().clone();
     let mut app = App::new(theme::Theme::from_env(), config.files.progress.display().to_string(), launch.opts.mode);
     app.status.unconfined = config.sandbox.mode == crate::project::config::SandboxMode::Off;
+    if let Some((label, about)) = &launch.label {
+        app.status.label = Some(label.clone());
+        app.notice(about.clone());
+    }
     let elsewhere = lock::holder(&project.baton_dir());
     let mut run_loop = Loop { handles: None, task: None };
     if let Some(pid) = &elsewhere {
@@ -84,6 +94,12 @@ async fn run_async(project: Project, launch: Launch) -> Result<()> {
         app.status.cannot_start = Some(why.clone());
     }
 
+    // The mode the operator last chose here is kept across restarts (the demo always runs on).
+    if !launch.start
+        && let Some(mode) = crate::project::last_mode::saved(&project.baton_dir())
+    {
+        app.mode = mode;
+    }
     let (req_tx, req_rx) = std::sync::mpsc::channel::<Request>();
     let (reply_tx, mut reply_rx) = tokio::sync::mpsc::unbounded_channel::<Reply>();
     let _worker = worker::spawn(project.clone(), req_rx, reply_tx);
@@ -102,7 +118,7 @@ async fn run_async(project: Project, launch: Launch) -> Result<()> {
         Ok(())
     };
     if app.status.cannot_start.is_none() && elsewhere.is_none() {
-        start_loop(&mut run_loop, launch.opts.mode)?;
+        start_loop(&mut run_loop, app.mode)?;
         if launch.start
             && let Some(h) = &run_loop.handles
         {
@@ -116,9 +132,8 @@ async fn run_async(project: Project, launch: Launch) -> Result<()> {
     let can_take_over = elsewhere.is_some() && launch.backend.is_ok();
     // Why this screen cannot run the loop itself once the one it is attached to is gone.
     let no_backend = launch.backend.as_ref().err().cloned();
-    let result =
-        draw_loop(&mut app, &mut run_loop, start_loop, can_take_over, no_backend, &req_tx, &mut reply_rx, &config)
-            .await;
+    let follow = Follow { project: project.clone(), can_take_over, no_backend, followed: elsewhere.map(|p| (p, None)) };
+    let result = draw_loop(&mut app, &mut run_loop, start_loop, follow, &req_tx, &mut reply_rx, &config).await;
     restore_terminal();
     // A session still running is stopped and recorded before baton exits.
     if let (Some(h), Some(task)) = (run_loop.handles.take(), run_loop.task.take()) {
@@ -129,17 +144,28 @@ async fn run_async(project: Project, launch: Launch) -> Result<()> {
     result
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How this screen follows loops other baton processes run.
+struct Follow {
+    project: Project,
+    /// Take the loop over when the followed one ends (there is a backend here).
+    can_take_over: bool,
+    /// Why this screen cannot run the loop itself, when it cannot.
+    no_backend: Option<String>,
+    /// The pid of the loop followed last and how many loops had started by then (once the
+    /// journal says): a loop that stopped is not followed again, one started since in the same
+    /// process is.
+    followed: Option<(String, Option<usize>)>,
+}
+
 async fn draw_loop(
     app: &mut App,
     run_loop: &mut Loop,
     start_loop: impl Fn(&mut Loop, crate::project::config::Mode) -> Result<()>,
-    mut can_take_over: bool,
-    no_backend: Option<String>,
+    mut follow: Follow,
     req_tx: &std::sync::mpsc::Sender<Request>,
     reply_rx: &mut tokio::sync::mpsc::UnboundedReceiver<Reply>,
     config: &crate::project::config::Config,
-) -> Result<()> {
+) -> Result<u8> {
     let backend = ratatui::backend::CrosstermBackend::new(std::io::stdout());
     let mut terminal = ratatui::Terminal::new(backend)?;
     terminal.clear()?;
@@ -166,12 +192,14 @@ async fn draw_loop(
     let mut takeover_poll: Option<Instant> = None;
     loop {
         app.loop_here = run_loop.handles.is_some();
+        dirty |= app.tick(Instant::now());
         if dirty && last_draw.elapsed() >= frame_time {
             terminal.draw(|f| app.render(f))?;
             last_draw = Instant::now();
             dirty = false;
         }
         let wait = if dirty { frame_time.saturating_sub(last_draw.elapsed()) } else { Duration::from_secs(3600) };
+        let expiry = app.notice_expiry().map(tokio::time::Instant::from_std);
         let mut effects = Vec::new();
         tokio::select! {
             ev = async { match run_loop.handles.as_mut() { Some(h) => h.events.recv().await, None => std::future::pending().await } } => {
@@ -189,10 +217,10 @@ async fn draw_loop(
                         if stopped {
                             run_loop.handles = None;
                             if app.status.attached.take().is_some() {
-                                if can_take_over {
+                                if follow.can_take_over {
                                     takeover_poll = Some(Instant::now() + Duration::from_secs(5));
                                 } else {
-                                    app.status.cannot_start = no_backend.clone();
+                                    app.status.cannot_start = follow.no_backend.clone();
                                 }
                             }
                             if let Some(t) = run_loop.task.take() && let Ok(Err(e)) = t.await {
@@ -211,19 +239,44 @@ async fn draw_loop(
                 dirty = true;
             }
             Some(reply) = reply_rx.recv() => {
-                // The loop that ran elsewhere has ended: it runs here now, waiting for `n`. Not
-                // before the screen has followed it to its end (what it did last, why it stopped).
-                if can_take_over
-                    && run_loop.handles.is_none()
-                    && matches!(&reply, Reply::Journal(v) if v.loop_pid.is_none())
-                {
-                    can_take_over = false;
-                    takeover_poll = None;
-                    app.status.cannot_start = None;
-                    app.status.attached = None;
-                    match start_loop(run_loop, crate::project::config::Mode::Step) {
-                        Ok(()) => app.notice("the other baton's loop ended; the loop runs here now (step mode: n starts)"),
-                        Err(e) => app.notice(e.to_string()),
+                if let Reply::Journal(v) = &reply {
+                    // The loop that ran elsewhere has ended: it runs here now, waiting for `n`. Not
+                    // before the screen has followed it to its end (what it did last, why it stopped).
+                    if follow.can_take_over && run_loop.handles.is_none() && v.loop_pid.is_none() {
+                        follow.can_take_over = false;
+                        takeover_poll = None;
+                        app.status.cannot_start = None;
+                        app.status.attached = None;
+                        match start_loop(run_loop, crate::project::config::Mode::Step) {
+                            Ok(()) => app.notice("the other baton's loop ended; the loop runs here now (step mode: n starts)"),
+                            Err(e) => app.notice(e.to_string()),
+                        }
+                    }
+                    if let Some((pid, runs @ None)) = &mut follow.followed
+                        && v.loop_pid.as_ref() == Some(pid)
+                    {
+                        *runs = Some(v.runs_started);
+                    }
+                    // A loop another baton started since: followed, whatever this screen can do.
+                    let followed_already = |pid: &String| {
+                        follow.followed.as_ref().is_some_and(|(p, runs)| p == pid && runs.is_none_or(|r| v.runs_started <= r))
+                    };
+                    if let Some(pid) = v.loop_pid.clone().filter(|p| *p != std::process::id().to_string())
+                        && run_loop.handles.is_none()
+                        && !followed_already(&pid)
+                    {
+                        match crate::harness::attach::connect(follow.project.clone(), pid.clone()) {
+                            Ok(h) => {
+                                run_loop.handles = Some(h);
+                                app.status.attached = Some(pid.clone());
+                                app.status.cannot_start = None;
+                                app.notice(format!("a loop started in pid {pid}: following it"));
+                                follow.can_take_over = follow.no_backend.is_none();
+                                takeover_poll = None;
+                                follow.followed = Some((pid, Some(v.runs_started)));
+                            }
+                            Err(e) => app.notice(format!("cannot follow the loop in pid {pid}: {e}")),
+                        }
                     }
                 }
                 app.on_reply(reply);
@@ -238,18 +291,19 @@ async fn draw_loop(
                 dirty = true;
             }
             _ = clock.tick(), if app.status.running || app.status.waiting_until.is_some() => { dirty = true; }
-            _ = tokio::time::sleep(Duration::from_millis(100)), if takeover_poll.is_some() && can_take_over => {
+            _ = tokio::time::sleep_until(expiry.unwrap_or_else(far)), if expiry.is_some() => { dirty = true; }
+            _ = tokio::time::sleep(Duration::from_millis(100)), if takeover_poll.is_some() && follow.can_take_over => {
                 let _ = req_tx.send(Request::Refresh);
                 // Another loop holding on past this is not the one that stopped.
                 takeover_poll = takeover_poll.filter(|until| Instant::now() < *until);
             }
-            _ = term.recv() => return Ok(()),
-            _ = hup.recv() => return Ok(()),
+            _ = term.recv() => return Ok(128 + libc::SIGTERM as u8),
+            _ = hup.recv() => return Ok(128 + libc::SIGHUP as u8),
             _ = tokio::time::sleep(wait), if dirty => {}
         }
         for fx in effects {
             match fx {
-                Effect::Quit => return Ok(()),
+                Effect::Quit => return Ok(0),
                 Effect::Worker(r) => {
                     let _ = req_tx.send(r);
                 }
@@ -272,6 +326,9 @@ async fn draw_loop(
                             | Command::Approve(_)
                             | Command::Veto(..)
                     );
+                    if let Command::SetMode(mode) = &cmd {
+                        let _ = req_tx.send(Request::SaveMode(*mode));
+                    }
                     if run_loop.handles.is_none() && app.status.cannot_start.is_none() && wants_loop {
                         // The last run stopped: a new one takes the command (a verdict first, as
                         // every loop starts at the review gate).
@@ -309,6 +366,11 @@ async fn draw_loop(
             }
         }
     }
+}
+
+/// A moment too far away to come: a deadline for when there is none.
+fn far() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(86_400 * 365)
 }
 
 /// What a command asks, for a message saying it could not be done.

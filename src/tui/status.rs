@@ -11,6 +11,7 @@ use unicode_width::UnicodeWidthStr;
 use super::app::App;
 use super::dialogs::Dialog;
 use crate::project::config::Mode;
+use crate::project::session;
 
 fn tokens(n: u64) -> String {
     if n >= 1000 { format!("{:.1}k", n as f64 / 1000.0) } else { n.to_string() }
@@ -72,17 +73,31 @@ impl App {
             "awaiting review" => t.warn(),
             _ => t.text(),
         };
-        let who = match (&s.cannot_start, &s.attached) {
-            (Some(r), _) => (r.clone(), t.warn()),
-            (None, Some(pid)) => (format!("attached to pid {pid}"), t.accent()),
-            (None, None) => (format!("{} {}", s.backend, s.model), t.text()),
+        let who = match (&s.cannot_start, &s.attached, &s.label) {
+            // Its start says why; all of it is in the message log and on `n`.
+            (Some(r), _, _) => (super::text::clip(r, 40), t.warn()),
+            (None, Some(pid), _) => (format!("attached to pid {pid}"), t.accent()),
+            (None, None, Some((_, long))) => (long.clone(), t.accent()),
+            (None, None, None) => (format!("{} {}", s.backend, s.model), t.text()),
         };
-        // The total counts the running session too.
-        let total = s.cost_total + if s.running { s.cost_session } else { 0.0 };
-        let money = (
-            format!("{}↑ {}↓ ${:.2} (total ${total:.2})", tokens(s.tokens_in), tokens(s.tokens_out), s.cost_session),
-            t.text(),
-        );
+        let who_text = who.0.clone();
+        // The total counts the running session too. A cost or token count the server or the
+        // price table could not give is said to be unknown, never shown as zero.
+        let running = s.session.filter(|_| s.running).map(|(n, _)| n);
+        let counted_apart = running.is_some_and(|n| !s.costs.contains_key(&n));
+        let total = s.costs.values().sum::<f64>() + if counted_apart { s.cost_session } else { 0.0 };
+        let u = &s.usage_session;
+        let unpriced_total = !s.unpriced.is_empty() || (counted_apart && !u.priced());
+        let (cost, total) = (session::dollars(s.cost_session, !u.priced()), session::dollars(total, unpriced_total));
+        // An unknown cost is long to say: the total is said only when it differs from the session's.
+        let total = if !u.priced() && total == cost { String::new() } else { format!(" (total {total})") };
+        let money = if u.unreported_turns > 0 && s.tokens_in + s.tokens_out == 0 {
+            format!("tokens unknown, {cost}{total}")
+        } else {
+            let (tin, tout) = (session::tokens(s.tokens_in, u, tokens), session::tokens(s.tokens_out, u, tokens));
+            format!("{tin}↑ {tout}↓ {cost}{total}")
+        };
+        let money = (money, t.text());
         let mode = (if self.mode == Mode::Step { "step" } else { "continuous" }.to_owned(), t.text());
         // A usage limit, once it is nearly used up: how much, and which.
         let limit = s.limit.as_ref().filter(|l| l.status != crate::agent::LimitStatus::Allowed).map(|l| {
@@ -90,7 +105,7 @@ impl App {
             (format!("{}{used}", crate::agent::UsageLimit::name(l.kind.as_deref())), t.warn())
         });
         // Most important first; what does not fit is left out, least important first.
-        let mut parts = if s.cannot_start.is_some() || s.attached.is_some() {
+        let mut parts = if s.cannot_start.is_some() || s.attached.is_some() || s.label.is_some() {
             // Why nothing starts here matters more than the figures.
             vec![session, (state, state_style), (self.hints(), t.dim()), who, money, mode]
         } else {
@@ -103,9 +118,30 @@ impl App {
             parts.insert(3.min(parts.len()), l);
         }
         let total = |p: &[(String, Style)]| p.iter().map(|(s, _)| s.width() + 3).sum::<usize>();
-        // A notice gets room (up to 48 columns) before the mode and the backend do.
+        // The label's short form where the long one does not fit, and its first word (`demo`)
+        // where neither does.
+        let mut who_text = who_text;
+        if let Some((short, long)) = &s.label {
+            let tiny = short.split(':').next().unwrap_or(short).to_owned();
+            for form in [short.clone(), tiny] {
+                if total(&parts) <= width {
+                    break;
+                }
+                if let Some(part) = parts.iter_mut().find(|(text, _)| *text == who_text || text == long) {
+                    part.0 = form.clone();
+                    who_text = form;
+                }
+            }
+        }
+        // A notice gets room (up to 48 columns) before the mode and the backend do; never before
+        // what says whose loop this is (attached to pid N). Why nothing starts here is said by the
+        // hints too (`watching: ...`) and on `n`.
         let notice_room = s.notice.as_deref().map_or(0, |n| n.width().min(48) + 3);
-        while parts.len() > 2 && (total(&parts) > width || parts.len() > 3 && total(&parts) + notice_room > width) {
+        let keep = match (&s.cannot_start, &s.attached) {
+            (None, Some(_)) => parts.iter().position(|(text, _)| *text == who_text).map_or(3, |i| i + 1),
+            _ => 3,
+        };
+        while parts.len() > 2 && (total(&parts) > width || parts.len() > keep && total(&parts) + notice_room > width) {
             parts.pop();
         }
         let mut spans = Vec::new();

@@ -55,6 +55,37 @@ pub fn clip(text: &str, width: usize) -> String {
     out
 }
 
+/// `text` in spans, the parts that match `needle` (lower case) in `hit`, the rest in `style`.
+pub fn hit_spans(
+    text: &str,
+    needle: &str,
+    style: ratatui::style::Style,
+    hit: ratatui::style::Style,
+) -> Vec<ratatui::text::Span<'static>> {
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let len = needle.chars().count();
+    let mut spans = Vec::new();
+    let (mut from, mut i) = (0, 0);
+    while i + len <= chars.len() {
+        let start = chars[i].0;
+        let end = chars.get(i + len).map_or(text.len(), |c| c.0);
+        if text[start..end].to_lowercase() == needle {
+            if start > from {
+                spans.push(ratatui::text::Span::styled(text[from..start].to_owned(), style));
+            }
+            spans.push(ratatui::text::Span::styled(text[start..end].to_owned(), hit));
+            from = end;
+            i += len.max(1);
+        } else {
+            i += 1;
+        }
+    }
+    if from < text.len() || spans.is_empty() {
+        spans.push(ratatui::text::Span::styled(text[from..].to_owned(), style));
+    }
+    spans
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +98,13 @@ mod tests {
         assert_eq!(wrap("", 5), vec![""]);
         assert_eq!(clip("hello world", 6), "hello…");
         assert_eq!(clip("hi", 6), "hi");
+    }
+
+    #[test]
+    fn only_the_matches_are_hits_whatever_their_case() {
+        let (plain, hit) = (ratatui::style::Style::new(), ratatui::style::Style::new().bold());
+        let spans = hit_spans("Notes first, then the notes", "notes", plain, hit);
+        let parts: Vec<(&str, bool)> = spans.iter().map(|s| (s.content.as_ref(), s.style == hit)).collect();
+        assert_eq!(parts, [("Notes", true), (" first, then the ", false), ("notes", true)]);
     }
 }

@@ -55,6 +55,11 @@ pub fn spawn(
             if matches!(req, Some(Request::MoreLog)) {
                 log_limit += PAGE;
             }
+            if let Some(Request::SaveMode(mode)) = &req
+                && let Err(e) = crate::project::last_mode::save(&project.baton_dir(), *mode)
+            {
+                tracing::warn!("cannot keep the mode in {}: {e}", project.baton_dir().display());
+            }
             // An operator command first, so the journal read below already shows what it did.
             if let Some(Request::Operator(cmd)) = &req
                 && replies.send(operator(&project, cmd.clone())).is_err()
@@ -113,7 +118,7 @@ pub fn spawn(
                     Ok(r) => Reply::Stats(Box::new(crate::project::report::report(&r.entries))),
                     Err(e) => Reply::Error(e.to_string()),
                 }),
-                Some(Request::Refresh | Request::MoreLog | Request::Operator(_)) | None => None,
+                Some(Request::Refresh | Request::MoreLog | Request::Operator(_) | Request::SaveMode(_)) | None => None,
             };
             if let Some(r) = reply
                 && !send(r)
@@ -136,12 +141,14 @@ fn journal_view(project: &Project, list: Option<&FeatureList>) -> Reply {
         .iter()
         .rev()
         .find(|s| s.verdict == Some(Verdict::Pending))
-        .and_then(|s| project.repo().ok().and_then(|repo| crate::harness::review::build(&repo, s).ok()))
+        .and_then(|s| project.repo().ok().and_then(|repo| crate::harness::review::build(project, &repo, s).ok()))
         .map(Box::new);
     Reply::Journal(JournalView {
         last: status.sessions.last().map(|s| (s.number, s.kind)),
         state: status.state.to_string(),
-        total_cost: status.total_cost_usd,
+        costs: status.sessions.iter().filter(|s| s.end.is_some()).map(|s| (s.number, s.cost_usd())).collect(),
+        unpriced: status.sessions.iter().filter(|s| s.end.is_some() && !s.usage().priced()).map(|s| s.number).collect(),
+        running_since: status.sessions.iter().rev().find(|s| s.end.is_none()).map(|s| (s.number, s.started_at)),
         pending,
         decided: status
             .sessions
@@ -150,6 +157,7 @@ fn journal_view(project: &Project, list: Option<&FeatureList>) -> Reply {
             .collect(),
         done: status.state == crate::project::state::RunState::Done,
         loop_pid: status.loop_pid,
+        runs_started: status.runs_started,
     })
 }
 
@@ -180,6 +188,7 @@ fn features(list: Result<Option<FeatureList>, crate::project::ProjectError>) -> 
                 .map(|(i, f)| Row {
                     number: i + 1,
                     passes: f.passes(),
+                    skipped: crate::project::features::is_skipped(f),
                     category: f.category().to_owned(),
                     description: f.description().to_owned(),
                     steps: f.steps().map(str::to_owned).collect(),

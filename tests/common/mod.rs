@@ -2,6 +2,7 @@
 //! real git repositories in temp dirs.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod lab;
 pub mod pty;
 pub mod screen;
 pub mod svg;
@@ -471,4 +472,65 @@ pub fn backend(
     } else {
         std::sync::Arc::new(agent(project.config())(url))
     }
+}
+
+/// The greeter session (`tests/fixtures/greeter.toml`), with `faults` (a TOML line such as
+/// `faults = [{ kind = "overloaded" }]`) on its write turn.
+pub fn greeter(faults: &str) -> String {
+    include_str!("../fixtures/greeter.toml").replace("# FAULTS", faults)
+}
+
+/// What one session did against the scripted model, and what the model saw.
+pub struct Scripted {
+    pub end: baton::agent::SessionEnd,
+    pub events: Vec<baton::agent::AgentEvent>,
+    pub requests: Vec<serde_json::Value>,
+    pub headers: Vec<std::collections::BTreeMap<String, String>>,
+    pub elapsed: std::time::Duration,
+    /// The scripted model's host and port.
+    pub server: String,
+}
+
+/// One session of the backend `backend` makes (given the scripted model's URL) on `scenario`,
+/// started with "Build the greeter." in `dir`, against the scripted model playing `profile`.
+pub async fn scripted(
+    backend: impl FnOnce(&str) -> Box<dyn baton::agent::Backend>,
+    profile: baton::agent::scripted::Profile,
+    scenario: &str,
+    dir: &Path,
+    limits: baton::agent::Limits,
+    cancel: tokio_util::sync::CancellationToken,
+) -> Scripted {
+    let scenario = baton::agent::scripted::Scenario::parse("test.toml", scenario).unwrap();
+    let model = baton::agent::scripted::ScriptedModel::start_as(scenario, None, profile).await.unwrap();
+    let backend = backend(&model.url());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let started = std::time::Instant::now();
+    let end = backend.run(baton::agent::SessionRequest::new("Build the greeter.", dir, limits, cancel), tx).await;
+    let elapsed = started.elapsed();
+    let server = model.url().trim_start_matches("http://").to_owned();
+    Scripted { end, events: drain(&mut rx), requests: model.requests(), headers: model.headers(), elapsed, server }
+}
+
+/// The greeter went well: the script written, edited, run and committed, the closing word said,
+/// in five turns.
+pub fn assert_greeter_done(dir: &Path, ran: &Scripted) {
+    assert_eq!(ran.end.reason, baton::agent::EndReason::Completed, "{:#?}", ran.events);
+    assert_eq!(std::fs::read_to_string(dir.join("bin/greet.sh")).unwrap(), "#!/bin/sh\necho \"Hello, $1\"\n");
+    let repo = git2::Repository::open(dir).unwrap();
+    assert_eq!(repo.head().unwrap().peel_to_commit().unwrap().summary().unwrap(), Some("Add the greeter"));
+    let text = text_of(&ran.events);
+    assert!(text.ends_with("The greeter says hello to world. Done."), "{text}");
+    assert_eq!(ran.end.turns, 5);
+}
+
+/// The retries a session showed: (reason, wait in ms).
+pub fn retries(events: &[baton::agent::AgentEvent]) -> Vec<(String, u64)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            baton::agent::AgentEvent::Retry { reason, wait_ms, .. } => Some((reason.clone(), *wait_ms)),
+            _ => None,
+        })
+        .collect()
 }

@@ -73,6 +73,33 @@ impl Screen {
         super::svg::render(self.parser.lock().unwrap().screen())
     }
 
+    /// Whether the first cell of `needle`, where the screen shows it, is bold, and its colour.
+    #[allow(dead_code)]
+    pub fn style_of(&self, needle: &str) -> Option<(bool, vt100::Color)> {
+        let p = self.parser.lock().unwrap();
+        let screen = p.screen();
+        let (rows, cols) = screen.size();
+        let (rows, cols) = (u16::from(rows), u16::from(cols));
+        for row in 0..rows {
+            // The row's characters, each with the column it starts at.
+            let cells: Vec<(u16, String)> = (0..cols)
+                .filter_map(|c| {
+                    screen.cell(row, c).filter(|x| !x.is_wide_continuation()).map(|x| (c, x.contents().to_owned()))
+                })
+                .collect();
+            let text: Vec<&str> = cells.iter().map(|(_, t)| if t.is_empty() { " " } else { t.as_str() }).collect();
+            let first = needle.chars().next()?.to_string();
+            let n = needle.chars().count();
+            for i in 0..text.len().saturating_sub(n - 1) {
+                if text[i] == first && text[i..i + n].concat() == needle {
+                    let cell = screen.cell(row, cells[i].0)?;
+                    return Some((cell.bold(), cell.fgcolor()));
+                }
+            }
+        }
+        None
+    }
+
     pub fn text(&self) -> String {
         self.parser.lock().unwrap().screen().contents()
     }

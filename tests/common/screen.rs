@@ -65,6 +65,7 @@ pub fn review() -> Review {
         turns: 5,
         evaluation: None,
         questions: Vec::new(),
+        refusals: Vec::new(),
     }
 }
 
@@ -134,6 +135,7 @@ pub fn busy_app() -> App {
             .map(|(i, (p, c, d))| Row {
                 number: i + 1,
                 passes: *p,
+                skipped: false,
                 category: (*c).into(),
                 description: (*d).into(),
                 steps: vec![format!("Step {}", i + 1)],
@@ -167,6 +169,17 @@ pub fn busy_app() -> App {
         "tally: progress notes\n\nSession 1: laid the groundwork.\nSession 2: built feature 1.\n".into(),
     ));
     app
+}
+
+/// Session `number` ended, completed, having cost `cost_usd`.
+pub fn ended(number: u32, cost_usd: f64) -> HarnessEvent {
+    HarnessEvent::SessionEnded {
+        number,
+        outcome: Outcome::Completed,
+        usage: Usage::default(),
+        cost_usd,
+        duration_ms: 1,
+    }
 }
 
 pub fn draw(app: &mut App, w: u16, h: u16) -> TestBackend {

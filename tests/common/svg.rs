@@ -93,8 +93,11 @@ pub fn render(screen: &vt100::Screen) -> String {
             }
             let x = f64::from(start) * CELL_W;
             let width = f64::from(col - start) * CELL_W;
-            let text_width = f64::from(inked) * CELL_W;
-            let text = text.trim_end().to_owned();
+            // Leading blanks are cells to skip, not text: a viewer may collapse them.
+            let lead = text.chars().take_while(|c| *c == ' ').count();
+            let text_x = x + lead as f64 * CELL_W;
+            let text_width = f64::from(inked).max(lead as f64) * CELL_W - lead as f64 * CELL_W;
+            let text = text.trim().to_owned();
             if style.bg != BG {
                 let _ = writeln!(
                     out,
@@ -108,7 +111,7 @@ pub fn render(screen: &vt100::Screen) -> String {
                 // Each run is stretched to its cells, so box-drawing lines meet whatever the font.
                 let _ = writeln!(
                     out,
-                    r#"<text x="{x:.1}" y="{:.1}" fill="{}"{weight}{opacity} textLength="{text_width:.1}" lengthAdjust="spacingAndGlyphs">{}</text>"#,
+                    r#"<text x="{text_x:.1}" y="{:.1}" fill="{}"{weight}{opacity} textLength="{text_width:.1}" lengthAdjust="spacingAndGlyphs">{}</text>"#,
                     y + CELL_H - 4.0,
                     style.fg,
                     escape(&text)

@@ -100,6 +100,7 @@ fn usage_of(v: &Value) -> Usage {
         output_tokens: n("output_tokens"),
         cache_creation_input_tokens: n("cache_creation_input_tokens"),
         cache_read_input_tokens: n("cache_read_input_tokens"),
+        ..Usage::default()
     }
 }
 
@@ -513,6 +514,7 @@ mod fast {
                 output_tokens: self.output_tokens.unwrap_or(0),
                 cache_creation_input_tokens: self.cache_creation_input_tokens.unwrap_or(0),
                 cache_read_input_tokens: self.cache_read_input_tokens.unwrap_or(0),
+                ..Usage::default()
             }
         }
     }

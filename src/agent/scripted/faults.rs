@@ -1,67 +1,70 @@
-//! The faults the scripted model injects before a turn: the API's error answers (429 for throttling
-//! or for a plan's usage limit, 529, 500, 400, 401), a connection reset, a stream cut short or
-//! carrying an error event.
+//! The faults the scripted model injects before a turn, on either API: the servers' error answers
+//! (429 for throttling or for a plan's usage limit, 529 or 503, 500, 400, 401, a context overflow,
+//! an unanswered tool call), a connection reset, a stream cut short or carrying an error.
 
 use serde_json::json;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
+use super::profile::{Api, Refusal};
 use super::scenario::{Fault, FaultKind};
-use super::{Server, api_error, limits};
+use super::{Server, limits};
 
 impl Server {
     /// Answers with fault `f`. Returns whether the connection may be kept.
     pub(super) async fn fault(
         &self,
         out: &mut TcpStream,
+        api: Api,
         f: &Fault,
         model: &str,
         input_tokens: u64,
     ) -> std::io::Result<bool> {
         let retry_after = f.retry_after.map(|s| format!("retry-after: {s}\r\n")).unwrap_or_default();
-        let answer = match f.kind {
-            FaultKind::RateLimit => api_error(
-                429,
-                "Too Many Requests",
-                "rate_limit_error",
-                "Number of requests has exceeded your rate limit",
-                &retry_after,
-            ),
+        let refusal = |status, kind, message: &str| Refusal { status, kind, message: message.to_owned(), code: None };
+        let (r, headers) = match f.kind {
+            FaultKind::RateLimit => {
+                (refusal(429, "rate_limit_error", "Number of requests has exceeded your rate limit"), retry_after)
+            }
             FaultKind::UsageLimit => {
                 let kind = f.limit.as_deref().unwrap_or("five_hour");
                 let headers = limits::unified("rejected", kind, f.reset_in.unwrap_or(3.0), None);
-                let message = "Number of requests has exceeded your rate limit";
-                api_error(429, "Too Many Requests", "rate_limit_error", message, &headers)
+                (refusal(429, "rate_limit_error", "Number of requests has exceeded your rate limit"), headers)
             }
-            FaultKind::Overloaded => api_error(529, "Overloaded", "overloaded_error", "Overloaded", &retry_after),
-            FaultKind::ServerError => {
-                api_error(500, "Internal Server Error", "api_error", "Internal server error", &retry_after)
-            }
-            FaultKind::BadRequest => api_error(
-                400,
-                "Bad Request",
-                "invalid_request_error",
-                "messages: the scripted model refuses this request",
-                "",
+            // Chat completions servers say an overload with 503.
+            FaultKind::Overloaded => match api {
+                Api::Messages => (refusal(529, "overloaded_error", "Overloaded"), retry_after),
+                Api::Chat => (refusal(503, "server_error", "The server is overloaded or not ready yet."), retry_after),
+            },
+            FaultKind::ServerError => (refusal(500, "api_error", "Internal server error"), retry_after),
+            FaultKind::BadRequest => (
+                refusal(400, "invalid_request_error", "messages: the scripted model refuses this request"),
+                String::new(),
             ),
-            FaultKind::Unauthorized => api_error(401, "Unauthorized", "authentication_error", "invalid x-api-key", ""),
+            FaultKind::Unauthorized => (refusal(401, "authentication_error", "invalid x-api-key"), String::new()),
+            FaultKind::ContextOverflow => (self.profile().overflow(api), String::new()),
+            FaultKind::UnansweredToolCall => (self.profile().unanswered(api, "toolu_0000000000000001"), String::new()),
             FaultKind::Reset => {
                 out.set_zero_linger()?;
                 return Ok(false);
             }
             FaultKind::StreamCut | FaultKind::ErrorEvent => {
-                self.broken_stream(out, f.kind, model, input_tokens).await?;
+                let error = f.kind == FaultKind::ErrorEvent;
+                match api {
+                    Api::Messages => self.broken_stream(out, error, model, input_tokens).await?,
+                    Api::Chat => self.broken_chat(out, model, error).await?,
+                }
                 return Ok(false);
             }
         };
-        out.write_all(&answer).await?;
+        out.write_all(&self.refusal(api, &r, &headers)).await?;
         Ok(true)
     }
 
     async fn broken_stream(
         &self,
         out: &mut TcpStream,
-        kind: FaultKind,
+        error: bool,
         model: &str,
         input_tokens: u64,
     ) -> std::io::Result<()> {
@@ -77,13 +80,13 @@ impl Server {
             json!({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "I will st"}}),
         )
         .await?;
-        if kind == FaultKind::ErrorEvent {
+        if error {
             sse.event(
                 "error",
                 json!({"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
             )
             .await?;
-            out.write_all(b"0\r\n\r\n").await?;
+            sse.end().await?;
         }
         // A cut: the connection closes with the response unfinished.
         out.flush().await?;

@@ -1,31 +1,41 @@
-//! The scripted model: a server on 127.0.0.1 that speaks the Messages API, streaming server-sent
-//! events as the real API does, and plays a scenario. Any client of the API can talk to it (baton's
-//! own backend, the `claude` CLI); nothing in a client knows it is not the real thing. It is what
-//! `baton demo` and the tests run against: the HTTP, SSE, tool and git paths all run for real,
-//! only the model is scripted.
+//! The scripted model: a server on 127.0.0.1 that speaks the Messages API and OpenAI's chat
+//! completions, streaming server-sent events as the real servers do, and plays a scenario. Any
+//! client of either API can talk to it (baton's own backends, the `claude` CLI); nothing in a
+//! client knows it is not the real thing. It is what `baton demo` and the tests run against: the
+//! HTTP, SSE, tool and git paths all run for real, only the model is scripted. A scenario's
+//! profile makes it answer in the shapes of another server (Ollama, llama.cpp, vLLM, OpenRouter,
+//! OpenAI: see [`profile`]).
 
+mod chat;
 mod faults;
+mod http;
 mod limits;
+mod messages;
+pub mod profile;
 pub mod scenario;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+pub use profile::{Api, Profile, Quirks, UsageReport};
 pub use scenario::{Fault, FaultKind, Pace, Scenario, ScenarioError};
 
+use http::{Sse, chunks, json_response, read_request, stream_head};
+use profile::Refusal;
 use scenario::{Vars, substitute, substitute_str, text_of};
 
 /// What the server has seen, for tests and the demo to look at.
 #[derive(Debug, Default)]
 struct Shared {
-    /// Every Messages API request body, in order.
+    /// Every request body to either API, in order, as it came.
     requests: Vec<Value>,
+    /// Each request's headers, names lowercased.
+    headers: Vec<BTreeMap<String, String>>,
     /// How many times each (turn, fault) has fired.
     fired: HashMap<(usize, usize), u32>,
     next_id: u64,
@@ -76,14 +86,25 @@ impl ScriptedModel {
         Ok(ScriptedModel { addr, shared, task })
     }
 
-    /// The base URL to give a client (`ANTHROPIC_BASE_URL`).
+    /// Starts serving `scenario` as `profile`'s server does.
+    pub async fn start_as(mut scenario: Scenario, pace: Option<Pace>, profile: Profile) -> std::io::Result<Self> {
+        scenario.profile = profile;
+        Self::start(scenario, pace).await
+    }
+
+    /// The base URL to give a client (`ANTHROPIC_BASE_URL`; chat completions are under `/v1`).
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
 
-    /// Every Messages API request received so far.
+    /// Every request received so far, as it came.
     pub fn requests(&self) -> Vec<Value> {
         self.lock().requests.clone()
+    }
+
+    /// Every request's headers, names lowercased.
+    pub fn headers(&self) -> Vec<BTreeMap<String, String>> {
+        self.lock().headers.clone()
     }
 
     /// Requests answered 429 because they came past the scenario's rate limits.
@@ -96,106 +117,22 @@ impl ScriptedModel {
     }
 }
 
-struct Request {
-    method: String,
-    path: String,
-    body: Vec<u8>,
-    keep_alive: bool,
-}
-
-async fn read_request<R: AsyncRead + Unpin>(r: &mut BufReader<R>) -> std::io::Result<Option<Request>> {
-    use tokio::io::AsyncBufReadExt;
-    let mut line = String::new();
-    if r.read_line(&mut line).await? == 0 {
-        return Ok(None);
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_owned();
-    let path = parts.next().unwrap_or("").to_owned();
-    let mut length = 0usize;
-    let mut chunked = false;
-    let mut keep_alive = true;
-    loop {
-        let mut h = String::new();
-        if r.read_line(&mut h).await? == 0 {
-            return Ok(None);
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            match k.as_str() {
-                "content-length" => length = v.parse().unwrap_or(0),
-                "transfer-encoding" => chunked = v.eq_ignore_ascii_case("chunked"),
-                "connection" => keep_alive = !v.eq_ignore_ascii_case("close"),
-                _ => {}
-            }
-        }
-    }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            let mut size = String::new();
-            r.read_line(&mut size).await?;
-            let n = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
-            let mut chunk = vec![0; n + 2];
-            r.read_exact(&mut chunk).await?;
-            if n == 0 {
-                break;
-            }
-            body.extend_from_slice(&chunk[..n]);
-        }
-    } else {
-        body.resize(length, 0);
-        r.read_exact(&mut body).await?;
-    }
-    Ok(Some(Request { method, path, body, keep_alive }))
-}
-
-fn json_response(status: u16, reason: &str, body: &Value, extra: &str) -> Vec<u8> {
-    let body = body.to_string();
-    format!(
-        "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nrequest-id: req_scripted\r\n{extra}\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
-}
-
-fn api_error(status: u16, reason: &str, kind: &str, message: &str, extra: &str) -> Vec<u8> {
-    json_response(status, reason, &json!({"type": "error", "error": {"type": kind, "message": message}}), extra)
-}
-
-/// Writes server-sent events as one chunked HTTP response.
-struct Sse<'a> {
-    out: &'a mut TcpStream,
-    delay: Duration,
-}
-
-impl Sse<'_> {
-    async fn event(&mut self, name: &str, data: Value) -> std::io::Result<()> {
-        let payload = format!("event: {name}\ndata: {data}\n\n");
-        let chunk = format!("{:x}\r\n{payload}\r\n", payload.len());
-        self.out.write_all(chunk.as_bytes()).await?;
-        self.out.flush().await
-    }
-
-    async fn pause(&self) {
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
-        }
-    }
-}
-
-fn chunks(text: &str, n: usize) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    chars.chunks(n.max(1)).map(|c| c.iter().collect()).collect()
+/// What a reply is made of, before a wire writes it.
+struct Content {
+    blocks: Vec<Value>,
+    /// `end_turn`, `tool_use`, `max_tokens`, `refusal`.
+    stop_reason: String,
+    input_tokens: u64,
+    output_tokens: u64,
 }
 
 impl Server {
     fn lock(&self) -> std::sync::MutexGuard<'_, Shared> {
         self.shared.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn profile(&self) -> Profile {
+        self.scenario.profile
     }
 
     async fn connection(&self, stream: TcpStream) -> std::io::Result<()> {
@@ -207,13 +144,19 @@ impl Server {
             let keep = match (req.method.as_str(), path.as_str()) {
                 ("POST", "/v1/messages/count_tokens") => {
                     let n = req.body.len() / 4;
-                    stream.write_all(&json_response(200, "OK", &json!({"input_tokens": n}), "")).await?;
+                    stream.write_all(&json_response(200, &json!({"input_tokens": n}), "")).await?;
                     true
                 }
-                ("POST", "/v1/messages") => self.messages(stream, &body, req.body.len()).await?,
+                ("POST", "/v1/messages") => {
+                    self.answer(stream, Api::Messages, &body, req.headers, req.body.len()).await?
+                }
+                ("POST", "/v1/chat/completions" | "/chat/completions") => {
+                    self.answer(stream, Api::Chat, &body, req.headers, req.body.len()).await?
+                }
                 _ => {
-                    let msg = format!("the scripted model has no {} {}", req.method, path);
-                    stream.write_all(&api_error(404, "Not Found", "not_found_error", &msg, "")).await?;
+                    let message = format!("the scripted model has no {} {}", req.method, path);
+                    let r = Refusal { status: 404, kind: "not_found_error", message, code: None };
+                    stream.write_all(&self.refusal(Api::Messages, &r, "")).await?;
                     true
                 }
             };
@@ -224,27 +167,80 @@ impl Server {
         Ok(())
     }
 
-    /// Answers one Messages API request. Returns whether the connection may be kept.
-    async fn messages(&self, out: &mut TcpStream, body: &Value, size: usize) -> std::io::Result<bool> {
-        self.lock().requests.push(body.clone());
-        tracing::trace!("scripted model request: {body}");
+    /// `r` in the profile's shape for `api`.
+    fn refusal(&self, api: Api, r: &Refusal, extra: &str) -> Vec<u8> {
+        json_response(r.status, &self.profile().error_body(api, r), extra)
+    }
+
+    /// What the server refuses in this request before any model runs: a model it does not have,
+    /// what the scenario's quirks refuse, a tool call sent back without its result.
+    fn check(&self, api: Api, raw: &Value, body: &Value, model: &str) -> Option<Refusal> {
+        let (p, s) = (self.profile(), &self.scenario);
+        if !s.models.is_empty() && p.checks_model() && !s.models.iter().any(|m| m == model) {
+            return Some(p.no_model(api, model));
+        }
+        for what in &s.quirks.refuse {
+            let carried = match what.as_str() {
+                "tools" => body["tools"].as_array().is_some_and(|t| !t.is_empty()),
+                "thinking" => body["messages"].as_array().into_iter().flatten().any(|m| {
+                    m["content"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|b| matches!(b["type"].as_str(), Some("thinking" | "redacted_thinking")))
+                }),
+                "cache_control" => api == Api::Messages && raw.to_string().contains("\"cache_control\""),
+                other => raw.get(other).is_some(),
+            };
+            if carried {
+                return Some(if what == "tools" { p.no_tools(model) } else { p.refuses(what) });
+            }
+        }
+        unanswered(body).map(|id| p.unanswered(api, &id))
+    }
+
+    /// Answers one request to either API. Returns whether the connection may be kept.
+    async fn answer(
+        &self,
+        out: &mut TcpStream,
+        api: Api,
+        raw: &Value,
+        headers: BTreeMap<String, String>,
+        size: usize,
+    ) -> std::io::Result<bool> {
+        {
+            let mut shared = self.lock();
+            shared.requests.push(raw.clone());
+            shared.headers.push(headers);
+        }
+        tracing::trace!("scripted model request: {raw}");
+        // One vocabulary for choosing turns: a chat request read as a Messages one.
+        let body = match api {
+            Api::Messages => raw.clone(),
+            Api::Chat => chat::as_messages(raw),
+        };
         let model = body["model"].as_str().unwrap_or("scripted").to_owned();
-        let streaming = body["stream"].as_bool().unwrap_or(false);
+        let streaming = raw["stream"].as_bool().unwrap_or(false);
         let input_tokens = (size / 4).max(1) as u64;
         // The API key's limits: a request past them is answered 429, as the API does.
         let window = self.lock().window.as_mut().map(|w| w.admit(input_tokens));
         let limit_headers = match window {
             Some(Err(wait)) => {
                 let retry = format!("retry-after: {}\r\n", wait.ceil().max(1.0));
-                let message = "Number of request tokens has exceeded your per-minute rate limit";
-                out.write_all(&api_error(429, "Too Many Requests", "rate_limit_error", message, &retry)).await?;
+                let message = "Number of request tokens has exceeded your per-minute rate limit".to_owned();
+                let r = Refusal { status: 429, kind: "rate_limit_error", message, code: Some("rate_limit_exceeded") };
+                out.write_all(&self.refusal(api, &r, &retry)).await?;
                 return Ok(true);
             }
             Some(Ok(headers)) => headers,
             None => String::new(),
         };
+        if let Some(r) = self.check(api, raw, &body, &model) {
+            out.write_all(&self.refusal(api, &r, "")).await?;
+            return Ok(true);
+        }
 
-        let Some((turn_index, vars)) = self.scenario.plan(body) else {
+        let Some((turn_index, vars)) = self.scenario.plan(&body) else {
             // Nothing scripted for this conversation (a client's side request, say): a short reply.
             let first = body["messages"].as_array().and_then(|m| m.first()).map(text_of).unwrap_or_default();
             tracing::debug!("scripted model: no turn for a conversation starting {first:?}");
@@ -259,7 +255,8 @@ impl Server {
                 stop_reason: None,
                 usage: None,
             };
-            return self.reply(out, body, &turn, &Vars::new(), &model, streaming, input_tokens, &limit_headers).await;
+            let content = self.content(&turn, &Vars::new(), &body, input_tokens);
+            return self.reply(out, api, &content, &model, streaming, &limit_headers).await;
         };
         let turn = &self.scenario.turns[turn_index];
 
@@ -279,13 +276,29 @@ impl Server {
         };
         if let Some(f) = fault {
             tracing::debug!("scripted model: {:?} before turn {}", f.kind, turn.id);
-            return self.fault(out, &f, &model, input_tokens).await;
+            return self.fault(out, api, &f, &model, input_tokens).await;
         }
         let mut headers = limit_headers;
         if let Some(u) = &turn.usage {
             headers.push_str(&limits::usage_headers(u));
         }
-        self.reply(out, body, turn, &vars, &model, streaming, input_tokens, &headers).await
+        let content = self.content(turn, &vars, &body, input_tokens);
+        self.reply(out, api, &content, &model, streaming, &headers).await
+    }
+
+    async fn reply(
+        &self,
+        out: &mut TcpStream,
+        api: Api,
+        content: &Content,
+        model: &str,
+        streaming: bool,
+        headers: &str,
+    ) -> std::io::Result<bool> {
+        match api {
+            Api::Messages => self.messages_reply(out, content, model, streaming, headers).await,
+            Api::Chat => self.chat_reply(out, content, model, streaming, headers).await,
+        }
     }
 
     fn ids(&self, n: usize) -> Vec<String> {
@@ -299,124 +312,49 @@ impl Server {
     }
 
     /// The content blocks of a turn, with variables filled in and fresh ids.
-    fn content(&self, turn: &scenario::Turn, vars: &Vars, request: &Value) -> Vec<Value> {
-        let mut content = Vec::new();
+    fn content(&self, turn: &scenario::Turn, vars: &Vars, request: &Value, input_tokens: u64) -> Content {
+        let mut blocks = Vec::new();
         if let Some(t) = &turn.thinking {
-            content.push(
+            blocks.push(
                 json!({"type": "thinking", "thinking": substitute_str(t, vars), "signature": "scripted-signature"}),
             );
         }
         if let Some(t) = &turn.text {
-            content.push(json!({"type": "text", "text": substitute_str(t, vars)}));
+            blocks.push(json!({"type": "text", "text": substitute_str(t, vars)}));
         }
         let ids = self.ids(turn.tools.len());
         for (tool, id) in turn.tools.iter().zip(ids) {
             let input = substitute(&serde_json::to_value(&tool.input).unwrap_or(Value::Null), vars);
             let (name, input) = adapt_tool(&tool.name, input, request);
-            content.push(json!({"type": "tool_use", "id": format!("toolu_{id}"), "name": name, "input": input}));
+            blocks.push(json!({"type": "tool_use", "id": format!("toolu_{id}"), "name": name, "input": input}));
         }
-        content
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    async fn reply(
-        &self,
-        out: &mut TcpStream,
-        request: &Value,
-        turn: &scenario::Turn,
-        vars: &Vars,
-        model: &str,
-        streaming: bool,
-        input_tokens: u64,
-        headers: &str,
-    ) -> std::io::Result<bool> {
-        let content = self.content(turn, vars, request);
         let stop_reason = turn
             .stop_reason
             .clone()
             .unwrap_or_else(|| if turn.tools.is_empty() { "end_turn" } else { "tool_use" }.to_owned());
-        let output_tokens = (content.iter().map(|b| b.to_string().len()).sum::<usize>() / 4).max(1) as u64;
-        let msg_id = format!("msg_{}", self.ids(1).remove(0));
-        if !streaming {
-            let body = json!({
-                "id": msg_id, "type": "message", "role": "assistant", "model": model,
-                "content": content, "stop_reason": stop_reason, "stop_sequence": null,
-                "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens,
-                          "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
-            });
-            out.write_all(&json_response(200, "OK", &body, headers)).await?;
-            return Ok(true);
-        }
-        let mut sse = self.start_stream(out, &msg_id, model, input_tokens, headers).await?;
-        for (index, block) in content.iter().enumerate() {
-            self.stream_block(&mut sse, index, block).await?;
-        }
-        sse.event("message_delta", json!({"type": "message_delta", "delta": {"stop_reason": stop_reason, "stop_sequence": null}, "usage": {"output_tokens": output_tokens}})).await?;
-        sse.event("message_stop", json!({"type": "message_stop"})).await?;
-        out.write_all(b"0\r\n\r\n").await?;
-        out.flush().await?;
-        Ok(true)
+        let output_tokens = (blocks.iter().map(|b| b.to_string().len()).sum::<usize>() / 4).max(1) as u64;
+        Content { blocks, stop_reason, input_tokens, output_tokens }
     }
+}
 
-    async fn start_stream<'a>(
-        &self,
-        out: &'a mut TcpStream,
-        msg_id: &str,
-        model: &str,
-        input_tokens: u64,
-        headers: &str,
-    ) -> std::io::Result<Sse<'a>> {
-        let head = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\ncache-control: no-cache\r\ntransfer-encoding: chunked\r\nrequest-id: req_scripted\r\n{headers}\r\n"
-        );
-        out.write_all(head.as_bytes()).await?;
-        let mut sse = Sse { out, delay: Duration::from_millis(self.pace.delay_ms) };
-        sse.event(
-            "message_start",
-            json!({"type": "message_start", "message": {
-                "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
-                "stop_reason": null, "stop_sequence": null,
-                "usage": {"input_tokens": input_tokens, "output_tokens": 1, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
-            }}),
-        )
-        .await?;
-        sse.event("ping", json!({"type": "ping"})).await?;
-        Ok(sse)
-    }
-
-    async fn stream_block(&self, sse: &mut Sse<'_>, index: usize, block: &Value) -> std::io::Result<()> {
-        let n = self.pace.chunk_chars;
-        match block["type"].as_str().unwrap_or("") {
-            "text" => {
-                sse.event("content_block_start", json!({"type": "content_block_start", "index": index, "content_block": {"type": "text", "text": ""}})).await?;
-                for piece in chunks(block["text"].as_str().unwrap_or(""), n) {
-                    sse.pause().await;
-                    sse.event("content_block_delta", json!({"type": "content_block_delta", "index": index, "delta": {"type": "text_delta", "text": piece}})).await?;
-                }
-            }
-            "thinking" => {
-                sse.event("content_block_start", json!({"type": "content_block_start", "index": index, "content_block": {"type": "thinking", "thinking": "", "signature": ""}})).await?;
-                for piece in chunks(block["thinking"].as_str().unwrap_or(""), n) {
-                    sse.pause().await;
-                    sse.event("content_block_delta", json!({"type": "content_block_delta", "index": index, "delta": {"type": "thinking_delta", "thinking": piece}})).await?;
-                }
-                sse.event("content_block_delta", json!({"type": "content_block_delta", "index": index, "delta": {"type": "signature_delta", "signature": block["signature"]}})).await?;
-            }
-            _ => {
-                let start = json!({"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}});
-                sse.event(
-                    "content_block_start",
-                    json!({"type": "content_block_start", "index": index, "content_block": start}),
-                )
-                .await?;
-                for piece in chunks(&block["input"].to_string(), n.max(8)) {
-                    sse.pause().await;
-                    sse.event("content_block_delta", json!({"type": "content_block_delta", "index": index, "delta": {"type": "input_json_delta", "partial_json": piece}})).await?;
-                }
-            }
+/// The first tool call in `body` (a Messages-shaped conversation) sent back without its result.
+fn unanswered(body: &Value) -> Option<String> {
+    let messages = body["messages"].as_array()?;
+    for (i, m) in messages.iter().enumerate().filter(|(_, m)| m["role"] == "assistant") {
+        let Some(next) = messages.get(i + 1) else { continue };
+        let answered: Vec<&str> = next["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|b| b["type"] == "tool_result")
+            .filter_map(|b| b["tool_use_id"].as_str())
+            .collect();
+        let calls = m["content"].as_array().into_iter().flatten().filter(|b| b["type"] == "tool_use");
+        if let Some(id) = calls.filter_map(|b| b["id"].as_str()).find(|id| !answered.contains(id)) {
+            return Some(id.to_owned());
         }
-        sse.event("content_block_stop", json!({"type": "content_block_stop", "index": index})).await
     }
+    None
 }
 
 /// The working directory a client announces in its system prompt: Claude Code's "Primary working

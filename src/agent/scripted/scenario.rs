@@ -55,6 +55,10 @@ pub enum FaultKind {
     UsageLimit,
     /// The connection is reset before any response.
     Reset,
+    /// 400: the conversation is longer than the model's context window, in the profile's words.
+    ContextOverflow,
+    /// 400: a tool call went back without its result, in the API's words.
+    UnansweredToolCall,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -157,6 +161,14 @@ pub struct Turn {
 #[serde(deny_unknown_fields)]
 struct File {
     name: String,
+    /// Which server it plays.
+    #[serde(default)]
+    profile: super::profile::Profile,
+    #[serde(default)]
+    quirks: super::profile::Quirks,
+    /// The models the server has; empty, any name is taken.
+    #[serde(default)]
+    models: Vec<String>,
     #[serde(default)]
     pace: Pace,
     #[serde(default)]
@@ -169,6 +181,9 @@ struct File {
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: String,
+    pub profile: super::profile::Profile,
+    pub quirks: super::profile::Quirks,
+    pub models: Vec<String>,
     pub pace: Pace,
     pub rate_limits: Option<RateLimits>,
     pub turns: Vec<Turn>,
@@ -212,8 +227,16 @@ impl Scenario {
         if starts.is_empty() {
             return Err(invalid("no turn has `start`, so no conversation can begin".into()));
         }
+        for r in &file.quirks.refuse {
+            if !["cache_control", "thinking", "stream_options", "max_tokens", "tools"].contains(&r.as_str()) {
+                return Err(invalid(format!("quirks: the server cannot refuse `{r}`")));
+            }
+        }
         Ok(Scenario {
             name: file.name,
+            profile: file.profile,
+            quirks: file.quirks,
+            models: file.models,
             pace: file.pace,
             rate_limits: file.rate_limits,
             turns: file.turns,

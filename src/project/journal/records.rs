@@ -92,6 +92,9 @@ pub struct Entry {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
+// A record is read, folded and dropped; the session's report inline keeps every reader's match
+// plain (boxing it would touch each of them for a few hundred bytes a record).
+#[allow(clippy::large_enum_variant)]
 pub enum Record {
     SessionStarted {
         number: u32,
@@ -218,6 +221,8 @@ pub enum Remote {
         mode: String,
     },
     Pause,
+    /// Take back a pause not taken yet.
+    Resume,
     Interrupt,
     Approve {
         number: u32,

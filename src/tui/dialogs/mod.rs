@@ -54,8 +54,8 @@ pub enum Dialog {
     },
     /// The circuit breaker tripped: what to do about it.
     Tripped(TrippedDialog),
-    /// The run's numbers with sparklines.
-    Stats(Box<crate::project::report::Report>),
+    /// The run's numbers with sparklines, and the list's (passing, total) when it was opened.
+    Stats(Box<crate::project::report::Report>, (usize, usize)),
 }
 
 impl Dialog {
@@ -110,6 +110,8 @@ pub fn parse_editor(lines: &[String]) -> Result<(String, String, Vec<String>), S
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Confirm {
     Quit,
+    /// Quit while text is being typed in a dialog.
+    QuitTyping,
     Interrupt,
 }
 
@@ -190,13 +192,19 @@ pub fn wrapped(lead: &str, text: &str, width: usize, style: ratatui::style::Styl
     led((lead, style), text, width, style)
 }
 
-pub fn render(dialog: &mut Dialog, f: &mut Frame, theme: &Theme, messages: &[String], questions: usize) {
+pub fn render(
+    dialog: &mut Dialog,
+    f: &mut Frame,
+    theme: &Theme,
+    messages: &[crate::tui::app::Message],
+    questions: usize,
+) {
     let area = f.area();
     match dialog {
         Dialog::Review(r) => r.render(f, area, theme),
         Dialog::Question(q) => q.render(f, area, questions, theme),
         Dialog::Tripped(t) => t.render(f, area, theme),
-        Dialog::Stats(report) => stats::render(f, area, report, theme),
+        Dialog::Stats(report, list) => stats::render(f, area, report, *list, theme),
         Dialog::Help { scroll } => help::render(f, area, scroll, theme),
         Dialog::Confirm(kind) => {
             let r = centered(area, 50, 20);
@@ -204,6 +212,9 @@ pub fn render(dialog: &mut Dialog, f: &mut Frame, theme: &Theme, messages: &[Str
             f.render_widget(Clear, r);
             let text = match kind {
                 Confirm::Quit => "A session is running. Quit? It is stopped and recorded as interrupted.",
+                Confirm::QuitTyping => {
+                    "Quit? What you are typing here is lost (a running session is stopped and recorded as interrupted)."
+                }
                 Confirm::Interrupt => "Interrupt the running session now? Its work so far goes to review.",
             };
             let body = vec![
@@ -297,7 +308,7 @@ pub fn render(dialog: &mut Dialog, f: &mut Frame, theme: &Theme, messages: &[Str
                 lines.push(Line::styled("no messages yet", theme.dim()));
             }
             for m in messages {
-                lines.extend(wrapped("· ", m, w, theme.text()));
+                lines.extend(led((&format!("{} ", m.at), theme.dim()), &m.text, w, theme.text()));
             }
             if *scroll == usize::MAX {
                 *scroll = usize::MAX / 2; // opened at the end
@@ -311,10 +322,10 @@ pub fn render(dialog: &mut Dialog, f: &mut Frame, theme: &Theme, messages: &[Str
                 .iter()
                 .enumerate()
                 .map(|(i, s)| {
-                    let outcome = s.outcome().map_or("running".to_owned(), |o| o.to_string());
-                    let verdict = s.verdict.map_or(String::new(), |v| v.to_string());
+                    let outcome = s.outcome().map_or("running", |o| o.words());
+                    let verdict = s.verdict.map_or("", |v| v.words());
                     let line = Line::raw(format!(
-                        "{:>4}  {:<11} {:<13} {:<13} ${:.2}",
+                        "{:>4}  {:<11} {:<17} {:<13} ${:.2}",
                         s.number,
                         s.kind.to_string(),
                         outcome,

@@ -46,6 +46,11 @@ impl Reason {
         }
     }
 
+    /// What is typed so far.
+    pub fn text(&self) -> String {
+        self.area.lines().join("\n")
+    }
+
     /// Its height in a dialog whose inside is `inner` rows high.
     pub fn height(inner: u16) -> u16 {
         5.min(inner.saturating_sub(3))

@@ -23,12 +23,15 @@ pub struct ReviewDialog {
     pub scroll: usize,
     /// Why the last key was refused (an empty veto reason), shown in the dialog.
     pub error: Option<String>,
+    /// The session was decided elsewhere while a veto was typed here: what happened. The text
+    /// stays; only Esc closes the dialog.
+    pub decided_elsewhere: Option<String>,
     page: usize,
 }
 
 impl ReviewDialog {
     pub fn new(review: Box<Review>) -> Self {
-        ReviewDialog { review, veto: None, scroll: 0, error: None, page: 10 }
+        ReviewDialog { review, veto: None, scroll: 0, error: None, decided_elsewhere: None, page: 10 }
     }
 
     pub fn start_veto(&mut self) {
@@ -139,12 +142,21 @@ impl ReviewDialog {
             lines.push(Line::styled(format!("Questions ({})", review.questions.len()), theme.accent()));
             for q in &review.questions {
                 let answer = q.answer.as_ref().map_or("no answer".to_owned(), |a| a.to_string());
-                lines.extend(wrapped(
-                    &format!("  {:>3} ", q.number),
-                    &format!("`{}`: {answer}", q.command),
-                    w,
-                    theme.text(),
-                ));
+                lines.extend(wrapped(&format!("  {:>3} ", q.number), &answer, w, theme.text()));
+                // The command as the question showed it: every line, the asked program marked.
+                let programs: Vec<&str> = q.reason.split('`').skip(1).step_by(2).collect();
+                for l in super::question::command_lines(&q.command, &programs, w.saturating_sub(4), theme) {
+                    let mut spans = vec![Span::raw("    ")];
+                    spans.extend(l.spans);
+                    lines.push(Line::from(spans));
+                }
+            }
+        }
+        if !review.refusals.is_empty() {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(format!("Refused ({})", review.refusals.len()), theme.accent()));
+            for r in &review.refusals {
+                lines.extend(wrapped("  ⛔ ", r, w, theme.fail()));
             }
         }
         lines.push(Line::raw(""));
@@ -193,7 +205,7 @@ impl ReviewDialog {
         match &review.verify {
             None => lines.push(Line::from(vec![
                 Span::styled("Verify ", theme.accent()),
-                Span::styled("no verify command configured", theme.dim()),
+                Span::styled("none configured ([run] verify)", theme.dim()),
             ])),
             Some(v) if v.passed => lines
                 .push(Line::from(vec![Span::styled("Verify ", theme.accent()), Span::styled("passed", theme.pass())])),
@@ -215,12 +227,15 @@ impl ReviewDialog {
         let r = centered(area, 86, 86);
         f.render_widget(Clear, r);
         let review = &self.review;
-        let block =
-            boxed(format!(" Review · session {} ({}) · {} ", review.number, review.kind, review.outcome), theme);
+        let block = boxed(
+            format!(" Review · session {} ({}) · {} ", review.number, review.kind, review.outcome.words()),
+            theme,
+        );
         let inner = block.inner(r);
         f.render_widget(block, r);
         let w = inner.width as usize;
-        let error: Vec<Line> = self.error.as_deref().map(|e| wrapped("✗ ", e, w, theme.fail())).unwrap_or_default();
+        let notice = self.decided_elsewhere.as_deref().or(self.error.as_deref());
+        let error: Vec<Line> = notice.map(|e| wrapped("✗ ", e, w, theme.fail())).unwrap_or_default();
         let veto_h = if self.veto.is_some() { Reason::height(inner.height) } else { 0 };
         let [body, veto_area, error_area, keys] = Layout::vertical([
             Constraint::Min(1),
@@ -236,7 +251,11 @@ impl ReviewDialog {
         }
         f.render_widget(Paragraph::new(error), error_area);
         let key = |k: &'static str, what: &'static str| [Span::styled(k, theme.warn()), Span::raw(what)];
-        let hints: Vec<Span> = if self.veto.is_some() {
+        let hints: Vec<Span> = if self.decided_elsewhere.is_some() {
+            let mut hints = key("Esc", " close").to_vec();
+            hints.push(Span::styled(" · what you typed goes to the message log (m)", theme.dim()));
+            hints
+        } else if self.veto.is_some() {
             [key("Enter", " veto  "), key("Esc", " back")].concat()
         } else {
             [

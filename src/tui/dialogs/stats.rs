@@ -10,23 +10,17 @@ use super::{boxed, centered, wrapped};
 use crate::project::report::Report;
 use crate::tui::theme::Theme;
 
-/// The sparklines' series: cost in cents per session, and features newly passing so far after
-/// each session (evaluator sessions are part of the cost, not of the count).
+/// The sparklines' series: cost in cents per session, and the features passing after each
+/// session (its verdict, its evaluation and the operator's marks counted), as the journal says.
 pub fn series(report: &Report) -> (Vec<u64>, Vec<u64>) {
     let cost = report.per_session.iter().map(|l| (l.cost_usd * 100.0).round() as u64).collect();
-    let mut so_far = 0;
-    let passing = report
-        .per_session
-        .iter()
-        .map(|l| {
-            so_far += l.newly_passing as u64;
-            so_far
-        })
-        .collect();
+    let passing = report.per_session.iter().map(|l| l.passing as u64).collect();
     (cost, passing)
 }
 
-pub fn render(f: &mut Frame, area: Rect, report: &Report, theme: &Theme) {
+/// Draws the run's numbers; `list` is the feature list as the Features pane shows it (passing,
+/// total), so the two agree.
+pub fn render(f: &mut Frame, area: Rect, report: &Report, list: (usize, usize), theme: &Theme) {
     let r = centered(area, 80, 70);
     f.render_widget(Clear, r);
     let block = boxed(" Run statistics · Esc closes ".into(), theme);
@@ -47,10 +41,7 @@ pub fn render(f: &mut Frame, area: Rect, report: &Report, theme: &Theme) {
     let i = &report.interventions;
     let w = inner.width as usize;
     let mut lines: Vec<Line> = Vec::new();
-    let sessions = format!(
-        "{} sessions ({} coding, {} evaluator) · ${:.2} · {} tokens",
-        report.sessions, report.coding_sessions, report.evaluator_sessions, report.cost_usd.total, report.tokens
-    );
+    let sessions = format!("{} · {} tokens", report.count, report.tokens);
     lines.extend(wrapped("", &sessions, w, theme.text()));
     lines.extend(wrapped("", &per, w, theme.accent()));
     let reviews = format!(
@@ -92,9 +83,9 @@ pub fn render(f: &mut Frame, area: Rect, report: &Report, theme: &Theme) {
         cost_title,
     );
     f.render_widget(Sparkline::default().data(&cost).style(theme.warn()), cost_area);
-    let last = passing.last().copied().unwrap_or(0);
+    let (now, total) = list;
     f.render_widget(
-        Paragraph::new(Line::styled(format!("features newly passing, session by session (now {last})"), theme.dim())),
+        Paragraph::new(Line::styled(format!("features passing after each session (now {now}/{total})"), theme.dim())),
         pass_title,
     );
     f.render_widget(Sparkline::default().data(&passing).style(theme.pass()), pass_area);

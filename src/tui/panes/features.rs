@@ -18,6 +18,8 @@ use crate::tui::theme::Theme;
 pub struct Row {
     pub number: usize,
     pub passes: bool,
+    /// Set aside for now by the operator (`"skipped": true`): not a failure to fix next.
+    pub skipped: bool,
     pub category: String,
     pub description: String,
     pub steps: Vec<String>,
@@ -78,9 +80,11 @@ impl FeaturesPane {
     pub fn queue_edit(&mut self, number: Option<usize>, category: &str, description: &str, steps: &[String]) {
         let n = number.unwrap_or(self.rows.len() + 1 + self.queued_edits.iter().filter(|e| e.number.is_none()).count());
         let passes = number.and_then(|n| self.rows.iter().find(|r| r.number == n)).is_some_and(|r| r.passes);
+        let skipped = number.and_then(|n| self.rows.iter().find(|r| r.number == n)).is_some_and(|r| r.skipped);
         let row = Row {
             number: n,
             passes,
+            skipped,
             category: category.to_owned(),
             description: description.to_owned(),
             steps: steps.to_vec(),
@@ -213,7 +217,11 @@ impl FeaturesPane {
         let cat_w = if width >= num_w + 4 + cat_w + 1 + 40 { cat_w } else { 0 };
         let mut lines = Vec::new();
         for (i, r) in visible.iter().enumerate().skip(self.offset).take(height) {
-            let (mark, mark_style) = if r.passes { ("✓", theme.pass()) } else { ("✗", theme.fail()) };
+            let (mark, mark_style) = match (r.passes, r.skipped) {
+                (true, _) => ("✓", theme.pass()),
+                (false, true) => ("–", theme.dim()),
+                (false, false) => ("✗", theme.fail()),
+            };
             let waits = if queued.contains(&r.number) { "…" } else { " " };
             let prefix = format!("{:>num_w$} ", r.number);
             let cat = if cat_w > 0 { format!("{:<cat_w$} ", clip(&r.category, cat_w)) } else { String::new() };
@@ -224,7 +232,11 @@ impl FeaturesPane {
                 Span::styled(waits, theme.warn()),
                 Span::raw(" "),
                 Span::styled(cat, theme.dim()),
-                Span::raw(clip(&r.description, room)),
+                if r.skipped && !r.passes {
+                    Span::styled(clip(&format!("skipped · {}", r.description), room), theme.dim())
+                } else {
+                    Span::raw(clip(&r.description, room))
+                },
             ];
             if self.flipped.contains(&r.number) {
                 for s in spans.iter_mut().skip(5) {

@@ -1,5 +1,6 @@
 //! Git log: commits newest first (read page by page by the worker, off the drawing thread), with
-//! session boundaries, verdicts and vetoed tips marked. Enter asks for the commit's diff.
+//! session boundaries and their verdicts marked one way (`S8✓`, `S8?`, `S2✗`) and vetoed tips,
+//! which are not on the branch, dim and said so. Enter asks for the commit's diff.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -70,9 +71,17 @@ impl GitLogPane {
 
     pub fn render(&mut self, f: &mut Frame, area: Rect, focused: bool, theme: &Theme) {
         let more = if self.more { "+" } else { "" };
+        // The branch's commits, and the vetoed tips beside them (not on the branch).
+        let vetoed = self.rows.iter().filter(|r| matches!(r.mark, Some(Mark::VetoedTip { .. }))).count();
+        let commits = self.rows.len() - vetoed;
+        let tips = match vetoed {
+            0 => String::new(),
+            1 => " · 1 vetoed tip".to_owned(),
+            n => format!(" · {n} vetoed tips"),
+        };
         f.render_widget(
             frame(
-                format!(" Git log · {}{more} commit{} ", self.rows.len(), if self.rows.len() == 1 { "" } else { "s" }),
+                format!(" Git log · {commits}{more} commit{}{tips} ", if commits == 1 { "" } else { "s" }),
                 focused,
                 theme,
             ),
@@ -103,8 +112,8 @@ impl GitLogPane {
                     spans.push(Span::styled(tag, style));
                 }
                 Some(Mark::VetoedTip { number }) => {
-                    let tag = format!("vetoed S{number} ");
-                    used += tag.len();
+                    let tag = format!("S{number}✗ vetoed: ");
+                    used += tag.chars().count();
                     spans.push(Span::styled(tag, theme.fail()));
                 }
                 None => {}

@@ -17,7 +17,9 @@ pub fn frame<'a>(title: String, focused: bool, theme: &Theme) -> Block<'a> {
         .borders(Borders::ALL)
         .border_type(if focused { BorderType::Thick } else { BorderType::Plain })
         .border_style(theme.border(focused))
-        .title(ratatui::text::Span::styled(title, theme.title(focused)))
+        // The border's dim is not the title's: a title both bold and dim draws half one, half the
+        // other on terminals that keep one intensity (the README's picture did).
+        .title(ratatui::text::Span::styled(title, theme.title(focused).remove_modifier(ratatui::style::Modifier::DIM)))
 }
 
 /// Keeps `selected` in view in a list of `len` rows shown `height` at a time.

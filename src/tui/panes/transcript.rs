@@ -108,15 +108,31 @@ impl Entry {
                     (None, None) => ("…", theme.warn()),
                 };
                 let mut out = if *expanded {
-                    // As written: every line of the command, wrapped, nothing squashed.
+                    // As written: every line of the command, wrapped, nothing squashed; where a line
+                    // was too long, its continuation says so (`↪`).
                     let mut out = vec![(clip(&format!("{mark} {name} ▾"), width), style)];
-                    for l in wrap(full.trim_end(), width.saturating_sub(4)) {
-                        out.push((format!("  │ {l}"), theme.text()));
+                    for line in full.trim_end().split('\n') {
+                        for (i, l) in wrap(line, width.saturating_sub(6)).into_iter().enumerate() {
+                            let lead = if i == 0 { "  │ " } else { "  │ ↪ " };
+                            out.push((format!("{lead}{l}"), theme.text()));
+                        }
                     }
                     out
                 } else {
-                    let arg = arg.split_whitespace().collect::<Vec<_>>().join(" ");
-                    vec![(clip(&format!("{mark} {name} {arg}"), width), style)]
+                    // Folded: the first line of a command of many, and how many follow (Enter
+                    // shows them), never its lines run together.
+                    let lines: Vec<&str> = arg.trim().lines().filter(|l| !l.trim().is_empty()).collect();
+                    match lines.as_slice() {
+                        [first, rest @ ..] if !rest.is_empty() => {
+                            let more = format!(" (+{} lines)", rest.len());
+                            let room = width.saturating_sub(more.chars().count());
+                            vec![(format!("{}{more}", clip(&format!("{mark} {name} {}", first.trim()), room)), style)]
+                        }
+                        _ => {
+                            let arg = arg.split_whitespace().collect::<Vec<_>>().join(" ");
+                            vec![(clip(&format!("{mark} {name} {arg}"), width), style)]
+                        }
+                    }
                 };
                 if let Some(label) = denied {
                     out.push((clip(&format!("  {label}"), width), theme.fail()));
@@ -177,6 +193,8 @@ pub struct TranscriptPane {
     /// `Some(n)` when showing a past session rather than the live one.
     pub viewing: Option<u32>,
     pub search: Option<String>,
+    /// Which match is selected and how many entries match, once a search jumped.
+    pub hits: Option<(usize, usize)>,
     /// The search being typed.
     pub typing: Option<String>,
     /// A past session's transcript, read on request (`L` goes back to the live one).
@@ -199,6 +217,7 @@ impl TranscriptPane {
         self.viewing = None;
         // A search belongs to the transcript it was typed in.
         self.search = None;
+        self.hits = None;
         self.typing = None;
     }
 
@@ -297,12 +316,17 @@ impl TranscriptPane {
     fn jump_to_match(&mut self, forward: bool) {
         let Some(needle) = self.search.clone().map(|s| s.to_lowercase()) else { return };
         let n = self.entries.len();
+        self.hits = None;
         if n == 0 {
             return;
         }
         for step in 1..=n {
             let i = if forward { (self.selected + step) % n } else { (self.selected + n - step % n) % n };
             if self.entries.get(i).is_some_and(|e| e.matches(&needle)) {
+                let matching: Vec<usize> =
+                    (0..n).filter(|j| self.entries.get(*j).is_some_and(|e| e.matches(&needle))).collect();
+                let at = matching.iter().position(|j| *j == i).unwrap_or(0);
+                self.hits = Some((at + 1, matching.len()));
                 self.follow = false;
                 self.selected = i;
                 self.top = self.top.min(i);
@@ -386,7 +410,12 @@ impl TranscriptPane {
             (None, _) => "live".to_owned(),
         };
         let follow = if self.follow { " · following" } else { " · G follows" };
-        f.render_widget(frame(format!(" Transcript · {what}{follow} "), focused, theme), area);
+        let found = match (&self.search, self.hits) {
+            (Some(s), Some((at, of))) => format!(" · \"{}\" {at} of {of}", clip(s, 20)),
+            (Some(s), None) => format!(" · \"{}\" not found", clip(s, 20)),
+            (None, _) => String::new(),
+        };
+        f.render_widget(frame(format!(" Transcript · {what}{follow}{found} "), focused, theme), area);
         let mut body = inner(area);
         if let Some(t) = &self.typing {
             let bar = Rect { y: body.y + body.height.saturating_sub(1), height: 1, ..body };
@@ -444,15 +473,16 @@ impl TranscriptPane {
         let lines: Vec<Line> = rows
             .into_iter()
             .map(|(i, text, style)| {
-                let mut style = style;
-                if needle.as_ref().is_some_and(|n| self.entries.get(i).is_some_and(|e| e.matches(n))) {
-                    style = style.patch(theme.search_hit());
-                }
-                let mut line = Line::styled(text, style);
-                if focused && !self.follow && i == self.selected {
-                    line = line.style(style.patch(theme.selected()));
-                }
-                line
+                let selected = focused && !self.follow && i == self.selected;
+                let style = if selected { style.patch(theme.selected()) } else { style };
+                // Only what matches is painted, not the whole line.
+                let line = match needle.as_deref().filter(|n| !n.is_empty()) {
+                    Some(n) => {
+                        Line::from(crate::tui::text::hit_spans(&text, n, style, style.patch(theme.search_hit())))
+                    }
+                    None => Line::styled(text, style),
+                };
+                if selected { line.style(theme.selected()) } else { line }
             })
             .collect();
         f.render_widget(Paragraph::new(lines), body);

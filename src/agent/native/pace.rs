@@ -1,6 +1,7 @@
-//! Pacing by the API's own word: each reply's `anthropic-ratelimit-*` headers say how many requests
-//! and input tokens are left in the window and when it resets. A request that would go past them
-//! waits for the reset first, so the limit is met before a 429 rather than after.
+//! Pacing by the server's own word: each reply's `anthropic-ratelimit-*` headers say how many
+//! requests and input tokens are left in the window and when it resets. A request that would go
+//! past them waits for the reset first, so the limit is met before a 429 rather than after. A
+//! server that sends no such headers is not paced.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
