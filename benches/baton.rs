@@ -180,9 +180,10 @@ fn render() {
 
 /// The recorded stream's lines, repeated to `bytes`: mostly small `stream_event` lines.
 fn stream(bytes: usize) -> Vec<String> {
-    let fixture =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude/session.jsonl"))
-            .unwrap();
+    let fixture = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude/2.1.197/session.jsonl"),
+    )
+    .unwrap();
     // The system/init line is sent once per session; the body is what repeats.
     let body: Vec<&str> = fixture.lines().filter(|l| !l.contains("\"subtype\":\"init\"")).collect();
     let mut out = Vec::new();

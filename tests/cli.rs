@@ -459,9 +459,12 @@ fn init_browser_adds_a_browser_server_or_says_what_to_install() {
     let sandbox = Sandbox::new();
     let parent = tempfile::tempdir().unwrap();
     let dir = parent.path().join("web");
+    // A PATH of nothing: the machine may have both installed where PATH looks (the README's own
+    // `npm install -g` puts the server in /usr/bin).
+    let bare = tempfile::tempdir().unwrap();
     let run = |env: &[(&str, &str)]| {
         let mut cmd = sandbox.baton(parent.path());
-        cmd.args(["init", "web", "--browser"]).env("PATH", "/usr/bin:/bin").env_remove("BATON_PLAYWRIGHT_MCP");
+        cmd.args(["init", "web", "--browser"]).env("PATH", bare.path()).env_remove("BATON_PLAYWRIGHT_MCP");
         for (k, v) in env {
             cmd.env(k, v);
         }

@@ -21,47 +21,13 @@ use baton::project::evaluation::{Evaluation, Judgement};
 use baton::project::journal::{self, SessionSummary};
 use baton::project::session::SessionKind;
 
-const FEATURES: &str = r#"[
-  {"category": "functional", "description": "feature one", "steps": ["cat feature_1.txt", "See feature 1 works"], "passes": false},
-  {"category": "functional", "description": "feature two", "steps": ["cat feature_2.txt", "See feature 2 works"], "passes": false}
-]
-"#;
+const FEATURES: &str = include_str!("fixtures/evaluator/features.json");
 
 /// A coding session that builds feature 1 and claims feature 2 as well (it built nothing for it).
-const CODING: &str = r#"
-[[turns]]
-id = "build"
-start = "one of many agent sessions"
-text = "Building feature 1, and marking feature 2 too."
-tools = [
-  { name = "write_file", input = { path = "feature_1.txt", content = "feature 1 works\n" } },
-  { name = "bash", input = { command = "sed -i 's/\"passes\": false/\"passes\": true/g' feature_list.json && git add -A && git commit -qm 'Features 1 and 2' && echo committed" } },
-]
-
-[[turns]]
-id = "built"
-text = "Both are done."
-"#;
+const CODING: &str = include_str!("fixtures/evaluator/coding.toml");
 
 /// An evaluator that checks each claimed feature's file itself and answers from what it saw.
-const JUDGE: &str = r#"
-[[turns]]
-id = "judge"
-start = "(?s)You are the evaluator"
-text = "Checking each claimed feature myself."
-tools = [{ name = "bash", input = { command = '''
-a=''
-for n in 1 2; do
-  if grep -qs "feature $n works" feature_$n.txt; then v=pass; e="cat feature_$n.txt printed: feature $n works"; else v=fail; e="feature_$n.txt is missing: nothing implements feature $n"; fi
-  a="$a{\"feature\": $n, \"verdict\": \"$v\", \"evidence\": \"$e\"},"
-done
-echo "ANSWER=[${a%,}]"''' } }]
-next = [{ when = 'ANSWER=(?P<answer>.*)', goto = "answer" }]
-
-[[turns]]
-id = "answer"
-text = "<evaluation>{{answer}}</evaluation>"
-"#;
+const JUDGE: &str = include_str!("fixtures/evaluator/judge.toml");
 
 /// A project whose checklist has two failing features, committed, with `config` as its baton
 /// config.
@@ -139,7 +105,16 @@ async fn a_false_claim_is_caught_flipped_back_and_its_evidence_goes_to_the_next_
     let repo = git2::Repository::open(dir.path()).unwrap();
     let flip_back = repo.find_commit(git2::Oid::from_str(e.head.as_deref().unwrap()).unwrap()).unwrap();
     assert_eq!(flip_back.author().name().unwrap(), "baton");
-    assert!(flip_back.message().unwrap().contains("feature 2 failed evaluation"), "{:?}", flip_back.message());
+    assert!(
+        flip_back.message().unwrap().contains("feature 2 not passed by the evaluator"),
+        "{:?}",
+        flip_back.message()
+    );
+    assert!(
+        flip_back.message().unwrap().contains("- feature 2 failed: feature_2.txt is missing"),
+        "{:?}",
+        flip_back.message()
+    );
     assert!(flip_back.message().unwrap().contains("feature_2.txt is missing"));
     let reviewed = ran.events.iter().find_map(|ev| match ev {
         HarnessEvent::ReviewNeeded { review, .. } if review.number == 1 => review.evaluation.clone(),
@@ -300,9 +275,15 @@ text = "I looked around and everything seems to work. All features pass!"
     assert!(e.features.iter().all(|f| f.judgement == Judgement::Error), "{e:?}");
     assert!(e.features[0].evidence.contains("no <evaluation> block"), "{e:?}");
     assert!(!e.passed());
-    // An error flips nothing back (it is no finding), and it is no pass either: checks wait.
-    assert!(e.reverted.is_empty());
-    assert_eq!(passes(dir.path()), [true, true]);
+    // Under enforce only a pass lets a claim stand: both are flipped back, saying the evaluator
+    // gave no verdict; and checks wait for the operator.
+    assert_eq!(e.reverted, [1, 2]);
+    assert_eq!(passes(dir.path()), [false, false]);
+    let repo = git2::Repository::open(dir.path()).unwrap();
+    let flip_back = repo.find_commit(git2::Oid::from_str(e.head.as_deref().unwrap()).unwrap()).unwrap();
+    let message = flip_back.message().unwrap();
+    assert!(message.contains("features 1, 2 not passed by the evaluator"), "{message}");
+    assert!(message.contains("- feature 2, no verdict: the evaluator's answer has no <evaluation> block"), "{message}");
     assert!(ran.events.iter().any(|ev| matches!(ev, HarnessEvent::ReviewNeeded { waiting: true, .. })));
 }
 

@@ -55,11 +55,18 @@ fn project() -> tempfile::TempDir {
 
 /// The real CLI signed in as a subscriber (an OAuth token, no API key): only then does it read
 /// the API's usage-limit headers and say `rate_limit_event`.
-fn subscriber(project: &Project, url: &str, home: &Path) -> std::sync::Arc<dyn baton::agent::Backend> {
-    let cli = common::claude(project.config(), home)(url).with_env([
-        ("ANTHROPIC_API_KEY".to_owned(), String::new()),
-        ("CLAUDE_CODE_OAUTH_TOKEN".to_owned(), "test-oauth-token".to_owned()),
-    ]);
+fn subscriber(
+    project: &Project,
+    url: &str,
+    home: &Path,
+    env: &[(&str, &str)],
+) -> std::sync::Arc<dyn baton::agent::Backend> {
+    let cli = common::claude(project.config(), home)(url)
+        .with_env([
+            ("ANTHROPIC_API_KEY".to_owned(), String::new()),
+            ("CLAUDE_CODE_OAUTH_TOKEN".to_owned(), "test-oauth-token".to_owned()),
+        ])
+        .with_env(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     std::sync::Arc::new(cli)
 }
 
@@ -73,11 +80,22 @@ struct Ran {
 /// Runs up to `sessions` sessions on `scenario` with the subscriber CLI (or baton's own agent),
 /// continuous, approving everything.
 async fn run(dir: &Path, scenario: Scenario, sessions: u32, cli: bool) -> (Ran, ScriptedModel) {
+    run_with(dir, scenario, sessions, cli, &[]).await
+}
+
+/// [`run`], with `env` set for the CLI.
+async fn run_with(
+    dir: &Path,
+    scenario: Scenario,
+    sessions: u32,
+    cli: bool,
+    env: &[(&str, &str)],
+) -> (Ran, ScriptedModel) {
     let model = ScriptedModel::start(scenario, None).await.unwrap();
     let project = Project::open(dir).unwrap();
     let home = tempfile::tempdir().unwrap();
     let backend = if cli {
-        subscriber(&project, &model.url(), home.path())
+        subscriber(&project, &model.url(), home.path(), env)
     } else {
         common::backend(&project, &model.url(), false, home.path())
     };
@@ -152,7 +170,10 @@ async fn server_throttling_is_backed_off_from_and_retried_not_waited_for_as_a_pl
     let dir = project();
     // A 429 without the plan's headers: the server is throttling, not the plan's limit.
     let faults = r#"faults = [{ kind = "rate_limit" }]"#;
-    let (ran, _model) = run(dir.path(), scenario(faults, "committed", "Done."), 2, true).await;
+    // Throttling that outlasts the CLI's own retries (2.1.332 retries a 429 itself, and the
+    // session then goes on as if nothing happened; 2.1.197 does not): none here.
+    let retries = [("CLAUDE_CODE_MAX_RETRIES", "0")];
+    let (ran, _model) = run_with(dir.path(), scenario(faults, "committed", "Done."), 2, true, &retries).await;
     let first = &ran.sessions[0];
     assert_eq!(first.outcome(), Some(Outcome::RateLimited), "{first:?}");
     assert_eq!(first.end.as_ref().unwrap().limit, None, "throttling is no plan limit");

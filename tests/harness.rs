@@ -338,7 +338,7 @@ async fn review_and_marks_from_another_terminal_reach_the_running_loop() {
             let path = path.clone();
             let number = review.number;
             std::thread::spawn(move || {
-                let sandbox = Sandbox::new();
+                let sandbox = Sandbox::sharing_keys();
                 if number == 1 {
                     // Queued while the loop waits for the verdict, applied after it in the operator's name.
                     let out = sandbox.run(&path, &["features", "mark", "3", "--passes", "true"]).ok();

@@ -133,7 +133,7 @@ fn processes_with(marker: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_killed_mid_session_resumes_as_interrupted_with_nothing_lost_or_done_twice() {
-    let sandbox = Sandbox::new();
+    let sandbox = Sandbox::sharing_keys();
     let dir = project_dir(&sandbox);
     let marker = 700_000 + std::process::id() % 90_000;
     let flag_dir = tempfile::tempdir().unwrap();

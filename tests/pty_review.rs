@@ -80,7 +80,7 @@ async fn one_session_to_review(project: Project, model: &ScriptedModel) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_screen_that_cannot_start_sessions_shows_the_last_one_takes_verdicts_and_follows_the_journal() {
-    let sandbox = common::Sandbox::new();
+    let sandbox = common::Sandbox::sharing_keys();
     let parent = tempfile::tempdir().unwrap();
     let project = demo::create(Some(&parent.path().join("tally")), false, &mut std::io::sink()).unwrap();
     let dir = project.root().to_owned();
@@ -88,7 +88,10 @@ async fn a_screen_that_cannot_start_sessions_shows_the_last_one_takes_verdicts_a
     one_session_to_review(project, &model).await;
 
     // No API key: the screen cannot start sessions, and says why.
-    let mut screen = Screen::start(sandbox.home.path(), &dir, &[], (120, 40), &[("ANTHROPIC_API_KEY", None)]);
+    // The loops run in this process: the screen and its commands read the journal's key beside it.
+    let state = common::state_home();
+    let env = [("ANTHROPIC_API_KEY", None), ("XDG_STATE_HOME", state.to_str())];
+    let mut screen = Screen::start(sandbox.home.path(), &dir, &[], (120, 40), &env);
     let first = screen.wait_for("Review · session 1", Duration::from_secs(10));
     assert!(!first.contains("another baton"), "{first}");
     screen.send("\x1b");
@@ -134,7 +137,9 @@ async fn a_screen_opened_while_another_loop_runs_takes_the_loop_over_when_it_end
 
     // The demo opened again while this loop holds the project: it attaches.
     let demo_args = ["demo", dir.to_str().unwrap(), "--pace", "fast"];
-    let mut screen = Screen::start(sandbox.home.path(), parent.path(), &demo_args, (120, 40), &[]);
+    let state = common::state_home();
+    let mut screen =
+        Screen::start(sandbox.home.path(), parent.path(), &demo_args, (120, 40), &[("XDG_STATE_HOME", state.to_str())]);
     screen.wait_for("attached to pid", Duration::from_secs(10));
     handles.commands.send(Command::Quit).unwrap();
     task.await.unwrap().unwrap();

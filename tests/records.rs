@@ -60,7 +60,7 @@ async fn the_json_records_of_a_session_keep_their_shape() {
     let (dir, _repo) = common::quickstart_repo();
     let (summary, _) = common::one_session(dir.path(), SCENARIO, None).await;
     assert_eq!(summary.number, 1);
-    let sandbox = common::Sandbox::new();
+    let sandbox = common::Sandbox::sharing_keys();
     let mut pinned = serde_json::Map::new();
     for (name, args) in [
         ("status", &["status", "--json"][..]),

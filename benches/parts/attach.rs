@@ -86,6 +86,8 @@ pub fn attach(report: impl Fn(&str, String, &str)) {
         opts.approve = ApprovePolicy::Auto;
         opts.mode = Mode::Step;
         opts.no_progress_sessions = 1000;
+        // Ten sessions of talk on one feature: the breaker would pause the run at the third.
+        opts.same_feature_sessions = 0;
         let (h, mut local) = Harness::new(project.clone(), Arc::new(backend), opts).unwrap();
         let task = tokio::spawn(h.run());
         let mut attached = baton::harness::attach::connect(project, std::process::id().to_string()).unwrap();

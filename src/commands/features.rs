@@ -90,7 +90,7 @@ fn lock_or_tell_the_loop(
         Ok(lock) => Ok(Some(lock)),
         Err(crate::project::lock::LockError::Held { pid }) => {
             let later = when_the_loop_takes_it(project);
-            let offset = std::fs::metadata(project.journal_path()).map_or(0, |m| m.len());
+            let (_, mut after) = crate::project::journal::follow(&project.journal_path())?;
             project.open_journal()?.append(request)?;
             if let Some(when) = later {
                 writeln!(out, "the loop running in pid {pid} will {what} {when}")?;
@@ -99,7 +99,7 @@ fn lock_or_tell_the_loop(
             // An idle loop does it at once: said when it is done.
             let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
             while std::time::Instant::now() < deadline {
-                let (read, _) = crate::project::journal::read_from(&project.journal_path(), offset, false)?;
+                let read = crate::project::journal::read_from(&project.journal_path(), &mut after, false)?;
                 if let Some(said) = read.entries.iter().find_map(|e| done(&e.record)) {
                     writeln!(out, "{said} (by the loop running in pid {pid})")?;
                     return Ok(None);

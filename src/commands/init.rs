@@ -9,13 +9,16 @@ use color_eyre::eyre::{WrapErr, eyre};
 
 use crate::project::BATON_EXCLUDE;
 use crate::project::config::{Config, commented_defaults, project_config_path};
-use crate::project::fsio::atomic_write;
+use crate::project::fsio::{atomic_write, read_plain, read_text};
 use crate::project::repo::{Author, Repo};
 
 pub fn run(dir: &Path, spec: Option<&Path>, out: &mut dyn Write) -> Result<()> {
     // Check everything first, so a refusal leaves the directory as it was.
+    // A FIFO or a device given as the spec is an error at once, never a wait.
     let spec_text = match spec {
-        Some(path) => Some(std::fs::read(path).wrap_err_with(|| format!("cannot read the spec {}", path.display()))?),
+        Some(path) => {
+            Some(read_plain(path)?.ok_or_else(|| eyre!("cannot read the spec {}: no such file", path.display()))?)
+        }
         None => None,
     };
     if dir.exists() && !dir.is_dir() {
@@ -23,12 +26,12 @@ pub fn run(dir: &Path, spec: Option<&Path>, out: &mut dyn Write) -> Result<()> {
     }
     let config_path = project_config_path(dir);
     // An existing config must be valid: init should not bless a broken project.
-    let spec_name = match std::fs::read_to_string(&config_path) {
-        Ok(text) => Config::parse(&config_path, &text)?.files.spec,
-        Err(_) => Config::default().files.spec,
+    let spec_name = match read_text(&config_path)? {
+        Some(text) => Config::parse(&config_path, &text)?.files.spec,
+        None => Config::default().files.spec,
     };
     let spec_target = dir.join(&spec_name);
-    if let (Some(new), Ok(old)) = (&spec_text, std::fs::read(&spec_target))
+    if let (Some(new), Some(old)) = (&spec_text, read_plain(&spec_target)?)
         && *new != old
     {
         return Err(eyre!(

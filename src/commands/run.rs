@@ -365,6 +365,9 @@ impl Printer {
                         _ => format!(", features {}", flips.join(", ")),
                     }
                 )?;
+                for h in &review.history {
+                    writeln!(out, "  history: {h}")?;
+                }
                 for v in &review.violations {
                     writeln!(out, "  guard: {v} (repaired)")?;
                 }

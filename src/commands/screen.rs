@@ -19,6 +19,9 @@ pub fn open(project: Project, args: super::run::RunArgs, out: &mut dyn Write) ->
         writeln!(out, "  baton demo                   try baton on a small demo project (no key, no network)")?;
         return Ok(0);
     }
+    // A journal that cannot be read (a FIFO or a directory in its place) is said here, plainly,
+    // as `baton status` says it, rather than as an empty screen.
+    project.journal()?;
     let (config, mut opts) = args.apply(project.config());
     // `--ask` puts commands off the allowlist to the operator, as `[policy] unknown = "ask"` does.
     opts.ask |= args.ask;

@@ -79,6 +79,12 @@ pub fn run(project: &Project, json: bool, out: &mut dyn Write) -> Result<()> {
     }
     let count = crate::project::report::SessionCount::of(&status.sessions);
     writeln!(out, "sessions  {count}")?;
+    if !status.journal_problems.is_empty() {
+        writeln!(out, "journal   changed behind baton's back; nothing acts on what baton did not write:")?;
+        for p in &status.journal_problems {
+            writeln!(out, "          ! {p}")?;
+        }
+    }
     match status.next_session {
         None => writeln!(out, "done      every feature passes; mark one failing or add one to go on")?,
         Some(next) if status.pending_review.is_none() && status.state != RunState::Running => {

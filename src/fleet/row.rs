@@ -103,6 +103,9 @@ impl Fold {
                 self.features_changed = true;
                 said(format!("evaluation of session {}: {}", e.session, e.summary()))
             }
+            Record::JournalTampered { problems } => {
+                said(format!("the journal was changed behind baton's back ({} lines not baton's)", problems.len()))
+            }
             Record::RunStarted { pid, mode, .. } => {
                 (self.stop, self.tripped, self.limit, self.slot) = (None, None, None, None);
                 self.step_mode = mode == "step";
@@ -161,7 +164,7 @@ impl Fold {
 pub struct Tracker {
     place: Place,
     project: Result<Project, String>,
-    offset: u64,
+    cursor: journal::Cursor,
     fold: Fold,
     features: Option<FeatureCount>,
     pid: Option<u32>,
@@ -174,7 +177,14 @@ impl Tracker {
             Some(dir) => Project::open_existing(dir).map_err(|e| e.to_string()),
             None => Err(format!("{place}: not on this machine")),
         };
-        let mut t = Tracker { place, project, offset: 0, fold: Fold::default(), features: None, pid: None };
+        let mut t = Tracker {
+            place,
+            project,
+            cursor: journal::Cursor::default(),
+            fold: Fold::default(),
+            features: None,
+            pid: None,
+        };
         t.fold.features_changed = true;
         // What happened before is the row's history, not news.
         let _ = t.refresh();
@@ -197,13 +207,12 @@ impl Tracker {
         let mut happened = Vec::new();
         let Ok(project) = &self.project else { return happened };
         let path = project.journal_path();
-        if std::fs::metadata(&path).is_ok_and(|m| m.len() < self.offset) {
+        if std::fs::metadata(&path).is_ok_and(|m| m.len() < self.cursor.offset()) {
             // Not appended to: written anew. Read again from the start.
-            (self.offset, self.fold) = (0, Fold { features_changed: true, ..Fold::default() });
+            (self.cursor, self.fold) = (journal::Cursor::default(), Fold { features_changed: true, ..Fold::default() });
         }
-        match journal::read_from(&path, self.offset, false) {
-            Ok((read, end)) => {
-                self.offset = end;
+        match journal::read_from(&path, &mut self.cursor, false) {
+            Ok(read) => {
                 happened.extend(read.entries.into_iter().filter_map(|e| self.fold.take(e.at, e.record)));
             }
             Err(e) => tracing::warn!("{e}"),

@@ -31,7 +31,7 @@ pub fn connect(project: Project, pid: String) -> Result<Handles, super::HarnessE
         pid,
         events: ev_tx,
         journal,
-        offset: 0,
+        cursor: journal::Cursor::default(),
         transcript: None,
         asked: Vec::new(),
         words: String::new(),
@@ -48,7 +48,7 @@ struct Follower {
     /// For appending requests.
     journal: Journal,
     /// How far the journal has been read.
-    offset: u64,
+    cursor: journal::Cursor,
     /// The running session's number and how far its transcript has been read.
     transcript: Option<(u32, u64)>,
     /// Requests sent and not yet taken: their id and what they asked.
@@ -112,14 +112,16 @@ impl Follower {
     /// Reads the journal as it is now, then tells the screen where the loop stands: its run, the
     /// session running (with its transcript so far), the review waiting.
     fn catch_up(&mut self) {
-        let (read, end) = match journal::read_from(&self.project.journal_path(), 0, false) {
+        let read = match journal::read_from(&self.project.journal_path(), &mut self.cursor, false) {
             Ok(r) => r,
             Err(e) => {
                 self.emit(HarnessEvent::Notice { text: e.to_string() });
                 return;
             }
         };
-        self.offset = end;
+        if !read.problems.is_empty() {
+            self.emit(HarnessEvent::Notice { text: tampered(&read.problems) });
+        }
         if let Some(Record::RunStarted { backend, approve, mode, .. }) =
             read.entries.iter().rev().map(|e| &e.record).find(|r| matches!(r, Record::RunStarted { .. }))
         {
@@ -151,14 +153,13 @@ impl Follower {
 
     /// Takes in what was appended since the last look. `false` once the loop's run has ended.
     fn pump(&mut self) -> bool {
-        let (read, end) = match journal::read_from(&self.project.journal_path(), self.offset, false) {
+        let read = match journal::read_from(&self.project.journal_path(), &mut self.cursor, false) {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!("cannot follow the journal: {e}");
                 return true;
             }
         };
-        self.offset = end;
         for entry in read.entries {
             if !self.record(entry.record) {
                 return false;
@@ -243,6 +244,7 @@ impl Follower {
                 self.emit(HarnessEvent::Question { number, session, tool, command, reason, cwd, words });
             }
             Record::Answered { number, answer } => self.emit(HarnessEvent::Answered { number, answer }),
+            Record::JournalTampered { problems } => self.emit(HarnessEvent::Notice { text: tampered(&problems) }),
             Record::Requested { .. }
             | Record::ReviewRequested { .. }
             | Record::MarkRequested { .. }
@@ -314,6 +316,12 @@ pub fn read_transcript(path: &Path, offset: u64) -> (Vec<AgentEvent>, u64) {
 fn waiting(entries: &[Entry], sessions: &[journal::SessionSummary]) -> Option<u32> {
     let pending = sessions.iter().rev().find(|s| s.verdict == Some(Verdict::Pending))?.number;
     entries.iter().any(|e| matches!(e.record, Record::ReviewWaiting { number } if number == pending)).then_some(pending)
+}
+
+/// What the journal holds that baton did not write, in a line for the screen.
+pub fn tampered(problems: &[journal::Problem]) -> String {
+    let said: Vec<String> = problems.iter().map(ToString::to_string).collect();
+    format!("the journal was changed behind baton's back, and nothing acts on it: {}", said.join("; "))
 }
 
 fn verdict_on(c: &Command) -> Option<u32> {

@@ -1,8 +1,11 @@
 //! The evaluator's stage: after a coding session marked features passing, a fresh, read-only
 //! session re-tests each claim and answers pass or fail with evidence. Its verdicts join the
-//! session's review; under `enforce` a false claim is flipped back in a baton commit and its
-//! evidence goes to the next coding session. baton checks afterwards that the evaluator changed
-//! nothing, and undoes and reports whatever it did change.
+//! session's review; under `enforce` only a `pass` lets a claim stand: a claim that failed, or that
+//! the evaluator gave no readable verdict on, is flipped back in a baton commit and what the
+//! evaluator said (or that it said nothing) goes to the next coding session. An evaluation cut
+//! short by baton stopping or dying runs again when baton resumes, before the session's review.
+//! baton checks afterwards that the evaluator changed nothing, and undoes and reports whatever it
+//! did change.
 
 use super::*;
 use crate::project::config::EvaluateMode;
@@ -40,6 +43,7 @@ impl Harness {
         let claims: Vec<(usize, String)> = claims.iter().map(|(n, f)| (*n, f.description().to_owned())).collect();
         // The operator's uncommitted files, to tell them from anything the evaluator changed.
         let theirs = self.repo().uncommitted()?;
+        self.keep_history(&theirs)?;
 
         let backend = self.evaluator.clone();
         self.append(Record::SessionStarted {
@@ -66,7 +70,28 @@ impl Harness {
         // A usage limit or a refused account hits the evaluator as it would a coding session.
         self.govern_after(evaluator, &run.end.reason);
 
-        let restored = self.undo_evaluator_changes(head, &theirs)?;
+        // Possible only with the sandbox off: history it took is put back first.
+        let mut restored = self.protect_history(evaluator, &theirs)?;
+        restored.extend(self.undo_evaluator_changes(head, &theirs)?);
+        // The evaluator's own record: what it cost, how it ended.
+        let ended = |outcome, detail| SessionReport {
+            head: head.map(|h| h.to_string()),
+            usage: run.end.usage,
+            cost_usd: run.end.cost_usd,
+            turns: run.end.turns,
+            duration_ms: run.elapsed.as_millis() as u64,
+            detail: Some(detail),
+            ..SessionReport::new(evaluator, outcome)
+        };
+        self.count_cost(evaluator, &run.end);
+        if self.quit_requested {
+            // baton is stopping: no verdict, and none taken for one. It runs again on resume.
+            let why = format!(
+                "baton stopped while the evaluator ran; session {number} is evaluated again when baton resumes"
+            );
+            self.append(Record::SessionEnded(ended(Outcome::Interrupted, why)))?;
+            return Ok(None);
+        }
         let (outcome, detail) = outcome_of(&run.end.reason, true);
         let mut features = evaluation::parse_answer(&run.text, &claims);
         if outcome != Outcome::Completed {
@@ -78,17 +103,8 @@ impl Harness {
             }
         }
         let mut e = Evaluation { session: number, evaluator, features, reverted: Vec::new(), head: None, restored };
-        let report = SessionReport {
-            head: head.map(|h| h.to_string()),
-            usage: run.end.usage,
-            cost_usd: run.end.cost_usd,
-            turns: run.end.turns,
-            duration_ms: run.elapsed.as_millis() as u64,
-            detail: Some(self.evaluation_detail(&e, detail)),
-            ..SessionReport::new(evaluator, outcome)
-        };
+        let report = ended(outcome, self.evaluation_detail(&e, detail));
         self.append(Record::SessionEnded(report))?;
-        self.count_cost(evaluator, &run.end);
         self.emit(HarnessEvent::SessionEnded {
             number: evaluator,
             outcome,
@@ -137,10 +153,11 @@ impl Harness {
         Ok(undone)
     }
 
-    /// Under `enforce`: every feature that failed evaluation is marked failing again, in one baton
-    /// commit whose message carries the evidence.
+    /// Under `enforce`: every claim the evaluator did not pass (it failed, or there is no readable
+    /// verdict) is marked failing again, in one baton commit whose message says what the evaluator
+    /// said, or that it said nothing.
     fn flip_back(&mut self, e: &mut Evaluation) -> Result<(), HarnessError> {
-        let failed: Vec<&FeatureJudgement> = e.features.iter().filter(|f| f.judgement == Judgement::Fail).collect();
+        let failed: Vec<&FeatureJudgement> = e.features.iter().filter(|f| f.judgement != Judgement::Pass).collect();
         if failed.is_empty() {
             return Ok(());
         }
@@ -159,9 +176,15 @@ impl Harness {
         }
         list.save()?;
         let numbers: Vec<String> = reverted.iter().map(usize::to_string).collect();
-        let evidence: Vec<String> = failed.iter().map(|f| format!("- feature {}: {}", f.feature, f.evidence)).collect();
+        let evidence: Vec<String> = failed
+            .iter()
+            .map(|f| match f.judgement {
+                Judgement::Fail => format!("- feature {} failed: {}", f.feature, f.evidence),
+                _ => format!("- feature {}, no verdict: {}", f.feature, f.evidence),
+            })
+            .collect();
         let message = format!(
-            "baton: feature{} {} failed evaluation, marked failing again\n\nSession {} marked {} passing; the evaluator (session {}) tested {} and found:\n{}\n",
+            "baton: feature{} {} not passed by the evaluator, marked failing again\n\nSession {} marked {} passing; the evaluator (session {}) was to test {}, and said:\n{}\n",
             if reverted.len() > 1 { "s" } else { "" },
             numbers.join(", "),
             e.session,
@@ -174,6 +197,29 @@ impl Harness {
         let commit = self.repo().commit_paths(&[rel.as_path()], &message, Author::Baton)?;
         e.reverted = reverted;
         e.head = Some(commit.to_string());
+        Ok(())
+    }
+
+    /// An evaluation cut short (baton stopped, or died, while the evaluator ran, or before it
+    /// could start) runs again now, before the session's review: under `enforce` no claim stands
+    /// without the evaluator's `pass`.
+    pub(super) async fn resume_evaluation(&mut self) -> Result<(), HarnessError> {
+        if self.project.config().evaluate.mode == EvaluateMode::Off {
+            return Ok(());
+        }
+        let sessions = self.sessions()?;
+        let Some(s) = sessions.iter().rev().find(|s| s.kind == SessionKind::Coding) else { return Ok(()) };
+        if s.verdict != Some(Verdict::Pending) || s.evaluation.is_some() {
+            return Ok(());
+        }
+        let number = s.number;
+        if self.evaluate(number).await?.is_some() {
+            self.emit(HarnessEvent::Notice {
+                text: format!(
+                    "session {number}'s claims were evaluated now: baton stopped before its evaluator gave a verdict"
+                ),
+            });
+        }
         Ok(())
     }
 

@@ -1,6 +1,6 @@
 //! What the loop is told and what it tells: commands, events, stop reasons and errors.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::Review;
 use crate::agent::AgentEvent;
@@ -101,7 +101,7 @@ impl Command {
 }
 
 /// Why a run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
     /// Every feature passes (and the verify command, if any).
@@ -166,7 +166,7 @@ impl StopReason {
 }
 
 /// What the loop tells whoever is watching.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum HarnessEvent {
     RunStarted {

@@ -23,8 +23,10 @@ impl Harness {
             None => !(claimed && evaluating && pending.kind == SessionKind::Coding),
         };
         let auto = match self.opts.approve {
-            // An initializer that wrote no feature list goes to the operator, whatever the policy.
+            // An initializer that wrote no feature list goes to the operator, whatever the policy;
+            // so does a session that took the operator's history (baton put it back).
             _ if pending.outcome() == Some(Outcome::NoFeatureList) => false,
+            _ if report.is_some_and(|r| !r.history.is_empty()) => false,
             ApprovePolicy::Auto => true,
             ApprovePolicy::Checks => {
                 verify_ok && clean && evaluated_ok && pending.outcome() == Some(Outcome::Completed)

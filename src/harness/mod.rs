@@ -12,6 +12,7 @@ mod fleet;
 mod gate;
 pub mod governor;
 pub mod guard;
+mod history;
 pub mod notify;
 pub mod prompts;
 mod restore;
@@ -124,8 +125,8 @@ pub struct Harness {
     events: UnboundedSender<HarnessEvent>,
     commands: UnboundedReceiver<Command>,
     _lock: LoopLock,
-    /// Where this loop has read the journal up to (bytes), for requests from other processes.
-    journal_offset: u64,
+    /// Where this loop has read the journal up to, for requests from other processes.
+    journal_cursor: journal::Cursor,
     queued: Vec<(usize, bool)>,
     queued_edits: Vec<Command>,
     /// Features the operator skipped while a session ran, for the boundary.
@@ -165,6 +166,8 @@ pub struct Harness {
     stop_why: Option<String>,
     /// What this loop shares with its fleet: the cap's slots, the account's limits.
     fleet: fleet::FleetLink,
+    /// Masks secrets in what is emitted (a mutex only for `emit`'s `&self`).
+    masker: std::sync::Mutex<session::Masker>,
 }
 
 enum Wait {
@@ -178,7 +181,7 @@ impl Harness {
         let lock = lock::acquire(&project.baton_dir())?;
         let repo = project.repo()?;
         let journal = project.open_journal()?;
-        let journal_offset = std::fs::metadata(project.journal_path()).map_or(0, |m| m.len());
+        let (_, journal_cursor) = journal::follow(&project.journal_path())?;
         let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
         let (ev_tx, ev_rx) = tokio::sync::mpsc::unbounded_channel();
         crate::sandbox::become_subreaper();
@@ -194,7 +197,7 @@ impl Harness {
             events: ev_tx,
             commands: cmd_rx,
             _lock: lock,
-            journal_offset,
+            journal_cursor,
             queued: Vec::new(),
             queued_edits: Vec::new(),
             queued_skips: Vec::new(),
@@ -218,6 +221,7 @@ impl Harness {
             trip: None,
             stop_why: None,
             fleet,
+            masker: Default::default(),
         };
         Ok((harness, Handles { commands: cmd_tx, events: ev_rx }))
     }
@@ -237,9 +241,13 @@ impl Harness {
         self.repo.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Tells whoever watches (the screen, headless output, the notify command), secrets masked.
     fn emit(&self, event: HarnessEvent) {
-        self.notifier.send(&event);
-        let _ = self.events.send(event);
+        let masked = self.masker.lock().unwrap_or_else(|e| e.into_inner()).harness(event);
+        for event in masked {
+            self.notifier.send(&event);
+            let _ = self.events.send(event);
+        }
     }
 
     fn sessions(&self) -> Result<Vec<SessionSummary>, HarnessError> {
@@ -438,8 +446,14 @@ impl Harness {
     /// Requests other baton processes appended to the journal since we last looked; only the new
     /// bytes are read.
     fn journal_requests(&mut self) -> Result<Vec<Command>, HarnessError> {
-        let (read, end) = journal::read_from(&self.project.journal_path(), self.journal_offset, false)?;
-        self.journal_offset = end;
+        let read = journal::read_from(&self.project.journal_path(), &mut self.journal_cursor, false)?;
+        if !read.problems.is_empty() {
+            // Named in the journal (for attached screens and `baton status`) and here, unless a
+            // baton process named them already; what baton did not write is acted on by nothing:
+            // it is not among the entries.
+            self.journal.note_problems()?;
+            self.tell_noted();
+        }
         let mut taken = Vec::new();
         let commands = read
             .entries
@@ -472,7 +486,16 @@ impl Harness {
 
     fn append(&mut self, record: Record) -> Result<(), HarnessError> {
         self.journal.append(record)?;
+        self.tell_noted();
         Ok(())
+    }
+
+    /// Says on the screen what the journal's writer found there that baton did not write.
+    fn tell_noted(&mut self) {
+        let noted = self.journal.take_noted();
+        if !noted.is_empty() {
+            self.emit(HarnessEvent::Notice { text: attach::tampered(&noted) });
+        }
     }
 
     async fn stop_condition(&mut self) -> Result<Option<StopReason>, HarnessError> {

@@ -114,8 +114,12 @@ pub fn evaluation_feedback(last: Option<&SessionSummary>) -> Vec<String> {
         .iter()
         .filter(|f| e.reverted.contains(&f.feature))
         .map(|f| {
+            let found = match f.judgement {
+                crate::project::evaluation::Judgement::Fail => "the evaluator tested it and it fails",
+                _ => "the evaluator gave no verdict on it, so the claim does not stand",
+            };
             format!(
-                "Session {} marked feature {} (\"{}\") passing, but the evaluator tested it and it fails: {} baton marked it failing again. Make it work, and test it the way its steps say.",
+                "Session {} marked feature {} (\"{}\") passing, but {found}: {} baton marked it failing again. Make it work, and test it the way its steps say.",
                 e.session, f.feature, f.description, f.evidence.trim_end_matches('.').to_owned() + "."
             )
         })

@@ -2,7 +2,7 @@
 //! A veto keeps the session's tip at `refs/baton/vetoed/session-NNNN` and takes the branch and the
 //! work tree back to the session's base.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::project::journal::{Flip, Journal, Record, SessionReport, SessionSummary, VerifyResult};
 use crate::project::repo::{CommitInfo, DiffStat, Repo};
@@ -10,7 +10,7 @@ use crate::project::session::{Outcome, SessionKind, Verdict};
 use crate::project::{Project, ProjectError};
 
 /// Everything the operator sees when deciding on a session.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Review {
     pub number: u32,
     pub kind: SessionKind,
@@ -23,6 +23,9 @@ pub struct Review {
     pub diffstat: DiffStat,
     pub flipped: Vec<Flip>,
     pub violations: Vec<String>,
+    /// What the session took of the operator's history, and baton put back.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<String>,
     pub verify: Option<VerifyResult>,
     pub input_tokens: u64,
     pub output_tokens: u64,
@@ -63,6 +66,7 @@ pub fn build(project: &Project, repo: &Repo, s: &SessionSummary) -> Result<Revie
         diffstat,
         flipped: r.flipped.clone(),
         violations: r.violations.clone(),
+        history: r.history.clone(),
         verify: r.verify.clone(),
         input_tokens: r.usage.input_tokens,
         output_tokens: r.usage.output_tokens,

@@ -54,13 +54,23 @@ impl Harness {
     /// A session the journal says started but never ended: baton died while it ran. It is
     /// recorded as interrupted, with what it left committed, and goes to review.
     pub(super) async fn recover(&mut self) -> Result<(), HarnessError> {
-        let Some(s) = self.sessions()?.into_iter().rev().find(|s| s.outcome().is_none()) else { return Ok(()) };
+        // What was written behind baton's back while no loop ran: named before anything else.
+        let read = self.project.journal()?;
+        self.journal.note_problems()?;
+        self.journal.take_noted();
+        if !read.problems.is_empty() {
+            self.emit(HarnessEvent::Notice { text: attach::tampered(&read.problems) });
+        }
+        let Some(s) = journal::sessions(&read.entries).into_iter().rev().find(|s| s.outcome().is_none()) else {
+            return self.resume_evaluation().await;
+        };
         agent::kill_recorded_groups(&self.pid_file(s.number));
         if s.kind == SessionKind::Evaluator {
             // An evaluation cut short has no verdicts; whatever it changed is undone.
             let head = s.base.as_deref().and_then(|b| git2::Oid::from_str(b).ok());
             let undone = self.repo().undo_changes(head, &s.uncommitted)?;
-            let mut detail = "baton stopped while the evaluator ran; its session was not evaluated".to_owned();
+            let mut detail =
+                "baton stopped while the evaluator ran; the session it judged is evaluated again".to_owned();
             if !undone.is_empty() {
                 detail.push_str(&format!("; undid its changes to {}", undone.join(", ")));
             }
@@ -75,7 +85,7 @@ impl Harness {
                 ..SessionReport::new(s.number, Outcome::Interrupted)
             };
             self.append(Record::SessionEnded(report))?;
-            return Ok(());
+            return self.resume_evaluation().await;
         }
         let base = s.base.as_deref().and_then(|b| git2::Oid::from_str(b).ok());
         let before = match base {
@@ -104,7 +114,7 @@ impl Harness {
         self.finish_session(s.number, s.kind, base, &s.uncommitted, before, end, spent.duration, Some(detail)).await?;
         // It belongs to the run that started it, not to this one's session cap.
         self.sessions_this_run -= 1;
-        Ok(())
+        self.resume_evaluation().await
     }
 
     pub(super) fn pid_file(&self, number: u32) -> std::path::PathBuf {
@@ -121,6 +131,8 @@ impl Harness {
         // The operator's uncommitted files: never committed as this session's work, and put back
         // as they were if it is vetoed.
         let uncommitted = self.repo().uncommitted()?;
+        // What exists now, where no agent can reach it: put back if the session takes any of it.
+        self.keep_history(&uncommitted)?;
         // What the last review and the last evaluation said (an evaluator's own session says
         // nothing to the next coder).
         let last = sessions.iter().rev().find(|s| s.kind != SessionKind::Evaluator);
@@ -342,6 +354,8 @@ impl Harness {
         elapsed: Duration,
         detail: Option<String>,
     ) -> Result<(), HarnessError> {
+        // The operator's history first: everything after looks at the repository as it is put back.
+        let history = self.protect_history(number, uncommitted)?;
         let leftover = self.repo().commit_leftover(uncommitted, &format!("baton: commit what session {number} left uncommitted\n\nThe session ended with these changes not committed; baton committed them so nothing is lost and everything is reviewable.\n"), Author::Baton)?;
         let (violations, flips) = self.guard(number, kind, before.as_ref())?;
         let verify = self.run_verify().await;
@@ -373,9 +387,11 @@ impl Harness {
             turns: end.turns,
             duration_ms: elapsed.as_millis() as u64,
             detail: {
-                let parts: Vec<String> = detail.or(end_detail).into_iter().chain(end.notes.iter().cloned()).collect();
+                let parts: Vec<String> =
+                    history.iter().cloned().chain(detail.or(end_detail)).chain(end.notes.iter().cloned()).collect();
                 (!parts.is_empty()).then(|| parts.join("; "))
             },
+            history,
             commits,
             flipped: flips,
             violations,
@@ -465,9 +481,85 @@ pub(super) struct Driven {
     pub text: String,
 }
 
+/// Masks secrets in a session's events: a model's reply as one stream (a secret split across two
+/// deltas is caught), everything else whole.
+#[derive(Debug, Default)]
+pub(super) struct Masker {
+    stream: secrets::StreamMask,
+    /// What the stream holds back: thinking or text, of which session.
+    thinking: bool,
+    number: u32,
+}
+
+impl Masker {
+    /// `event`, masked: none, one or (what was held back, then it) two events.
+    pub(super) fn agent(&mut self, event: AgentEvent) -> Vec<AgentEvent> {
+        let redactor = secrets::global();
+        let mut out = Vec::new();
+        let piece = match &event {
+            AgentEvent::TextDelta { text } => Some((false, text)),
+            AgentEvent::ThinkingDelta { text } => Some((true, text)),
+            _ => None,
+        };
+        if piece.is_none_or(|(thinking, _)| thinking != self.thinking) {
+            out.extend(self.held());
+        }
+        match piece {
+            Some((thinking, text)) => {
+                self.thinking = thinking;
+                out.extend(delta(thinking, self.stream.push(redactor, text)));
+            }
+            // An event that cannot be masked is not shown at all.
+            None => out.push(redactor.mask(event).unwrap_or_else(|| AgentEvent::Notice {
+                text: "an event held a secret baton could not mask; it is not shown".into(),
+            })),
+        }
+        out
+    }
+
+    /// `event` for whoever watches, masked; what a session's stream held back goes first.
+    pub(super) fn harness(&mut self, event: HarnessEvent) -> Vec<HarnessEvent> {
+        let mut out: Vec<HarnessEvent> = Vec::new();
+        let held = |m: &mut Masker, out: &mut Vec<HarnessEvent>| {
+            let number = m.number;
+            out.extend(m.held().map(|event| HarnessEvent::Agent { number, event }));
+        };
+        match event {
+            HarnessEvent::Agent { number, event } => {
+                if number != self.number {
+                    held(self, &mut out);
+                    self.number = number;
+                }
+                out.extend(self.agent(event).into_iter().map(|event| HarnessEvent::Agent { number, event }));
+            }
+            other => {
+                held(self, &mut out);
+                out.push(secrets::global().mask(other).unwrap_or_else(|| HarnessEvent::Notice {
+                    text: "an event held a secret baton could not mask; it is not shown".into(),
+                }));
+            }
+        }
+        out
+    }
+
+    /// What the stream held back, as the delta it came in.
+    fn held(&mut self) -> Option<AgentEvent> {
+        delta(self.thinking, self.stream.flush(secrets::global()))
+    }
+}
+
+fn delta(thinking: bool, text: String) -> Option<AgentEvent> {
+    match (text.is_empty(), thinking) {
+        (true, _) => None,
+        (false, true) => Some(AgentEvent::ThinkingDelta { text }),
+        (false, false) => Some(AgentEvent::TextDelta { text }),
+    }
+}
+
 /// A session's transcript, `.baton/sessions/NNNN.jsonl`: every agent event, secrets masked.
 pub(super) struct Transcript {
     file: Option<std::fs::File>,
+    mask: Masker,
 }
 
 impl Transcript {
@@ -481,10 +573,16 @@ impl Transcript {
             .append(true)
             .open(path)
             .map_err(|e| HarnessError::Io(format!("cannot open the transcript {}: {e}", path.display())))?;
-        Ok(Transcript { file: Some(file) })
+        Ok(Transcript { file: Some(file), mask: Masker::default() })
     }
 
     pub(super) fn write(&mut self, event: &AgentEvent) {
+        for event in self.mask.agent(event.clone()) {
+            self.write_masked(&event);
+        }
+    }
+
+    fn write_masked(&mut self, event: &AgentEvent) {
         let Some(file) = &mut self.file else { return };
         #[derive(Serialize)]
         struct Line<'a> {
@@ -497,6 +595,15 @@ impl Transcript {
         if writeln!(file, "{line}").is_err() {
             tracing::warn!("cannot write the transcript; going on without it");
             self.file = None;
+        }
+    }
+}
+
+impl Drop for Transcript {
+    /// The end of the session: what the masker held back is written too.
+    fn drop(&mut self) {
+        if let Some(event) = self.mask.held() {
+            self.write_masked(&event);
         }
     }
 }

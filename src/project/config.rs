@@ -21,6 +21,9 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
     #[error("cannot write {}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
+    /// Not a plain file, a byte-order mark, bytes that are not UTF-8.
+    #[error(transparent)]
+    File(#[from] super::fsio::ReadError),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -503,13 +506,8 @@ pub fn user_config_path() -> Option<PathBuf> {
 /// Reads `path` and checks it against the schema (so an error names this file and the key), then
 /// returns it as a table for merging. `None` if there is no such file.
 fn read_checked(path: &Path) -> Result<Option<toml::Table>, ConfigError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(ConfigError::Read { path: path.to_owned(), source });
-        }
-    };
+    // A FIFO in its place is an error at once, not a wait for a writer.
+    let Some(text) = super::fsio::read_text(path)? else { return Ok(None) };
     Config::parse(path, &text)?;
     let table =
         toml::from_str(&text).map_err(|e| ConfigError::Invalid { path: path.to_owned(), message: e.to_string() })?;

@@ -11,11 +11,7 @@ use super::config::{Config, ConfigError, DEFAULT_CONFIG_TOML, project_config_pat
 /// only written when the result still parses.
 pub fn allow_in_project(project_root: &Path, programs: &[String]) -> Result<(), ConfigError> {
     let path = project_config_path(project_root);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(ConfigError::Read { path: path.clone(), source: e }),
-    };
+    let text = super::fsio::read_text(&path)?.unwrap_or_default();
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     let header = lines.iter().position(|l| l.trim() == "[policy]");
     let end = |from: usize| {

@@ -5,12 +5,16 @@
 //! Each feature is kept as the JSON object it was read as, so fields baton does not know, key order
 //! and formatting survive a load/save round trip.
 
-use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::DeserializeSeed;
 use serde_json::{Map, Value};
+
+mod check;
+
+use check::{CheckedList, OnceEach, TWICE, key_start, passes_spans, strip_position};
+pub use check::{json_error, token_position};
 
 use super::fsio::atomic_write;
 
@@ -19,24 +23,14 @@ pub const REQUIRED_FIELDS: [&str; 4] = ["category", "description", "steps", "pas
 
 #[derive(Debug, thiserror::Error)]
 pub enum FeatureError {
-    #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    #[error(transparent)]
+    Read(#[from] super::fsio::ReadError),
     #[error("{}:{line}:{column}: {message}", path.display())]
     Invalid { path: PathBuf, line: usize, column: usize, message: String },
     #[error("cannot write {}: {source}", path.display())]
     Write { path: PathBuf, source: std::io::Error },
     #[error("there is no feature {number}; {} has {len} (numbered from 1)", path.display())]
     NoSuchFeature { path: PathBuf, number: usize, len: usize },
-}
-
-/// Reads `path` if it is a regular file (or a link to one): a FIFO in its place would block the
-/// read forever, a directory cannot be read.
-fn read_plain(path: &Path) -> std::io::Result<String> {
-    let meta = std::fs::metadata(path)?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other(format!("it is {}, not a file", file_kind(&meta.file_type()))));
-    }
-    std::fs::read_to_string(path)
 }
 
 /// What a file system entry is, in words: "a directory", "a FIFO", "a symlink".
@@ -129,18 +123,30 @@ impl FeatureList {
     }
 
     /// Reads and checks the file. Errors name the file, the line and column, and what was expected.
+    /// A FIFO, a directory or a device in its place is an error at once, never a wait.
     pub fn load(path: &Path) -> Result<Self, FeatureError> {
-        let read = |source| FeatureError::Read { path: path.to_owned(), source };
-        let text = read_plain(path).map_err(read)?;
-        Self::parse(path, &text)
+        match Self::load_if_exists(path)? {
+            Some(list) => Ok(list),
+            None => {
+                let source = std::io::Error::from(std::io::ErrorKind::NotFound);
+                Err(super::fsio::ReadError::Io { path: path.to_owned(), source }.into())
+            }
+        }
     }
 
     /// Like [`FeatureList::load`], but a missing file is `None` (no initializer session yet).
     pub fn load_if_exists(path: &Path) -> Result<Option<Self>, FeatureError> {
-        match read_plain(path) {
-            Ok(text) => Self::parse(path, &text).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(FeatureError::Read { path: path.to_owned(), source }),
+        match super::fsio::read_plain(path)? {
+            Some(bytes) => {
+                // A byte-order mark is named by `parse`, with the rest of what is wrong with text.
+                let bom = bytes.starts_with(b"\xEF\xBB\xBF");
+                let text = match bom {
+                    true => String::from_utf8_lossy(&bytes).into_owned(),
+                    false => super::fsio::text_of(path, bytes)?,
+                };
+                Self::parse(path, &text).map(Some)
+            }
+            None => Ok(None),
         }
     }
 
@@ -148,11 +154,21 @@ impl FeatureList {
     pub fn parse(path: &Path, text: &str) -> Result<Self, FeatureError> {
         let invalid = |e: serde_json::Error| {
             let message = strip_position(&e.to_string());
-            let (line, column) = token_position(text, e.line(), e.column());
+            let (line, column) = match message.contains(TWICE) {
+                true => key_start(text, e.line(), e.column()),
+                false => token_position(text, e.line(), e.column()),
+            };
             FeatureError::Invalid { path: path.to_owned(), line, column, message }
         };
-        // Syntax first, then the shape (both with positions), then every object as it is.
-        serde_json::from_str::<de::IgnoredAny>(text).map_err(invalid)?;
+        if text.starts_with('\u{feff}') {
+            let message = "the file starts with a byte-order mark; save it as UTF-8 without one".to_owned();
+            return Err(FeatureError::Invalid { path: path.to_owned(), line: 1, column: 1, message });
+        }
+        // Syntax and keys said once first, then the shape (both with positions), then every object
+        // as it is. A key said twice is refused: other tools read the first, serde the last.
+        let mut de = serde_json::Deserializer::from_str(text);
+        OnceEach { feature: None }.deserialize(&mut de).map_err(invalid)?;
+        de.end().map_err(invalid)?;
         let mut de = serde_json::Deserializer::from_str(text);
         CheckedList.deserialize(&mut de).map_err(invalid)?;
         de.end().map_err(invalid)?;
@@ -283,227 +299,6 @@ pub fn is_skipped(feature: &Feature) -> bool {
     feature.fields().get(SKIPPED).and_then(Value::as_bool).unwrap_or(false)
 }
 
-/// A JSON error in `text` as `LINE:COLUMN: what`, placed at the bad token (for every JSON file
-/// baton reads).
-pub fn json_error(text: &str, e: &serde_json::Error) -> String {
-    let (line, column) = token_position(text, e.line(), e.column());
-    format!("{line}:{column}: {}", strip_position(&e.to_string()))
-}
-
-/// Where the token serde_json stopped at begins, as a 1-based line and column. serde_json reports
-/// where it stopped reading: past the whitespace after a bad word (`"passes": tru` then a newline
-/// is "line 5, column 0"), so go back over that whitespace and to the word's start.
-pub fn token_position(text: &str, line: usize, column: usize) -> (usize, usize) {
-    if line == 0 {
-        return (line, column);
-    }
-    let bytes = text.as_bytes();
-    let start_of_line = text.split_inclusive('\n').take(line - 1).map(str::len).sum::<usize>();
-    let mut at = (start_of_line + column.saturating_sub(1)).min(bytes.len().saturating_sub(1));
-    if column == 0 {
-        // Before the line: the token is the last one before the whitespace.
-        at = start_of_line.min(bytes.len());
-        while at > 0 && bytes[at - 1].is_ascii_whitespace() {
-            at -= 1;
-        }
-        at = at.saturating_sub(1);
-    }
-    let word = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'+');
-    while at > 0 && bytes.get(at).copied().is_some_and(word) && word(bytes[at - 1]) {
-        at -= 1;
-    }
-    let before = &text[..text.floor_char_boundary(at)];
-    let line = before.matches('\n').count() + 1;
-    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-    (line, column)
-}
-
-/// serde_json appends " at line L column C" to its messages; the position is reported separately.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_owned(),
-        None => message.to_owned(),
-    }
-}
-
-/// Where each feature's `passes` value lies in `text`, a feature list that has passed the checks.
-/// `None` if the text is not shaped as expected (the caller then writes the list afresh).
-fn passes_spans(text: &str) -> Option<Vec<Range<usize>>> {
-    let b = text.as_bytes();
-    let ws = |mut i: usize| {
-        while b.get(i).is_some_and(u8::is_ascii_whitespace) {
-            i += 1;
-        }
-        i
-    };
-    let string_end = |mut i: usize| {
-        i += 1;
-        loop {
-            match *b.get(i)? {
-                b'\\' => i += 2,
-                b'"' => return Some(i + 1),
-                _ => i += 1,
-            }
-        }
-    };
-    let value_end = |mut i: usize| -> Option<usize> {
-        match *b.get(i)? {
-            b'"' => string_end(i),
-            b'{' | b'[' => {
-                let mut depth = 0usize;
-                loop {
-                    match *b.get(i)? {
-                        b'"' => {
-                            i = string_end(i)?;
-                            continue;
-                        }
-                        b'{' | b'[' => depth += 1,
-                        b'}' | b']' => {
-                            depth -= 1;
-                            if depth == 0 {
-                                return Some(i + 1);
-                            }
-                        }
-                        _ => {}
-                    }
-                    i += 1;
-                }
-            }
-            _ => {
-                while b.get(i).is_some_and(|c| !matches!(c, b',' | b'}' | b']') && !c.is_ascii_whitespace()) {
-                    i += 1;
-                }
-                Some(i)
-            }
-        }
-    };
-    let mut spans = Vec::new();
-    let mut i = ws(0);
-    if *b.get(i)? != b'[' {
-        return None;
-    }
-    i += 1;
-    loop {
-        i = ws(i);
-        match *b.get(i)? {
-            b']' => return Some(spans),
-            b',' => i += 1,
-            b'{' => {
-                i += 1;
-                let mut span = None;
-                loop {
-                    i = ws(i);
-                    match *b.get(i)? {
-                        b'}' => break,
-                        b',' => i += 1,
-                        b'"' => {
-                            let key_end = string_end(i)?;
-                            let key: String = serde_json::from_str(text.get(i..key_end)?).ok()?;
-                            i = ws(key_end);
-                            if *b.get(i)? != b':' {
-                                return None;
-                            }
-                            i = ws(i + 1);
-                            let end = value_end(i)?;
-                            if key == "passes" {
-                                span = Some(i..end);
-                            }
-                            i = end;
-                        }
-                        _ => return None,
-                    }
-                }
-                i += 1;
-                spans.push(span?);
-            }
-            _ => return None,
-        }
-    }
-}
-
-/// Checks that the document is an array of features, each with the required fields and types.
-struct CheckedList;
-
-impl<'de> DeserializeSeed<'de> for CheckedList {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for CheckedList {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON array of features")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut number = 1;
-        while seq.next_element_seed(CheckedFeature { number })?.is_some() {
-            number += 1;
-        }
-        Ok(())
-    }
-}
-
-struct CheckedFeature {
-    number: usize,
-}
-
-impl<'de> DeserializeSeed<'de> for CheckedFeature {
-    type Value = ();
-
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for CheckedFeature {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        write!(f, "feature {} to be an object with {}", self.number, REQUIRED_FIELDS.join(", "))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let n = self.number;
-        let mut seen = [false; 4];
-        while let Some(key) = map.next_key::<String>()? {
-            let wrong = |what: &str, e: A::Error| {
-                let e = strip_position(&e.to_string());
-                de::Error::custom(format_args!("feature {n}: `{key}` must be {what} ({e})"))
-            };
-            match key.as_str() {
-                "category" | "description" => {
-                    map.next_value::<String>().map_err(|e| wrong("a string", e))?;
-                }
-                "steps" => {
-                    map.next_value::<Vec<String>>().map_err(|e| wrong("a list of strings", e))?;
-                }
-                "passes" => {
-                    map.next_value::<bool>().map_err(|e| wrong("true or false", e))?;
-                }
-                _ => {
-                    map.next_value::<de::IgnoredAny>()?;
-                }
-            }
-            if let Some(i) = REQUIRED_FIELDS.iter().position(|f| *f == key) {
-                seen[i] = true;
-            }
-        }
-        if let Some(i) = seen.iter().position(|s| !s) {
-            return Err(de::Error::custom(format_args!(
-                "feature {n} has no `{}` field (every feature needs {})",
-                REQUIRED_FIELDS[i],
-                REQUIRED_FIELDS.join(", ")
-            )));
-        }
-        Ok(())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -619,6 +414,37 @@ mod tests {
         let text = "[{\"category\": \"a\", \"description\": \"b\", \"steps\": [1], \"passes\": true}]";
         let (_, _, message) = error_of(text);
         assert!(message.contains("`steps` must be a list of strings"), "{message}");
+    }
+
+    #[test]
+    fn a_key_said_twice_is_refused_at_the_second() {
+        let text = "[\n  {\"category\": \"a\", \"description\": \"b\", \"steps\": [],\n   \"passes\": false, \"passes\": true}\n]\n";
+        let (line, column, message) = error_of(text);
+        assert_eq!((line, column), (3, 21), "{message}");
+        assert!(message.starts_with("feature 1: `passes` appears twice; other tools read the first"), "{message}");
+        // Deeper too, in a field baton keeps as it is.
+        let text = "[{\"category\": \"a\", \"description\": \"b\", \"steps\": [], \"passes\": true,\n  \"notes\": {\"by\": 1, \"by\": 2}}]";
+        let (line, column, message) = error_of(text);
+        assert_eq!((line, column), (2, 22), "{message}");
+        assert!(message.contains("`by` appears twice"), "{message}");
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_named() {
+        let (line, column, message) = error_of("\u{feff}[]");
+        assert_eq!((line, column), (1, 1));
+        assert_eq!(message, "the file starts with a byte-order mark; save it as UTF-8 without one");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("feature_list.json");
+        std::fs::write(&path, b"\xEF\xBB\xBF[]\n").unwrap();
+        let e = FeatureList::load(&path).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!("{}:1:1: the file starts with a byte-order mark; save it as UTF-8 without one", path.display())
+        );
+        std::fs::write(&path, b"[\n\xFF]\n").unwrap();
+        let e = FeatureList::load_if_exists(&path).unwrap_err().to_string();
+        assert!(e.ends_with("feature_list.json:2:1: the bytes here are not UTF-8; save the file as UTF-8"), "{e}");
     }
 
     #[test]

@@ -1,259 +1,29 @@
 //! The journal (`.baton/journal.jsonl`): one JSON record a line, appended and fsynced one at a
 //! time. The loop's state is what the journal says, so a killed baton resumes where it stopped and
 //! `baton status` in another terminal agrees with the running loop.
+//!
+//! Every record baton writes is sealed with a key no agent can read (see [`seal`]): a line baton
+//! did not write, a record changed or written again, records taken out or a journal cut short are
+//! named (in [`JournalRead::problems`], in a `journal_tampered` record, on the screen, in `baton
+//! status`) and never acted on; the loop goes on from its last good record. A journal written before
+//! sealing began reads as it always did, and its lines are vouched for by the first sealed record.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 
-use super::session::{Outcome, SessionKind, Usage, Verdict};
+pub mod keys;
+mod records;
+pub mod seal;
+
 pub use super::summary::{Question, SessionSummary, sessions};
-use super::uncommitted::Uncommitted;
+pub use records::{Answer, Entry, Flip, Record, Remote, SessionReport, VerifyResult};
+pub use seal::Problem;
 
-/// A feature whose `passes` a session changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Flip {
-    /// Numbered from 1.
-    pub feature: usize,
-    pub passes: bool,
-    pub description: String,
-}
-
-/// What the project's verify command said after a session.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VerifyResult {
-    pub passed: bool,
-    pub exit_code: Option<i32>,
-    pub timed_out: bool,
-    /// The end of its output.
-    pub output: String,
-}
-
-/// Everything known about a session once it is over.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SessionReport {
-    pub number: u32,
-    pub outcome: Outcome,
-    pub head: Option<String>,
-    #[serde(default)]
-    pub usage: Usage,
-    #[serde(default)]
-    pub cost_usd: f64,
-    #[serde(default)]
-    pub turns: u32,
-    #[serde(default)]
-    pub duration_ms: u64,
-    /// How the backend said it ended, when that says more than the outcome.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-    /// Commits from base to head, newest first.
-    #[serde(default)]
-    pub commits: Vec<String>,
-    #[serde(default)]
-    pub flipped: Vec<Flip>,
-    /// What the guard found and repaired.
-    #[serde(default)]
-    pub violations: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub verify: Option<VerifyResult>,
-    /// The usage limit that ended the session, when one did.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub limit: Option<crate::project::session::UsageLimit>,
-}
-
-impl SessionReport {
-    pub fn new(number: u32, outcome: Outcome) -> Self {
-        SessionReport {
-            number,
-            outcome,
-            head: None,
-            usage: Usage::default(),
-            cost_usd: 0.0,
-            turns: 0,
-            duration_ms: 0,
-            detail: None,
-            commits: Vec::new(),
-            flipped: Vec::new(),
-            violations: Vec::new(),
-            verify: None,
-            limit: None,
-        }
-    }
-}
-
-/// One line of the journal: when, and what.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Entry {
-    pub at: Timestamp,
-    #[serde(flatten)]
-    pub record: Record,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Record {
-    SessionStarted {
-        number: u32,
-        kind: SessionKind,
-        backend: String,
-        model: String,
-        /// HEAD when the session started; `None` in a repository with no commit yet.
-        base: Option<String>,
-        /// What differed from HEAD then: the operator's files, never the session's work.
-        #[serde(default, skip_serializing_if = "Vec::is_empty")]
-        uncommitted: Vec<Uncommitted>,
-        /// The feature the session is meant to finish (the first failing one), when known.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        target: Option<usize>,
-    },
-    /// The session is over and reviewable: everything the review shows.
-    SessionEnded(SessionReport),
-    Verdict {
-        number: u32,
-        verdict: Verdict,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-    },
-    /// The operator marked a feature by hand.
-    FeatureMarked { feature: usize, passes: bool, commit: Option<String> },
-    /// The operator edited a feature, or added one.
-    FeatureEdited { feature: usize, added: bool, commit: Option<String> },
-    /// Another baton process asks the running loop to approve or veto a session.
-    ReviewRequested {
-        number: u32,
-        approve: bool,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        reason: Option<String>,
-    },
-    /// Another baton process asks the running loop to mark a feature at the next boundary.
-    MarkRequested { feature: usize, passes: bool },
-    /// A screen attached to the loop from another process asks it to do something.
-    Requested {
-        /// Unique to the request, so the screen can tell when it was taken.
-        id: String,
-        /// The asking process.
-        from: u32,
-        command: Remote,
-    },
-    /// The loop took up request `id` (what it did shows in the records that follow).
-    RequestTaken { id: String },
-    /// The loop waits for a verdict on session `number` (the approve policy did not decide it).
-    ReviewWaiting { number: u32 },
-    /// Session `session` asks the operator whether a tool call may run (question `number`).
-    Asked { number: u32, session: u32, tool: String, command: String, reason: String },
-    /// The operator's answer to question `number` (or the timeout's).
-    Answered { number: u32, answer: Answer },
-    /// The evaluator judged a coding session's claims (and, under `enforce`, flipped the false
-    /// ones back).
-    Evaluated(super::evaluation::Evaluation),
-    /// A loop started in this process.
-    RunStarted { pid: u32, backend: String, approve: String, mode: String },
-    /// A loop stopped, and why (`done`, `session_cap`, `budget`, `paused`, `no_progress`, ...).
-    RunStopped {
-        reason: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        detail: Option<String>,
-    },
-    /// The loop waits for a usage limit to reset (Unix seconds) before the next session.
-    LimitWait {
-        until: i64,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        kind: Option<String>,
-        reason: String,
-    },
-    /// The wait is over (the reset came, or the operator went on).
-    LimitWaited { seconds: u64 },
-    /// The loop waits for one of its fleet's session slots: `max` sessions run at once across the
-    /// fleet's projects, and all are taken (by whom, in `reason`).
-    SlotWait { max: u32, reason: String },
-    /// The circuit breaker paused the run.
-    BreakerTripped {
-        rule: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        feature: Option<usize>,
-        detail: String,
-    },
-    /// The operator skipped a feature for now: moved to the end of the list, marked `skipped`.
-    FeatureSkipped { feature: usize, to: usize, commit: Option<String> },
-    /// A note from the operator for the next coding session's prompt.
-    NoteGiven { text: String },
-}
-
-/// The operator's answer to a question about a tool call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "answer", rename_all = "snake_case")]
-pub enum Answer {
-    /// Run it this once.
-    Once,
-    /// Run it, and add its programs to the project's `[policy] allow`.
-    Always,
-    /// Do not run it; `message` goes to the agent as the tool's result.
-    Deny { message: String },
-}
-
-impl std::fmt::Display for Answer {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        match self {
-            Answer::Once => f.write_str("allowed once"),
-            Answer::Always => f.write_str("allowed always"),
-            Answer::Deny { message } => write!(f, "denied: {message}"),
-        }
-    }
-}
-
-/// An operator's command as another process sends it to the loop through the journal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "command", rename_all = "snake_case")]
-pub enum Remote {
-    StartNext,
-    Skip {
-        feature: usize,
-    },
-    Note {
-        text: String,
-    },
-    /// `step` or `continuous`.
-    SetMode {
-        mode: String,
-    },
-    Pause,
-    /// Take back a pause not taken yet.
-    Resume,
-    Interrupt,
-    Approve {
-        number: u32,
-    },
-    Veto {
-        number: u32,
-        reason: String,
-    },
-    Mark {
-        feature: usize,
-        passes: bool,
-    },
-    Edit {
-        number: Option<usize>,
-        category: String,
-        description: String,
-        steps: Vec<String>,
-    },
-    Answer {
-        number: u32,
-        answer: Answer,
-    },
-}
-
-impl Record {
-    /// `command` as a request from this process for the loop, with the id its `request_taken`
-    /// will carry.
-    pub fn request(command: Remote) -> (String, Record) {
-        let id = format!("{}.{:016x}", std::process::id(), fastrand::u64(..));
-        (id.clone(), Record::Requested { id, from: std::process::id(), command })
-    }
-}
+use keys::{Head, Key};
+use seal::{Chain, Verdict};
 
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
@@ -261,12 +31,23 @@ pub enum JournalError {
     Open { path: PathBuf, source: io::Error },
     #[error("cannot append to the journal {}: {source}", path.display())]
     Append { path: PathBuf, source: io::Error },
+    /// A FIFO, a directory or a device where the journal should be.
+    #[error(transparent)]
+    File(#[from] super::fsio::ReadError),
+    #[error("cannot keep the journal's key in {}: {source}", keys::dir().unwrap_or_default().display())]
+    Key { source: io::Error },
 }
 
 /// The journal opened for appending.
 pub struct Journal {
     path: PathBuf,
     file: File,
+    /// This process's place in the journal: appends chain to the last good record.
+    cursor: Cursor,
+    /// What this writer named in `journal_tampered` records and nobody was told of yet.
+    noted: Vec<Problem>,
+    /// The journal's key, once found.
+    key: Option<std::sync::Arc<Key>>,
 }
 
 impl Journal {
@@ -277,7 +58,10 @@ impl Journal {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(open_err)?;
         }
-        let mut file = OpenOptions::new().create(true).read(true).append(true).open(path).map_err(open_err)?;
+        let options = &mut OpenOptions::new();
+        let Some(mut file) = super::fsio::open_plain(path, options.create(true).read(true).append(true))? else {
+            return Err(open_err(io::ErrorKind::NotFound.into()));
+        };
         let len = file.metadata().map_err(open_err)?.len();
         if len > 0 {
             let mut last = [0u8; 1];
@@ -288,14 +72,15 @@ impl Journal {
                 file.sync_data().map_err(open_err)?;
             }
         }
-        Ok(Journal { path: path.to_owned(), file })
+        Ok(Journal { path: path.to_owned(), file, cursor: Cursor::default(), noted: Vec::new(), key: None })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
     }
 
-    /// Appends one record, stamped now, and makes it durable before returning.
+    /// Appends one record, stamped now, sealed, and makes it durable before returning. Lines it
+    /// finds that baton did not write are named first, in a `journal_tampered` record of their own.
     pub fn append(&mut self, record: Record) -> Result<Entry, JournalError> {
         let entry = Entry { at: Timestamp::now(), record };
         self.append_entry(&entry)?;
@@ -303,52 +88,179 @@ impl Journal {
     }
 
     pub fn append_entry(&mut self, entry: &Entry) -> Result<(), JournalError> {
+        let key = match &self.key {
+            Some(k) => k.clone(),
+            None => std::sync::Arc::new(Key::find_or_make(&self.path).map_err(|source| JournalError::Key { source })?),
+        };
+        self.key = Some(key.clone());
+        let _lock = key.lock(true).map_err(|source| JournalError::Key { source })?;
+        self.catch_up(&key)?;
+        self.write_sealed(&key, entry, key.head().as_ref())
+    }
+
+    /// What this writer named in `journal_tampered` records since it was last asked.
+    pub fn take_noted(&mut self) -> Vec<Problem> {
+        std::mem::take(&mut self.noted)
+    }
+
+    /// Catches up with what others appended and names, in a `journal_tampered` record, what baton
+    /// did not write there (unless another baton process already did). Returns what it named.
+    pub fn note_problems(&mut self) -> Result<Vec<Problem>, JournalError> {
+        let Some(key) = Key::find(&self.path).map_err(|source| JournalError::Key { source })? else {
+            return Ok(Vec::new());
+        };
+        let _lock = key.lock(true).map_err(|source| JournalError::Key { source })?;
+        self.catch_up(&key)
+    }
+
+    /// Reads what other processes appended since this writer last did, checked, so the chain goes
+    /// on from the last good record whatever else was written; what baton did not write and no
+    /// baton process named yet is named now, in a sealed `journal_tampered` record. The caller
+    /// holds the key's lock.
+    fn catch_up(&mut self, key: &Key) -> Result<Vec<Problem>, JournalError> {
+        let head = key.head();
+        let read = scan(&self.path, &mut self.cursor, Some(key), head.as_ref(), true)?;
+        let new: Vec<Problem> =
+            read.problems.into_iter().filter(|p| !self.cursor.chain.reported.contains(&p.at)).collect();
+        if !new.is_empty() {
+            let said = Entry { at: Timestamp::now(), record: Record::JournalTampered { problems: new.clone() } };
+            self.write_sealed(key, &said, head.as_ref())?;
+            self.noted.extend(new.iter().cloned());
+        }
+        Ok(new)
+    }
+
+    /// Writes `entry` sealed as the next record, and moves the high-water mark to it.
+    fn write_sealed(&mut self, key: &Key, entry: &Entry, head: Option<&Head>) -> Result<(), JournalError> {
         let err = |source| JournalError::Append { path: self.path.clone(), source };
-        let line = serde_json::to_string(entry).map_err(|e| err(e.into()))?;
+        let body = serde_json::to_string(entry).map_err(|e| err(e.into()))?;
         // Secrets from the environment never reach disk.
-        let mut line = super::secrets::global().redact(&line).into_owned().into_bytes();
+        let body = super::secrets::global().redact(&body);
+        let (seq, prev, legacy) = self.cursor.chain.next(head);
+        let mut line = seal::seal(key, &body, seq, &prev, legacy.as_ref()).into_bytes();
         line.push(b'\n');
         // One write call per record: with O_APPEND a concurrent reader never sees two records
         // interleaved.
+        let at = self.file.seek(SeekFrom::End(0)).map_err(err)?;
         self.file.write_all(&line).map_err(err)?;
-        self.file.sync_data().map_err(err)
+        self.file.sync_data().map_err(err)?;
+        // Read back as any reader would, so this process's chain goes on from it.
+        self.cursor.offset = at;
+        scan(&self.path, &mut self.cursor, Some(key), None, true)?;
+        let tag = self.cursor.chain.last.as_ref().map(|(_, t)| t.clone()).unwrap_or_default();
+        let legacy = match (head, legacy) {
+            (Some(h), None) => h.legacy.clone(),
+            (_, Some(l)) => l,
+            (None, None) => Default::default(),
+        };
+        key.set_head(&Head { seq, tag, legacy }).map_err(err)
     }
 }
 
-/// What reading a journal found: the records, and the lines it had to skip.
+/// What reading a journal found: the records, the lines it had to skip, and what baton did not
+/// write.
 #[derive(Debug, Default)]
 pub struct JournalRead {
     pub entries: Vec<Entry>,
     pub warnings: Vec<String>,
+    /// Lines baton did not write (or records of its own gone), ignored.
+    pub problems: Vec<Problem>,
+}
+
+/// Where a reader of the journal is: the byte after the last line it read, and its place in the
+/// chain of sealed records.
+#[derive(Debug, Default, Clone)]
+pub struct Cursor {
+    offset: u64,
+    /// Lines read so far, so a problem is named by its line in the file.
+    lines: usize,
+    chain: Chain,
+}
+
+impl Cursor {
+    /// How far into the file it has read (bytes).
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Whether a `journal_tampered` record this cursor read already names `problem`.
+    pub fn reported(&self, problem: &Problem) -> bool {
+        self.chain.reported.contains(&problem.at)
+    }
 }
 
 /// Reads every record of the journal at `path`. A missing journal has no records. A line that does
 /// not parse (a last line cut off by a crash, a record from a newer baton) is skipped with a
-/// warning; reading never fails on content.
+/// warning; a line baton did not write is named in `problems`; reading never fails on content.
 pub fn read(path: &Path) -> Result<JournalRead, JournalError> {
-    Ok(read_from(path, 0, true)?.0)
+    read_from(path, &mut Cursor::default(), true)
 }
 
-/// The records after byte `offset`, and the offset to read on from. A follower (the running loop
-/// looking for requests from other processes) reads only what was appended since it last looked;
-/// it passes `take_torn: false` so a line still being written is left for next time.
-pub fn read_from(path: &Path, offset: u64, take_torn: bool) -> Result<(JournalRead, u64), JournalError> {
-    let err = |source| JournalError::Open { path: path.to_owned(), source };
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((JournalRead::default(), 0)),
-        Err(source) => return Err(err(source)),
+/// Reads the whole journal (but a line still being written), and where to follow it from.
+pub fn follow(path: &Path) -> Result<(JournalRead, Cursor), JournalError> {
+    let mut cursor = Cursor::default();
+    let read = read_from(path, &mut cursor, false)?;
+    Ok((read, cursor))
+}
+
+/// The records after `cursor`, which moves past them. A follower (the running loop looking for
+/// requests from other processes) passes `take_torn: false` so a line still being written is left
+/// for next time.
+pub fn read_from(path: &Path, cursor: &mut Cursor, take_torn: bool) -> Result<JournalRead, JournalError> {
+    let key = Key::find(path).map_err(|source| JournalError::Key { source })?;
+    // Shared with writers' exclusive hold: a record and its high-water mark are seen together.
+    let _lock = match &key {
+        Some(k) => Some(k.lock(false).map_err(|source| JournalError::Key { source })?),
+        None => None,
     };
-    file.seek(SeekFrom::Start(offset)).map_err(err)?;
-    let mut out = JournalRead::default();
+    let head = key.as_ref().and_then(Key::head);
+    let from_start = cursor.offset == 0;
+    let mut read = scan(path, cursor, key.as_ref(), head.as_ref(), take_torn)?;
+    if key.is_none() && from_start && cursor.offset > 0 && sealed_somewhere(path) {
+        read.warnings.push(format!(
+            "{}: sealed with a key that is not in {} (was the project moved here?): read unchecked; baton seals it anew",
+            path.display(),
+            keys::dir().unwrap_or_default().display()
+        ));
+    }
+    Ok(read)
+}
+
+/// Whether any line of the journal carries a seal (cheap: only for a warning).
+fn sealed_somewhere(path: &Path) -> bool {
+    std::fs::read(path).is_ok_and(|b| b.windows(8).any(|w| w == b",\"seq\":1"))
+}
+
+/// Reads the lines after `cursor` and judges each against `key`.
+fn scan(
+    path: &Path,
+    cursor: &mut Cursor,
+    key: Option<&Key>,
+    head: Option<&Head>,
+    take_torn: bool,
+) -> Result<JournalRead, JournalError> {
+    let err = |source| JournalError::Open { path: path.to_owned(), source };
+    let Some(file) = super::fsio::open_plain(path, OpenOptions::new().read(true))? else {
+        let mut out = JournalRead::default();
+        out.problems.extend(cursor.chain.finish(head, 0, 0));
+        return Ok(out);
+    };
+    let len = file.metadata().map_err(err)?.len();
+    if len < cursor.offset {
+        // Shorter than it was: cut or replaced. Read again from the start, for the chain.
+        *cursor = Cursor::default();
+    }
     let mut reader = BufReader::new(file);
+    reader.seek(SeekFrom::Start(cursor.offset)).map_err(err)?;
+    let mut out = JournalRead::default();
+    // Lines from before sealing began wait for the first sealed record to vouch for them.
+    let mut legacy: Vec<Entry> = Vec::new();
     let mut line = Vec::new();
-    let mut number = 0;
-    let mut end = offset;
+    let mut number = cursor.lines;
+    let starting = cursor.offset == 0;
     loop {
         line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(err)?;
-        if n == 0 {
+        if reader.read_until(b'\n', &mut line).map_err(err)? == 0 {
             break;
         }
         number += 1;
@@ -356,127 +268,78 @@ pub fn read_from(path: &Path, offset: u64, take_torn: bool) -> Result<(JournalRe
         if !complete && !take_torn {
             break;
         }
-        end += n as u64;
+        let at = cursor.offset;
+        cursor.offset += line.len() as u64;
+        cursor.lines = number;
         let text = line.trim_ascii();
-        if text.is_empty() {
-            continue;
-        }
-        match serde_json::from_slice::<Entry>(text) {
-            Ok(entry) => out.entries.push(entry),
-            Err(e) => {
-                let why = if complete {
-                    format!("not a record baton knows ({e})")
-                } else {
-                    "the line is incomplete (cut off mid-write)".to_owned()
+        let verdict = if text.is_empty() { None } else { Some(cursor.chain.judge(key, &line, number, at)) };
+        let parsed = (!text.is_empty()).then(|| serde_json::from_slice::<Entry>(text));
+        let entry = match parsed {
+            None => continue,
+            Some(Ok(entry)) => Some(entry),
+            Some(Err(e)) => {
+                let why = match (complete, serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok()) {
+                    (false, _) => "the line is incomplete (cut off mid-write)".to_owned(),
+                    (true, false) => "the line is not JSON (cut off by a crash?)".to_owned(),
+                    (true, true) => format!("not a record baton knows ({e})"),
                 };
                 let warning = format!("{}:{number}: {why}; skipped", path.display());
                 tracing::warn!("{warning}");
                 out.warnings.push(warning);
+                None
+            }
+        };
+        match verdict {
+            Some(Verdict::Legacy) => legacy.extend(entry),
+            Some(Verdict::Start(vouched)) => {
+                if vouched {
+                    out.entries.append(&mut legacy);
+                } else if starting && (!legacy.is_empty() || at > 0) {
+                    legacy.clear();
+                    out.problems.push(Problem {
+                        line: number,
+                        at,
+                        what: "the lines before baton began sealing its records were changed since (or the sealed ones lost): they are ignored".into(),
+                    });
+                }
+                out.entries.extend(entry);
+            }
+            Some(Verdict::Good) | None => out.entries.extend(entry),
+            Some(Verdict::AfterGap(mut p)) => {
+                // The gap's first record is baton's own word on it (the journal was cut): said so.
+                if let Some(Entry { record: Record::JournalTampered { problems }, .. }) = &entry
+                    && let Some(said) = problems.iter().find(|q| q.at == p.at)
+                {
+                    p.what = said.what.clone();
+                }
+                out.problems.push(p);
+                out.entries.extend(entry);
+            }
+            // A line that is not even JSON is a crash's leftover, not a forgery: warned about.
+            Some(Verdict::Forged(p)) if serde_json::from_slice::<serde::de::IgnoredAny>(text).is_err() => {
+                let _ = p;
+            }
+            Some(Verdict::Forged(p)) => {
+                tracing::warn!("{}: {p}", path.display());
+                out.problems.push(p);
             }
         }
+        if let Some(Entry { record: Record::JournalTampered { problems }, .. }) = out.entries.last() {
+            cursor.chain.reported.extend(problems.iter().map(|p| p.at));
+        }
     }
-    Ok((out, end))
+    // No sealed record vouched for the lines read: trusted only if sealing never began.
+    if !cursor.chain.started {
+        match head.filter(|h| h.seq > 0) {
+            None => out.entries.append(&mut legacy),
+            Some(_) => legacy.clear(),
+        }
+    }
+    if take_torn || line.is_empty() || line.ends_with(b"\n") {
+        out.problems.extend(cursor.chain.finish(head, cursor.lines, cursor.offset));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn started(number: u32) -> Record {
-        Record::SessionStarted {
-            number,
-            kind: SessionKind::Coding,
-            backend: "anthropic".into(),
-            model: "m".into(),
-            base: Some("abc".into()),
-            uncommitted: Vec::new(),
-            target: None,
-        }
-    }
-
-    fn ended(number: u32) -> Record {
-        Record::SessionEnded(SessionReport {
-            head: Some("def".into()),
-            usage: Usage { input_tokens: 10, output_tokens: 5, ..Usage::default() },
-            cost_usd: 0.25,
-            ..SessionReport::new(number, Outcome::Completed)
-        })
-    }
-
-    #[test]
-    fn records_round_trip_and_fold_into_sessions() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(".baton/journal.jsonl");
-        let mut journal = Journal::open(&path).unwrap();
-        journal.append(started(1)).unwrap();
-        journal.append(ended(1)).unwrap();
-        journal
-            .append(Record::Verdict { number: 1, verdict: Verdict::Vetoed, reason: Some("no tests".into()) })
-            .unwrap();
-        journal.append(started(2)).unwrap();
-        let read = read(&path).unwrap();
-        assert!(read.warnings.is_empty());
-        assert_eq!(read.entries.len(), 4);
-        let s = sessions(&read.entries);
-        assert_eq!(s.len(), 2);
-        assert_eq!(s[0].outcome(), Some(Outcome::Completed));
-        assert_eq!(s[0].verdict, Some(Verdict::Vetoed));
-        assert_eq!(s[0].reason.as_deref(), Some("no tests"));
-        assert_eq!((s[0].usage().input_tokens, s[0].cost_usd()), (10, 0.25));
-        assert_eq!((s[1].outcome(), s[1].verdict), (None, None));
-    }
-
-    #[test]
-    fn a_last_line_cut_in_half_is_skipped_with_a_warning() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal.jsonl");
-        let mut journal = Journal::open(&path).unwrap();
-        journal.append(started(1)).unwrap();
-        journal.append(ended(1)).unwrap();
-        drop(journal);
-        // Cut the last record in half, as a crash mid-write would.
-        let bytes = std::fs::read(&path).unwrap();
-        let last_start = bytes[..bytes.len() - 1].iter().rposition(|b| *b == b'\n').unwrap() + 1;
-        let cut = last_start + (bytes.len() - last_start) / 2;
-        std::fs::write(&path, &bytes[..cut]).unwrap();
-
-        let read1 = read(&path).unwrap();
-        assert_eq!(read1.entries.len(), 1);
-        assert_eq!(read1.warnings.len(), 1);
-        assert!(read1.warnings[0].contains(":2: the line is incomplete"), "{:?}", read1.warnings);
-
-        // Appending after the crash starts a fresh line; the torn one stays skipped.
-        let mut journal = Journal::open(&path).unwrap();
-        journal.append(ended(1)).unwrap();
-        let read2 = read(&path).unwrap();
-        assert_eq!(read2.entries.len(), 2);
-        assert_eq!(read2.warnings.len(), 1);
-        assert_eq!(sessions(&read2.entries)[0].outcome(), Some(Outcome::Completed));
-    }
-
-    #[test]
-    fn a_follower_reads_only_what_was_appended_and_waits_for_a_line_being_written() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("journal.jsonl");
-        let mut journal = Journal::open(&path).unwrap();
-        journal.append(started(1)).unwrap();
-        let (first, offset) = read_from(&path, 0, false).unwrap();
-        assert_eq!(first.entries.len(), 1);
-        journal.append(ended(1)).unwrap();
-        // Another process is half-way through a line.
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"at\":").unwrap();
-        let (next, offset2) = read_from(&path, offset, false).unwrap();
-        assert_eq!(next.entries.len(), 1);
-        assert!(matches!(next.entries[0].record, Record::SessionEnded(_)));
-        assert!(next.warnings.is_empty(), "the torn line is left for later, not warned about");
-        let (later, _) = read_from(&path, offset2, false).unwrap();
-        assert!(later.entries.is_empty());
-    }
-
-    #[test]
-    fn missing_journal_has_no_records() {
-        let dir = tempfile::tempdir().unwrap();
-        let read = read(&dir.path().join("nope.jsonl")).unwrap();
-        assert!(read.entries.is_empty() && read.warnings.is_empty());
-    }
-}
+mod tests;

@@ -37,7 +37,11 @@ pub fn acquire(baton_dir: &Path) -> Result<LoopLock, LockError> {
     let path = lock_path(baton_dir);
     let io = |source| LockError::Io { path: path.clone(), source };
     std::fs::create_dir_all(baton_dir).map_err(io)?;
-    let mut file = OpenOptions::new().create(true).truncate(false).read(true).write(true).open(&path).map_err(io)?;
+    let mut file = match super::fsio::open_plain(&path, OpenOptions::new().create(true).read(true).write(true)) {
+        Ok(Some(f)) => f,
+        Ok(None) => return Err(io(std::io::ErrorKind::NotFound.into())),
+        Err(e) => return Err(io(std::io::Error::other(e.to_string()))),
+    };
     if !try_flock(&file, libc::LOCK_EX) {
         let mut pid = String::new();
         let _ = file.read_to_string(&mut pid);
@@ -52,7 +56,8 @@ pub fn acquire(baton_dir: &Path) -> Result<LoopLock, LockError> {
 
 /// The pid of the process running the loop, if one is.
 pub fn holder(baton_dir: &Path) -> Option<String> {
-    let mut file = File::open(lock_path(baton_dir)).ok()?;
+    // Never a wait: a FIFO in the lock's place is no lock.
+    let mut file = super::fsio::open_plain(&lock_path(baton_dir), OpenOptions::new().read(true)).ok()??;
     if try_flock(&file, libc::LOCK_SH) {
         // Nobody holds it; ours is dropped with the file.
         return None;

@@ -84,8 +84,13 @@ impl Mcp {
         let mut out = self.servers.clone();
         if let Some(path) = self.config_path(root) {
             let bad = |message: String| ConfigError::Invalid { path: path.clone(), message };
-            let text =
-                std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+            let text = match super::fsio::read_text(&path)? {
+                Some(text) => text,
+                None => {
+                    let source = std::io::Error::from(std::io::ErrorKind::NotFound);
+                    return Err(ConfigError::Read { path: path.clone(), source });
+                }
+            };
             let json: McpJson = serde_json::from_str(&text).map_err(|e| bad(super::features::json_error(&text, &e)))?;
             for (name, s) in json.mcp_servers {
                 match (s.kind.as_deref(), s.command) {

@@ -7,7 +7,7 @@ use git2::{
     Diff, DiffFormat, ErrorCode, Index, IndexAddOption, IndexEntry, IndexTime, ObjectType, Oid, Repository, ResetType,
     Signature, Sort, StatusOptions, Tree,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The identity baton commits under when it commits on its own account, or when the operator has
 /// no git identity configured.
@@ -49,7 +49,7 @@ pub enum Author {
 }
 
 /// One commit, as the log shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CommitInfo {
     pub id: String,
     pub summary: String,
@@ -67,7 +67,7 @@ impl CommitInfo {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileStat {
     pub path: String,
     pub insertions: usize,
@@ -75,7 +75,7 @@ pub struct FileStat {
 }
 
 /// What changed between two commits.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DiffStat {
     pub files: Vec<FileStat>,
     pub insertions: usize,
@@ -173,12 +173,14 @@ impl Repo {
     pub fn commit_info(&self, oid: Oid) -> Result<CommitInfo, RepoError> {
         let c = self.git.find_commit(oid).ctx(|| format!("reading commit {oid}"))?;
         let author = c.author();
+        // What an agent wrote into a commit is shown, never a secret it copied there.
+        let shown = |text: Option<&str>| super::secrets::global().redact(text.unwrap_or("")).into_owned();
         Ok(CommitInfo {
             id: oid.to_string(),
-            summary: c.summary().ok().flatten().unwrap_or("").to_owned(),
-            message: c.message().unwrap_or("").to_owned(),
-            author: author.name().unwrap_or("").to_owned(),
-            email: author.email().unwrap_or("").to_owned(),
+            summary: shown(c.summary().ok().flatten()),
+            message: shown(c.message().ok()),
+            author: shown(author.name().ok()),
+            email: shown(author.email().ok()),
             time: c.time().seconds(),
             parents: c.parent_ids().map(|p| p.to_string()).collect(),
         })
@@ -217,12 +219,46 @@ impl Repo {
     /// something that is not a file, is a deletion) on top of HEAD, leaving anything else the
     /// operator has staged out of it.
     pub fn commit_paths(&self, paths: &[&Path], message: &str, author: Author) -> Result<Oid, RepoError> {
-        let head_tree = self.head_tree()?;
+        let mut real = self.git.index().ctx(|| "reading the index".into())?;
+        let tree_id = self.tree_with(self.head_tree()?.as_ref(), paths, Some(&mut real))?;
+        let oid = self.commit_tree(tree_id, message, author)?;
+        real.write().ctx(|| "writing the index".into())?;
+        Ok(oid)
+    }
+
+    /// Commits the current content of `paths` on top of `parent` (none: a first commit) without
+    /// moving any ref or touching the index: a commit kept aside.
+    pub(super) fn commit_paths_on(
+        &self,
+        parent: Option<Oid>,
+        paths: &[&Path],
+        message: &str,
+        author: Author,
+    ) -> Result<Oid, RepoError> {
+        let parent = match parent {
+            Some(p) => Some(self.git.find_commit(p).ctx(|| format!("reading commit {p}"))?),
+            None => None,
+        };
+        let base = parent.as_ref().map(|c| c.tree()).transpose().ctx(|| "reading the parent's tree".into())?;
+        let tree_id = self.tree_with(base.as_ref(), paths, None)?;
+        let tree = self.git.find_tree(tree_id).ctx(|| "reading the new tree".into())?;
+        let sig = self.signature(author)?;
+        let parents: Vec<_> = parent.iter().collect();
+        self.git.commit(None, &sig, &sig, message, &tree, &parents).ctx(|| "keeping a commit aside".into())
+    }
+
+    /// The tree `base` with `paths` as the work tree has them now; `real`, the repository's index,
+    /// is updated alike when given.
+    fn tree_with(
+        &self,
+        base: Option<&Tree<'_>>,
+        paths: &[&Path],
+        mut real: Option<&mut Index>,
+    ) -> Result<Oid, RepoError> {
         let mut index = Index::new().ctx(|| "making an index".into())?;
-        if let Some(tree) = &head_tree {
+        if let Some(tree) = base {
             index.read_tree(tree).ctx(|| "reading HEAD's tree".into())?;
         }
-        let mut real = self.git.index().ctx(|| "reading the index".into())?;
         for path in paths {
             let full = self.workdir().join(path);
             let io = |source| RepoError::Io { context: format!("reading {}", full.display()), source };
@@ -231,7 +267,9 @@ impl Repo {
                 // there is gone. (Reading a FIFO would block until someone writes to it.)
                 Ok(meta) if !meta.is_file() && !meta.file_type().is_symlink() => {
                     let _ = index.remove_path(path);
-                    let _ = real.remove_path(path);
+                    if let Some(real) = real.as_deref_mut() {
+                        let _ = real.remove_path(path);
+                    }
                 }
                 Ok(meta) => {
                     use std::os::unix::fs::PermissionsExt;
@@ -245,23 +283,24 @@ impl Repo {
                     let id = self.git.blob(&data).ctx(|| format!("storing {}", path.display()))?;
                     // A directory that stood here in HEAD goes: a path is a file or a tree.
                     let _ = index.remove_dir(path, 0);
-                    let _ = real.remove_dir(path, 0);
                     index
                         .add(&index_entry(path, id, mode, data.len()))
                         .ctx(|| format!("staging {}", path.display()))?;
-                    real.add_path(path).ctx(|| format!("staging {}", path.display()))?;
+                    if let Some(real) = real.as_deref_mut() {
+                        let _ = real.remove_dir(path, 0);
+                        real.add_path(path).ctx(|| format!("staging {}", path.display()))?;
+                    }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     let _ = index.remove_path(path);
-                    let _ = real.remove_path(path);
+                    if let Some(real) = real.as_deref_mut() {
+                        let _ = real.remove_path(path);
+                    }
                 }
                 Err(e) => return Err(io(e)),
             }
         }
-        let tree_id = index.write_tree_to(&self.git).ctx(|| "writing the tree".into())?;
-        let oid = self.commit_tree(tree_id, message, author)?;
-        real.write().ctx(|| "writing the index".into())?;
-        Ok(oid)
+        index.write_tree_to(&self.git).ctx(|| "writing the tree".into())
     }
 
     /// Commits everything in the work tree (new, changed and deleted files, `.gitignore` obeyed),
@@ -343,7 +382,7 @@ impl Repo {
             true
         })
         .ctx(|| "printing the diff".into())?;
-        Ok(out)
+        Ok(super::secrets::global().redact(&out).into_owned())
     }
 
     /// Moves the branch to `oid` and makes the index and work tree match it (`git reset --hard`).

@@ -61,6 +61,9 @@ pub struct Status {
     /// Journal lines that had to be skipped.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// What the journal holds that baton did not write (or records of its own gone): ignored.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub journal_problems: Vec<super::journal::Problem>,
 }
 
 impl Status {
@@ -110,6 +113,7 @@ impl Status {
             runs_started: read.entries.iter().filter(|e| matches!(e.record, Record::RunStarted { .. })).count(),
             sessions,
             warnings: read.warnings,
+            journal_problems: read.problems,
         })
     }
 }

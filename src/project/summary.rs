@@ -10,7 +10,7 @@ use super::session::{Outcome, SessionKind, Usage, Verdict};
 use super::uncommitted::Uncommitted;
 
 /// A question put to the operator in a session, and its answer once given.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Question {
     pub number: u32,
     pub tool: String,
@@ -89,6 +89,8 @@ impl Serialize for SessionSummary {
             commits: &'a [String],
             flipped: &'a [Flip],
             violations: &'a [String],
+            #[serde(skip_serializing_if = "<[_]>::is_empty")]
+            history: &'a [String],
             verify: Option<&'a VerifyResult>,
             #[serde(skip_serializing_if = "<[_]>::is_empty")]
             uncommitted: &'a [Uncommitted],
@@ -118,6 +120,7 @@ impl Serialize for SessionSummary {
             commits: r.map_or(&[], |r| &r.commits),
             flipped: r.map_or(&[], |r| &r.flipped),
             violations: r.map_or(&[], |r| &r.violations),
+            history: r.map_or(&[], |r| &r.history),
             verify: r.and_then(|r| r.verify.as_ref()),
             uncommitted: &self.uncommitted,
             evaluation: self.evaluation.as_ref(),
@@ -202,7 +205,8 @@ pub fn sessions(entries: &[Entry]) -> Vec<SessionSummary> {
             | Record::SlotWait { .. }
             | Record::BreakerTripped { .. }
             | Record::FeatureSkipped { .. }
-            | Record::NoteGiven { .. } => {}
+            | Record::NoteGiven { .. }
+            | Record::JournalTampered { .. } => {}
         }
     }
     out

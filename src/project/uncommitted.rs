@@ -1,10 +1,15 @@
 //! What was not committed when a session started: the operator's files. Each is snapshotted into
-//! git's object store (not into a commit), so baton can leave it out of the session's leftover
-//! commit while it is unchanged, and put it back exactly as it was after a veto, still uncommitted.
+//! git's object store (not into a commit), and into baton's mirror, so baton can leave it out of the
+//! session's leftover commit while it is unchanged, and put it back exactly as it was after a veto,
+//! still uncommitted, even if the session pruned the repository's objects or removed it. A name that
+//! is not UTF-8 is kept byte for byte.
 
-use std::os::unix::ffi::OsStringExt;
+use std::ffi::OsString;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
 
 use git2::{ObjectType, Oid, StatusOptions};
 use serde::{Deserialize, Serialize};
@@ -14,12 +19,31 @@ use super::repo::{Author, Repo, RepoError};
 /// One path that differed from HEAD (changed, new or deleted) when a session started.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Uncommitted {
-    /// Relative to the work tree.
+    /// Relative to the work tree (for a name that is not UTF-8, as shown: see `name`).
     pub path: String,
+    /// A name that is not UTF-8, its bytes in base64.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// The blob of its content then; `None` when it was deleted.
     pub blob: Option<String>,
     /// The git file mode: 0o100644, 0o100755 or 0o120000 (a symlink).
     pub mode: u32,
+}
+
+impl Uncommitted {
+    /// The path as the file system names it, relative to the work tree.
+    pub fn rel(&self) -> PathBuf {
+        match self.name.as_deref().and_then(|n| base64::engine::general_purpose::STANDARD.decode(n).ok()) {
+            Some(bytes) => PathBuf::from(OsString::from_vec(bytes)),
+            None => PathBuf::from(&self.path),
+        }
+    }
+
+    fn new(rel: &Path, blob: Option<String>, mode: u32) -> Self {
+        let bytes = rel.as_os_str().as_bytes();
+        let name = std::str::from_utf8(bytes).is_err().then(|| base64::engine::general_purpose::STANDARD.encode(bytes));
+        Uncommitted { path: rel.to_string_lossy().into_owned(), name, blob, mode }
+    }
 }
 
 fn io(path: &Path, source: std::io::Error) -> RepoError {
@@ -46,40 +70,48 @@ fn content(full: &Path) -> Result<Option<(Vec<u8>, u32)>, RepoError> {
 }
 
 impl Repo {
-    /// Every path that differs from HEAD (ignored files aside), relative to the work tree.
-    pub fn dirty_paths(&self) -> Result<Vec<String>, RepoError> {
+    /// Every path that differs from HEAD (ignored files aside), relative to the work tree; a name
+    /// that is not UTF-8 too.
+    pub fn dirty_paths(&self) -> Result<Vec<PathBuf>, RepoError> {
         let mut opts = StatusOptions::new();
         opts.include_untracked(true).recurse_untracked_dirs(true).exclude_submodules(true);
         let statuses = self
             .git()
             .statuses(Some(&mut opts))
             .map_err(|source| RepoError::Git { context: "reading git status".into(), source })?;
-        Ok(statuses.iter().filter_map(|s| s.path().ok().map(str::to_owned)).collect())
+        // baton's own directory is never a file of the project's, whatever an agent did to
+        // `.git/info/exclude`: it is neither committed nor cleared away.
+        let baton = Path::new(".baton");
+        Ok(statuses
+            .iter()
+            .map(|s| PathBuf::from(OsString::from_vec(s.path_bytes().to_vec())))
+            .filter(|p| !p.starts_with(baton))
+            .collect())
     }
 
     /// Snapshots every path that differs from HEAD now.
     pub fn uncommitted(&self) -> Result<Vec<Uncommitted>, RepoError> {
         let mut out = Vec::new();
-        for path in self.dirty_paths()? {
-            let full = self.workdir().join(&path);
+        for rel in self.dirty_paths()? {
+            let full = self.workdir().join(&rel);
             let (blob, mode) = match content(&full)? {
                 Some((data, mode)) => {
                     let id = self
                         .git()
                         .blob(&data)
-                        .map_err(|source| RepoError::Git { context: format!("storing {path}"), source })?;
+                        .map_err(|source| RepoError::Git { context: format!("storing {}", rel.display()), source })?;
                     (Some(id.to_string()), mode)
                 }
                 None => (None, 0),
             };
-            out.push(Uncommitted { path, blob, mode });
+            out.push(Uncommitted::new(&rel, blob, mode));
         }
         Ok(out)
     }
 
     /// Whether `u` is still as it was snapshotted.
     fn unchanged(&self, u: &Uncommitted) -> Result<bool, RepoError> {
-        Ok(match content(&self.workdir().join(&u.path))? {
+        Ok(match content(&self.workdir().join(u.rel()))? {
             Some((data, mode)) => {
                 let id = Oid::hash_object(ObjectType::Blob, &data)
                     .map_err(|source| RepoError::Git { context: format!("hashing {}", u.path), source })?;
@@ -97,25 +129,41 @@ impl Repo {
         message: &str,
         author: Author,
     ) -> Result<Option<Oid>, RepoError> {
+        let paths = self.not_theirs(theirs)?;
+        if paths.is_empty() {
+            return Ok(None);
+        }
+        let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        self.commit_paths(&paths, message, author).map(Some)
+    }
+
+    /// What differs from HEAD and is not one of the operator's files in `theirs` as it was.
+    pub(super) fn not_theirs(&self, theirs: &[Uncommitted]) -> Result<Vec<PathBuf>, RepoError> {
         let mut paths = Vec::new();
         for path in self.dirty_paths()? {
-            match theirs.iter().find(|u| u.path == path) {
+            match theirs.iter().find(|u| u.rel() == path) {
                 Some(u) if self.unchanged(u)? => {}
                 _ => paths.push(path),
             }
         }
-        if paths.is_empty() {
-            return Ok(None);
-        }
-        let paths: Vec<&Path> = paths.iter().map(Path::new).collect();
-        self.commit_paths(&paths, message, author).map(Some)
+        Ok(paths)
     }
 
     /// Puts the operator's files back as they were snapshotted (after a reset took the work tree
-    /// back to a session's base).
+    /// back to a session's base). A snapshot the repository lost (a session pruned it) is read
+    /// from baton's mirror.
     pub fn restore_uncommitted(&self, theirs: &[Uncommitted]) -> Result<(), RepoError> {
+        let mirror = match theirs.is_empty() {
+            true => None,
+            false => self
+                .workdir()
+                .join(".baton")
+                .is_dir()
+                .then(|| super::mirror::Mirror::open(&self.workdir().join(".baton")).ok())
+                .flatten(),
+        };
         for u in theirs {
-            let full = self.workdir().join(&u.path);
+            let full = self.workdir().join(u.rel());
             let write =
                 |e: std::io::Error| RepoError::Io { context: format!("restoring {}", full.display()), source: e };
             let Some(blob) = &u.blob else {
@@ -126,12 +174,17 @@ impl Repo {
             };
             let id =
                 Oid::from_str(blob).map_err(|source| RepoError::Git { context: format!("reading {blob}"), source })?;
-            let data = self
-                .git()
-                .find_blob(id)
-                .map_err(|source| RepoError::Git { context: format!("reading the snapshot of {}", u.path), source })?
-                .content()
-                .to_vec();
+            let data = match self.blob(id).or_else(|| mirror.as_ref().and_then(|m| m.blob(id))) {
+                Some(data) => data,
+                None => {
+                    return Err(RepoError::Io {
+                        context: format!("restoring {}", u.path),
+                        source: std::io::Error::other(format!(
+                            "its snapshot {id} is in neither the repository nor the mirror"
+                        )),
+                    });
+                }
+            };
             if let Some(dir) = full.parent() {
                 std::fs::create_dir_all(dir).map_err(write)?;
             }
@@ -155,24 +208,25 @@ impl Repo {
     /// paths it undid; nothing is touched when there are none.
     pub fn undo_changes(&self, head: Option<Oid>, theirs: &[Uncommitted]) -> Result<Vec<String>, RepoError> {
         let dirty = self.dirty_paths()?;
-        let mut changed = Vec::new();
-        for path in &dirty {
-            match theirs.iter().find(|u| u.path == *path) {
-                Some(u) if self.unchanged(u)? => {}
-                _ => changed.push(path.clone()),
-            }
-        }
+        let mut changed = self.not_theirs(theirs)?;
         // An operator's change taken back to HEAD's content is a change too.
-        changed.extend(theirs.iter().filter(|u| !dirty.contains(&u.path)).map(|u| u.path.clone()));
+        changed.extend(theirs.iter().map(Uncommitted::rel).filter(|p| !dirty.contains(p)));
         if changed.is_empty() {
-            return Ok(changed);
+            return Ok(Vec::new());
         }
         if let Some(h) = head {
             self.reset_hard(h)?;
         }
-        // What is still there beyond HEAD and is not the operator's is new: it goes.
+        self.clear_untracked(theirs)?;
+        self.restore_uncommitted(theirs)?;
+        Ok(changed.iter().map(|p| p.to_string_lossy().into_owned()).collect())
+    }
+
+    /// Removes what is still there beyond HEAD and is not one of the operator's files in `theirs`:
+    /// after a reset to HEAD, only what a session made new.
+    pub fn clear_untracked(&self, theirs: &[Uncommitted]) -> Result<(), RepoError> {
         for path in self.dirty_paths()? {
-            if !theirs.iter().any(|u| u.path == path) {
+            if !theirs.iter().any(|u| u.rel() == path) {
                 let full = self.workdir().join(&path);
                 if let Err(e) = std::fs::remove_file(&full)
                     && e.kind() != std::io::ErrorKind::NotFound
@@ -181,7 +235,6 @@ impl Repo {
                 }
             }
         }
-        self.restore_uncommitted(theirs)?;
-        Ok(changed)
+        Ok(())
     }
 }

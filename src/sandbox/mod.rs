@@ -226,7 +226,7 @@ impl Profile {
 
 /// Where baton keeps what no session may read (`$XDG_STATE_HOME/baton/keys`).
 pub fn secrets_dir() -> Option<PathBuf> {
-    directories::ProjectDirs::from("", "", "baton").and_then(|d| d.state_dir().map(|s| s.join("keys")))
+    crate::project::journal::keys::dir()
 }
 
 /// The line of a failed confined command's output that shows the sandbox at work (a write

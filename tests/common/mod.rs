@@ -11,15 +11,32 @@ pub mod svg;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// This test process's `XDG_STATE_HOME`, where baton's own state (the journal's keys) goes: for a
+/// binary run beside a loop in this process.
+pub fn state_home() -> PathBuf {
+    let keys = baton::project::journal::keys::dir().expect("a state directory");
+    keys.parent().and_then(Path::parent).expect("keys live in STATE/baton/keys").to_owned()
+}
+
 /// A temp dir that stands for the user's home: config, state and git's global config all go here,
 /// so nothing on the machine leaks into a test and a test leaks nothing out.
 pub struct Sandbox {
     pub home: tempfile::TempDir,
+    /// Where the binary keeps its state (the journal's keys among it): the sandbox's own, or this
+    /// test process's, for a test whose loop runs here and whose commands run as the binary.
+    state: Option<PathBuf>,
 }
 
 impl Sandbox {
     pub fn new() -> Self {
-        Sandbox { home: tempfile::tempdir().unwrap() }
+        Sandbox { home: tempfile::tempdir().unwrap(), state: None }
+    }
+
+    /// A sandbox whose binary keeps its state where this test process does: the journal a loop
+    /// in this process seals, the binary's `baton review` seals with the same key, as the
+    /// operator's processes all do.
+    pub fn sharing_keys() -> Self {
+        Sandbox { home: tempfile::tempdir().unwrap(), state: Some(state_home()) }
     }
 
     /// The real `baton` binary, run in `dir`, with HOME and the XDG dirs inside the sandbox.
@@ -29,7 +46,7 @@ impl Sandbox {
         cmd.current_dir(dir)
             .env("HOME", home)
             .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_STATE_HOME", home.join(".local/state"))
+            .env("XDG_STATE_HOME", self.state.clone().unwrap_or_else(|| home.join(".local/state")))
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env_remove("GIT_AUTHOR_NAME")
@@ -141,6 +158,13 @@ pub const CLAUDE_CODE_VERSION: &str = "2.1.197";
 /// into `target/claude-cli` (installed here on first use, so `cargo test` needs nothing by hand).
 pub fn claude_bin() -> PathBuf {
     npm_bin("BATON_CLAUDE_BIN", "claude-cli", &format!("@anthropic-ai/claude-code@{CLAUDE_CODE_VERSION}"), "claude")
+}
+
+/// The version the real `claude` CLI says it is (`2.1.197`), for the fixtures recorded from it.
+pub fn claude_version() -> String {
+    let out = Command::new(claude_bin()).arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split_whitespace().next().expect("`claude --version` prints its version").to_owned()
 }
 
 /// The version of `@playwright/mcp` the browser tests drive.

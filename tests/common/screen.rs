@@ -51,6 +51,7 @@ pub fn review() -> Review {
         },
         flipped: vec![Flip { feature: 2, passes: true, description: "tally add NAME N adds N at once".into() }],
         violations: vec!["feature 8 \"tally help describes every command\": description changed".into()],
+        history: Vec::new(),
         verify: Some(VerifyResult {
             passed: false,
             exit_code: Some(1),

@@ -23,9 +23,10 @@ pub struct PermissionRequest {
     pub tool_use_id: Option<String>,
 }
 
-/// A `control_request` line asking whether a tool may be used, read.
+/// A `control_request` line asking whether a tool may be used, read by value: the line's keys
+/// may come in any order.
 pub fn permission_request(line: &str) -> Option<PermissionRequest> {
-    if !line.starts_with("{\"type\":\"control_request\"") {
+    if line_type(line).as_deref() != Some("control_request") {
         return None;
     }
     let v: Value = serde_json::from_str(line).ok()?;
@@ -41,9 +42,28 @@ pub fn permission_request(line: &str) -> Option<PermissionRequest> {
     })
 }
 
-/// Whether `line` is the session's `result`: after it the CLI reads no more input.
+/// Whether `line` is the session's `result`: after it the CLI reads no more input. Read by value
+/// (the CLI 2.1.332 starts it with `{"duration_api_ms":...`, 2.1.197 with `{"type":"result"`).
 pub fn is_result(line: &str) -> bool {
-    line.starts_with("{\"type\":\"result\"")
+    line_type(line).as_deref() == Some("result")
+}
+
+/// The `type` of a line of the stream, `None` when the line is no JSON object. When the line
+/// starts with a plain `{"type":"X",` that is read at once; anything else (another key first,
+/// an escape in the name) is parsed for its `type` alone, whatever the order of its keys.
+pub fn line_type(line: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if let Some(rest) = line.strip_prefix("{\"type\":\"")
+        && let Some(end) = rest.find(['"', '\\'])
+        && rest[end..].starts_with("\",")
+    {
+        return Some(std::borrow::Cow::Borrowed(&rest[..end]));
+    }
+    #[derive(serde::Deserialize)]
+    struct Typed<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+    }
+    serde_json::from_str::<Typed>(line).ok().map(|t| t.kind)
 }
 
 /// Folds the CLI's stream-json into events and, at the end, into how the session ended.
@@ -192,16 +212,19 @@ impl StreamParser {
         None
     }
 
+    /// A line the fast paths above did not take: its keys in another order, or a kind they do
+    /// not know. Read by value, whatever the order of its keys.
     fn slow_line(&mut self, line: &str, price: Option<Price>) -> Vec<AgentEvent> {
         // Partial-message events are read into borrowed, typed fields (no tree of values, no
         // copies of what is skipped), and so are messages; anything else as a JSON value.
-        if line.starts_with("{\"type\":\"stream_event\"")
+        let kind = line_type(line);
+        if kind.as_deref() == Some("stream_event")
             && let Ok(l) = serde_json::from_str::<fast::StreamLine>(line)
         {
             self.saw_anything = true;
             return self.stream_event(l.event, price).into_iter().collect();
         }
-        if (line.starts_with("{\"type\":\"assistant\"") || line.starts_with("{\"type\":\"user\""))
+        if matches!(kind.as_deref(), Some("assistant" | "user"))
             && let Ok(l) = serde_json::from_str::<fast::MessageLine>(line)
         {
             self.saw_anything = true;
