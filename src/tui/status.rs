@@ -121,7 +121,9 @@ impl App {
         // The label's short form where the long one does not fit, and its first word (`demo`)
         // where neither does.
         let mut who_text = who_text;
-        if let Some((short, long)) = &s.label {
+        // Only where the label is what the status line says of whose loop this is: "attached to
+        // pid N" or why nothing starts is never traded for it.
+        if let (None, None, Some((short, long))) = (&s.cannot_start, &s.attached, &s.label) {
             let tiny = short.split(':').next().unwrap_or(short).to_owned();
             for form in [short.clone(), tiny] {
                 if total(&parts) <= width {
