@@ -60,7 +60,7 @@ impl Harness {
             kind: SessionKind::Evaluator,
             base: head.map(|h| h.to_string()),
         });
-        let mut transcript = session::Transcript::open(&self.project.transcript_path(evaluator))?;
+        let mut transcript = transcript::Transcript::open(&self.project.transcript_path(evaluator))?;
         transcript.write(&AgentEvent::Prompt { text: prompt.clone() });
         let limits =
             Limits { max_turns: self.project.config().evaluate.max_turns.max(1), wall_time: self.opts.session_timeout };

@@ -18,6 +18,7 @@ pub mod prompts;
 mod restore;
 pub mod review;
 mod session;
+mod transcript;
 
 use std::io::Write;
 use std::path::Path;
@@ -167,7 +168,7 @@ pub struct Harness {
     /// What this loop shares with its fleet: the cap's slots, the account's limits.
     fleet: fleet::FleetLink,
     /// Masks secrets in what is emitted (a mutex only for `emit`'s `&self`).
-    masker: std::sync::Mutex<session::Masker>,
+    masker: std::sync::Mutex<transcript::Masker>,
 }
 
 enum Wait {

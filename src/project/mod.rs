@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod config_edit;
+mod config_load;
 pub mod evaluation;
 pub mod features;
 pub mod fsio;
