@@ -81,6 +81,28 @@ fn sandbox() {
     report("sandbox: cost per command", format!("{:.2} ms", inside - outside), "< 5 ms");
     report("sandbox: a session's namespaces, set up", format!("{:.2} ms", median(starts)), "");
     file_tools(&root, &session.profile);
+    nested_repositories();
+}
+
+/// What looking for repositories below the top of a project costs (done three times a session:
+/// before it, as its view is made, after it): a tree of 2,000 directories and 20,000 files.
+fn nested_repositories() {
+    let dir = tempfile::tempdir_in(bench_dir()).unwrap();
+    let root = dir.path();
+    for d in 0..2000 {
+        let sub = root.join(format!("src/m{}/d{d}", d / 50));
+        std::fs::create_dir_all(&sub).unwrap();
+        for f in 0..10 {
+            std::fs::write(sub.join(format!("f{f}.rs")), "").unwrap();
+        }
+    }
+    let mut times = Vec::new();
+    for _ in 0..15 {
+        let started = Instant::now();
+        assert!(baton::project::gitdir::nested(root).is_empty());
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    report("sandbox: nested repositories found, 2,000 dirs", format!("{:.2} ms", median(times)), "");
 }
 
 /// What the wall costs a file tool call: `read_file` and `write_file` through the session's file

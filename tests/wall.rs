@@ -592,3 +592,94 @@ text = "Done."
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     assert!(!mark.exists(), "the operator's git ran what the session planted");
 }
+
+/// A repository below the top of the project is git's too: the operator's `git status` runs git in
+/// each submodule the index names, with that repository's own config (a `core.fsmonitor` there
+/// runs: seen with git 2.47). One that was there before the session keeps its config and hooks
+/// read-only and has new names swept like `.git/`; one the session made is moved out whole, and the
+/// review says so.
+async fn nested_repositories_hold(cli: bool) {
+    let (dir, repo) = common::quickstart_repo();
+    let root = dir.path();
+    let git = |cwd: &Path, args: &[&str]| {
+        let out = std::process::Command::new("git").args(args).current_dir(cwd).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let vendor = root.join("vendor/lib");
+    std::fs::create_dir_all(&vendor).unwrap();
+    git(&vendor, &["init", "-q", "."]);
+    git(&vendor, &["-c", "user.name=v", "-c", "user.email=v@x", "commit", "-q", "--allow-empty", "-m", "vendored"]);
+    git(root, &["add", "vendor/lib"]);
+    common::commit_all(&repo, "A vendored repository");
+    let vendor_config = std::fs::read(vendor.join(".git/config")).unwrap();
+    let away = outside();
+    let mark = away.path().join("ran");
+    let scenario = r##"
+name = "nested"
+[[turns]]
+id = "made"
+start = "one of many agent sessions"
+tools = [{ name = "bash", input = { command = "git init -q sub && python3 -c \"open('sub/.g' + 'it/config', 'a').write('[core]\\n\\tfsmonitor = touch MARK\\n')\" && git -C sub -c user.name=a -c user.email=a@x commit -q --allow-empty -m s && git add sub && git commit -qm 'A submodule' && echo made" } }]
+[[turns]]
+id = "vendored"
+tools = [{ name = "bash", input = { command = "python3 -c \"open('vendor/lib/.g' + 'it/config', 'a').write('[core]\\n\\tfsmonitor = touch MARK\\n')\"" } }, { name = "write_file", input = { path = "vendor/lib/.git/hooks/post-checkout", content = "#!/bin/sh\ntouch MARK\n" } }, { name = "bash", input = { command = "python3 -c \"open('vendor/lib/.g' + 'it/commondir', 'w').write('../../sub/.git')\" && echo planted" } }]
+[[turns]]
+id = "work"
+tools = [{ name = "write_file", input = { path = "src/ok.txt", content = "work\n" } }, { name = "bash", input = { command = "git add src/ok.txt && git commit -qm 'Ordinary work' && echo committed" } }]
+[[turns]]
+id = "done"
+text = "Done."
+"##
+    .replace("MARK", &mark.display().to_string());
+    let (summary, events) = common::one_session_on(cli, root, &scenario, None).await;
+    let agent: Vec<_> = events
+        .into_iter()
+        .filter_map(|e| match e {
+            baton::harness::HarnessEvent::Agent { event, .. } => Some(event),
+            _ => None,
+        })
+        .collect();
+    let events = common::tool_results(&agent);
+    // The attempt was real: the repository was made and named in the index.
+    for said in ["made", "committed"] {
+        assert!(events.iter().any(|(out, _)| out.trim_end().ends_with(said)), "{said}: {events:#?}");
+    }
+    let report = summary.end.expect("the session ended");
+    let detail = report.detail.unwrap_or_default();
+    // The repository the session made is out of the project, and said.
+    assert!(!root.join("sub/.git").exists(), "{detail} {events:#?}");
+    assert!(root.join(".baton/quarantine/0001/sub/git/config").exists(), "{detail}");
+    assert!(
+        detail.contains("sub/.git (a repository the session made, moved to .baton/quarantine/0001/sub/git)"),
+        "{detail}"
+    );
+    // The vendored one kept its config and hooks; what was added at its top is out too.
+    assert_eq!(std::fs::read(vendor.join(".git/config")).unwrap(), vendor_config, "{events:#?}");
+    assert!(!vendor.join(".git/hooks/post-checkout").exists(), "{events:#?}");
+    assert!(!vendor.join(".git/commondir").exists(), "{detail}");
+    assert!(
+        detail.contains("vendor/lib/.git/commondir (moved to .baton/quarantine/0001/vendor/lib/git/commondir)"),
+        "{detail}"
+    );
+    // The operator's git, in the project and in the vendored repository: nothing planted runs.
+    git(root, &["status"]);
+    git(root, &["checkout", "-q", "-b", "after"]);
+    git(&vendor, &["status"]);
+    assert!(!mark.exists(), "the operator's git ran what the session planted");
+    let summaries: Vec<String> = {
+        let mut walk = repo.revwalk().unwrap();
+        walk.push_head().unwrap();
+        walk.map(|o| repo.find_commit(o.unwrap()).unwrap().summary().unwrap_or(None).unwrap_or("").to_owned()).collect()
+    };
+    assert!(summaries.iter().any(|s| s == "Ordinary work"), "{summaries:?} {events:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baton_s_agent_cannot_plant_a_repository_the_operator_s_git_runs() {
+    nested_repositories_hold(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claude_cli_cannot_plant_a_repository_the_operator_s_git_runs() {
+    nested_repositories_hold(true).await;
+}

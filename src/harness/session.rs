@@ -305,7 +305,7 @@ impl Harness {
         let swept = crate::project::gitdir::sweep(self.project.root(), &git_before, &quarantine);
         if !swept.is_empty() {
             let text = format!(
-                "the session added files that would steer the operator's git, and baton moved them out of .git/: {}",
+                "the session added files that would steer the operator's git, and baton moved them out: {}",
                 swept.join(", ")
             );
             self.emit(HarnessEvent::Notice { text: text.clone() });

@@ -4,7 +4,9 @@
 //! sandbox keeps `.git/config`, `.git/hooks/` and `.git/info/` read-only, but `.git/` itself must
 //! stay writable for commits, so a new name there is looked at after each session: anything that
 //! was not there before and is not state git writes for itself is moved out of `.git/`, into
-//! `.baton/quarantine/`, and the review says so.
+//! `.baton/quarantine/`, and the review says so. A repository below the top of the project is
+//! git's too (the operator's `git status` runs git in a submodule, with its config): one the
+//! session made is moved out whole, and one that was there is swept as `.git/` is.
 
 use std::path::{Path, PathBuf};
 
@@ -47,17 +49,32 @@ const GIT_STATE: &[&str] = &[
     "gc.pid",
     "lost-found",
     "branches",
+    // git-lfs's objects: data, not settings.
+    "lfs",
 ];
 
-/// The names at the top of `.git/` before a session.
+/// What `.git/` held before a session: the names at its top, and the repositories below the top
+/// of the project.
 #[derive(Debug, Clone, Default)]
 pub struct Before {
     names: Vec<String>,
+    nested: Vec<Nested>,
 }
 
-/// The top of `.git/` in `root` as it is now.
+/// A repository below the top of the project, as it was before a session.
+#[derive(Debug, Clone)]
+struct Nested {
+    /// Its `.git` (a directory, or a file or link naming one).
+    git: PathBuf,
+    /// Which one that is: one put in its place is another repository.
+    id: Option<Id>,
+    names: Vec<String>,
+}
+
+/// The top of `.git/` in `root`, and the repositories below it, as they are now.
 pub fn before(root: &Path) -> Before {
-    Before { names: names(&root.join(".git")) }
+    let nested = nested(root).into_iter().map(|git| Nested { id: id(&git), names: names(&git), git }).collect();
+    Before { names: names(&root.join(".git")), nested }
 }
 
 fn names(git: &Path) -> Vec<String> {
@@ -68,27 +85,105 @@ fn names(git: &Path) -> Vec<String> {
     names
 }
 
-/// Moves what the session added at the top of `.git/` and git does not write for itself into
-/// `quarantine`; says what it moved, for the review.
+/// Which `.git` is at `path`: its file, and (a file or link naming a directory) what it names,
+/// since a file put in the place of one just removed can have its number.
+fn id(path: &Path) -> Option<Id> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    let target = if meta.is_symlink() {
+        std::fs::read_link(path).ok().map(|p| p.into_os_string().into_encoded_bytes())
+    } else if meta.is_file() {
+        // A `.git` file is one line; a large one is read as far as that.
+        std::fs::File::open(path).ok().and_then(|f| {
+            let mut text = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, 4096), &mut text).ok().map(|_| text)
+        })
+    } else {
+        None
+    };
+    Some(Id { file: (meta.dev(), meta.ino()), target })
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Id {
+    file: (u64, u64),
+    target: Option<Vec<u8>>,
+}
+
+/// Every `.git` below the top of the project (not the project's own, nothing in `.baton/` or in
+/// another `.git`), links not followed. The operator's `git status` runs git in each one the index
+/// names as a submodule, with that repository's config: a `core.fsmonitor` there runs (seen).
+pub fn nested(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![root.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let top = dir == root && (name == ".git" || name == ".baton");
+            if top {
+                continue;
+            }
+            if name == ".git" {
+                found.push(entry.path());
+            } else if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                dirs.push(entry.path());
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Moves what the session added that would steer the operator's git into `quarantine`: new names
+/// at the top of `.git/` (and of a repository below it) git does not write for itself, and every
+/// repository the session made below the top of the project. Says what it moved, for the review.
 pub fn sweep(root: &Path, before: &Before, quarantine: &Path) -> Vec<String> {
     let git = root.join(".git");
     if !git.is_dir() {
         return Vec::new();
     }
+    let mut moved = sweep_top(root, &git, &before.names, quarantine);
+    for made in nested(root) {
+        let rel = made.strip_prefix(root).unwrap_or(&made);
+        // Kept out of sight of git: a directory named `.git` in the quarantine would be a
+        // repository again.
+        let to = quarantine.join(rel.parent().unwrap_or(Path::new(""))).join("git");
+        match before.nested.iter().find(|n| n.git == made && n.id == id(&made)) {
+            Some(was) if std::fs::symlink_metadata(&made).is_ok_and(|m| m.is_dir()) => {
+                moved.extend(sweep_top(root, &made, &was.names, &to));
+            }
+            Some(_) => {}
+            None => {
+                moved.push(format!("{} (a repository the session made, {})", rel.display(), move_out(root, &made, &to)))
+            }
+        }
+    }
+    moved
+}
+
+/// New names at the top of the git directory `git`, but git's own state, moved into `quarantine`.
+fn sweep_top(root: &Path, git: &Path, before: &[String], quarantine: &Path) -> Vec<String> {
     let mut moved = Vec::new();
-    for name in names(&git) {
-        if before.names.contains(&name) || GIT_STATE.contains(&name.as_str()) || name.ends_with(".lock") {
+    for name in names(git) {
+        if before.contains(&name) || GIT_STATE.contains(&name.as_str()) || name.ends_with(".lock") {
             continue;
         }
         let from = git.join(&name);
-        let to = unique(&quarantine.join(&name));
-        let done = std::fs::create_dir_all(quarantine).and_then(|()| std::fs::rename(&from, &to));
-        moved.push(match done {
-            Ok(()) => format!(".git/{name} (moved to {})", to.strip_prefix(root).unwrap_or(&to).display()),
-            Err(e) => format!(".git/{name} (could not be moved: {e}; remove it before running git here)"),
-        });
+        let what = from.strip_prefix(root).unwrap_or(&from).display().to_string();
+        moved.push(format!("{what} ({})", move_out(root, &from, &quarantine.join(&name))));
     }
     moved
+}
+
+/// Moves `from` to `to` (or a free name beside it): how that went, for the review.
+fn move_out(root: &Path, from: &Path, to: &Path) -> String {
+    let to = unique(to);
+    let done = to.parent().map_or(Ok(()), std::fs::create_dir_all).and_then(|()| std::fs::rename(from, &to));
+    match done {
+        Ok(()) => format!("moved to {}", to.strip_prefix(root).unwrap_or(&to).display()),
+        Err(e) => format!("could not be moved: {e}; remove it before running git here"),
+    }
 }
 
 fn unique(path: &Path) -> PathBuf {
@@ -123,5 +218,44 @@ mod tests {
             assert!(root.join(".git").join(kept).exists(), "{kept}");
         }
         assert!(git2::Repository::open(root).is_ok(), "the repository still opens");
+    }
+
+    #[test]
+    fn a_repository_the_session_made_below_the_top_is_moved_out_and_one_that_was_there_is_swept() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        git2::Repository::init(root).unwrap();
+        git2::Repository::init(root.join("vendor/lib")).unwrap();
+        std::fs::create_dir_all(root.join("vendor/other")).unwrap();
+        std::fs::write(root.join("vendor/other/.git"), "gitdir: ../../.git/modules/other\n").unwrap();
+        let before = before(root);
+        assert_eq!(nested(root), [root.join("vendor/lib/.git"), root.join("vendor/other/.git")]);
+        // Made by the session: a repository, a `.git` file naming a directory of the agent's, and
+        // one put in the place of the vendored file.
+        git2::Repository::init(root.join("src/sub")).unwrap();
+        std::fs::create_dir_all(root.join("deep/er")).unwrap();
+        std::fs::write(root.join("deep/er/.git"), "gitdir: ../../evil\n").unwrap();
+        std::fs::remove_file(root.join("vendor/other/.git")).unwrap();
+        std::fs::write(root.join("vendor/other/.git"), "gitdir: ../../evil\n").unwrap();
+        std::fs::write(root.join("vendor/lib/.git/commondir"), "../../evil\n").unwrap();
+        std::fs::write(root.join("vendor/lib/.git/ORIG_HEAD"), "0\n").unwrap();
+        let quarantine = root.join(".baton/quarantine/0001");
+        let moved = sweep(root, &before, &quarantine);
+        assert_eq!(moved.len(), 4, "{moved:?}");
+        for (made, to) in [
+            ("src/sub/.git", "src/sub/git"),
+            ("deep/er/.git", "deep/er/git"),
+            ("vendor/other/.git", "vendor/other/git"),
+            ("vendor/lib/.git/commondir", "vendor/lib/git/commondir"),
+        ] {
+            assert!(!root.join(made).exists(), "{made}");
+            assert!(quarantine.join(to).exists(), "{to}");
+            let said = format!("{made} (");
+            assert!(moved.iter().any(|m| m.starts_with(&said) && m.contains(to)), "{made}: {moved:?}");
+        }
+        assert!(root.join("vendor/lib/.git/ORIG_HEAD").exists(), "git's own state stays");
+        assert!(git2::Repository::open(root.join("vendor/lib")).is_ok());
+        // What is in the quarantine is not a repository below the top any more.
+        assert_eq!(nested(root), [root.join("vendor/lib/.git")]);
     }
 }

@@ -184,12 +184,16 @@ impl View {
 
     /// What steers baton and git: read-only to every process of the session. `.git/hooks` and
     /// `.git/info` are made by baton before the session when missing, so they cannot be created
-    /// inside it.
+    /// inside it (in a repository below the top, a new name is moved out after the session).
     fn protected(&self) -> Vec<PathBuf> {
-        let git = self.root.join(".git");
         let mut paths = vec![self.root.join(".baton")];
-        if git.is_dir() {
-            paths.extend(["config", "hooks", "info", "modules", "config.worktree"].iter().map(|p| git.join(p)));
+        // The project's repository, and each one below it (the operator's `git status` runs git
+        // in a submodule, with its own config).
+        let nested = crate::project::gitdir::nested(&self.root);
+        for git in std::iter::once(self.root.join(".git")).chain(nested) {
+            if std::fs::symlink_metadata(&git).is_ok_and(|m| m.is_dir()) {
+                paths.extend(["config", "hooks", "info", "modules", "config.worktree"].iter().map(|p| git.join(p)));
+            }
         }
         paths.retain(|p| p.exists());
         paths

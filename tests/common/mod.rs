@@ -305,15 +305,26 @@ pub async fn one_session(
     scenario: &str,
     veto: Option<&str>,
 ) -> (baton::project::journal::SessionSummary, Vec<baton::harness::HarnessEvent>) {
+    one_session_on(false, dir, scenario, veto).await
+}
+
+/// [`one_session`] on baton's own agent or (`cli`) the real `claude` CLI.
+pub async fn one_session_on(
+    cli: bool,
+    dir: &Path,
+    scenario: &str,
+    veto: Option<&str>,
+) -> (baton::project::journal::SessionSummary, Vec<baton::harness::HarnessEvent>) {
     use baton::harness::{Command, HarnessEvent};
     let scenario = baton::agent::scripted::Scenario::parse("inline.toml", scenario).unwrap();
     let model = baton::agent::scripted::ScriptedModel::start(scenario, None).await.unwrap();
     let project = baton::project::Project::open(dir).unwrap();
-    let backend = baton::agent::anthropic::AnthropicBackend::new(&model.url(), "test-key", project.config()).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let backend = backend(&project, &model.url(), cli, home.path());
     let mut opts = baton::harness::RunOptions::from_config(project.config());
     opts.approve = baton::project::config::ApprovePolicy::Manual;
     opts.mode = baton::project::config::Mode::Step;
-    let (harness, mut handles) = baton::harness::Harness::new(project, std::sync::Arc::new(backend), opts).unwrap();
+    let (harness, mut handles) = baton::harness::Harness::new(project, backend, opts).unwrap();
     let task = tokio::spawn(harness.run());
     handles.commands.send(Command::StartNext).unwrap();
     let mut events = Vec::new();
