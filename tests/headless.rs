@@ -143,8 +143,11 @@ async fn a_run_killed_mid_session_resumes_as_interrupted_with_nothing_lost_or_do
     let mut text = std::fs::read_to_string(&config).unwrap();
     text = text.replace("# writable = []", &format!("writable = [{:?}]", flag_dir.path().display().to_string()));
     std::fs::write(&config, text).unwrap();
-    // Session 2 writes its file, then hangs once (the flag makes later sessions quick).
-    let slow = format!("test -f {f} || {{ touch {f}; sleep {marker}; }}", f = flag.display());
+    // Session 2 writes its file, plants what would steer the operator's git (a name at the top of
+    // `.git`, through an interpreter, and a repository below the top), then hangs once (the flag
+    // makes later sessions quick).
+    let plant = "git init -q nested; python3 -c 'open(chr(46) + chr(103) + chr(105) + chr(116) + chr(47) + chr(112), chr(119))'";
+    let slow = format!("test -f {f} || {{ touch {f}; {plant}; sleep {marker}; }}", f = flag.display());
     let model = ScriptedModel::start(Scenario::parse("loop.toml", &LOOP.replace("SLOW_STEP", &slow)).unwrap(), None)
         .await
         .unwrap();
@@ -163,6 +166,7 @@ async fn a_run_killed_mid_session_resumes_as_interrupted_with_nothing_lost_or_do
     unsafe { libc::kill(child.id() as i32, libc::SIGKILL) };
     child.wait().unwrap();
     assert!(dir.path().join("feature_1.txt").exists(), "session 2 had written its file");
+    assert!(dir.path().join(".git/p").exists() && dir.path().join("nested/.git").is_dir(), "session 2 had planted");
     // The kernel ends the session with baton: its PID namespace goes with the holder.
     let killed = Instant::now();
     while processes_with(&marker.to_string()) > 0 {
@@ -211,7 +215,16 @@ async fn a_run_killed_mid_session_resumes_as_interrupted_with_nothing_lost_or_do
     assert_eq!(r.duration_ms, spent.duration.as_millis() as u64);
     let report = baton::project::report::report(&read.entries);
     assert_eq!(report.per_session[1].cost_usd, spent.cost_usd);
-    assert!(s[1].end.as_ref().unwrap().detail.as_deref().unwrap().contains("recorded as interrupted"));
+    let detail = s[1].end.as_ref().unwrap().detail.as_deref().unwrap();
+    assert!(detail.contains("recorded as interrupted"), "{detail}");
+    // What it planted in git was swept on the restart, from what was kept of `.git` before it.
+    assert!(!dir.path().join(".git/p").exists() && !dir.path().join("nested/.git").exists(), "{detail}");
+    assert!(detail.contains(".git/p (moved to .baton/quarantine/0002/p)"), "{detail}");
+    assert!(
+        detail.contains("nested/.git (a repository the session made, moved to .baton/quarantine/0002/nested/git)"),
+        "{detail}"
+    );
+    assert!(!dir.path().join(".baton/sessions/0002.git-before.json").exists());
     // What session 2 wrote but never committed is kept in a baton commit.
     let repo = git2::Repository::open(dir.path()).unwrap();
     let kept = repo.find_commit(git2::Oid::from_str(s[1].head().unwrap()).unwrap()).unwrap();

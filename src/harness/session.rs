@@ -66,6 +66,8 @@ impl Harness {
             return self.resume_evaluation().await;
         };
         agent::kill_recorded_groups(&self.pid_file(s.number));
+        // Before any git of baton's own reads the repository.
+        let swept = self.sweep_git_kept(s.number);
         if s.kind == SessionKind::Evaluator {
             // An evaluation cut short has no verdicts; whatever it changed is undone.
             let head = s.base.as_deref().and_then(|b| git2::Oid::from_str(b).ok());
@@ -74,6 +76,9 @@ impl Harness {
                 "baton stopped while the evaluator ran; the session it judged is evaluated again".to_owned();
             if !undone.is_empty() {
                 detail.push_str(&format!("; undid its changes to {}", undone.join(", ")));
+            }
+            if let Some(swept) = swept {
+                detail.push_str(&format!("; {swept}"));
             }
             let spent = crate::project::transcript::spent(&self.project.transcript_path(s.number));
             let report = SessionReport {
@@ -109,7 +114,7 @@ impl Harness {
             usage: spent.usage,
             cost_usd: spent.cost_usd,
             turns: spent.turns,
-            notes: Vec::new(),
+            notes: swept.into_iter().collect(),
         };
         let detail = "baton stopped while the session ran; recorded as interrupted on restart".to_owned();
         self.finish_session(s.number, s.kind, base, &s.uncommitted, before, end, spent.duration, Some(detail)).await?;
@@ -120,6 +125,37 @@ impl Harness {
 
     pub(super) fn pid_file(&self, number: u32) -> std::path::PathBuf {
         self.project.baton_dir().join("sessions").join(format!("{number:04}.pids"))
+    }
+
+    fn git_before_file(&self, number: u32) -> std::path::PathBuf {
+        self.project.baton_dir().join("sessions").join(format!("{number:04}.git-before.json"))
+    }
+
+    /// Moves out what session `number` added that would steer the operator's git (see
+    /// [`crate::project::gitdir::sweep`]), from what was there before it (`before`, or what was
+    /// kept of it when baton died in the session); what it moved, in the review's words.
+    fn sweep_git(&self, number: u32, before: &crate::project::gitdir::Before) -> Option<String> {
+        let quarantine = self.project.baton_dir().join("quarantine").join(format!("{number:04}"));
+        let swept = crate::project::gitdir::sweep(self.project.root(), before, &quarantine);
+        let _ = std::fs::remove_file(self.git_before_file(number));
+        (!swept.is_empty()).then(|| {
+            format!(
+                "the session added files that would steer the operator's git, and baton moved them out: {}",
+                swept.join(", ")
+            )
+        })
+    }
+
+    /// The sweep of a session baton died in, from what was kept of `.git` before it.
+    fn sweep_git_kept(&self, number: u32) -> Option<String> {
+        let bytes = crate::project::fsio::read_plain(&self.git_before_file(number)).ok().flatten()?;
+        match serde_json::from_slice(&bytes) {
+            Ok(before) => self.sweep_git(number, &before),
+            Err(e) => {
+                tracing::warn!("cannot read what .git held before session {number}: {e}");
+                None
+            }
+        }
     }
 
     pub(super) async fn run_session(&mut self) -> Result<(), HarnessError> {
@@ -237,6 +273,13 @@ impl Harness {
         let cancel = request.cancel.clone();
         let request_read_only = request.read_only;
         let git_before = crate::project::gitdir::before(self.project.root());
+        // Where no agent can write it, for a baton killed in the session to sweep on its next start.
+        let kept = serde_json::to_vec(&git_before)
+            .map_err(std::io::Error::other)
+            .and_then(|bytes| crate::project::fsio::atomic_write(&self.git_before_file(number), &bytes));
+        if let Err(e) = kept {
+            tracing::warn!("cannot keep what .git held before session {number}: {e}");
+        }
         let token = request.session.clone();
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let mut task = tokio::spawn(async move { backend.run(request, tx).await });
@@ -301,13 +344,7 @@ impl Harness {
         // Nothing the session started outlives it: a daemon could change the tree after the guard.
         tokio::task::spawn_blocking(move || crate::sandbox::end_session(&token)).await.ok();
         let mut end = end;
-        let quarantine = self.project.baton_dir().join("quarantine").join(format!("{number:04}"));
-        let swept = crate::project::gitdir::sweep(self.project.root(), &git_before, &quarantine);
-        if !swept.is_empty() {
-            let text = format!(
-                "the session added files that would steer the operator's git, and baton moved them out: {}",
-                swept.join(", ")
-            );
+        if let Some(text) = self.sweep_git(number, &git_before) {
             self.emit(HarnessEvent::Notice { text: text.clone() });
             end.notes.push(text);
         }

@@ -10,6 +10,8 @@
 
 use std::path::{Path, PathBuf};
 
+use serde::{Deserialize, Serialize};
+
 /// What git writes at the top of `.git/` for itself: refs, objects, the index, a merge or rebase
 /// in progress, locks. Anything else new is moved out.
 const GIT_STATE: &[&str] = &[
@@ -54,17 +56,18 @@ const GIT_STATE: &[&str] = &[
 ];
 
 /// What `.git/` held before a session: the names at its top, and the repositories below the top
-/// of the project.
-#[derive(Debug, Clone, Default)]
+/// of the project. Kept in `.baton/` while the session runs, so a baton killed in it sweeps on
+/// its next start.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Before {
     names: Vec<String>,
     nested: Vec<Nested>,
 }
 
 /// A repository below the top of the project, as it was before a session.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Nested {
-    /// Its `.git` (a directory, or a file or link naming one).
+    /// Its `.git` (a directory, or a file or link naming one), from the top of the project.
     git: PathBuf,
     /// Which one that is: one put in its place is another repository.
     id: Option<Id>,
@@ -73,7 +76,10 @@ struct Nested {
 
 /// The top of `.git/` in `root`, and the repositories below it, as they are now.
 pub fn before(root: &Path) -> Before {
-    let nested = nested(root).into_iter().map(|git| Nested { id: id(&git), names: names(&git), git }).collect();
+    let nested = nested(root)
+        .into_iter()
+        .map(|git| Nested { id: id(&git), names: names(&git), git: git.strip_prefix(root).unwrap_or(&git).to_owned() })
+        .collect();
     Before { names: names(&root.join(".git")), nested }
 }
 
@@ -104,7 +110,7 @@ fn id(path: &Path) -> Option<Id> {
     Some(Id { file: (meta.dev(), meta.ino()), target })
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Id {
     file: (u64, u64),
     target: Option<Vec<u8>>,
@@ -149,7 +155,7 @@ pub fn sweep(root: &Path, before: &Before, quarantine: &Path) -> Vec<String> {
         // Kept out of sight of git: a directory named `.git` in the quarantine would be a
         // repository again.
         let to = quarantine.join(rel.parent().unwrap_or(Path::new(""))).join("git");
-        match before.nested.iter().find(|n| n.git == made && n.id == id(&made)) {
+        match before.nested.iter().find(|n| n.git == rel && n.id == id(&made)) {
             Some(was) if std::fs::symlink_metadata(&made).is_ok_and(|m| m.is_dir()) => {
                 moved.extend(sweep_top(root, &made, &was.names, &to));
             }
