@@ -112,6 +112,28 @@ async fn claude_runs_commands_and_edits_files_in_a_temp_repo() {
     assert!(ran.end.cost_usd > 0.0);
 }
 
+/// npm puts `claude` in `node_modules/.bin/` as a link: installed under /tmp (which a session's
+/// view covers), the path it is run by must lead to the program inside the sandbox too (seen: every
+/// session crashed with "cannot run .../node_modules/.bin/claude").
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_run_by_a_link_in_tmp_runs_in_the_sandbox() {
+    let dir = common::temp_repo();
+    let install = tempfile::Builder::new().prefix("npm-").tempdir_in("/tmp").unwrap();
+    let bin = install.path().join("node_modules/.bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::os::unix::fs::symlink(common::claude_bin().canonicalize().unwrap(), bin.join("claude")).unwrap();
+    let model = ScriptedModel::start(Scenario::parse("test.toml", SESSION).unwrap(), None).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let backend = common::claude_at(bin.join("claude"), &Config::default(), home.path())(&model.url());
+    let limits = Limits { max_turns: 20, wall_time: Duration::from_secs(120) };
+    let request = SessionRequest::new("Build the greeter.", dir.path(), limits, CancellationToken::new());
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let end = backend.run(request, tx).await;
+    let events = common::drain(&mut rx);
+    assert_eq!(end.reason, EndReason::Completed, "{events:#?}");
+    assert!(dir.path().join("greet.sh").exists());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_the_policy_refuses_does_not_run_and_the_model_hears_why() {
     let dir = common::temp_repo();

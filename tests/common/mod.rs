@@ -416,8 +416,17 @@ pub fn claude(
     config: &baton::project::config::Config,
     home: &Path,
 ) -> impl FnOnce(&str) -> baton::agent::claude_code::ClaudeCodeBackend {
+    claude_at(claude_bin(), config, home)
+}
+
+/// [`claude`], run by the path `bin`.
+pub fn claude_at(
+    bin: PathBuf,
+    config: &baton::project::config::Config,
+    home: &Path,
+) -> impl FnOnce(&str) -> baton::agent::claude_code::ClaudeCodeBackend {
     move |url| {
-        baton::agent::claude_code::ClaudeCodeBackend::new(claude_bin(), config)
+        baton::agent::claude_code::ClaudeCodeBackend::new(bin, config)
             .unwrap()
             .with_baton(PathBuf::from(env!("CARGO_BIN_EXE_baton")))
             .with_env([

@@ -287,9 +287,15 @@ impl Backend for ClaudeCodeBackend {
             };
             // The session's sandbox: the CLI runs in it, and so does everything it starts.
             // The CLI's own program and the home it is given stay readable where the session's view
-            // covers them (in /tmp).
-            let mut exposed: Vec<PathBuf> =
-                self.claude.canonicalize().ok().and_then(|c| c.parent().map(Path::to_owned)).into_iter().collect();
+            // covers them (in /tmp): the program's directory, and the real one when the path is a
+            // link (npm's `node_modules/.bin/claude`), so the path it is run by still leads there.
+            let program = std::path::absolute(&self.claude).unwrap_or_else(|_| self.claude.clone());
+            let mut exposed: Vec<PathBuf> = [Some(program.clone()), program.canonicalize().ok()]
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.parent().map(Path::to_owned))
+                .collect();
+            exposed.dedup();
             exposed.extend(env.iter().filter(|(k, _)| k == "HOME").map(|(_, v)| PathBuf::from(v)));
             let opts = crate::sandbox::Options {
                 read_only: req.read_only,
