@@ -683,3 +683,70 @@ async fn baton_s_agent_cannot_plant_a_repository_the_operator_s_git_runs() {
 async fn the_claude_cli_cannot_plant_a_repository_the_operator_s_git_runs() {
     nested_repositories_hold(true).await;
 }
+
+/// An operator may run git in the project while a session runs (lazygit runs `git status` every few
+/// seconds): a `commondir` at the top of `.git/` and a repository the index names as a submodule
+/// are moved out as they appear, while the session still runs, and the operator's `git status`
+/// then runs nothing planted.
+async fn swept_while_the_session_runs(cli: bool) {
+    let (dir, _repo) = common::quickstart_repo();
+    let root = dir.path().to_owned();
+    let away = outside();
+    let mark = away.path().join("ran");
+    let payload = format!("[core]\n\tfsmonitor = touch {}\n\trepositoryformatversion = 0\n", mark.display());
+    let scenario = format!(
+        r##"
+name = "live"
+[[turns]]
+id = "plant"
+start = "one of many agent sessions"
+tools = [{{ name = "write_file", input = {{ path = "evil/config", content = {payload:?} }} }}, {{ name = "bash", input = {{ command = "python3 -c \"import os; g = '.g' + 'it'; os.symlink('../' + g + '/objects', 'evil/objects'); os.symlink('../' + g + '/refs', 'evil/refs'); open(g + '/commondir', 'w').write('../evil')\" && git init -q sub && cp evil/config sub/.g''it/config && git -C sub -c user.name=a -c user.email=a@x commit -q --allow-empty -m s; git add sub && echo planted" }} }}]
+[[turns]]
+id = "wait"
+tools = [{{ name = "bash", input = {{ command = "for i in $(seq 1 600); do test -f go && break; sleep 0.1; done; echo waited" }} }}]
+[[turns]]
+id = "done"
+text = "Done."
+"##
+    );
+    let session = {
+        let root = root.clone();
+        tokio::spawn(async move { common::one_session_on(cli, &root, &scenario, None).await })
+    };
+    // While the session waits: both are out, and the operator's git runs nothing planted.
+    let quarantine = root.join(".baton/quarantine/0001");
+    let started = Instant::now();
+    while !(quarantine.join("commondir").exists() && quarantine.join("sub/git").exists()) {
+        assert!(started.elapsed() < Duration::from_secs(60), "not moved out while the session ran");
+        assert!(!session.is_finished(), "the session ended first");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!root.join(".git/commondir").exists() && !root.join("sub/.git").exists());
+    let status = std::process::Command::new("git").arg("status").current_dir(&root).output().unwrap();
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
+    assert!(!mark.exists(), "the operator's git ran what the session planted");
+    assert!(!session.is_finished(), "checked while the session ran");
+    std::fs::write(root.join("go"), "").unwrap();
+    let (summary, events) = session.await.unwrap();
+    let detail = summary.end.expect("the session ended").detail.unwrap_or_default();
+    assert!(detail.contains(".git/commondir (moved to .baton/quarantine/0001/commondir)"), "{detail}");
+    assert!(
+        detail.contains("sub/.git (a repository the session made, moved to .baton/quarantine/0001/sub/git)"),
+        "{detail}"
+    );
+    assert_eq!(detail.matches("commondir (moved").count(), 1, "said once: {detail}");
+    let said = events
+        .iter()
+        .any(|e| matches!(e, baton::harness::HarnessEvent::Notice { text } if text.contains(".git/commondir")));
+    assert!(said, "the screen heard it as it happened");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baton_s_agent_s_plants_are_swept_while_the_session_runs() {
+    swept_while_the_session_runs(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_claude_cli_s_plants_are_swept_while_the_session_runs() {
+    swept_while_the_session_runs(true).await;
+}

@@ -134,23 +134,21 @@ impl Harness {
     /// Moves out what session `number` added that would steer the operator's git (see
     /// [`crate::project::gitdir::sweep`]), from what was there before it (`before`, or what was
     /// kept of it when baton died in the session); what it moved, in the review's words.
-    fn sweep_git(&self, number: u32, before: &crate::project::gitdir::Before) -> Option<String> {
-        let quarantine = self.project.baton_dir().join("quarantine").join(format!("{number:04}"));
-        let swept = crate::project::gitdir::sweep(self.project.root(), before, &quarantine);
+    fn sweep_git(&self, number: u32, before: &crate::project::gitdir::Before) -> Vec<String> {
+        let swept = crate::project::gitdir::sweep(self.project.root(), before, &self.quarantine(number));
         let _ = std::fs::remove_file(self.git_before_file(number));
-        (!swept.is_empty()).then(|| {
-            format!(
-                "the session added files that would steer the operator's git, and baton moved them out: {}",
-                swept.join(", ")
-            )
-        })
+        swept
+    }
+
+    fn quarantine(&self, number: u32) -> std::path::PathBuf {
+        self.project.baton_dir().join("quarantine").join(format!("{number:04}"))
     }
 
     /// The sweep of a session baton died in, from what was kept of `.git` before it.
     fn sweep_git_kept(&self, number: u32) -> Option<String> {
         let bytes = crate::project::fsio::read_plain(&self.git_before_file(number)).ok().flatten()?;
         match serde_json::from_slice(&bytes) {
-            Ok(before) => self.sweep_git(number, &before),
+            Ok(before) => Some(self.sweep_git(number, &before)).filter(|s| !s.is_empty()).map(|s| steering(&s)),
             Err(e) => {
                 tracing::warn!("cannot read what .git held before session {number}: {e}");
                 None
@@ -285,6 +283,11 @@ impl Harness {
         let mut task = tokio::spawn(async move { backend.run(request, tx).await });
         let started = Instant::now();
         let mut watch = self.requests_watch();
+        // What would steer the operator's git is moved out as it appears, not only after the session.
+        let root = self.project.root().to_owned();
+        let mut git_watch = crate::project::watch::DirWatch::new(&[&root.join(".git")], Duration::from_secs(1));
+        let mut live = crate::project::gitdir::Live::default();
+        let mut swept_live = Vec::new();
         let mut repeats = breaker::Repeats::new(if request_read_only { 0 } else { self.opts.repeated_failures });
         let mut text = String::new();
         // The agent's latest words, for a question's dialog.
@@ -327,6 +330,13 @@ impl Harness {
                     Ok(cmds) => cmds.into_iter().for_each(|c| self.during_session(Some(c), &cancel)),
                     Err(e) => tracing::warn!("cannot read requests from the journal: {e}"),
                 },
+                _ = git_watch.changed() => {
+                    let moved = live.sweep(&root, &git_before, &self.quarantine(number));
+                    if !moved.is_empty() {
+                        self.emit(HarnessEvent::Notice { text: steering(&moved) });
+                        swept_live.extend(moved);
+                    }
+                }
                 end = &mut task => break end.unwrap_or_else(|e| SessionEnd {
                     reason: EndReason::Crashed { message: format!("the backend task failed: {e}") },
                     usage: Usage::default(), cost_usd: 0.0, turns: 0, notes: Vec::new(),
@@ -344,9 +354,13 @@ impl Harness {
         // Nothing the session started outlives it: a daemon could change the tree after the guard.
         tokio::task::spawn_blocking(move || crate::sandbox::end_session(&token)).await.ok();
         let mut end = end;
-        if let Some(text) = self.sweep_git(number, &git_before) {
-            self.emit(HarnessEvent::Notice { text: text.clone() });
-            end.notes.push(text);
+        let swept = self.sweep_git(number, &git_before);
+        if !swept.is_empty() {
+            self.emit(HarnessEvent::Notice { text: steering(&swept) });
+        }
+        swept_live.extend(swept);
+        if !swept_live.is_empty() {
+            end.notes.push(steering(&swept_live));
         }
         Driven { end, elapsed: started.elapsed(), text }
     }
@@ -491,6 +505,14 @@ pub fn outcome_of(reason: &EndReason, progress: bool) -> (Outcome, Option<String
             Some("the model refused to go on (stop_reason: refusal)".into()),
         ),
     }
+}
+
+/// What a sweep moved, in the review's words.
+fn steering(moved: &[String]) -> String {
+    format!(
+        "the session added files that would steer the operator's git, and baton moved them out: {}",
+        moved.join(", ")
+    )
 }
 
 /// The operator's notes given since session `last` started, for the next prompt.

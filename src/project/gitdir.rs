@@ -155,17 +155,86 @@ pub fn sweep(root: &Path, before: &Before, quarantine: &Path) -> Vec<String> {
         // Kept out of sight of git: a directory named `.git` in the quarantine would be a
         // repository again.
         let to = quarantine.join(rel.parent().unwrap_or(Path::new(""))).join("git");
-        match before.nested.iter().find(|n| n.git == rel && n.id == id(&made)) {
+        match was_there(before, rel, &made) {
             Some(was) if std::fs::symlink_metadata(&made).is_ok_and(|m| m.is_dir()) => {
                 moved.extend(sweep_top(root, &made, &was.names, &to));
             }
             Some(_) => {}
-            None => {
-                moved.push(format!("{} (a repository the session made, {})", rel.display(), move_out(root, &made, &to)))
-            }
+            None => moved.push(move_repository(root, &made, quarantine)),
         }
     }
     moved
+}
+
+/// The repository below the top at `made` (`rel` from the top) as it was before the session, if
+/// that is the one there now.
+fn was_there<'a>(before: &'a Before, rel: &Path, made: &Path) -> Option<&'a Nested> {
+    before.nested.iter().find(|n| n.git == rel && n.id == id(made))
+}
+
+/// Moves the repository the session made at `made` (its `.git`) into `quarantine`, where git does
+/// not take it for one: `<its directory>/git`.
+fn move_repository(root: &Path, made: &Path, quarantine: &Path) -> String {
+    let rel = made.strip_prefix(root).unwrap_or(made);
+    let to = quarantine.join(rel.parent().unwrap_or(Path::new(""))).join("git");
+    format!("{} (a repository the session made, {})", rel.display(), move_out(root, made, &to))
+}
+
+/// What steers the operator's git the moment it exists at the top of `.git/`: a `commondir` (another
+/// directory's config and hooks), a `config.worktree`, `modules/` (submodules' repositories).
+const STEERING: &[&str] = &["commondir", "config.worktree", "modules"];
+
+/// The sweep while a session runs, for an operator who runs git in the project meanwhile (lazygit
+/// runs `git status` every few seconds): what steers git at the top of `.git/`, and a repository
+/// at a path the index names as a submodule, are moved out as they appear. The rest waits for
+/// [`sweep`], after the session, so the agent's own git is not disturbed.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// The index as last read (its file, when it changed, its size), and the submodules it names.
+    index: Option<(u64, i64, i64, u64)>,
+    submodules: Vec<PathBuf>,
+}
+
+impl Live {
+    pub fn sweep(&mut self, root: &Path, before: &Before, quarantine: &Path) -> Vec<String> {
+        let git = root.join(".git");
+        let mut moved = Vec::new();
+        for name in STEERING {
+            let from = git.join(name);
+            if !before.names.iter().any(|n| n == name) && std::fs::symlink_metadata(&from).is_ok() {
+                moved.push(format!(".git/{name} ({})", move_out(root, &from, &quarantine.join(name))));
+            }
+        }
+        self.read_index(&git);
+        for path in &self.submodules {
+            let made = root.join(path).join(".git");
+            if std::fs::symlink_metadata(&made).is_ok() && was_there(before, &path.join(".git"), &made).is_none() {
+                moved.push(move_repository(root, &made, quarantine));
+            }
+        }
+        moved
+    }
+
+    /// The submodules the index names, read again when the index changed.
+    fn read_index(&mut self, git: &Path) {
+        use std::os::unix::ffi::OsStrExt;
+        use std::os::unix::fs::MetadataExt;
+        let path = git.join("index");
+        let stamp = std::fs::metadata(&path).ok().map(|m| (m.ino(), m.mtime(), m.mtime_nsec(), m.size()));
+        if stamp == self.index {
+            return;
+        }
+        self.index = stamp;
+        self.submodules = git2::Index::open(&path)
+            .map(|index| {
+                index
+                    .iter()
+                    .filter(|e| e.mode == 0o160000)
+                    .map(|e| PathBuf::from(std::ffi::OsStr::from_bytes(&e.path)))
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
 }
 
 /// New names at the top of the git directory `git`, but git's own state, moved into `quarantine`.
