@@ -224,6 +224,29 @@ impl Profile {
     }
 }
 
+/// What a session must still see of `program` (a path, relative to `cwd`, or a name looked up on
+/// `PATH`) where its view covers it (in /tmp): the directory it lies in, as named and as it really
+/// is (npm's `node_modules/.bin/` holds links), or, inside an npm install, the whole
+/// `node_modules` its packages are resolved from.
+pub fn program_dirs(program: &Path, cwd: &Path) -> Vec<PathBuf> {
+    let found = if program.components().count() > 1 {
+        Some(cwd.join(program))
+    } else {
+        std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(program)).find(|c| c.is_file()))
+    };
+    let Some(found) = found.and_then(|f| std::path::absolute(f).ok()) else { return Vec::new() };
+    let mut dirs: Vec<PathBuf> = [Some(found.clone()), found.canonicalize().ok()]
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            let npm = p.ancestors().filter(|a| a.file_name().is_some_and(|n| n == "node_modules")).last();
+            npm.or(p.parent()).map(Path::to_owned)
+        })
+        .collect();
+    dirs.dedup();
+    dirs
+}
+
 /// Where baton keeps what no session may read (`$XDG_STATE_HOME/baton/keys`).
 pub fn secrets_dir() -> Option<PathBuf> {
     crate::project::journal::keys::dir()
@@ -424,5 +447,32 @@ pub fn shell_quote(s: &str) -> String {
         s.to_owned()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_program_s_directories_are_where_it_is_named_and_where_it_lies() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap();
+        // npm's layout: a link in `.bin`, the package beside the packages it needs.
+        let npm = root.join("install/node_modules");
+        std::fs::create_dir_all(npm.join(".bin")).unwrap();
+        std::fs::create_dir_all(npm.join("@scope/server")).unwrap();
+        std::fs::write(npm.join("@scope/server/cli.js"), "").unwrap();
+        std::os::unix::fs::symlink("../@scope/server/cli.js", npm.join(".bin/server")).unwrap();
+        assert_eq!(program_dirs(&npm.join(".bin/server"), Path::new("/")), [npm.clone()]);
+        // A link elsewhere: its directory and the real one; a relative path from `cwd`.
+        let bin = root.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink(npm.join("@scope/server/cli.js"), bin.join("server")).unwrap();
+        assert_eq!(program_dirs(Path::new("bin/server"), &root), [bin, npm]);
+        // A name is looked up on PATH; one that is nowhere needs nothing.
+        let sh = program_dirs(Path::new("sh"), Path::new("/"));
+        assert!(sh.iter().any(|d| d.join("sh").exists()), "{sh:?}");
+        assert!(program_dirs(Path::new("no-such-program-anywhere"), Path::new("/")).is_empty());
     }
 }

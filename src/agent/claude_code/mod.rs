@@ -286,16 +286,15 @@ impl Backend for ClaudeCodeBackend {
                 Err(e) => return crashed(format!("cannot make the CLI's settings directory: {e}")),
             };
             // The session's sandbox: the CLI runs in it, and so does everything it starts.
-            // The CLI's own program and the home it is given stay readable where the session's view
-            // covers them (in /tmp): the program's directory, and the real one when the path is a
-            // link (npm's `node_modules/.bin/claude`), so the path it is run by still leads there.
-            let program = std::path::absolute(&self.claude).unwrap_or_else(|_| self.claude.clone());
-            let mut exposed: Vec<PathBuf> = [Some(program.clone()), program.canonicalize().ok()]
-                .into_iter()
-                .flatten()
-                .filter_map(|p| p.parent().map(Path::to_owned))
-                .collect();
-            exposed.dedup();
+            // The project's settings as they are now, as the hook reads them for every call.
+            let config = config::Config::load(&req.workdir).unwrap_or_else(|_| self.config.clone());
+            // The CLI's own program, its MCP servers' and the home it is given stay readable where
+            // the session's view covers them (in /tmp).
+            let cwd = std::env::current_dir().unwrap_or_default();
+            let mut exposed = crate::sandbox::program_dirs(&self.claude, &cwd);
+            for server in config.mcp_servers(&req.workdir).unwrap_or_default() {
+                exposed.extend(crate::sandbox::program_dirs(Path::new(&server.command), &req.workdir));
+            }
             exposed.extend(env.iter().filter(|(k, _)| k == "HOME").map(|(_, v)| PathBuf::from(v)));
             let opts = crate::sandbox::Options {
                 read_only: req.read_only,
@@ -303,8 +302,6 @@ impl Backend for ClaudeCodeBackend {
                 cli_state: Some(login.dir().to_owned()),
                 expose: exposed.clone(),
             };
-            // The project's settings as they are now, as the hook reads them for every call.
-            let config = config::Config::load(&req.workdir).unwrap_or_else(|_| self.config.clone());
             let sandbox = match self.sandboxed {
                 true => match crate::sandbox::session(&req.workdir, &config.sandbox, &opts) {
                     Ok(s) => s,

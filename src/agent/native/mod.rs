@@ -178,7 +178,13 @@ impl<F: Format> Backend for Agent<F> {
         Box::pin(async move {
             let ended =
                 |reason| SessionEnd { reason, usage: Usage::default(), cost_usd: 0.0, turns: 0, notes: Vec::new() };
-            let opts = crate::sandbox::Options { read_only: req.read_only, ..Default::default() };
+            // Its MCP servers' programs stay readable where the session's view covers them (in /tmp).
+            let servers = self.config.mcp_servers(&req.workdir).unwrap_or_default();
+            let expose = servers
+                .iter()
+                .flat_map(|s| crate::sandbox::program_dirs(std::path::Path::new(&s.command), &req.workdir));
+            let opts =
+                crate::sandbox::Options { read_only: req.read_only, expose: expose.collect(), ..Default::default() };
             let sandbox = match crate::sandbox::session(&req.workdir, &self.config.sandbox, &opts) {
                 Ok(s) => s,
                 Err(e) => {
