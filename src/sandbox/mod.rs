@@ -464,7 +464,7 @@ mod tests {
         std::fs::create_dir_all(npm.join("@scope/server")).unwrap();
         std::fs::write(npm.join("@scope/server/cli.js"), "").unwrap();
         std::os::unix::fs::symlink("../@scope/server/cli.js", npm.join(".bin/server")).unwrap();
-        assert_eq!(program_dirs(&npm.join(".bin/server"), Path::new("/")), [npm.clone()]);
+        assert_eq!(program_dirs(&npm.join(".bin/server"), Path::new("/")), std::slice::from_ref(&npm));
         // A link elsewhere: its directory and the real one; a relative path from `cwd`.
         let bin = root.join("bin");
         std::fs::create_dir_all(&bin).unwrap();
