@@ -126,8 +126,7 @@ pub fn nested(root: &Path) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(&dir) else { continue };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let top = dir == root && (name == ".git" || name == ".baton");
-            if top {
+            if dir == root && (name == ".git" || name == ".baton") {
                 continue;
             }
             if name == ".git" {
@@ -199,10 +198,18 @@ impl Live {
     pub fn sweep(&mut self, root: &Path, before: &Before, quarantine: &Path) -> Vec<String> {
         let git = root.join(".git");
         let mut moved = Vec::new();
-        for name in STEERING {
-            let from = git.join(name);
-            if !before.names.iter().any(|n| n == name) && std::fs::symlink_metadata(&from).is_ok() {
-                moved.push(format!(".git/{name} ({})", move_out(root, &from, &quarantine.join(name))));
+        // The project's own repository's, and those of the repositories that were below it.
+        let tops =
+            std::iter::once((git.clone(), &before.names, quarantine.to_owned())).chain(before.nested.iter().map(|n| {
+                (root.join(&n.git), &n.names, quarantine.join(n.git.parent().unwrap_or(Path::new(""))).join("git"))
+            }));
+        for (dir, names, to) in tops {
+            for name in STEERING.iter().filter(|name| !names.iter().any(|n| n == *name)) {
+                let from = dir.join(name);
+                if std::fs::symlink_metadata(&from).is_ok() {
+                    let what = from.strip_prefix(root).unwrap_or(&from).display().to_string();
+                    moved.push(format!("{what} ({})", move_out(root, &from, &to.join(name))));
+                }
             }
         }
         self.read_index(&git);
@@ -332,5 +339,51 @@ mod tests {
         assert!(git2::Repository::open(root.join("vendor/lib")).is_ok());
         // What is in the quarantine is not a repository below the top any more.
         assert_eq!(nested(root), [root.join("vendor/lib/.git")]);
+    }
+
+    #[test]
+    fn while_a_session_runs_what_steers_git_is_moved_as_it_appears_and_the_rest_waits() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let repo = git2::Repository::init(root).unwrap();
+        git2::Repository::init(root.join("vendor/lib")).unwrap();
+        let before = before(root);
+        let quarantine = root.join(".baton/quarantine/0001");
+        let mut live = Live::default();
+        assert!(live.sweep(root, &before, &quarantine).is_empty(), "nothing yet");
+        std::fs::write(root.join(".git/commondir"), "../evil\n").unwrap();
+        std::fs::write(root.join("vendor/lib/.git/commondir"), "../../evil\n").unwrap();
+        std::fs::write(root.join(".git/stray"), "").unwrap();
+        // A repository, once the index names it as a submodule; another it does not name.
+        let sub = git2::Repository::init(root.join("sub")).unwrap();
+        git2::Repository::init(root.join("loose")).unwrap();
+        let moved = live.sweep(root, &before, &quarantine);
+        assert_eq!(moved.len(), 2, "{moved:?}");
+        assert!(quarantine.join("commondir").exists() && quarantine.join("vendor/lib/git/commondir").exists());
+        let sig = git2::Signature::now("a", "a@x").unwrap();
+        let tree = sub.find_tree(sub.index().unwrap().write_tree().unwrap()).unwrap();
+        let head = sub.commit(Some("HEAD"), &sig, &sig, "s", &tree, &[]).unwrap();
+        let mut index = repo.index().unwrap();
+        let entry = git2::IndexEntry {
+            ctime: git2::IndexTime::new(0, 0),
+            mtime: git2::IndexTime::new(0, 0),
+            dev: 0,
+            ino: 0,
+            mode: 0o160000,
+            uid: 0,
+            gid: 0,
+            file_size: 0,
+            id: head,
+            flags: 3,
+            flags_extended: 0,
+            path: b"sub".to_vec(),
+        };
+        index.add(&entry).unwrap();
+        index.write().unwrap();
+        let moved = live.sweep(root, &before, &quarantine);
+        assert_eq!(moved, ["sub/.git (a repository the session made, moved to .baton/quarantine/0001/sub/git)"]);
+        // The rest waits for the sweep after the session.
+        assert!(root.join(".git/stray").exists() && root.join("loose/.git").exists());
+        assert!(live.sweep(root, &before, &quarantine).is_empty(), "said once");
     }
 }
