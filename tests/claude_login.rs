@@ -138,8 +138,9 @@ fn proxy(port: u16, hosts: Arc<Mutex<Vec<String>>>) -> u16 {
 async fn a_subscribers_login_still_refreshes_inside_the_sandbox() {
     let dir = common::temp_repo();
     std::fs::create_dir_all(dir.path().join(".baton")).unwrap();
-    // Not in /tmp: the session does not see /tmp, and the CLI must read the authority.
-    let files = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    // In /tmp, which a session does not see: the certificates the CLI is told to trust are left
+    // readable to it.
+    let files = tempfile::Builder::new().prefix("authority-").tempdir_in("/tmp").unwrap();
     let ca_path = files.path().join("authority.pem");
     let (authority, chain, key) = certificates();
     std::fs::write(&ca_path, authority).unwrap();

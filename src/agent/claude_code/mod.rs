@@ -295,7 +295,11 @@ impl Backend for ClaudeCodeBackend {
             for server in config.mcp_servers(&req.workdir).unwrap_or_default() {
                 exposed.extend(crate::sandbox::program_dirs(Path::new(&server.command), &req.workdir));
             }
-            exposed.extend(env.iter().filter(|(k, _)| k == "HOME").map(|(_, v)| PathBuf::from(v)));
+            // And the home it is given, and the certificates it is told to trust.
+            let read = ["HOME", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR"];
+            exposed.extend(
+                env.iter().filter(|(k, v)| read.contains(&k.as_str()) && !v.is_empty()).map(|(_, v)| PathBuf::from(v)),
+            );
             let opts = crate::sandbox::Options {
                 read_only: req.read_only,
                 prefix: "baton-session-",
