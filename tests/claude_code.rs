@@ -353,7 +353,7 @@ text = "Done."
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claude_sessions_commands_are_confined_by_the_kernel() {
     let dir = common::temp_repo();
-    let outside = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let outside = common::outside_tmp();
     let secret_dir = outside.path().join("keys");
     std::fs::create_dir_all(&secret_dir).unwrap();
     std::fs::write(secret_dir.join("id_rsa"), "SECRET-KEY-MATERIAL").unwrap();

@@ -10,8 +10,17 @@ use std::time::Duration;
 use baton::agent::{EndReason, Limits};
 use baton::project::config::Config;
 
+/// The fake server's script, where a session sees it (not under /tmp, which its view covers, when
+/// the checkout lies there).
 fn fake() -> String {
-    format!("{}/tests/fixtures/mcp/fake_server.py", env!("CARGO_MANIFEST_DIR"))
+    static COPY: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = COPY.get_or_init(|| {
+        let dir = common::outside_tmp();
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/mcp/fake_server.py");
+        std::fs::copy(script, dir.path().join("fake_server.py")).unwrap();
+        dir
+    });
+    dir.path().join("fake_server.py").display().to_string()
 }
 
 const SCENARIO: &str = r#"

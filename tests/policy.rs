@@ -4,7 +4,7 @@
 //! not depend on the process table, the way the `claude` CLI asks: the real `baton hook
 //! pre-tool-use` binary, given the hook's JSON on stdin.
 //!
-//! Projects and homes live under the target dir, not /tmp: /tmp is writable to agents, so a
+//! Projects and homes live outside /tmp (`common::outside_tmp`): /tmp is writable to agents, so a
 //! project there would make "outside the project" writes look allowed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -30,7 +30,7 @@ struct World {
 
 impl World {
     fn new() -> World {
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let dir = common::outside_tmp();
         let root = dir.path().join("project");
         let home = dir.path().join("home");
         std::fs::create_dir_all(root.join("sub")).unwrap();

@@ -36,7 +36,7 @@ struct Lab {
 impl Lab {
     fn new() -> Lab {
         // Not under /tmp: the sandbox's writable paths are the project and the session's own dir.
-        let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+        let dir = common::outside_tmp();
         let base = dir.path().canonicalize().unwrap();
         let (root, outside, home) = (base.join("project"), base.join("outside"), base.join("home"));
         let cache = base.join("cache");

@@ -3,6 +3,8 @@
 //! nothing else running in the same process may start, end or signal any.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -34,7 +36,7 @@ fn what_a_session_starts_in_the_background_does_not_outlive_it() {
     // As the loop does: orphans of the session stay below this process.
     baton::sandbox::become_subreaper();
     // Not under /tmp: the sandbox's writable paths are the project and the session's own dir.
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = common::outside_tmp();
     let base = dir.path().canonicalize().unwrap();
     let root = base.join("project");
     std::fs::create_dir_all(root.join(".baton/sessions")).unwrap();

@@ -43,7 +43,7 @@ async fn session(cli: bool, dir: &Path, scenario: &str) -> common::AgentRun {
 
 /// A directory outside the project and outside /tmp (which a session does not see at all).
 fn outside() -> tempfile::TempDir {
-    tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap()
+    common::outside_tmp()
 }
 
 const FORGERY: &str = r##"

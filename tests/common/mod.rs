@@ -211,6 +211,22 @@ fn npm_bin(env: &str, dir: &str, package: &str, bin: &str) -> PathBuf {
     path
 }
 
+/// A new directory outside /tmp (and the other directories a session's view covers), for what a
+/// test puts "outside the project": the target directory's, or, when the checkout itself lies
+/// under /tmp, one in the user's cache directory.
+pub fn outside_tmp() -> tempfile::TempDir {
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let covered = ["/tmp", "/var/tmp", "/run"].iter().any(|c| target.starts_with(c));
+    let base = if covered {
+        let home = std::env::var_os("HOME").map(PathBuf::from).expect("HOME is set");
+        home.join(".cache/baton-tests")
+    } else {
+        target.to_owned()
+    };
+    std::fs::create_dir_all(&base).unwrap();
+    tempfile::tempdir_in(base).unwrap()
+}
+
 /// The command lines of the processes that carry `session`'s mark: none may outlive it.
 pub fn marked_processes(session: &str) -> Vec<String> {
     let mark = format!("BATON_SESSION={session}");
