@@ -248,14 +248,24 @@ impl Live {
 fn sweep_top(root: &Path, git: &Path, before: &[String], quarantine: &Path) -> Vec<String> {
     let mut moved = Vec::new();
     for name in names(git) {
-        if before.contains(&name) || GIT_STATE.contains(&name.as_str()) || name.ends_with(".lock") {
+        let from = git.join(&name);
+        let own = GIT_STATE.contains(&name.as_str()) || name.ends_with(".lock");
+        // A rebase left half done whose next steps run commands: the operator's
+        // `git rebase --continue` would run them, outside any sandbox.
+        let runs = name == "rebase-merge" && runs_commands(&from);
+        if before.contains(&name) || (own && !runs) {
             continue;
         }
-        let from = git.join(&name);
         let what = from.strip_prefix(root).unwrap_or(&from).display().to_string();
         moved.push(format!("{what} ({})", move_out(root, &from, &quarantine.join(&name))));
     }
     moved
+}
+
+/// Whether the rebase in `dir` (`.git/rebase-merge`) has an `exec` step still to come.
+fn runs_commands(dir: &Path) -> bool {
+    let todo = std::fs::read_to_string(dir.join("git-rebase-todo")).unwrap_or_default();
+    todo.lines().any(|l| matches!(l.split_whitespace().next(), Some("exec" | "x")))
 }
 
 /// Moves `from` to `to` (or a free name beside it): how that went, for the review.
@@ -289,9 +299,15 @@ mod tests {
             std::fs::write(root.join(".git").join(made), "../evil\n").unwrap();
         }
         std::fs::create_dir_all(root.join(".git/worktrees/x")).unwrap();
+        // A rebase left half done: kept, unless a step still to come runs a command.
+        std::fs::create_dir_all(root.join(".git/rebase-merge")).unwrap();
+        std::fs::write(root.join(".git/rebase-merge/git-rebase-todo"), "pick 1234 a\n").unwrap();
         let quarantine = root.join(".baton/quarantine/0001");
+        assert_eq!(sweep(root, &before, &quarantine).len(), 3);
+        assert!(root.join(".git/rebase-merge").exists());
+        std::fs::write(root.join(".git/rebase-merge/git-rebase-todo"), "pick 1234 a\nx touch ../../pwned\n").unwrap();
         let moved = sweep(root, &before, &quarantine);
-        assert_eq!(moved.len(), 3, "{moved:?}");
+        assert_eq!(moved, [".git/rebase-merge (moved to .baton/quarantine/0001/rebase-merge)"]);
         for name in ["commondir", "config.worktree", "worktrees"] {
             assert!(!root.join(".git").join(name).exists(), "{name}");
             assert!(quarantine.join(name).exists(), "{name}");
