@@ -593,6 +593,18 @@ text = "Done."
     assert!(!mark.exists(), "the operator's git ran what the session planted");
 }
 
+/// What the tools of a loop's session gave back, in order.
+fn results(events: &[baton::harness::HarnessEvent]) -> Vec<(String, bool)> {
+    let agent: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            baton::harness::HarnessEvent::Agent { event, .. } => Some(event.clone()),
+            _ => None,
+        })
+        .collect();
+    common::tool_results(&agent)
+}
+
 /// A repository below the top of the project is git's too: the operator's `git status` runs git in
 /// each submodule the index names, with that repository's own config (a `core.fsmonitor` there
 /// runs: seen with git 2.47). One that was there before the session keeps its config and hooks
@@ -632,14 +644,7 @@ text = "Done."
 "##
     .replace("MARK", &mark.display().to_string());
     let (summary, events) = common::one_session_on(cli, root, &scenario, None).await;
-    let agent: Vec<_> = events
-        .into_iter()
-        .filter_map(|e| match e {
-            baton::harness::HarnessEvent::Agent { event, .. } => Some(event),
-            _ => None,
-        })
-        .collect();
-    let events = common::tool_results(&agent);
+    let events = results(&events);
     // The attempt was real: the repository was made and named in the index.
     for said in ["made", "committed"] {
         assert!(events.iter().any(|(out, _)| out.trim_end().ends_with(said)), "{said}: {events:#?}");
@@ -773,9 +778,7 @@ text = "Done."
     .replace("MARK", &mark.display().to_string());
     let (summary, events) = common::one_session_on(cli, root, &scenario, None).await;
     let detail = summary.end.expect("the session ended").detail.unwrap_or_default();
-    let planted = events.iter().any(|e| {
-        matches!(e, baton::harness::HarnessEvent::Agent { event: baton::agent::AgentEvent::ToolResult { output, .. }, .. } if output.trim_end().ends_with("planted"))
-    });
+    let planted = results(&events).iter().any(|(out, _)| out.trim_end().ends_with("planted"));
     assert!(planted, "the attempt was real: {detail}");
     assert!(!root.join(".git/rebase-merge").exists(), "{detail}");
     assert!(detail.contains(".git/rebase-merge (moved to .baton/quarantine/0001/rebase-merge)"), "{detail}");
