@@ -40,15 +40,7 @@ async fn a_multi_turn_session_writes_edits_runs_and_commits() {
     assert_eq!(results.len(), 5, "two calls at once, then one a turn");
     assert!(results.iter().all(|(_, err)| !err), "{results:?}");
     assert!(results[4].0.contains("Hello, world\n1\n"), "{results:?}");
-    let thinking: String = ran
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::ThinkingDelta { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(thinking, "I should look around first.");
+    assert_eq!(common::thinking_of(&ran.events), "I should look around first.");
 
     // Usage and cost add up over the turns, at the configured price.
     let turn_costs: f64 = ran
@@ -325,14 +317,7 @@ async fn a_reply_cut_by_an_overload_reads_once_in_the_transcript() {
     let ran =
         run(&session("faults = [{ kind = \"error_event\" }]"), dir.path(), limits(), CancellationToken::new()).await;
     assert_greeter_done(dir.path(), &ran);
-    let streamed: String = ran
-        .events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::TextDelta { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect();
+    let streamed = common::text_of(&ran.events);
     assert!(
         streamed.contains("I will stWriting the script."),
         "the failed attempt streamed some text first: {streamed}"

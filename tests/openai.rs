@@ -150,15 +150,11 @@ async fn every_servers_chat_stream_plays_the_session_to_its_end() {
         let dir = common::temp_repo();
         let ran = run_as(&greeter(""), dir.path(), profile, &config("gpt-4.1")).await;
         assert_greeter_done(dir.path(), &ran);
-        let thinking: String = ran
-            .events
-            .iter()
-            .filter_map(|e| match e {
-                AgentEvent::ThinkingDelta { text } => Some(text.as_str()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(thinking, "I should look around first.", "{profile:?} streams its reasoning");
+        assert_eq!(
+            common::thinking_of(&ran.events),
+            "I should look around first.",
+            "{profile:?} streams its reasoning"
+        );
         assert_eq!(common::tool_results(&ran.events).len(), 5, "{profile:?}");
         assert!(ran.end.usage.output_tokens > 0 && ran.end.usage.priced(), "{profile:?}: {:?}", ran.end.usage);
         if profile == Profile::OpenRouter {

@@ -64,16 +64,6 @@ id = "done"
 text = "Done."
 "#;
 
-fn thinking(events: &[AgentEvent]) -> String {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            AgentEvent::ThinkingDelta { text } => Some(text.as_str()),
-            _ => None,
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn the_anthropic_backend_runs_a_session_against_ollamas_and_llama_cpps_messages_endpoints() {
     for profile in [Profile::Ollama, Profile::LlamaCpp] {
@@ -81,7 +71,7 @@ async fn the_anthropic_backend_runs_a_session_against_ollamas_and_llama_cpps_mes
         let ran = run(Api::Messages, GREETER, dir.path(), profile, &config("")).await;
         assert_eq!(ran.end.reason, EndReason::Completed, "{profile:?}: {:#?}", ran.events);
         assert_eq!(std::fs::read_to_string(dir.path().join("greet.sh")).unwrap(), "echo hello\n");
-        assert_eq!(thinking(&ran.events), "I should look around first.", "{profile:?}");
+        assert_eq!(common::thinking_of(&ran.events), "I should look around first.", "{profile:?}");
         assert!(common::text_of(&ran.events).ends_with("Done."));
         // Usage without cache fields still counts; the thinking went back unsigned, as it came.
         assert!(ran.end.usage.input_tokens > 0 && ran.end.usage.output_tokens > 0, "{profile:?}: {:?}", ran.end.usage);

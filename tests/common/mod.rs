@@ -288,6 +288,17 @@ pub fn text_of(events: &[baton::agent::AgentEvent]) -> String {
         .collect()
 }
 
+/// All the model's thinking among `events`.
+pub fn thinking_of(events: &[baton::agent::AgentEvent]) -> String {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            baton::agent::AgentEvent::ThinkingDelta { text } => Some(text.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
 /// A loop on a demo project, driven by baton's own agent against the scripted model at `model`,
 /// with the approve policy and mode a test asks for (step mode's `n` is the test's to send).
 pub fn demo_harness(
