@@ -151,12 +151,9 @@ pub fn sweep(root: &Path, before: &Before, quarantine: &Path) -> Vec<String> {
     let mut moved = sweep_top(root, &git, &before.names, quarantine);
     for made in nested(root) {
         let rel = made.strip_prefix(root).unwrap_or(&made);
-        // Kept out of sight of git: a directory named `.git` in the quarantine would be a
-        // repository again.
-        let to = quarantine.join(rel.parent().unwrap_or(Path::new(""))).join("git");
         match was_there(before, rel, &made) {
             Some(was) if std::fs::symlink_metadata(&made).is_ok_and(|m| m.is_dir()) => {
-                moved.extend(sweep_top(root, &made, &was.names, &to));
+                moved.extend(sweep_top(root, &made, &was.names, &quarantined(quarantine, rel)));
             }
             Some(_) => {}
             None => moved.push(move_repository(root, &made, quarantine)),
@@ -175,8 +172,18 @@ fn was_there<'a>(before: &'a Before, rel: &Path, made: &Path) -> Option<&'a Nest
 /// not take it for one: `<its directory>/git`.
 fn move_repository(root: &Path, made: &Path, quarantine: &Path) -> String {
     let rel = made.strip_prefix(root).unwrap_or(made);
-    let to = quarantine.join(rel.parent().unwrap_or(Path::new(""))).join("git");
-    format!("{} (a repository the session made, {})", rel.display(), move_out(root, made, &to))
+    format!(
+        "{} (a repository the session made, {})",
+        rel.display(),
+        move_out(root, made, &quarantined(quarantine, rel))
+    )
+}
+
+/// Where what comes from the repository whose `.git` is at `rel` (from the top) goes in
+/// `quarantine`: `<its directory>/git`, since a directory named `.git` there would be a
+/// repository again.
+fn quarantined(quarantine: &Path, rel: &Path) -> PathBuf {
+    quarantine.join(rel.parent().unwrap_or(Path::new(""))).join("git")
 }
 
 /// What steers the operator's git the moment it exists at the top of `.git/`: a `commondir` (another
@@ -199,10 +206,8 @@ impl Live {
         let git = root.join(".git");
         let mut moved = Vec::new();
         // The project's own repository's, and those of the repositories that were below it.
-        let tops =
-            std::iter::once((git.clone(), &before.names, quarantine.to_owned())).chain(before.nested.iter().map(|n| {
-                (root.join(&n.git), &n.names, quarantine.join(n.git.parent().unwrap_or(Path::new(""))).join("git"))
-            }));
+        let tops = std::iter::once((git.clone(), &before.names, quarantine.to_owned()))
+            .chain(before.nested.iter().map(|n| (root.join(&n.git), &n.names, quarantined(quarantine, &n.git))));
         for (dir, names, to) in tops {
             for name in STEERING.iter().filter(|name| !names.iter().any(|n| n == *name)) {
                 let from = dir.join(name);
